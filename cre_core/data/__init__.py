@@ -1,0 +1,1 @@
+"""Ingest, the DuckDB store, gene lookup and the demo world."""

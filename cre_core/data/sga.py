@@ -1,0 +1,158 @@
+"""Costanzo et al. 2016 SGA files (Data File S1) into the ``sga`` table, with DuckDB's reader.
+
+No row-by-row Python: DuckDB parses, converts and inserts. Structural CSV errors come back from
+DuckDB's reject table with their line number; content errors (an empty strain ID) are located
+by one scan of the file, on the error path only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from cre_core.data.alleles import gene_sql, kind_sql
+from cre_core.errors import InputError
+from cre_core.textio import first_line, is_gzip, iter_lines
+
+COLUMNS = (
+    ("query_strain", "Query Strain ID", "VARCHAR"),
+    ("query_allele", "Query allele name", "VARCHAR"),
+    ("array_strain", "Array Strain ID", "VARCHAR"),
+    ("array_allele", "Array allele name", "VARCHAR"),
+    ("arraytype_temp", "Arraytype/Temp", "VARCHAR"),
+    ("epsilon", "Genetic interaction score (ε)", "DOUBLE"),
+    ("pvalue", "P-value", "DOUBLE"),
+    ("query_smf", "Query single mutant fitness (SMF)", "DOUBLE"),
+    ("array_smf", "Array SMF", "DOUBLE"),
+    ("dmf", "Double mutant fitness", "DOUBLE"),
+    ("dmf_std", "Double mutant fitness standard deviation", "DOUBLE"),
+)
+EPSILON_INDEX = 5
+
+
+def _normal(name: str) -> str:
+    return " ".join(name.strip().strip('"').lower().split())
+
+
+def check_header(path: Path) -> None:
+    """Reject a file whose header is not Costanzo's 11 columns (ε may be in any encoding)."""
+    header = first_line(path).split("\t")
+    if len(header) != len(COLUMNS):
+        raise InputError(
+            path, 1, f"header has {len(header)} columns, expected {len(COLUMNS)} "
+            f"({', '.join(c[1] for c in COLUMNS)})"
+        )
+    for index, (found, (_, expected, _)) in enumerate(zip(header, COLUMNS)):
+        if index == EPSILON_INDEX:
+            ok = _normal(found).startswith("genetic interaction score")
+        else:
+            ok = _normal(found) == _normal(expected)
+        if not ok:
+            raise InputError(path, 1, f"column {index + 1} is '{found.strip()}', expected '{expected}'")
+
+
+def _reader(path: Path) -> str:
+    """A read_csv call with explicit columns: the header line is skipped, never interpreted."""
+    columns = ", ".join(f"'{name}': '{kind}'" for name, _, kind in COLUMNS)
+    compression = "gzip" if is_gzip(path) else "none"
+    return (
+        f"read_csv(?, delim='\t', header=true, columns={{{columns}}}, quote='', escape='', "
+        f"compression='{compression}', nullstr=['', 'NA', 'NaN', 'nan'], "
+        f"ignore_errors=true, store_rejects=true, auto_detect=false)"
+    )
+
+
+def _first_reject(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    rows = con.execute(
+        "SELECT line, error_type, column_name, error_message, csv_line FROM reject_errors "
+        "ORDER BY line LIMIT 1"
+    ).fetchall()
+    if rows:
+        line, error_type, column, message, csv_line = rows[0]
+        if str(error_type) in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
+            found = len(csv_line.split("\t"))
+            problem = f"{found} columns, expected {len(COLUMNS)}"
+        else:
+            problem = f"column '{column}': {message.splitlines()[0]}"
+        raise InputError(path, int(line), problem)
+
+
+def _locate_empty_strain(path: Path) -> None:
+    for number, text in iter_lines(path):
+        if number == 1:
+            continue
+        fields = text.split("\t")
+        for index, label in ((0, "Query Strain ID"), (2, "Array Strain ID")):
+            if not fields[index].strip() or "_" not in fields[index]:
+                raise InputError(path, number, f"{label} '{fields[index]}' is not GENE_allele")
+
+
+def load_sga(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Replace this file's rows in ``sga`` (keyed by file name); returns rows loaded.
+
+    Runs inside the caller's transaction, so a bad file leaves the table as it was.
+    """
+    path = Path(path)
+    check_header(path)
+    source = path.name
+    con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE sga_stage AS SELECT * FROM {_reader(path)}", [str(path)]
+    )
+    _first_reject(con, path)
+    bad = con.execute(
+        "SELECT count(*) FROM sga_stage WHERE coalesce(strpos(query_strain, '_'), 0) < 2 "
+        "OR coalesce(strpos(array_strain, '_'), 0) < 2"
+    ).fetchall()[0][0]
+    if bad:
+        _locate_empty_strain(path)
+    con.execute("DELETE FROM sga WHERE source = ?", [source])
+    con.execute(
+        f"""INSERT INTO sga SELECT ?, query_strain, query_allele, array_strain, array_allele,
+            arraytype_temp, {gene_sql('query_strain')}, {gene_sql('array_strain')},
+            {kind_sql('query_strain')}, {kind_sql('array_strain')},
+            TRY_CAST(regexp_extract(arraytype_temp, '(\\d+)\\D*$', 1) AS INTEGER),
+            epsilon, pvalue, query_smf, array_smf, dmf, dmf_std
+        FROM sga_stage""",
+        [source],
+    )
+    rows = con.execute("SELECT count(*) FROM sga_stage").fetchall()[0][0]
+    con.execute("DROP TABLE sga_stage")
+    return int(rows)
+
+
+def rebuild_dmf(con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...]) -> int:
+    """Aggregate raw rows into canonical pairs (gene_a < gene_b) using alleles of ``kinds``.
+
+    Repeats (both orientations, alleles, temperatures) become mean, std and count; the std is
+    the spread of the repeats, or the reported std when a pair was measured once.
+    """
+    con.execute("DELETE FROM dmf")
+    marks = ", ".join("?" for _ in kinds)
+    con.execute(
+        f"""INSERT INTO dmf
+        SELECT least(query_gene, array_gene) AS a, greatest(query_gene, array_gene) AS b,
+               avg(dmf), coalesce(stddev_samp(dmf), avg(dmf_std)), count(*), avg(epsilon)
+        FROM sga
+        WHERE dmf IS NOT NULL AND query_gene <> array_gene
+          AND query_kind IN ({marks}) AND array_kind IN ({marks})
+        GROUP BY a, b ORDER BY a, b""",
+        list(kinds) * 2,
+    )
+    return con.execute("SELECT count(*) FROM dmf").fetchall()[0][0]
+
+
+def smf_from_sga(con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...]) -> int:
+    """Fill ``smf`` from the SMF columns of the SGA rows (used when no SMF file was given)."""
+    con.execute("DELETE FROM smf")
+    marks = ", ".join("?" for _ in kinds)
+    con.execute(
+        f"""INSERT INTO smf
+        SELECT gene, avg(f), stddev_samp(f), count(*) FROM (
+            SELECT query_gene AS gene, query_smf AS f, query_kind AS k FROM sga
+            UNION ALL SELECT array_gene, array_smf, array_kind FROM sga)
+        WHERE f IS NOT NULL AND k IN ({marks}) GROUP BY gene ORDER BY gene""",
+        list(kinds),
+    )
+    return con.execute("SELECT count(*) FROM smf").fetchall()[0][0]

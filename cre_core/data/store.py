@@ -1,0 +1,84 @@
+"""The DuckDB schema of a workspace and small read helpers shared by CLI and app.
+
+Users may query these tables from their own DuckDB shell (README: "Schema").
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS genes(
+    gene VARCHAR PRIMARY KEY,      -- systematic name, e.g. YAL001C
+    name VARCHAR,                  -- standard name (TFC3), else the systematic name
+    chrom VARCHAR, start INTEGER, stop INTEGER, strand VARCHAR,   -- gene feature, 1-based inclusive
+    orf_class VARCHAR,             -- Verified / Uncharacterized / Dubious / NULL
+    cds_start INTEGER, cds_stop INTEGER                           -- span of the CDS parts
+);
+CREATE TABLE IF NOT EXISTS windows(
+    gene VARCHAR, region VARCHAR,  -- region: upstream (1003 bp) | downstream (300 bp)
+    sequence VARCHAR,              -- 5'->3' in the gene's orientation, upper case
+    padded BOOLEAN,                -- true when the window hit a chromosome end
+    pad_len INTEGER,               -- N bases added: at the 5' start (upstream) or 3' end (downstream)
+    PRIMARY KEY(gene, region)
+);
+CREATE TABLE IF NOT EXISTS sga(    -- raw Costanzo 2016 rows, one per measurement
+    source VARCHAR,                -- file name, e.g. SGA_ExE.txt
+    query_strain VARCHAR, query_allele VARCHAR, array_strain VARCHAR, array_allele VARCHAR,
+    arraytype_temp VARCHAR,
+    query_gene VARCHAR, array_gene VARCHAR,        -- systematic names from the strain IDs
+    query_kind VARCHAR, array_kind VARCHAR,        -- deletion | ts | damp | other
+    temperature INTEGER,
+    epsilon DOUBLE, pvalue DOUBLE, query_smf DOUBLE, array_smf DOUBLE,
+    dmf DOUBLE, dmf_std DOUBLE
+);
+CREATE TABLE IF NOT EXISTS dmf(    -- one row per canonical pair (gene_a < gene_b)
+    gene_a VARCHAR, gene_b VARCHAR,
+    fitness DOUBLE,                -- mean double-mutant fitness over repeated measurements
+    std DOUBLE,                    -- std over repeats; the reported std when measured once
+    n INTEGER,                     -- number of measurements aggregated
+    epsilon DOUBLE,                -- mean measured interaction score
+    PRIMARY KEY(gene_a, gene_b)
+);
+CREATE TABLE IF NOT EXISTS smf_raw(
+    source VARCHAR, strain VARCHAR, gene VARCHAR, allele VARCHAR, allele_kind VARCHAR,
+    temperature INTEGER, fitness DOUBLE, std DOUBLE
+);
+CREATE TABLE IF NOT EXISTS smf(gene VARCHAR PRIMARY KEY, fitness DOUBLE, std DOUBLE, n INTEGER);
+CREATE TABLE IF NOT EXISTS go_terms(
+    go_id VARCHAR PRIMARY KEY, name VARCHAR, namespace VARCHAR, is_obsolete BOOLEAN
+);
+CREATE TABLE IF NOT EXISTS go_edges(child VARCHAR, parent VARCHAR, relation VARCHAR);
+CREATE TABLE IF NOT EXISTS go_annotations(
+    gene VARCHAR, go_id VARCHAR, aspect VARCHAR, evidence VARCHAR
+);
+CREATE TABLE IF NOT EXISTS demo_truth(   -- demo workspaces only: what the generator planted
+    gene VARCHAR PRIMARY KEY, module INTEGER, severity DOUBLE
+);
+CREATE TABLE IF NOT EXISTS sources(kind VARCHAR, path VARCHAR, rows BIGINT, ingested_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS meta(key VARCHAR PRIMARY KEY, value VARCHAR);
+"""
+
+COUNTED_TABLES = ("genes", "windows", "smf", "dmf", "sga", "go_terms", "go_annotations")
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every table that does not exist yet."""
+    con.execute(SCHEMA)
+
+
+def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Row counts of the main tables, for `info` and the home page."""
+    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in COUNTED_TABLES}
+
+
+def get_meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The workspace's key/value notes (demo preset and seed, allele filter...)."""
+    return dict(con.execute("SELECT key, value FROM meta ORDER BY key").fetchall())
+
+
+def list_sources(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Which files were ingested, when, and how many rows each gave."""
+    return con.execute(
+        "SELECT kind, path, rows, ingested_at FROM sources ORDER BY ingested_at, kind"
+    ).fetchall()
