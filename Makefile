@@ -1,0 +1,43 @@
+# The two commands of the README: `make run` and `make test`. Everything else supports them.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+WORKSPACE ?= workspace/demo
+PRESET ?= small
+PORT ?= 8501
+
+.PHONY: run test setup demo browser bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# The demo workspace is built once (seeded, real formats, real parsers) with k-mer embeddings.
+demo: setup
+	@test -f $(WORKSPACE)/cre.duckdb || $(PY) -m cre_core demo --workspace $(WORKSPACE) --preset $(PRESET)
+	@$(PY) -m cre_core embed --workspace $(WORKSPACE) --embedder kmer > /dev/null
+
+run: demo
+	CRE_WORKSPACE=$(WORKSPACE) $(PY) -m streamlit run app.py --server.port $(PORT)
+
+# Debian's Chromium drives the browser tests (never `playwright install`).
+browser:
+	@test -x /usr/bin/chromium || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+
+test: setup browser
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) bench/ingest.py
+	$(PY) bench/embed.py
+	$(PY) bench/train.py
+	$(PY) bench/wt.py
+	$(PY) bench/app_queries.py
+
+clean:
+	rm -rf $(VENV) workspace test-artifacts .pytest_cache
