@@ -205,7 +205,8 @@ def test_other_formats(demo, world):
     assert obo.count("is_obsolete: true") == 2 and "relationship: part_of GO:" in obo
     for motif in world.up_motifs:
         assert motif in obo
-    lines = [line.split("\t") for line in demo.gaf.read_text().splitlines() if not line.startswith("!")]
+    lines = [line.split("\t") for line in demo.gaf.read_text().splitlines()
+             if not line.startswith("!")]
     assert all(len(cols) == 17 for cols in lines)
     assert {cols[3] for cols in lines} >= {"involved_in", "NOT|involved_in"}
     assert all(re.fullmatch(r"S\d{9}", cols[1]) and cols[12] == "taxon:559292" for cols in lines)

@@ -28,19 +28,21 @@ What is planted (see :mod:`cre_core.data.demo_world` for the numbers):
   (h 0.04-0.12), so they grow at intermediate fitness (median ~0.8).
   Nonessential deletions: median fitness ~0.95 with a long left tail. Upstream windows thus
   explain SMF; downstream windows carry module identity only.
-- **Interactions.** eps is a hashed, deterministic function of the unordered gene pair: pairs
-  in the same module interact with probability 0.5 (negative, except ~15% "alleviating"
-  modules; magnitude scales with the module strength and both genes' module-motif copies),
-  sibling modules (sharing a parent GO term) 0.2, cousins (same top-level group) 0.06,
-  otherwise a rare scattered rate (higher for genes with more severity copies), tuned so ~6.5%
-  of pairs have |eps| > 0.08; mostly negative. Every pair also gets a tiny N(0, 0.012) term.
-  Hypomorphic alleles scale eps by a per-strain factor (ts 0.5-0.8 at 26 deg, 0.7-1 at 30
-  deg, DAmP 0.5-0.9); the pair's factor is the product of its two strains'.
+- **Interactions.** eps is a hashed, deterministic function of the unordered gene pair. Pairs
+  in the same module interact with probability 0.5: negative, except in ~10% small
+  "alleviating" modules (like complexes), with a magnitude that scales with the module's
+  strength and both genes' module-motif copies. Sibling modules (sharing a parent GO term)
+  interact with probability 0.2, cousins (same top-level group) 0.06, everything else at a
+  scattered rate tuned so ~6.5% of all pairs have |eps| > 0.08 (~8% once noise is added).
+  Outside a module, genes with more severity copies interact more often; about 80% of strong
+  interactions are negative. Every pair also gets a tiny N(0, 0.012) term. Hypomorphic
+  alleles scale eps by a per-strain factor (ts 0.5-0.8 at 26 deg, 0.7-1 at 30 deg, DAmP
+  0.5-0.9); a pair's factor is the product of its two strains' factors.
 - **Measurements.** Reported SMF = true + N(0, 0.015) per strain and temperature (the SMF
-  CSV misses ~5% of genes and ~12% of values). DMF = f_q*f_a + eps + noise (sd 0.018-0.042,
-  tied to the reported standard deviation), clipped to [0, 1.2]; the file's eps column is
-  DMF - SMF_q*SMF_a from the reported columns. 5% of crosses fail (missing rows). Pairs recur
-  in both query/array orientations and at both temperatures.
+  CSV misses ~5% of genes, and ~12% of strains lack one temperature). DMF = f_q*f_a + eps +
+  noise (sd 0.018-0.042, tied to the reported standard deviation), clipped to [0, 1.2]; the
+  file's eps column is DMF - SMF_q*SMF_a from the reported columns. 5% of crosses fail
+  (missing rows). Pairs recur in both query/array orientations and at both temperatures.
 - **Ontology.** GO terms: root -> top-level groups -> parent terms (2-4 modules each) ->
   one term per module (25% linked to their parent by ``part_of``), plus noise terms with
   random genes, two obsolete terms and a few F/C terms. The GAF annotates module genes to

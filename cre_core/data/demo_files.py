@@ -15,7 +15,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from cre_core.data.demo_world import CHROMOSOMES, World, _rng, _salt, normals, pair_epsilon, uniforms
+from cre_core.data.demo_world import (
+    CHROMOSOMES, World, normals, pair_epsilon, rng_stream, salt_for, uniforms,
+)
 
 SGA_HEADER = (
     "Query Strain ID", "Query allele name", "Array Strain ID", "Array allele name",
@@ -45,7 +47,8 @@ def write_gff(world: World, path: Path) -> None:
     lines = [
         "##gff-version 3",
         "#date Mon Jan  1 00:00:00 2024",
-        f"#!data-source CRE Fitness Lab demo generator (preset {world.preset.name}, seed {world.seed})",
+        "#!data-source CRE Fitness Lab demo generator "
+        f"(preset {world.preset.name}, seed {world.seed})",
         "#!assembly demo-R64-like",
         "#",
     ]
@@ -55,8 +58,8 @@ def write_gff(world: World, path: Path) -> None:
         features: list[tuple[int, int, str]] = []
         cs, ce = world.centromeres[cname]
         cen = f"CEN{c + 1}"
-        features.append((cs, 0, f"{cname}\tSGD\tcentromere\t{cs}\t{ce}\t.\t+\t.\t"
-                                f"ID={cen};Name={cen};gene={cen};Note=Chromosome%20{c + 1}%20centromere"))
+        features.append((cs, 0, f"{cname}\tSGD\tcentromere\t{cs}\t{ce}\t.\t+\t.\tID={cen};"
+                                f"Name={cen};gene={cen};Note=Chromosome%20{c + 1}%20centromere"))
         for g in np.flatnonzero(world.chrom == c):
             features.append((int(world.start[g]), 1, _gene_lines(world, int(g))))
         lines.extend(text for _, _, text in sorted(features))
@@ -78,8 +81,9 @@ def _gene_lines(world: World, g: int) -> str:
             "Dubious": "Dubious open reading frame, unlikely to encode a functional protein"}[cls]
     attrs = f"ID={name};Name={name}" + (f";gene={std}" if std else "")
     attrs += f";orf_classification={cls};dbxref=SGD:{sgd_id(g)};Note={quote(note, safe='')}"
+    mrna = f"ID={name}_mRNA;Name={name}_mRNA;Parent={name}"
     out = [f"{cname}\tSGD\tgene\t{s}\t{e}\t.\t{strand}\t.\t{attrs}",
-           f"{cname}\tSGD\tmRNA\t{s}\t{e}\t.\t{strand}\t.\tID={name}_mRNA;Name={name}_mRNA;Parent={name}"]
+           f"{cname}\tSGD\tmRNA\t{s}\t{e}\t.\t{strand}\t.\t{mrna}"]
     parts = world.cds[g]
     five_prime = parts[0] if strand == "+" else parts[-1]
     first_len = five_prime[1] - five_prime[0] + 1
@@ -111,7 +115,7 @@ def _fasta_body(seq: np.ndarray, low: np.ndarray, width: int = 80) -> str:
 def write_smf(world: World, path: Path) -> None:
     """One row per strain; ~5% of genes missing, some values not measured (empty)."""
     st = world.strains
-    rng = _rng(world.seed, 21)
+    rng = rng_stream(world.seed, 21)
     missing_gene = rng.random(world.n) < 0.05
     u = rng.random(len(st.gene))
     empty26, empty30 = u < 0.06, (u >= 0.06) & (u < 0.12)
@@ -148,15 +152,13 @@ def sga_blocks(world: World) -> dict[str, list[tuple[list[tuple[int, int]], np.n
 
 def write_sga(world: World, path: Path, blocks: list[tuple[list[tuple[int, int]], np.ndarray]],
               con: duckdb.DuckDBPyConnection) -> int:
-    """Stream one SGA file through DuckDB's CSV writer; returns the number of rows."""
-    st = world.strains
-    ids = pa.array(st.strain_id)
-    alleles = pa.array(st.allele)
-    temps = pa.array(ARRAY_TEMPS)
-    array_type = np.array([2 if k == "tsa" else 0 for k in st.kind], dtype=np.int32)
-    eps_scale26, eps_scale30 = st.eps_scale26, st.eps_scale30
-    salt = _salt(world.seed, 31)
-    n_strains = np.uint64(len(st.gene))
+    """Stream one SGA file through DuckDB's CSV writer; returns the number of rows.
+
+    Every cross of a screen's query strain with each array strain is one row, except the
+    query gene itself and ~5% failed crosses. Row randomness is hashed from (query strain,
+    array strain, temperature), so it does not depend on chunking.
+    """
+    columns = _SgaColumns(world)
     counted = [0]
 
     def batches():
@@ -165,67 +167,74 @@ def write_sga(world: World, path: Path, blocks: list[tuple[list[tuple[int, int]]
                 continue
             per_chunk = max(1, CHUNK_ROWS // len(arrays))
             for c0 in range(0, len(screens), per_chunk):
-                chunk = screens[c0:c0 + per_chunk]
-                q = np.repeat(np.array([s for s, _ in chunk]), len(arrays))
-                hot = np.repeat(np.array([t == 30 for _, t in chunk]), len(arrays))
-                a = np.tile(arrays, len(chunk))
-                key = (q.astype(np.uint64) * n_strains + a.astype(np.uint64)) * np.uint64(2) \
-                    + hot.astype(np.uint64)
-                u_drop, u1, u2, u_sd = uniforms(key, salt, 4)
-                keep = (st.gene[q] != st.gene[a]) & (u_drop >= DROPOUT)
-                q, a, hot, u1, u2, u_sd = q[keep], a[keep], hot[keep], u1[keep], u2[keep], u_sd[keep]
-                if len(q) == 0:
-                    continue
-                counted[0] += len(q)
-                yield _batch(world, q, a, hot, u1, u2, u_sd, ids, alleles, temps, array_type,
-                             eps_scale26, eps_scale30)
+                batch = columns.batch(screens[c0:c0 + per_chunk], arrays)
+                if batch.num_rows:
+                    counted[0] += batch.num_rows
+                    yield batch
 
-    schema = _batch_schema(ids, alleles, temps)
-    reader = pa.RecordBatchReader.from_batches(schema, batches())
-    con.register("sga_rows", reader)
-    cols = ", ".join(
-        [f'q_id AS "{SGA_HEADER[0]}"', f'q_allele AS "{SGA_HEADER[1]}"',
-         f'a_id AS "{SGA_HEADER[2]}"', f'a_allele AS "{SGA_HEADER[3]}"',
-         f'temp AS "{SGA_HEADER[4]}"', f"""printf('%.4g', eps) AS "{SGA_HEADER[5]}" """,
-         f"""printf('%.4g', pval) AS "{SGA_HEADER[6]}" """, f'q_smf AS "{SGA_HEADER[7]}"',
-         f'a_smf AS "{SGA_HEADER[8]}"', f'dmf AS "{SGA_HEADER[9]}"', f'dmf_sd AS "{SGA_HEADER[10]}"'])
+    con.register("sga_rows", pa.RecordBatchReader.from_batches(columns.schema, batches()))
+    names = dict(zip(("q_id", "q_allele", "a_id", "a_allele", "temp", "eps", "pval", "q_smf",
+                      "a_smf", "dmf", "dmf_sd"), SGA_HEADER))
+    formats = {"eps": "printf('%.4g', eps)", "pval": "printf('%.4g', pval)"}
+    select = ", ".join(f'{formats.get(col, col)} AS "{header}"' for col, header in names.items())
     target = str(path).replace("'", "''")
     try:
-        con.execute(f"COPY (SELECT {cols} FROM sga_rows) TO '{target}' (DELIMITER '\t', HEADER true)")
+        con.execute(f"COPY (SELECT {select} FROM sga_rows) TO '{target}' "
+                    "(DELIMITER '\t', HEADER true)")
     finally:
         con.unregister("sga_rows")
     return counted[0]
 
 
-def _batch_schema(ids: pa.Array, alleles: pa.Array, temps: pa.Array) -> pa.Schema:
-    d32 = pa.dictionary(pa.int32(), pa.string())
-    return pa.schema([("q_id", d32), ("q_allele", d32), ("a_id", d32), ("a_allele", d32),
-                      ("temp", d32), ("eps", pa.float64()), ("pval", pa.float64()),
-                      ("q_smf", pa.float64()), ("a_smf", pa.float64()), ("dmf", pa.float64()),
-                      ("dmf_sd", pa.float64())])
+class _SgaColumns:
+    """Builds Arrow batches of SGA rows; strain ids and alleles are dictionary-encoded."""
 
+    def __init__(self, world: World) -> None:
+        st = world.strains
+        self.world, self.st = world, st
+        self.ids, self.alleles = pa.array(st.strain_id), pa.array(st.allele)
+        self.temps = pa.array(ARRAY_TEMPS)
+        self.array_type = np.array([2 if k == "tsa" else 0 for k in st.kind], dtype=np.int32)
+        self.salt = salt_for(world.seed, 31)
+        d32 = pa.dictionary(pa.int32(), pa.string())
+        f64 = pa.float64()
+        self.schema = pa.schema([
+            ("q_id", d32), ("q_allele", d32), ("a_id", d32), ("a_allele", d32), ("temp", d32),
+            ("eps", f64), ("pval", f64), ("q_smf", f64), ("a_smf", f64), ("dmf", f64),
+            ("dmf_sd", f64)])
 
-def _batch(world, q, a, hot, u1, u2, u_sd, ids, alleles, temps, array_type, es26, es30):
-    st = world.strains
-    gq, ga = st.gene[q], st.gene[a]
-    scale = np.where(hot, es30[q] * es30[a], es26[q] * es26[a])
-    f_q = np.where(hot, st.f30[q], st.f26[q])
-    f_a = np.where(hot, st.f30[a], st.f26[a])
-    sd = np.round(0.01 + 0.04 * u_sd ** 2, 4) + 0.0
-    noise = normals(u1, u2) * (0.6 * sd + 0.012)
-    dmf = np.round(np.clip(f_q * f_a + pair_epsilon(world, gq, ga) * scale + noise, 0.0, 1.2), 4) + 0.0
-    smf_q = np.where(hot, st.smf30[q], st.smf26[q])
-    smf_a = np.where(hot, st.smf30[a], st.smf26[a])
-    eps = np.round(dmf - smf_q * smf_a, 6) + 0.0
-    pval = erfc(np.abs(eps) / (0.5 * sd + 0.01) / np.sqrt(2.0))
-    temp_code = array_type[a] + hot.astype(np.int32)
-    i32 = lambda x: pa.array(x.astype(np.int32))  # noqa: E731
-    return pa.record_batch([
-        pa.DictionaryArray.from_arrays(i32(q), ids), pa.DictionaryArray.from_arrays(i32(q), alleles),
-        pa.DictionaryArray.from_arrays(i32(a), ids), pa.DictionaryArray.from_arrays(i32(a), alleles),
-        pa.DictionaryArray.from_arrays(i32(temp_code), temps),
-        pa.array(eps), pa.array(pval), pa.array(smf_q), pa.array(smf_a), pa.array(dmf), pa.array(sd),
-    ], schema=_batch_schema(ids, alleles, temps))
+    def batch(self, screens: list[tuple[int, int]], arrays: np.ndarray) -> pa.RecordBatch:
+        st = self.st
+        q = np.repeat(np.array([s for s, _ in screens]), len(arrays))
+        hot = np.repeat(np.array([t == 30 for _, t in screens]), len(arrays))
+        a = np.tile(arrays, len(screens))
+        key = (q.astype(np.uint64) * np.uint64(len(st.gene)) + a.astype(np.uint64)) \
+            * np.uint64(2) + hot.astype(np.uint64)
+        u_drop, u1, u2, u_sd = uniforms(key, self.salt, 4)
+        keep = (st.gene[q] != st.gene[a]) & (u_drop >= DROPOUT)
+        q, a, hot, u1, u2, u_sd = (x[keep] for x in (q, a, hot, u1, u2, u_sd))
+
+        scale = np.where(hot, st.eps_scale30[q] * st.eps_scale30[a],
+                         st.eps_scale26[q] * st.eps_scale26[a])
+        expected = np.where(hot, st.f30[q] * st.f30[a], st.f26[q] * st.f26[a])
+        sd = np.round(0.01 + 0.04 * u_sd ** 2, 4) + 0.0
+        noise = normals(u1, u2) * (0.6 * sd + 0.012)
+        eps_true = pair_epsilon(self.world, st.gene[q], st.gene[a]) * scale
+        dmf = np.round(np.clip(expected + eps_true + noise, 0.0, 1.2), 4) + 0.0
+        smf_q = np.where(hot, st.smf30[q], st.smf26[q])
+        smf_a = np.where(hot, st.smf30[a], st.smf26[a])
+        eps = np.round(dmf - smf_q * smf_a, 6) + 0.0      # as Costanzo: from the reported SMF
+        pval = erfc(np.abs(eps) / (0.5 * sd + 0.01) / np.sqrt(2.0))
+        temp = (self.array_type[a] + hot).astype(np.int32)
+
+        def coded(index: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
+            return pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), values)
+
+        return pa.record_batch(
+            [coded(q, self.ids), coded(q, self.alleles), coded(a, self.ids),
+             coded(a, self.alleles), coded(temp, self.temps)]
+            + [pa.array(x) for x in (eps, pval, smf_q, smf_a, dmf, sd)],
+            schema=self.schema)
 
 
 def erfc(x: np.ndarray) -> np.ndarray:
@@ -265,7 +274,7 @@ class Ontology:
     """GO ids and names for the demo's modules, parents, groups and noise terms."""
 
     def __init__(self, world: World) -> None:
-        rng = _rng(world.seed, 41)
+        rng = rng_stream(world.seed, 41)
         n_mod = len(world.up_motifs)
         n_par = int(world.module_parent.max()) + 1
         n_grp = int(world.parent_group.max()) + 1
@@ -303,7 +312,7 @@ class Ontology:
 
 
 def write_obo(world: World, onto: Ontology, path: Path) -> None:
-    """go-basic.obo (OBO 1.2): roots, groups -> parents -> module terms, noise and obsolete terms."""
+    """go-basic.obo (OBO 1.2): roots, groups -> parents -> module terms; noise, obsolete terms."""
     stanzas: dict[str, list[str]] = {}
 
     def term(go: str, namespace: str, definition: str, is_a=(), part_of=(), extra=()):
@@ -337,8 +346,8 @@ def write_obo(world: World, onto: Ontology, path: Path) -> None:
         else:
             term(go, bp, definition, is_a=[parent])
     for i, go in enumerate(onto.noise):
-        term(go, bp, "Demo noise term: random genes, no planted signal.", is_a=onto.noise_parents[i],
-             extra=[f'synonym: "demo noise {i}" RELATED []'])
+        term(go, bp, "Demo noise term: random genes, no planted signal.",
+             is_a=onto.noise_parents[i], extra=[f'synonym: "demo noise {i}" RELATED []'])
     for go, replacement in zip(onto.obsolete, onto.module):
         term(go, bp, "OBSOLETE. Demo obsolete term.",
              extra=["is_obsolete: true", f"replaced_by: {replacement}"])
@@ -363,7 +372,7 @@ _EVIDENCE_P = (0.35, 0.2, 0.2, 0.1, 0.05, 0.1)
 
 def write_gaf(world: World, onto: Ontology, path: Path) -> None:
     """sgd.gaf (GAF 2.2): module genes to their module term (~10% noise), plus noise, NOT, F, C."""
-    rng = _rng(world.seed, 51)
+    rng = rng_stream(world.seed, 51)
     n_mod = len(onto.module)
     not_genes = set(rng.choice(world.n, size=max(3, world.n // 100), replace=False).tolist())
     lines = ["!gaf-version: 2.2", "!generated-by: CRE Fitness Lab demo generator",
@@ -379,7 +388,8 @@ def write_gaf(world: World, onto: Ontology, path: Path) -> None:
         if m >= 0:
             r = rng.random()
             if r < 0.03:                                    # mis-annotated to another module
-                annotations.append(("involved_in", onto.module[(m + 1 + int(rng.integers(n_mod - 1))) % n_mod], "P"))
+                wrong = (m + 1 + int(rng.integers(n_mod - 1))) % n_mod
+                annotations.append(("involved_in", onto.module[wrong], "P"))
             elif r < 0.10:                                  # annotation missing
                 pass
             else:
@@ -389,7 +399,8 @@ def write_gaf(world: World, onto: Ontology, path: Path) -> None:
             if rng.random() < 0.1:
                 annotations.append(("involved_in", onto.parent[int(world.module_parent[m])], "P"))
         if rng.random() < (0.3 if m < 0 else 0.1):
-            annotations.append(("acts_upstream_of_or_within", onto.noise[int(rng.integers(len(onto.noise)))], "P"))
+            noise = onto.noise[int(rng.integers(len(onto.noise)))]
+            annotations.append(("acts_upstream_of_or_within", noise, "P"))
         if g in not_genes:                                  # NOT: must be ignored by readers
             other = int(rng.integers(n_mod))
             if other == m:
@@ -404,11 +415,12 @@ def write_gaf(world: World, onto: Ontology, path: Path) -> None:
             ref = ("GO_REF:0000002" if evidence == "IEA"
                    else f"SGD_REF:S000{int(rng.integers(100000, 999999))}"
                         f"|PMID:{int(rng.integers(1000000, 38000000))}")
-            with_from = f"SGD:{sgd_id(int(rng.integers(world.n)))}" if evidence in ("IGI", "IPI") else ""
-            date = f"20{int(rng.integers(5, 24)):02d}{int(rng.integers(1, 13)):02d}{int(rng.integers(1, 29)):02d}"
-            lines.append("\t".join(["SGD", sgd_id(g), symbol, qualifier, go, ref, evidence, with_from,
-                                    aspect, full, synonyms, "gene", "taxon:559292", date, "SGD",
-                                    "", ""]))
+            with_from = (f"SGD:{sgd_id(int(rng.integers(world.n)))}"
+                         if evidence in ("IGI", "IPI") else "")
+            y, mo, d = (int(rng.integers(lo, hi)) for lo, hi in ((5, 24), (1, 13), (1, 29)))
+            lines.append("\t".join([
+                "SGD", sgd_id(g), symbol, qualifier, go, ref, evidence, with_from, aspect, full,
+                synonyms, "gene", "taxon:559292", f"20{y:02d}{mo:02d}{d:02d}", "SGD", "", ""]))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -417,6 +429,6 @@ def write_gaf(world: World, onto: Ontology, path: Path) -> None:
 def write_truth(world: World, path: Path) -> None:
     """gene, planted module (-1 = none) and planted severity (deletion fitness = exp(-severity))."""
     lines = ["gene\tmodule\tseverity"]
-    lines += [f"{world.names[g]}\t{int(world.module[g])}\t{_num(round(float(world.severity[g]), 4))}"
-              for g in range(world.n)]
+    lines += [f"{name}\t{int(m)}\t{_num(round(float(sigma), 4))}"
+              for name, m, sigma in zip(world.names, world.module, world.severity)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -26,9 +26,9 @@ CHROMOSOMES = (
 
 MOTIF_LEN = 10
 SLOT = MOTIF_LEN + 2            # a planted motif plus a 2 bp spacer
+CEN_ROOM = 400                  # extra gap holding a 118 bp centromere
 UP_REACH = 450                  # upstream motifs sit within this many bp of the ATG
 DOWN_REACH = 296                # downstream motifs end within the 297 bp after the stop codon
-UPSTREAM, DOWNSTREAM = 1000, 297  # window flanks (DESIGN.md): 1000+ATG, stop+297
 
 ESSENTIAL_SIGMA = 1.2           # deletion severity above which a gene is essential (f < 0.30)
 ESSENTIAL_TARGET = 0.165        # fraction of genes made essential via severe modules
@@ -42,8 +42,6 @@ P_NEGATIVE = np.array([1.00, 0.92, 0.85, 0.85, 0.85])    # of those, chance it i
 MAGNITUDE = np.array([0.0, 0.20, 0.15, 0.13, 0.12])       # SAME uses the module's strength
 DENSE_SD = 0.012                                          # tiny interaction every pair has
 STRONG_EPS, STRONG_TARGET = 0.08, 0.065   # about 6.5% of pairs get |eps| > 0.08 (deletions)
-
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,8 @@ class Strains:
     screens: dict[str, list[tuple[int, int]]]   # query kind -> (strain index, temperature)
 
 
-def _rng(seed: int, stream: int) -> np.random.Generator:
+def rng_stream(seed: int, stream: int) -> np.random.Generator:
+    """An independent generator per concern, so changing one part never reshuffles another."""
     return np.random.default_rng([seed, stream])
 
 
@@ -151,7 +150,8 @@ def normals(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
-def _salt(seed: int, tag: int) -> int:
+def salt_for(seed: int, tag: int) -> int:
+    """A 64-bit salt for :func:`uniforms`, distinct per seed and per use."""
     return int(mix64(np.array([seed * 1_000_003 + tag], dtype=np.uint64))[0])
 
 
@@ -188,7 +188,8 @@ def _split_counts(total: int, weights: np.ndarray, minimum: int) -> np.ndarray:
     """Largest-remainder split of ``total`` in proportion to ``weights`` (each >= minimum)."""
     raw = weights / weights.sum() * (total - minimum * len(weights))
     counts = np.floor(raw).astype(int)
-    for i in np.argsort(-(raw - counts), kind="stable")[: total - minimum * len(weights) - counts.sum()]:
+    short = total - minimum * len(weights) - counts.sum()
+    for i in np.argsort(-(raw - counts), kind="stable")[:short]:
         counts[i] += 1
     return counts + minimum
 
@@ -205,7 +206,8 @@ def _standard_names(rng: np.random.Generator, count: int) -> list[str]:
     return names
 
 
-def _assign_modules(rng: np.random.Generator, n: int, n_modules: int, dubious: np.ndarray) -> np.ndarray:
+def _assign_modules(rng: np.random.Generator, n: int, n_modules: int,
+                    dubious: np.ndarray) -> np.ndarray:
     module = np.full(n, -1, dtype=np.int64)
     candidates = np.flatnonzero(~dubious)
     in_module = candidates[rng.random(len(candidates)) < MODULE_FRACTION]
@@ -252,7 +254,8 @@ def _fitness(rng: np.random.Generator, module: np.ndarray, n_modules: int):
             kind[m] = "severe"
             essential_so_far += adds[m]
     for m in order:          # still short (only big modules left): take one if it gets closer
-        if kind[m] != "severe" and abs(essential_so_far + adds[m] - target) < abs(essential_so_far - target):
+        closer = abs(essential_so_far + adds[m] - target) < abs(essential_so_far - target)
+        if kind[m] != "severe" and closer:
             kind[m] = "severe"
             essential_so_far += adds[m]
     for m in range(n_modules):
@@ -339,8 +342,14 @@ class _Layout:
 
 def _build_genome(rng: np.random.Generator, n: int, strand: np.ndarray, counts: np.ndarray,
                   up_items: list[list[str]], down_items: list[list[str]]) -> _Layout:
-    """Lay genes out along the chromosomes, synthesise the sequence and plant the motifs."""
-    cds_len = 3 * np.round(np.clip(rng.lognormal(np.log(1200), 0.55, n), 300, 3000) / 3).astype(int)
+    """Lay genes out along the chromosomes, synthesise the sequence and plant the motifs.
+
+    Each intergenic gap is split in half: the half next to a gene is where that gene's
+    upstream (5' side) or downstream (3' side) motifs go, so planted motifs never overlap a
+    CDS or each other. Gaps are widened where a gene needs more room than drawn.
+    """
+    cds_len = 3 * np.round(np.clip(rng.lognormal(np.log(1200), 0.55, n), 300, 3000) / 3)
+    cds_len = cds_len.astype(int)
     has_intron = rng.random(n) < 0.05
     intron_len = np.where(has_intron, rng.integers(60, 400, n), 0)
     exon1 = rng.integers(6, 60, n)
@@ -357,12 +366,13 @@ def _build_genome(rng: np.random.Generator, n: int, strand: np.ndarray, counts: 
     cds: list[list[tuple[int, int]]] = [[] for _ in range(n)]
     sequences, lowercase, centromeres, arms = {}, {}, {}, []
     first = 0
-    for c, (cname, _, _) in enumerate(CHROMOSOMES):
+    for c, (cname, real_len, real_cen) in enumerate(CHROMOSOMES):
         idx = np.arange(first, first + counts[c])
         first += counts[c]
-        cen_split = int(np.clip(round(CHROMOSOMES[c][2] / CHROMOSOMES[c][1] * len(idx)), 1, len(idx) - 1))
-        arms.append((c, cen_split))
-        # gaps: flank, between genes, flank; chrI's ends are short so edge windows get cut
+        split = int(np.clip(round(real_cen / real_len * len(idx)), 1, len(idx) - 1))
+        arms.append((c, split))
+        # gaps[k] precedes gene k; gaps[0] and gaps[-1] are the telomeric flanks. chrI's flanks
+        # are short so that its first upstream and last downstream windows are cut off.
         gaps = np.clip(rng.lognormal(np.log(450), 0.6, len(idx) + 1), 200, 1500).astype(int)
         gaps[0] = 150 if c == 0 else int(rng.integers(150, 2500))
         gaps[-1] = 120 if c == 0 else int(rng.integers(150, 2500))
@@ -371,53 +381,44 @@ def _build_genome(rng: np.random.Generator, n: int, strand: np.ndarray, counts: 
             rn = left_need[idx[k]] if k < len(idx) else 0
             inner = 0 < k < len(idx)
             gaps[k] = max(gaps[k], 2 * max(ln, rn) + 10 if inner else max(ln, rn) + 10)
-        gaps[cen_split] += 400                          # room for the centromere
+        free = gaps.copy()                                   # gap minus the centromere's room
+        gaps[split] += CEN_ROOM
         pos = 1
-        zones = []                                      # (low, high) free zone per gene side
         for k, g in enumerate(idx):
             pos += gaps[k]
             start[g], end[g] = pos, pos + span[g] - 1
             pos = end[g] + 1
         length = pos - 1 + gaps[-1]
         seq = _background(rng, length)
-        low = np.zeros(length, dtype=bool)
         protect = np.zeros(length, dtype=bool)
+        last = len(idx) - 1
         for k, g in enumerate(idx):
-            # the free stretch on each side that belongs to this gene (half a shared gap)
-            left_gap = gaps[k] if k == 0 else gaps[k] // 2
-            right_gap = gaps[k + 1] if k == len(idx) - 1 else gaps[k + 1] - gaps[k + 1] // 2
-            if k == cen_split:
-                left_gap = (gaps[k] - 400) // 2
-            if k + 1 == cen_split:
-                right_gap = (gaps[k + 1] - 400) - (gaps[k + 1] - 400) // 2
-            zones.append((left_gap, right_gap))
-            coding = _coding(rng, int(cds_len[g]))
             s, e = int(start[g]), int(end[g])
+            coding = _coding(rng, int(cds_len[g]))
             if has_intron[g]:
-                e1 = int(exon1[g])
-                gene_seq = np.concatenate([coding[:e1], _intron(rng, int(intron_len[g])), coding[e1:]])
-                if strand[g] > 0:
-                    cds[g] = [(s, s + e1 - 1), (s + e1 + int(intron_len[g]), e)]
-                else:
-                    cds[g] = [(s, e - e1 - int(intron_len[g])), (e - e1 + 1, e)]
+                e1, il = int(exon1[g]), int(intron_len[g])
+                gene_seq = np.concatenate([coding[:e1], _intron(rng, il), coding[e1:]])
+                cds[g] = ([(s, s + e1 - 1), (s + e1 + il, e)] if strand[g] > 0
+                          else [(s, e - e1 - il), (e - e1 + 1, e)])
             else:
                 gene_seq = coding
                 cds[g] = [(s, e)]
             seq[s - 1:e] = gene_seq if strand[g] > 0 else _rc(gene_seq)
-            # plant motifs in gene orientation: upstream before the ATG, downstream after the stop
-            up_room = min(UP_REACH, left_gap if strand[g] > 0 else right_gap)
-            down_room = min(DOWN_REACH, right_gap if strand[g] > 0 else left_gap)
+            # this gene's half of each neighbouring gap (all of a telomeric flank)
+            left = free[k] if k == 0 else free[k] // 2
+            right = free[k + 1] if k == last else free[k + 1] - free[k + 1] // 2
+            up_room = min(UP_REACH, left if strand[g] > 0 else right)
+            down_room = min(DOWN_REACH, right if strand[g] > 0 else left)
             for motif, d in zip(up_items[g], _slots(rng, len(up_items[g]), 15, up_room - 5)):
                 _plant(seq, protect, motif, strand[g], s, e, -(d + MOTIF_LEN))
             for motif, d in zip(down_items[g], _slots(rng, len(down_items[g]), 3, down_room - 3)):
                 _plant(seq, protect, motif, strand[g], s, e, d, downstream=True)
-        g0 = gaps[cen_split] - 400          # the gap without the centromere's 400 bp
-        cen_gap_start = int(end[idx[cen_split - 1]]) + (g0 - g0 // 2) + 1
-        centromeres[cname] = (cen_gap_start + 140, cen_gap_start + 140 + 117)
-        protect[centromeres[cname][0] - 1:centromeres[cname][1]] = True
-        _decorate(rng, seq, low, protect, start[idx], end[idx], length)
+        # the centromere sits in the middle of the extra room, between the two genes' halves
+        cen = int(end[idx[split - 1]]) + (free[split] - free[split] // 2) + 141
+        centromeres[cname] = (cen, cen + 117)
+        protect[cen - 1:cen + 117] = True
         sequences[cname] = seq
-        lowercase[cname] = low
+        lowercase[cname] = _decorate(rng, seq, protect, start[idx], end[idx])
     return _Layout(chrom, start, end, cds, sequences, lowercase, centromeres, arms)
 
 
@@ -438,33 +439,38 @@ def _plant(seq: np.ndarray, protect: np.ndarray, motif: str, strand: int, s: int
     protect[first - 1:first - 1 + MOTIF_LEN] = True
 
 
-def _decorate(rng: np.random.Generator, seq: np.ndarray, low: np.ndarray, protect: np.ndarray,
-              starts: np.ndarray, ends: np.ndarray, length: int) -> None:
-    """Soft-mask some intergenic stretches and sprinkle IUPAC codes (never over motifs)."""
+def _decorate(rng: np.random.Generator, seq: np.ndarray, protect: np.ndarray,
+              starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Soft-mask intergenic stretches and sprinkle IUPAC codes (never over motifs).
+
+    Returns the lower-case mask; ``seq`` keeps upper-case letters.
+    """
+    length = len(seq)
     genic = np.zeros(length, dtype=bool)
     for s, e in zip(starts, ends):
         genic[s - 1:e] = True
     inter = np.flatnonzero(~genic)
-    # soft-masked stretches
-    n_masked = max(2, len(starts) // 8)
-    for p in rng.choice(inter, size=n_masked, replace=False):
+    low = np.zeros(length, dtype=bool)
+    for p in rng.choice(inter, size=max(2, len(starts) // 8), replace=False):
         stop = p + int(rng.integers(20, 200))
         low[p:stop] = ~genic[p:stop]
     low[: min(100, starts[0] - 1)] = True          # telomeric ends are masked
-    # IUPAC ambiguity codes and a short run of N
     free = inter[~protect[inter]]
     k = max(2, length // 25_000)
-    seq[rng.choice(free, size=k, replace=False)] = np.frombuffer(b"RYKMSWN", np.uint8)[
-        rng.integers(0, 7, size=k)]
-    p = int(rng.choice(free))
+    codes = np.frombuffer(b"RYKMSWN", np.uint8)
+    seq[rng.choice(free, size=k, replace=False)] = codes[rng.integers(0, len(codes), size=k)]
+    p = int(rng.choice(free))                     # and a short run of N
     run = slice(p, p + 8)
     if not (genic[run].any() or protect[run].any()):
         seq[run] = ord("N")
+    return low
 
 
 # --- names ------------------------------------------------------------------------------------
 
-def _systematic_names(rng: np.random.Generator, strand: np.ndarray, layout: _Layout) -> list[str]:
+def _systematic_names(rng: np.random.Generator, strand: np.ndarray,
+                      layout: _Layout) -> list[str]:
+    """Y + chromosome letter + arm + number outward from the centromere + W/C (some -A)."""
     names = [""] * len(strand)
     for c, split in layout.arms:
         idx = list(np.flatnonzero(layout.chrom == c))
@@ -486,9 +492,10 @@ def _systematic_names(rng: np.random.Generator, strand: np.ndarray, layout: _Lay
 
 # --- strains and SGA design -------------------------------------------------------------------
 
-def _strains(rng: np.random.Generator, world_genes: dict, preset: DemoPreset, seed: int) -> Strains:
-    names, std = world_genes["names"], world_genes["std"]
-    sigma, essential, f_del = world_genes["sigma"], world_genes["essential"], world_genes["f_del"]
+def _strains(rng: np.random.Generator, names: list[str], std: list[str | None],
+             sigma: np.ndarray, essential: np.ndarray, sga_rows: int) -> Strains:
+    """Deletions (sn query, dma array) of nonessential genes; ts (tsq/tsa) and DAmP alleles of
+    essential genes; then which query strains are screened at which temperatures."""
     n = len(names)
     base = [(s or g).lower() for g, s in zip(names, std)]
     temp_shift = rng.uniform(-0.05, 0.15, n)           # deletions: a little sicker at 30 deg
@@ -499,8 +506,6 @@ def _strains(rng: np.random.Generator, world_genes: dict, preset: DemoPreset, se
         for key, val in zip(rows, (g, kind, sid, allele, s26, s30, f26, f30)):
             rows[key].append(val)
 
-    nonessential = np.flatnonzero(~essential)
-    ess = np.flatnonzero(essential)
     sn_numbers = rng.choice(np.arange(1, 6 * n + 1), size=n, replace=False)
     ts_numbers = iter(rng.choice(np.arange(100, 100 + 8 * n), size=2 * n, replace=False))
     allele_numbers = iter(rng.integers(1, 200, size=2 * n))
@@ -511,7 +516,7 @@ def _strains(rng: np.random.Generator, world_genes: dict, preset: DemoPreset, se
     dma_no = 0
     for g in range(n):
         if not essential[g]:
-            f26 = f_del[g]
+            f26 = float(np.exp(-sigma[g]))
             f30 = float(np.exp(-sigma[g] * (1 + temp_shift[g])))
             dma_no += 1
             add(g, "sn", f"{names[g]}_sn{sn_numbers[g]}", base[g], 1.0, 1.0, f26, f30)
@@ -550,7 +555,7 @@ def _strains(rng: np.random.Generator, world_genes: dict, preset: DemoPreset, se
     kinds = np.array(kind)
     n_arrays = int(np.isin(kinds, ["dma", "tsa", "damp"]).sum())
     screens_per_query = 1.4
-    n_queries = max(4, int(round(preset.sga_rows / (n_arrays * 0.95 * screens_per_query))))
+    n_queries = max(4, int(round(sga_rows / (n_arrays * 0.95 * screens_per_query))))
     tsq = np.flatnonzero(kinds == "tsq")
     sn = np.flatnonzero(kinds == "sn")
     n_ts = min(int(0.8 * len(tsq)), int(round(0.3 * n_queries)))
@@ -573,7 +578,7 @@ def pair_epsilon(world: World, gi: np.ndarray, gj: np.ndarray) -> np.ndarray:
     """The planted interaction of gene pairs (deletion scale), symmetric in (gi, gj)."""
     lo, hi = np.minimum(gi, gj), np.maximum(gi, gj)
     key = lo.astype(np.uint64) * np.uint64(world.n) + hi.astype(np.uint64)
-    u_hit, u_sign, u_mag, u_n1, u_n2 = uniforms(key, _salt(world.seed, 7), 5)
+    u_hit, u_sign, u_mag, u_n1, u_n2 = uniforms(key, salt_for(world.seed, 7), 5)
     rel = relation(world, lo, hi)
     # genes with more severity copies interact more (hubs are sick genes)
     prop = 0.6 + 0.2 * world.sev_copies
@@ -582,9 +587,8 @@ def pair_epsilon(world: World, gi: np.ndarray, gj: np.ndarray) -> np.ndarray:
     hit = u_hit < p_hit
     m = np.maximum(world.module[lo], 0)
     negative = np.where(rel == SAME, world.module_sign[m] < 0, u_sign < P_NEGATIVE[rel])
-    strength = np.where(rel == SAME,
-                        world.module_strength[m] * (world.up_copies[lo] + world.up_copies[hi]) / 4,
-                        MAGNITUDE[rel])
+    copies = (world.up_copies[lo] + world.up_copies[hi]) / 4
+    strength = np.where(rel == SAME, world.module_strength[m] * copies, MAGNITUDE[rel])
     mag = strength * (0.4 + 1.2 * u_mag)
     eps = np.where(hit, np.where(negative, -mag, mag), 0.0)
     return eps + DENSE_SD * normals(u_n1, u_n2)
@@ -609,7 +613,8 @@ def relation(world: World, gi: np.ndarray, gj: np.ndarray) -> np.ndarray:
 def build_world(preset: DemoPreset, seed: int) -> World:
     """Everything the file writers need, deterministic per (preset, seed)."""
     n, n_mod = preset.n_genes, preset.n_modules
-    r_genes, r_mod, r_fit, r_motif, r_genome, r_names, r_strain = (_rng(seed, s) for s in range(1, 8))
+    streams = (rng_stream(seed, s) for s in range(1, 8))
+    r_genes, r_mod, r_fit, r_motif, r_genome, r_names, r_strain = streams
 
     counts = _split_counts(n, np.array([c[1] for c in CHROMOSOMES], dtype=float), 3)
     strand = np.where(r_genes.random(n) < 0.5, 1, -1)
@@ -628,7 +633,7 @@ def build_world(preset: DemoPreset, seed: int) -> World:
     motifs = choose_motifs(r_motif, 2 * n_mod + 1)
     up_motifs, down_motifs, sev_motif = motifs[:n_mod], motifs[n_mod:2 * n_mod], motifs[-1]
     up_items, down_items = [], []
-    for g in range(n):
+    for g in range(n):           # background genes: no copies, so no motifs
         items = [up_motifs[module[g]]] * int(up[g]) + [sev_motif] * int(sev[g])
         up_items.append([items[i] for i in r_motif.permutation(len(items))])
         down_items.append([down_motifs[module[g]]] * int(down[g]))
@@ -639,9 +644,7 @@ def build_world(preset: DemoPreset, seed: int) -> World:
     has_std = r_names.random(n) < 0.7
     std_names = [s if h else None for s, h in zip(std_all, has_std)]
 
-    genes = {"names": names, "std": std_names, "sigma": sigma, "essential": essential,
-             "f_del": f_del}
-    strains = _strains(r_strain, genes, preset, seed)
+    strains = _strains(r_strain, names, std_names, sigma, essential, preset.sga_rows)
     world = World(
         preset=preset, seed=seed, names=names, std_names=std_names, orf_class=orf_class,
         chrom=layout.chrom, start=layout.start, end=layout.end, strand=strand, cds=layout.cds,
@@ -652,7 +655,7 @@ def build_world(preset: DemoPreset, seed: int) -> World:
         severity_motif=sev_motif, sequences=layout.sequences, lowercase=layout.lowercase,
         centromeres=layout.centromeres, strains=strains,
     )
-    _calibrate(world, _rng(seed, 8))
+    _calibrate(world, rng_stream(seed, 8))
     return world
 
 

@@ -1,8 +1,8 @@
 """Costanzo et al. 2016 SGA files (Data File S1) into the ``sga`` table, with DuckDB's reader.
 
 No row-by-row Python: DuckDB parses, converts and inserts. Structural CSV errors come back from
-DuckDB's reject table with their line number; content errors (an empty strain ID) are located
-by one scan of the file, on the error path only.
+DuckDB's reject table with their line number (a second, tolerant read on the error path only);
+content errors (an empty strain ID) are located by one scan of the file, also only on failure.
 """
 
 from __future__ import annotations
@@ -52,30 +52,37 @@ def check_header(path: Path) -> None:
             raise InputError(path, 1, f"column {index + 1} is '{found.strip()}', expected '{expected}'")
 
 
-def _reader(path: Path) -> str:
-    """A read_csv call with explicit columns: the header line is skipped, never interpreted."""
+def _reader(path: Path, rejects: bool = False) -> str:
+    """A read_csv call with explicit columns: the header line is skipped, never interpreted.
+
+    The fast path parses strictly; ``rejects`` re-reads a failing file to learn the bad line.
+    """
     columns = ", ".join(f"'{name}': '{kind}'" for name, _, kind in COLUMNS)
     compression = "gzip" if is_gzip(path) else "none"
+    errors = ", ignore_errors=true, store_rejects=true" if rejects else ""
     return (
         f"read_csv(?, delim='\t', header=true, columns={{{columns}}}, quote='', escape='', "
-        f"compression='{compression}', nullstr=['', 'NA', 'NaN', 'nan'], "
-        f"ignore_errors=true, store_rejects=true, auto_detect=false)"
+        f"compression='{compression}', nullstr=['', 'NA', 'NaN', 'nan'], auto_detect=false{errors})"
     )
 
 
-def _first_reject(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    rows = con.execute(
-        "SELECT line, error_type, column_name, error_message, csv_line FROM reject_errors "
-        "ORDER BY line LIMIT 1"
-    ).fetchall()
-    if rows:
-        line, error_type, column, message, csv_line = rows[0]
-        if str(error_type) in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
-            found = len(csv_line.split("\t"))
-            problem = f"{found} columns, expected {len(COLUMNS)}"
-        else:
-            problem = f"column '{column}': {message.splitlines()[0]}"
-        raise InputError(path, int(line), problem)
+def _explain_failure(path: Path, error: duckdb.Error) -> InputError:
+    """Re-read the file collecting rejects (on a scratch connection: the load's transaction is
+    aborted) to name the first bad line and its problem."""
+    with duckdb.connect() as scratch:
+        scratch.execute(f"SELECT count(COLUMNS(*)) FROM {_reader(path, rejects=True)}", [str(path)]).fetchall()
+        rows = scratch.execute(
+            "SELECT line, error_type, column_name, error_message, csv_line FROM reject_errors "
+            "ORDER BY line LIMIT 1"
+        ).fetchall()
+    if not rows:
+        return InputError(path, None, str(error).splitlines()[0])
+    line, error_type, column, message, csv_line = rows[0]
+    if str(error_type) in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
+        problem = f"{len(csv_line.split(chr(9)))} columns, expected {len(COLUMNS)}"
+    else:
+        problem = f"column '{column}': {message.splitlines()[0]}"
+    return InputError(path, int(line), problem)
 
 
 def _locate_empty_strain(path: Path) -> None:
@@ -96,29 +103,26 @@ def load_sga(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     path = Path(path)
     check_header(path)
     source = path.name
-    con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE sga_stage AS SELECT * FROM {_reader(path)}", [str(path)]
-    )
-    _first_reject(con, path)
-    bad = con.execute(
-        "SELECT count(*) FROM sga_stage WHERE coalesce(strpos(query_strain, '_'), 0) < 2 "
-        "OR coalesce(strpos(array_strain, '_'), 0) < 2"
-    ).fetchall()[0][0]
+    con.execute("DELETE FROM sga WHERE source = ?", [source])
+    try:
+        con.execute(
+            f"""INSERT INTO sga SELECT ?, query_strain, query_allele, array_strain, array_allele,
+                arraytype_temp, {gene_sql('query_strain')}, {gene_sql('array_strain')},
+                {kind_sql('query_strain')}, {kind_sql('array_strain')},
+                TRY_CAST(regexp_extract(arraytype_temp, '(\\d+)\\D*$', 1) AS INTEGER),
+                epsilon, pvalue, query_smf, array_smf, dmf, dmf_std
+            FROM {_reader(path)}""",
+            [source, str(path)],
+        ).fetchall()
+    except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+        raise _explain_failure(path, exc) from None
+    rows, bad = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE coalesce(strpos(query_strain, '_'), 0) < 2 "
+        "OR coalesce(strpos(array_strain, '_'), 0) < 2) FROM sga WHERE source = ?",
+        [source],
+    ).fetchall()[0]
     if bad:
         _locate_empty_strain(path)
-    con.execute("DELETE FROM sga WHERE source = ?", [source])
-    con.execute(
-        f"""INSERT INTO sga SELECT ?, query_strain, query_allele, array_strain, array_allele,
-            arraytype_temp, {gene_sql('query_strain')}, {gene_sql('array_strain')},
-            {kind_sql('query_strain')}, {kind_sql('array_strain')},
-            TRY_CAST(regexp_extract(arraytype_temp, '(\\d+)\\D*$', 1) AS INTEGER),
-            epsilon, pvalue, query_smf, array_smf, dmf, dmf_std
-        FROM sga_stage""",
-        [source],
-    )
-    rows = con.execute("SELECT count(*) FROM sga_stage").fetchall()[0][0]
-    con.execute("DROP TABLE sga_stage")
     return int(rows)
 
 

@@ -1,0 +1,435 @@
+"""Read-only queries behind the Datasets page: paged tables, histograms, gene detail, SQL box.
+
+Everything here runs inside DuckDB and returns at most one page (or one histogram) to pandas,
+so browsing the 1.3e7 raw SGA rows never pulls them into memory. What a user types reaches
+SQL only as a bound parameter; table and column names come from the fixed ``TABLES`` specs.
+The one exception is :func:`run_readonly_sql`, the power-user SQL box, which runs a single
+read-only statement on a connection without file-system access, under row and time limits.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+
+from cre_core.data.lookup import resolve_genes
+from cre_core.errors import CreError
+
+# Costanzo 2016's "intermediate" cut-off for a significant interaction: p < 0.05 and |ε| > 0.08.
+SIGNIFICANT_P = 0.05
+SIGNIFICANT_EPSILON = 0.08
+MAX_PAGE_SIZE = 1000
+MAX_SEARCH_GENES = 500
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one browsable table is searched and filtered (names are trusted constants)."""
+
+    label: str
+    source: str                       # table name in the store
+    columns: tuple[str, ...]          # shown columns, in order
+    gene_columns: tuple[str, ...]     # columns holding systematic names (search, names shown)
+    fitness: str | None = None        # column the fitness range applies to
+    epsilon: str | None = None        # column of ε
+    pvalue: str | None = None         # column of the ε p-value
+    kinds: tuple[str, ...] = ()       # allele-kind columns (all must be in the chosen kinds)
+    temperature: str | None = None
+    sortable: tuple[str, ...] = ()
+    histograms: tuple[str, ...] = ()  # numeric columns offered as histograms
+    join_smf: bool = False            # genes: show each gene's SMF (and filter on it)
+
+
+TABLES: dict[str, TableSpec] = {
+    "genes": TableSpec(
+        label="Genes", source="genes",
+        columns=("gene", "name", "chrom", "start", "stop", "strand", "orf_class", "smf"),
+        gene_columns=("gene",), fitness="smf", join_smf=True,
+        sortable=("gene", "name", "chrom", "start", "smf"), histograms=("smf",),
+    ),
+    "smf": TableSpec(
+        label="Single-mutant fitness (per gene)", source="smf",
+        columns=("gene", "fitness", "std", "n"), gene_columns=("gene",), fitness="fitness",
+        sortable=("gene", "fitness", "std", "n"), histograms=("fitness",),
+    ),
+    "smf_raw": TableSpec(
+        label="Single-mutant fitness (per strain and temperature)", source="smf_raw",
+        columns=("gene", "strain", "allele", "allele_kind", "temperature", "fitness", "std", "source"),
+        gene_columns=("gene",), fitness="fitness", kinds=("allele_kind",), temperature="temperature",
+        sortable=("gene", "fitness", "temperature"), histograms=("fitness",),
+    ),
+    "dmf": TableSpec(
+        label="Double-mutant fitness (per gene pair)", source="dmf",
+        columns=("gene_a", "gene_b", "fitness", "std", "n", "epsilon"),
+        gene_columns=("gene_a", "gene_b"), fitness="fitness", epsilon="epsilon",
+        sortable=("gene_a", "gene_b", "fitness", "epsilon", "n"), histograms=("fitness", "epsilon"),
+    ),
+    "sga": TableSpec(
+        label="Raw SGA measurements", source="sga",
+        columns=(
+            "query_gene", "array_gene", "query_allele", "array_allele", "query_kind", "array_kind",
+            "temperature", "dmf", "dmf_std", "epsilon", "pvalue", "query_smf", "array_smf", "source",
+        ),
+        gene_columns=("query_gene", "array_gene"), fitness="dmf", epsilon="epsilon",
+        pvalue="pvalue", kinds=("query_kind", "array_kind"), temperature="temperature",
+        sortable=("query_gene", "array_gene", "dmf", "epsilon", "pvalue"),
+        histograms=("dmf", "epsilon"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the user chose on the Datasets page. Empty means "no filter"."""
+
+    search: str = ""                    # a systematic or standard name (or a prefix of one)
+    fitness_min: float | None = None
+    fitness_max: float | None = None
+    kinds: tuple[str, ...] = ()         # allele kinds to keep (deletion, ts, damp, other)
+    temperatures: tuple[int, ...] = ()
+    significant: bool = False           # only significant interactions
+
+
+@dataclass
+class Page:
+    """One page of a filtered table."""
+
+    rows: pd.DataFrame
+    total: int                          # rows matching the filters
+    page: int                           # 1-based
+    page_size: int
+    matched_genes: list[str] = field(default_factory=list)   # what the search resolved to
+
+    @property
+    def n_pages(self) -> int:
+        return max(1, math.ceil(self.total / self.page_size))
+
+
+@dataclass
+class GeneDetail:
+    """Everything the store knows about one gene."""
+
+    gene: str
+    info: dict
+    windows: pd.DataFrame       # region, length, padded, pad_len, gc, sequence
+    smf: dict | None            # fitness, std, n (aggregated), or None when unmeasured
+    smf_raw: pd.DataFrame       # per strain and temperature
+    partners: pd.DataFrame      # strongest interactions: partner, name, fitness, epsilon, n
+    n_pairs: int
+    go: pd.DataFrame            # go_id, term, aspect, evidence
+
+
+@dataclass
+class SqlResult:
+    """Result of the SQL box."""
+
+    frame: pd.DataFrame
+    truncated: bool             # more rows than the limit existed
+    seconds: float
+
+
+def spec(table: str) -> TableSpec:
+    """The spec of a browsable table; CreError for an unknown name."""
+    try:
+        return TABLES[table]
+    except KeyError:
+        raise CreError(f"unknown table '{table}'; choose one of {', '.join(TABLES)}") from None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_genes(con: duckdb.DuckDBPyConnection, text: str, limit: int = MAX_SEARCH_GENES) -> list[str]:
+    """Systematic names matching ``text``: an exact systematic/standard name (any case) wins,
+    otherwise every gene whose systematic or standard name starts with it."""
+    text = text.strip()
+    if not text:
+        return []
+    exact = con.execute(
+        "SELECT gene FROM genes WHERE upper(gene) = upper(?) OR upper(name) = upper(?) ORDER BY gene",
+        [text, text],
+    ).fetchall()
+    if exact:
+        return [g for (g,) in exact]
+    pattern = _escape_like(text) + "%"
+    rows = con.execute(
+        "SELECT gene FROM genes WHERE gene ILIKE ? ESCAPE '\\' OR name ILIKE ? ESCAPE '\\' "
+        "ORDER BY gene LIMIT ?",
+        [pattern, pattern, limit],
+    ).fetchall()
+    return [g for (g,) in rows]
+
+
+def _source_sql(s: TableSpec) -> str:
+    if s.join_smf:
+        return ("(SELECT g.gene, g.name, g.chrom, g.start, g.stop, g.strand, g.orf_class, "
+                "s.fitness AS smf FROM genes g LEFT JOIN smf s USING (gene))")
+    return s.source
+
+
+def _where(s: TableSpec, f: Filters, genes: list[str] | None) -> tuple[str, list]:
+    """WHERE clause and parameters for the filters (column names from the spec only)."""
+    clauses: list[str] = []
+    params: list = []
+    if genes is not None:
+        ors = " OR ".join(f"{c} IN (SELECT unnest(?::VARCHAR[]))" for c in s.gene_columns)
+        clauses.append(f"({ors})")
+        params += [genes] * len(s.gene_columns)
+    if s.fitness and f.fitness_min is not None:
+        clauses.append(f"{s.fitness} >= ?")
+        params.append(float(f.fitness_min))
+    if s.fitness and f.fitness_max is not None:
+        clauses.append(f"{s.fitness} <= ?")
+        params.append(float(f.fitness_max))
+    if s.kinds and f.kinds:
+        for col in s.kinds:
+            clauses.append(f"{col} IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(list(f.kinds))
+    if s.temperature and f.temperatures:
+        clauses.append(f"{s.temperature} IN (SELECT unnest(?::INTEGER[]))")
+        params.append([int(t) for t in f.temperatures])
+    if s.epsilon and f.significant:
+        clauses.append(f"abs({s.epsilon}) > ?")
+        params.append(SIGNIFICANT_EPSILON)
+        if s.pvalue:
+            clauses.append(f"{s.pvalue} < ?")
+            params.append(SIGNIFICANT_P)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _resolve_search(con: duckdb.DuckDBPyConnection, f: Filters) -> list[str] | None:
+    return search_genes(con, f.search) if f.search.strip() else None
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, table: str, filters: Filters = Filters()) -> int:
+    """Rows of ``table`` matching ``filters``."""
+    s = spec(table)
+    genes = _resolve_search(con, filters)
+    if genes == []:
+        return 0
+    where, params = _where(s, filters, genes)
+    return con.execute(f"SELECT count(*) FROM {_source_sql(s)}{where}", params).fetchone()[0]
+
+
+def browse(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    filters: Filters = Filters(),
+    page: int = 1,
+    page_size: int = 50,
+    sort: str | None = None,
+    descending: bool = False,
+    total: int | None = None,
+) -> Page:
+    """One page of ``table`` under ``filters``, with standard names added for gene columns.
+
+    Paging is LIMIT/OFFSET inside DuckDB; without a sort the store's insertion order is used
+    (stable in DuckDB), which needs no sort at all and stops scanning at the page. Pass
+    ``total`` (from :func:`count_rows` with the same filters) to skip counting again.
+    """
+    s = spec(table)
+    page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
+    genes = _resolve_search(con, filters)
+    if genes == []:
+        return Page(pd.DataFrame(columns=list(s.columns)), 0, 1, page_size, [])
+    where, params = _where(s, filters, genes)
+    if total is None:
+        total = con.execute(f"SELECT count(*) FROM {_source_sql(s)}{where}", params).fetchone()[0]
+    n_pages = max(1, math.ceil(total / page_size))
+    page = min(max(1, int(page)), n_pages)
+    order = ""
+    if sort:
+        if sort not in s.sortable:
+            raise CreError(f"cannot sort {table} by '{sort}'; choose one of {', '.join(s.sortable)}")
+        direction = "DESC" if descending else "ASC"
+        tie = ", ".join(c for c in s.gene_columns if c != sort)
+        order = f" ORDER BY {sort} {direction} NULLS LAST" + (f", {tie}" if tie else "")
+    cols = ", ".join(s.columns)
+    rows = con.execute(
+        f"SELECT {cols} FROM {_source_sql(s)}{where}{order} LIMIT ? OFFSET ?",
+        params + [page_size, (page - 1) * page_size],
+    ).df()
+    rows = _add_names(con, rows, s)
+    return Page(rows, int(total), page, page_size, genes or [])
+
+
+def _add_names(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, s: TableSpec) -> pd.DataFrame:
+    """Insert the standard name after each gene column (one small lookup for the page)."""
+    if rows.empty or s.join_smf:
+        return rows
+    wanted = sorted({g for c in s.gene_columns for g in rows[c].dropna().unique()})
+    names = dict(con.execute(
+        "SELECT gene, name FROM genes WHERE gene IN (SELECT unnest(?::VARCHAR[]))", [wanted]
+    ).fetchall())
+    out = rows.copy()
+    for col in s.gene_columns:
+        label = "name" if col == "gene" else col.replace("_gene", "").replace("gene_", "") + "_name"
+        out.insert(out.columns.get_loc(col) + 1, label, out[col].map(names))
+    return out
+
+
+def histogram(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    column: str,
+    filters: Filters = Filters(),
+    bins: int = 40,
+) -> pd.DataFrame:
+    """Equal-width histogram computed in SQL: columns ``start``, ``end``, ``count``."""
+    s = spec(table)
+    if column not in s.histograms:
+        raise CreError(f"no histogram of {table}.{column}; choose one of {', '.join(s.histograms)}")
+    bins = max(1, min(int(bins), 200))
+    empty = pd.DataFrame({"start": pd.Series(dtype=float), "end": pd.Series(dtype=float),
+                          "count": pd.Series(dtype="int64")})
+    genes = _resolve_search(con, filters)
+    if genes == []:
+        return empty
+    where, params = _where(s, filters, genes)
+    extra = f"{column} IS NOT NULL AND isfinite({column})"
+    where = f"{where} AND {extra}" if where else f" WHERE {extra}"
+    lo, hi = con.execute(f"SELECT min({column}), max({column}) FROM {_source_sql(s)}{where}", params).fetchone()
+    if lo is None:
+        return empty
+    width = (hi - lo) / bins if hi > lo else 1.0
+    frame = con.execute(
+        f"SELECT least(floor(({column} - ?) / ?), ? - 1)::INTEGER AS bin, count(*) AS count "
+        f"FROM {_source_sql(s)}{where} GROUP BY bin ORDER BY bin",
+        [lo, width, bins] + params,
+    ).df()
+    frame["start"] = lo + frame["bin"] * width
+    frame["end"] = frame["start"] + width
+    return frame[["start", "end", "count"]]
+
+
+def gene_detail(con: duckdb.DuckDBPyConnection, gene: str, top_k: int = 15) -> GeneDetail:
+    """A gene's record, CRE windows, SMF, strongest partners and GO annotations.
+
+    ``gene`` is a systematic or standard name; UnknownGeneError (with suggestions) otherwise.
+    """
+    g = resolve_genes(con, [gene])[0]
+    info_frame = con.execute("SELECT * FROM genes WHERE gene = ?", [g]).df()
+    info = info_frame.iloc[0].to_dict()
+    windows = con.execute(
+        "SELECT region, length(sequence) AS length, padded, pad_len, "
+        "round(100.0 * (length(sequence) - length(replace(replace(sequence, 'G', ''), 'C', ''))) "
+        "/ nullif(length(sequence) - coalesce(pad_len, 0), 0), 1) AS gc_percent, sequence "
+        "FROM windows WHERE gene = ? ORDER BY region DESC",
+        [g],
+    ).df()
+    smf_row = con.execute("SELECT fitness, std, n FROM smf WHERE gene = ?", [g]).fetchone()
+    smf = dict(zip(("fitness", "std", "n"), smf_row)) if smf_row else None
+    smf_raw = con.execute(
+        "SELECT strain, allele, allele_kind, temperature, fitness, std, source FROM smf_raw "
+        "WHERE gene = ? ORDER BY temperature, strain",
+        [g],
+    ).df()
+    n_pairs = con.execute("SELECT count(*) FROM dmf WHERE gene_a = ? OR gene_b = ?", [g, g]).fetchone()[0]
+    partners = con.execute(
+        "SELECT CASE WHEN d.gene_a = ? THEN d.gene_b ELSE d.gene_a END AS partner, "
+        "d.fitness, d.epsilon, d.n FROM dmf d WHERE (d.gene_a = ? OR d.gene_b = ?) "
+        "AND d.epsilon IS NOT NULL ORDER BY abs(d.epsilon) DESC, partner LIMIT ?",
+        [g, g, g, int(top_k)],
+    ).df()
+    if not partners.empty:
+        names = dict(con.execute(
+            "SELECT gene, name FROM genes WHERE gene IN (SELECT unnest(?::VARCHAR[]))",
+            [partners["partner"].tolist()],
+        ).fetchall())
+        partners.insert(1, "name", partners["partner"].map(names))
+    go = con.execute(
+        "SELECT a.go_id, t.name AS term, a.aspect, a.evidence FROM go_annotations a "
+        "LEFT JOIN go_terms t USING (go_id) WHERE a.gene = ? ORDER BY a.aspect, a.go_id",
+        [g],
+    ).df()
+    return GeneDetail(g, info, windows, smf, smf_raw, partners, int(n_pairs), go)
+
+
+def distinct_values(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, list]:
+    """Choices for the allele-kind and temperature filters of ``table``."""
+    s = spec(table)
+    out: dict[str, list] = {"kinds": [], "temperatures": []}
+    if s.kinds:
+        union = " UNION ".join(f"SELECT DISTINCT {c} AS k FROM {s.source}" for c in s.kinds)
+        out["kinds"] = [k for (k,) in con.execute(f"SELECT k FROM ({union}) WHERE k IS NOT NULL ORDER BY k").fetchall()]
+    if s.temperature:
+        out["temperatures"] = [t for (t,) in con.execute(
+            f"SELECT DISTINCT {s.temperature} FROM {s.source} WHERE {s.temperature} IS NOT NULL ORDER BY 1"
+        ).fetchall()]
+    return out
+
+
+# --- the SQL box ---------------------------------------------------------------------------
+
+ALLOWED_STATEMENTS = ("SELECT", "EXPLAIN", "PRAGMA")
+
+
+class SqlBoxError(CreError):
+    """A statement the SQL box refuses or that failed; the message is shown as is."""
+
+
+def run_readonly_sql(
+    db_path: str,
+    sql: str,
+    row_limit: int = 1000,
+    time_limit_s: float = 10.0,
+    memory_limit_mb: int = 2048,
+) -> SqlResult:
+    """Run exactly one read-only statement (SELECT, EXPLAIN or PRAGMA) on the store.
+
+    The store is attached read-only to a private in-memory connection whose file-system access
+    is then disabled and configuration locked (no COPY TO, ATTACH, read_csv of other files,
+    INSTALL/LOAD, SET), with a memory limit. At most ``row_limit``
+    rows come back; a timer thread interrupts the query after ``time_limit_s`` seconds.
+    """
+    sql = sql.strip()
+    if not sql:
+        raise SqlBoxError("type a query, e.g. SELECT * FROM dmf ORDER BY epsilon LIMIT 20")
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise SqlBoxError(f"syntax error: {exc}") from None
+    if len(statements) != 1:
+        raise SqlBoxError(f"exactly one statement please (got {len(statements)})")
+    kind = statements[0].type.name
+    if kind not in ALLOWED_STATEMENTS:
+        raise SqlBoxError(f"{kind} statements are not allowed here: the SQL box is read-only "
+                          f"({', '.join(ALLOWED_STATEMENTS)} only)")
+    con = duckdb.connect(":memory:")
+    try:
+        # Attach rather than connect to the file: a plain read-only connection elsewhere in
+        # this process (the pages') must not clash with this connection's stricter settings.
+        con.execute("ATTACH ? AS store (READ_ONLY)", [str(db_path)])
+        con.execute("USE store")
+        con.execute(f"SET memory_limit = '{int(memory_limit_mb)}MB'")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except duckdb.Error as exc:
+        con.close()
+        raise SqlBoxError(f"cannot open {db_path}: {exc}") from None
+    timer = threading.Timer(time_limit_s, con.interrupt)
+    started = time.perf_counter()
+    timer.start()
+    try:
+        relation = con.sql(sql)
+        if relation is None:
+            frame = pd.DataFrame()
+            truncated = False
+        else:
+            frame = relation.limit(int(row_limit) + 1).df()
+            truncated = len(frame) > row_limit
+            frame = frame.head(row_limit)
+    except duckdb.InterruptException:
+        raise SqlBoxError(f"query stopped after the {time_limit_s:g} s time limit") from None
+    except duckdb.Error as exc:
+        raise SqlBoxError(str(exc)) from None
+    finally:
+        timer.cancel()
+        con.close()
+    return SqlResult(frame, truncated, time.perf_counter() - started)
