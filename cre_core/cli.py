@@ -15,6 +15,9 @@ from cre_core.errors import CreError
 COMMAND_MODULES = (
     "cre_core.data.commands",
     "cre_core.genome.commands",
+    "cre_core.embed.commands",
+    "cre_core.train.commands",
+    "cre_core.query.commands",
 )
 
 

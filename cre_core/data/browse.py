@@ -173,33 +173,37 @@ def _source_sql(s: TableSpec) -> str:
     return s.source
 
 
+def _in(column: str, values: list) -> tuple[str, list]:
+    """``column IN (?, ?, ...)``: one bound parameter per value. Constant IN lists are pushed
+    into DuckDB's scan (zone maps skip row groups), unlike ``IN (SELECT unnest(?))``."""
+    return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+
+
 def _where(s: TableSpec, f: Filters, genes: list[str] | None) -> tuple[str, list]:
     """WHERE clause and parameters for the filters (column names from the spec only)."""
     clauses: list[str] = []
     params: list = []
+
+    def add(clause: str, values: list) -> None:
+        clauses.append(clause)
+        params.extend(values)
+
     if genes is not None:
-        ors = " OR ".join(f"{c} IN (SELECT unnest(?::VARCHAR[]))" for c in s.gene_columns)
-        clauses.append(f"({ors})")
-        params += [genes] * len(s.gene_columns)
+        parts = [_in(c, genes) for c in s.gene_columns]
+        add("(" + " OR ".join(p for p, _ in parts) + ")", [v for _, vals in parts for v in vals])
     if s.fitness and f.fitness_min is not None:
-        clauses.append(f"{s.fitness} >= ?")
-        params.append(float(f.fitness_min))
+        add(f"{s.fitness} >= ?", [float(f.fitness_min)])
     if s.fitness and f.fitness_max is not None:
-        clauses.append(f"{s.fitness} <= ?")
-        params.append(float(f.fitness_max))
+        add(f"{s.fitness} <= ?", [float(f.fitness_max)])
     if s.kinds and f.kinds:
         for col in s.kinds:
-            clauses.append(f"{col} IN (SELECT unnest(?::VARCHAR[]))")
-            params.append(list(f.kinds))
+            add(*_in(col, [str(k) for k in f.kinds]))
     if s.temperature and f.temperatures:
-        clauses.append(f"{s.temperature} IN (SELECT unnest(?::INTEGER[]))")
-        params.append([int(t) for t in f.temperatures])
+        add(*_in(s.temperature, [int(t) for t in f.temperatures]))
     if s.epsilon and f.significant:
-        clauses.append(f"abs({s.epsilon}) > ?")
-        params.append(SIGNIFICANT_EPSILON)
+        add(f"abs({s.epsilon}) > ?", [SIGNIFICANT_EPSILON])
         if s.pvalue:
-            clauses.append(f"{s.pvalue} < ?")
-            params.append(SIGNIFICANT_P)
+            add(f"{s.pvalue} < ?", [SIGNIFICANT_P])
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
@@ -292,17 +296,41 @@ def histogram(
     if genes == []:
         return empty
     where, params = _where(s, filters, genes)
-    extra = f"{column} IS NOT NULL AND isfinite({column})"
-    where = f"{where} AND {extra}" if where else f" WHERE {extra}"
-    lo, hi = con.execute(f"SELECT min({column}), max({column}) FROM {_source_sql(s)}{where}", params).fetchone()
-    if lo is None:
-        return empty
+    # Bins are floor((x − lo) · bins / (hi − lo)) as plain integers (DuckDB then uses a perfect
+    # hash aggregate); the maximum lands in bin ``bins`` and is folded into the last bin below.
+    if genes:
+        # A gene search keeps few rows: scan the table once, into memory, for range and bins.
+        finite = f"{column} IS NOT NULL AND isfinite({column})"
+        frame = con.execute(
+            f"WITH v AS MATERIALIZED (SELECT {column} AS x FROM {_source_sql(s)}{where} AND {finite}), "
+            "r AS (SELECT min(x) AS lo, max(x) AS hi FROM v) "
+            "SELECT floor((x - lo) * CASE WHEN hi > lo THEN ? / (hi - lo) ELSE 0 END)::INTEGER AS bin, "
+            "count(*) AS count, any_value(lo) AS lo, any_value(hi) AS hi FROM v, r "
+            "GROUP BY bin ORDER BY bin",
+            params + [bins],
+        ).df()
+        if frame.empty:
+            return empty
+        lo, hi = float(frame["lo"].iloc[0]), float(frame["hi"].iloc[0])
+    else:
+        # Otherwise the range comes from column statistics when unfiltered, then one pass.
+        # NaN/inf are filtered only when the range shows some (the filter defeats statistics).
+        source = f"{_source_sql(s)}{where}"
+        lo, hi = con.execute(f"SELECT min({column}), max({column}) FROM {source}", params).fetchone()
+        if lo is not None and not (math.isfinite(lo) and math.isfinite(hi)):
+            finite = f"isfinite({column})"
+            source += f" AND {finite}" if where else f" WHERE {finite}"
+            lo, hi = con.execute(f"SELECT min({column}), max({column}) FROM {source}", params).fetchone()
+        if lo is None:
+            return empty
+        frame = con.execute(
+            f"SELECT floor(({column} - ?) * ?)::INTEGER AS bin, count(*) AS count "
+            f"FROM {source} GROUP BY bin ORDER BY bin",
+            [lo, bins / (hi - lo) if hi > lo else 0.0] + params,
+        ).df().dropna(subset=["bin"])
     width = (hi - lo) / bins if hi > lo else 1.0
-    frame = con.execute(
-        f"SELECT least(floor(({column} - ?) / ?), ? - 1)::INTEGER AS bin, count(*) AS count "
-        f"FROM {_source_sql(s)}{where} GROUP BY bin ORDER BY bin",
-        [lo, width, bins] + params,
-    ).df()
+    frame["bin"] = frame["bin"].clip(upper=bins - 1)
+    frame = frame.groupby("bin", as_index=False)["count"].sum()
     frame["start"] = lo + frame["bin"] * width
     frame["end"] = frame["start"] + width
     return frame[["start", "end", "count"]]
@@ -330,13 +358,14 @@ def gene_detail(con: duckdb.DuckDBPyConnection, gene: str, top_k: int = 15) -> G
         "WHERE gene = ? ORDER BY temperature, strain",
         [g],
     ).df()
-    n_pairs = con.execute("SELECT count(*) FROM dmf WHERE gene_a = ? OR gene_b = ?", [g, g]).fetchone()[0]
     partners = con.execute(
-        "SELECT CASE WHEN d.gene_a = ? THEN d.gene_b ELSE d.gene_a END AS partner, "
-        "d.fitness, d.epsilon, d.n FROM dmf d WHERE (d.gene_a = ? OR d.gene_b = ?) "
-        "AND d.epsilon IS NOT NULL ORDER BY abs(d.epsilon) DESC, partner LIMIT ?",
+        "SELECT CASE WHEN gene_a = ? THEN gene_b ELSE gene_a END AS partner, fitness, epsilon, n, "
+        "count(*) OVER () AS n_pairs FROM dmf WHERE gene_a = ? OR gene_b = ? "
+        "ORDER BY abs(epsilon) DESC NULLS LAST, partner LIMIT ?",
         [g, g, g, int(top_k)],
     ).df()
+    n_pairs = int(partners["n_pairs"].iloc[0]) if len(partners) else 0
+    partners = partners.drop(columns="n_pairs")
     if not partners.empty:
         names = dict(con.execute(
             "SELECT gene, name FROM genes WHERE gene IN (SELECT unnest(?::VARCHAR[]))",

@@ -1,0 +1,140 @@
+"""Streamlit glue shared by the pages: the workspace chooser, error guard, store access.
+
+Pages import from here and from the domain modules; nothing in here knows about one page.
+Only the app imports this module (it imports streamlit).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+import streamlit as st
+
+from cre_core.errors import CreError
+from cre_core.workspace import Workspace, resolve_workspace
+
+LOG = logging.getLogger("cre_app")
+WORKSPACE_KEY = "workspace"
+
+
+def workspace_sidebar() -> Workspace:
+    """The sidebar's workspace chooser (default: $CRE_WORKSPACE, else workspace/demo)."""
+    if WORKSPACE_KEY not in st.session_state:
+        st.session_state[WORKSPACE_KEY] = str(resolve_workspace().root)
+    with st.sidebar:
+        st.text_input(
+            "Workspace folder",
+            key=WORKSPACE_KEY,
+            help="A folder holding cre.duckdb, embeddings/ and runs/. Every page reads from it.",
+        )
+        ws = current_workspace()
+        if ws.exists():
+            st.caption(f"Open: `{ws.root.name}`")
+        else:
+            st.caption(":orange[No store here yet: see Home for how to build one.]")
+    return ws
+
+
+def current_workspace() -> Workspace:
+    """The workspace chosen in the sidebar (or the default when a page runs on its own)."""
+    use_router()
+    return resolve_workspace(st.session_state.get(WORKSPACE_KEY) or None)
+
+
+def use_router() -> None:
+    """Make sure app.py's st.navigation router is in charge, then carry on.
+
+    Streamlit assumes the old ``pages/`` folder mechanism until the entry script has called
+    st.navigation once in this server process, so a fresh server opened on a deep link
+    (``/train``) would run the page file alone: no router, no workspace chooser, every file
+    listed. Leaving that mode and rerunning makes app.py run and show the same page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+@contextmanager
+def guard(what: str = "this page") -> Iterator[None]:
+    """Show errors as messages, never tracebacks: CreError as is, anything else logged."""
+    try:
+        yield
+    except CreError as exc:
+        st.error(str(exc))
+    except duckdb.IOException as exc:
+        LOG.warning("store busy or unreadable: %s", exc)
+        st.error(f"The workspace store cannot be read right now ({exc}). Try again in a moment.")
+    except Exception as exc:  # noqa: BLE001 - the page must survive anything
+        LOG.exception("unexpected error in %s", what)
+        st.error(f"Unexpected error in {what}: {type(exc).__name__}: {exc}. "
+                 "The details are in the server log.")
+
+
+@contextmanager
+def store(ws: Workspace) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A brief read-only connection: opened per query so other processes can use the file."""
+    con = ws.connect(read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def require_store(ws: Workspace) -> bool:
+    """True when the workspace has a store; otherwise explain how to make one."""
+    if ws.exists():
+        return True
+    st.warning(f"No workspace store at `{ws.root}`.")
+    st.markdown(
+        "Build the demo workspace there, or ingest your own files, then reload:\n\n"
+        f"```bash\npython -m cre_core demo --workspace {ws.root} --preset small\n"
+        f"python -m cre_core ingest --workspace {ws.root} --gff genome.gff --sga SGA_ExE.txt ...\n```\n"
+        "or type the folder of an existing workspace in the sidebar."
+    )
+    return False
+
+
+def gene_label(gene: str, name: str | None) -> str:
+    """``NAME (SYSTEMATIC)`` when the gene has a standard name, else the systematic name."""
+    return f"{name} ({gene})" if name and name != gene else gene
+
+
+def page_link(page: str, label: str, icon: str | None = None) -> None:
+    """A link to another page; plain text when the page is not registered (a page run alone)."""
+    from streamlit.errors import StreamlitPageNotFoundError
+
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except StreamlitPageNotFoundError:
+        st.markdown(f"- {label}")
+
+
+def config_widget(spec, container=st, key_prefix: str = "cfg_"):
+    """One training-option widget from a run_views.FieldSpec; returns the chosen value."""
+    label = spec.name.replace("_", " ")
+    key = f"{key_prefix}{spec.name}"
+    help_text = spec.help + ("  \nEmpty = none." if spec.optional else "")
+    if spec.kind == "choice":
+        options = list(spec.choices)
+        index = options.index(spec.default) if spec.default in options else 0
+        return container.selectbox(label, options, index=index, key=key,
+                                   help=help_text)
+    if spec.kind == "bool":
+        return container.checkbox(label, value=bool(spec.default), key=key, help=help_text)
+    if spec.kind in ("int", "float"):
+        integer = spec.kind == "int"
+        value = spec.default if spec.default is not None else None
+        kwargs = dict(min_value=(int(spec.minimum) if integer else float(spec.minimum))
+                      if spec.minimum is not None else None,
+                      step=1 if integer else (spec.step or None))
+        if not integer:
+            kwargs["format"] = "%g"
+        return container.number_input(label, value=value, key=key, help=help_text,
+                                      placeholder="none" if spec.optional else None, **kwargs)
+    text = container.text_input(label, value=spec.default or "", key=key, help=help_text)
+    return text.strip() or None

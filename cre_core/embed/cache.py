@@ -1,0 +1,117 @@
+"""Embedding caches: Parquet files under ``WORKSPACE/embeddings``, never inside cre.duckdb.
+
+Layout, one file per (embedder, model, region)::
+
+    embeddings/<embedder>/<cache_id>/<region>.parquet     columns gene, key, embedding
+    embeddings/umap/<embedder>-<features>-<hash>.parquet   UMAP coordinates (umap_view.py)
+    embeddings/jobs/<job>/                                 background runs started by the app
+
+``cache_id`` names the model (for SpeciesLM: its id or folder, species token and a fingerprint of
+its weights), so different models never share a file. Rows are content-addressed: ``key`` is the
+SHA-1 of the window's ``pad_len:sequence`` (the random control keys by gene), ``gene`` the gene
+that has this window now (null for a vector no current gene uses: kept so that switching back to
+an earlier genome recomputes nothing). ``embedding`` is a fixed-size list of float32. The file's
+Parquet metadata (key ``cre_embed``) says which model, when, how long, and how many genes.
+Writes go to a temporary file in the same folder, then ``os.replace``: readers never see half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cre_core.errors import CreError
+from cre_core.workspace import Workspace
+
+META_KEY = b"cre_embed"
+SPECIAL_DIRS = ("umap", "jobs")
+
+
+def cache_path(ws: Workspace, embedder: str, cache_id: str, region: str) -> Path:
+    return ws.embeddings_dir / embedder / cache_id / f"{region}.parquet"
+
+
+@dataclass
+class RegionCache:
+    """One cache file in memory: row i is (genes[i], keys[i], vectors[i])."""
+
+    path: Path
+    genes: list[str | None]
+    keys: list[str]
+    vectors: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    def index(self) -> dict[str, int]:
+        """key -> a row holding that key's vector."""
+        return {k: i for i, k in enumerate(self.keys)}
+
+    def mapping(self) -> dict[str, str]:
+        """gene -> key, for the genes the file was last written with."""
+        return {g: k for g, k in zip(self.genes, self.keys) if g is not None}
+
+
+def read_cache(path: Path) -> RegionCache | None:
+    """The cache at ``path``, or None when there is none yet."""
+    if not path.exists():
+        return None
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise CreError(f"cannot read the embedding cache {path}: {exc}; delete it to recompute") from exc
+    meta = read_meta(path) or {}
+    column = table.column("embedding").combine_chunks()
+    dim = column.type.list_size
+    values = column.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    return RegionCache(path, table.column("gene").to_pylist(), table.column("key").to_pylist(),
+                       values.reshape(len(table), dim), meta)
+
+
+def read_meta(path: Path) -> dict | None:
+    """The ``cre_embed`` metadata of a cache file (cheap: reads the footer only)."""
+    try:
+        raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
+    except (OSError, pa.ArrowException):
+        return None
+    return json.loads(raw) if raw else None
+
+
+def write_cache(path: Path, genes: list[str | None], keys: list[str], vectors: np.ndarray,
+                meta: dict) -> None:
+    """Write a cache file atomically (temporary file in the same folder, then os.replace)."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, dim = vectors.shape
+    embedding = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dim)
+    table = pa.table({"gene": pa.array(genes, pa.string()), "key": pa.array(keys, pa.string()),
+                      "embedding": embedding})
+    table = table.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
+    write_table_atomic(table, path)
+
+
+def write_table_atomic(table: pa.Table, path: Path) -> None:
+    """``pq.write_table`` to a temporary sibling, then ``os.replace`` onto ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise CreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise
+
+
+def cache_files(ws: Workspace) -> list[Path]:
+    """Every embedding cache file of the workspace (not UMAPs, not job folders)."""
+    root = ws.embeddings_dir
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.glob("*/*/*.parquet") if p.parts[-3] not in SPECIAL_DIRS)

@@ -1,0 +1,87 @@
+"""Gene feature tables from the embedding caches: what models train on, and what is embedded.
+
+``load_features(ws, "both")`` is the concatenation ``[upstream | downstream]`` per gene: the
+first ``dim(upstream)`` columns are the upstream window's vector, the rest the downstream one's.
+(The seed report's bug was a "both" that silently held only the first part; tests check that
+every part is there.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cre_core.embed.base import REGIONS, feature_regions, read_windows
+from cre_core.embed.cache import cache_files, cache_path, read_cache, read_meta
+from cre_core.embed.distributed import DistContext
+from cre_core.embed.runner import EMBEDDERS, embed_workspace, make_embedder
+from cre_core.errors import CreError
+from cre_core.workspace import Workspace
+
+ON_DEMAND = ("kmer", "random")   # cheap: computed and cached when missing
+LIST_COLUMNS = ["embedder", "model", "region", "n_genes", "dim", "created", "seconds"]
+
+
+def load_features(ws: Workspace, features: str, embedder: str = "kmer",
+                  model: str | None = None) -> tuple[list[str], np.ndarray]:
+    """(genes, X): sorted systematic names of the genes with windows, float32 (n_genes, dim).
+
+    ``features``: upstream | downstream | both (= [upstream | downstream], concatenated).
+    kmer and random are computed and cached when missing; specieslm must have been embedded
+    with the ``embed`` command (it needs the model and, in practice, a GPU).
+    """
+    regions = feature_regions(features)
+    if embedder not in EMBEDDERS:
+        raise CreError(f"unknown embedder '{embedder}': choose one of {', '.join(EMBEDDERS)}")
+    emb = make_embedder(embedder, model, regions=regions, device="cpu")
+    windows = read_windows(ws, regions)
+    if embedder in ON_DEMAND:
+        # one process, no collectives: every caller (e.g. each training rank) stands alone
+        embed_workspace(ws, emb, regions, dist=DistContext())
+    parts: dict[str, dict[str, np.ndarray]] = {}
+    for region in regions:
+        path = cache_path(ws, emb.name, emb.cache_id(region), region)
+        cache = read_cache(path)
+        index = cache.index() if cache else {}
+        missing = [w.gene for w in windows[region] if emb.key(w) not in index]
+        if missing:
+            model_arg = f" --model {model}" if model else ""
+            raise CreError(
+                f"{len(missing):,} of {len(windows[region]):,} {region} windows have no "
+                f"{embedder} embedding (e.g. {missing[0]}): run `python -m cre_core embed "
+                f"--workspace {ws.root} --embedder {embedder}{model_arg} --regions {region}` first"
+            )
+        parts[region] = {w.gene: cache.vectors[index[emb.key(w)]] for w in windows[region]}
+    genes = sorted(set.intersection(*(set(p) for p in parts.values())))
+    if not genes:
+        raise CreError(f"no gene has every window of '{features}'")
+    matrix = np.concatenate(
+        [np.stack([parts[region][g] for g in genes]) for region in regions], axis=1)
+    return genes, np.ascontiguousarray(matrix, dtype=np.float32)
+
+
+def list_embeddings(ws: Workspace) -> pd.DataFrame:
+    """What is embedded: embedder, model, region, n_genes, dim, created, seconds.
+
+    Also ``model_arg`` (the ``--model`` value that loads these features again; None for kmer
+    and random) and ``path`` (the cache file, relative to ``embeddings/``).
+    """
+    rows = []
+    for path in cache_files(ws):
+        meta = read_meta(path)
+        if not meta:
+            continue
+        rows.append({
+            "embedder": meta.get("embedder", path.parts[-3]), "model": meta.get("model", path.parts[-2]),
+            "region": meta.get("region", path.stem), "n_genes": int(meta.get("n_genes", 0)),
+            "dim": int(meta.get("dim", 0)), "created": meta.get("created"),
+            "seconds": float(meta.get("seconds", 0.0)),
+            "model_arg": (meta.get("params") or {}).get("model_arg"),
+            "path": str(path.relative_to(ws.embeddings_dir)),
+        })
+    frame = pd.DataFrame(rows, columns=[*LIST_COLUMNS, "model_arg", "path"])
+    frame["created"] = pd.to_datetime(frame["created"], utc=True)
+    frame = frame.astype({"n_genes": "int64", "dim": "int64", "seconds": "float64"})
+    order = frame["region"].map({r: i for i, r in enumerate(REGIONS)}).fillna(len(REGIONS))
+    frame = frame.assign(_order=order).sort_values(["embedder", "model", "_order"], ignore_index=True)
+    return frame.drop(columns="_order")

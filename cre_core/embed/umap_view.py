@@ -1,0 +1,191 @@
+"""A seeded 2-d UMAP of any stored embedding, cached as Parquet next to the embeddings.
+
+The features (``load_features``) are standardised per column, then reduced with umap-learn
+(``random_state=seed``: the same input and seed give the same picture). The result is cached in
+``embeddings/umap/`` under a key made of the exact feature matrix, the genes, the seed and the
+parameters, so a changed embedding or genome gets a new UMAP and an unchanged one is instant.
+umap-learn is imported only when a UMAP must be computed: its first import takes 10-30 s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cre_core.embed.cache import write_table_atomic
+from cre_core.embed.features import load_features
+from cre_core.errors import CreError
+from cre_core.workspace import Workspace
+
+FRAME_COLUMNS = ["gene", "name", "x", "y", "smf", "chrom", "orf_class", "module"]
+MIN_GENES = 5
+
+
+@dataclass
+class UmapResult:
+    frame: pd.DataFrame        # gene, x, y
+    path: Path
+    cached: bool
+
+
+def umap_path(ws: Workspace, embedder: str, features: str, genes: list[str], x: np.ndarray,
+              seed: int, params: dict) -> Path:
+    digest = hashlib.sha1()
+    digest.update("\n".join(genes).encode())
+    digest.update(np.ascontiguousarray(x, dtype=np.float32).tobytes())
+    digest.update(json.dumps({"seed": seed, **params}, sort_keys=True).encode())
+    return ws.embeddings_dir / "umap" / f"{embedder}-{features}-{digest.hexdigest()[:16]}.parquet"
+
+
+def compute_umap(ws: Workspace, embedder: str = "kmer", features: str = "both", seed: int = 0,
+                 model: str | None = None, n_neighbors: int = 15,
+                 min_dist: float = 0.1) -> UmapResult:
+    """gene, x, y of the UMAP of ``features``; read from the cache when it is there."""
+    genes, x = load_features(ws, features, embedder=embedder, model=model)
+    if len(genes) < MIN_GENES:
+        raise CreError(f"a UMAP needs at least {MIN_GENES} genes; this embedding has {len(genes)}")
+    neighbors = int(max(2, min(n_neighbors, len(genes) - 1)))
+    params = {"n_neighbors": neighbors, "min_dist": float(min_dist), "standardise": True,
+              "metric": "euclidean", "model": model}
+    path = umap_path(ws, embedder, features, genes, x, seed, params)
+    if path.exists():
+        table = pq.read_table(path).to_pandas()
+        return UmapResult(table[["gene", "x", "y"]], path, True)
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # n_jobs overridden by random_state; numba notes
+        import umap
+
+        z = (x - x.mean(0)) / np.where(x.std(0) > 1e-8, x.std(0), 1.0)
+        reducer = umap.UMAP(n_components=2, n_neighbors=neighbors, min_dist=float(min_dist),
+                            random_state=int(seed), metric="euclidean")
+        xy = np.asarray(reducer.fit_transform(z.astype(np.float32)), dtype=np.float64)
+    frame = pd.DataFrame({"gene": genes, "x": xy[:, 0], "y": xy[:, 1]})
+    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(
+        {b"cre_umap": json.dumps({"embedder": embedder, "features": features, "seed": seed,
+                                  **params}).encode()})
+    write_table_atomic(table, path)
+    return UmapResult(frame, path, False)
+
+
+def cached_umap(ws: Workspace, embedder: str, features: str, seed: int = 0,
+                model: str | None = None, n_neighbors: int = 15, min_dist: float = 0.1
+                ) -> pd.DataFrame | None:
+    """The cached UMAP frame (gene, x, y) if it exists, else None; never runs umap-learn."""
+    genes, x = load_features(ws, features, embedder=embedder, model=model)
+    neighbors = int(max(2, min(n_neighbors, len(genes) - 1)))
+    params = {"n_neighbors": neighbors, "min_dist": float(min_dist), "standardise": True,
+              "metric": "euclidean", "model": model}
+    path = umap_path(ws, embedder, features, genes, x, seed, params)
+    return pq.read_table(path).to_pandas()[["gene", "x", "y"]] if path.exists() else None
+
+
+def umap_frame(ws: Workspace, embedder: str = "kmer", features: str = "both", seed: int = 0,
+               model: str | None = None, compute: bool = True, **params) -> pd.DataFrame | None:
+    """gene, name, x, y, smf, chrom, orf_class, module: the UMAP with colour fields joined.
+
+    ``smf`` is the single-mutant fitness (null when unmeasured); ``module`` the demo's planted
+    module from table ``demo_truth`` (null for genes in no module, and for real data).
+    With ``compute=False`` returns None instead of running umap-learn when nothing is cached.
+    """
+    if compute:
+        xy = compute_umap(ws, embedder, features, seed=seed, model=model, **params).frame
+    else:
+        xy = cached_umap(ws, embedder, features, seed=seed, model=model, **params)
+        if xy is None:
+            return None
+    return with_gene_fields(ws, xy)
+
+
+def with_gene_fields(ws: Workspace, xy: pd.DataFrame) -> pd.DataFrame:
+    """Join name, chromosome, orf class, SMF and demo module onto (gene, x, y)."""
+    con = ws.connect(read_only=True)
+    try:
+        genes = con.execute("SELECT gene, name, chrom, orf_class FROM genes").df()
+        smf = con.execute("SELECT gene, fitness AS smf FROM smf").df()
+        has_truth = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'demo_truth'"
+        ).fetchone()[0]
+        truth = (con.execute("SELECT gene, module FROM demo_truth WHERE module >= 0").df()
+                 if has_truth else pd.DataFrame({"gene": [], "module": []}))
+    finally:
+        con.close()
+    frame = xy.merge(genes, on="gene", how="left").merge(smf, on="gene", how="left")
+    frame = frame.merge(truth, on="gene", how="left")
+    frame["module"] = frame["module"].astype("Int64")
+    frame["name"] = frame["name"].fillna(frame["gene"])
+    return frame[FRAME_COLUMNS]
+
+
+# --- the chart the Embeddings page draws ---------------------------------------------------
+
+COLOURS = {            # label -> (column, Vega-Lite type)
+    "SMF": ("smf", "quantitative"),
+    "Chromosome": ("chrom", "nominal"),
+    "ORF class": ("orf_class", "nominal"),
+    "Demo module": ("module", "nominal"),
+}
+_ROMAN = {"I": 1, "V": 5, "X": 10}
+
+
+def chromosome_order(names) -> list[str]:
+    """chrI, chrII, ... chrXVI, then chrmt and anything else, alphabetically."""
+    def rank(name: str):
+        numeral = str(name).removeprefix("chr")
+        if numeral and set(numeral) <= set(_ROMAN):
+            values = [_ROMAN[c] for c in numeral]
+            return (0, sum(-v if i + 1 < len(values) and v < values[i + 1] else v
+                           for i, v in enumerate(values)), "")
+        return (1, 0, str(name))
+    return sorted({str(n) for n in names if n is not None and n == n}, key=rank)
+
+
+def umap_chart(frame, colour: str = "SMF"):
+    """Interactive Altair scatter of ``umap_frame`` output coloured by a COLOURS label.
+
+    Zoom and pan with the mouse; click a legend entry to highlight one category.
+    """
+    import altair as alt
+
+    column, kind = COLOURS[colour]
+    data = frame.copy()
+    data["module"] = data["module"].astype("string").fillna("none")
+    data["orf_class"] = data["orf_class"].fillna("unknown")
+    if kind == "nominal":
+        sort = chromosome_order(data[column]) if column == "chrom" else sorted(data[column].unique())
+        pick = alt.selection_point(fields=[column], bind="legend")
+        color = alt.Color(f"{column}:N", title=colour, sort=sort,
+                          scale=alt.Scale(scheme="category20"),
+                          legend=alt.Legend(orient="right", symbolLimit=40, columns=1 if len(sort) <= 20 else 2))
+        opacity = alt.condition(pick, alt.value(0.85), alt.value(0.08))
+    else:
+        pick = None
+        color = alt.Color(f"{column}:Q", title="single-mutant fitness",
+                          scale=alt.Scale(scheme="viridis"), legend=alt.Legend(orient="right"))
+        opacity = alt.value(0.85)
+    chart = alt.Chart(data).mark_circle(size=30).encode(
+        x=alt.X("x:Q", title="UMAP 1", axis=alt.Axis(grid=False)),
+        y=alt.Y("y:Q", title="UMAP 2", axis=alt.Axis(grid=False)),
+        color=color,
+        opacity=opacity,
+        tooltip=[
+            alt.Tooltip("gene:N", title="gene"),
+            alt.Tooltip("name:N", title="name"),
+            alt.Tooltip("chrom:N", title="chromosome"),
+            alt.Tooltip("orf_class:N", title="orf class"),
+            alt.Tooltip("smf:Q", title="SMF", format=".3f"),
+            alt.Tooltip("module:N", title="demo module"),
+        ],
+    ).properties(height=520)
+    if pick is not None:
+        chart = chart.add_params(pick)
+    return chart.interactive()

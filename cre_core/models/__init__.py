@@ -1,0 +1,55 @@
+"""Fitness models: plain torch modules, no I/O.
+
+``build_model`` is the one registry the training loop and the query service share; it takes
+what a model needs as values (sizes, a feature width, an ontology, SMF tensor), never a path.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from cre_core.models.base import PAD, FitnessModel
+from cre_core.models.baselines import MeanModel, Multiplicative
+from cre_core.models.dcell import DCell, Ontology, build_ontology
+from cre_core.models.deepset import DeepSet
+from cre_core.models.wt_anchored import WtAnchored
+from cre_core.models.wt_diff import WtDiff
+
+MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id")
+FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored")   # models that read CRE embeddings
+
+
+def build_model(
+    name: str, n_genes: int, *, in_dim: int = 0, hidden: int = 128, phi_layers: int = 2,
+    rho_layers: int = 2, norm: str = "none", dropout: float = 0.0, pooling: str = "sum",
+    gene_dim: int = 64, wt_copies: int = 1, ontology: Ontology | None = None,
+    dcell_alpha: float = 0.3, smf: torch.Tensor | None = None,
+) -> FitnessModel:
+    """A fresh model by name (see ``MODELS``)."""
+    common = dict(hidden=hidden, phi_layers=phi_layers, rho_layers=rho_layers, norm=norm,
+                  dropout=dropout, pooling=pooling)
+    if name == "deepset":
+        return DeepSet(n_genes, in_dim, **common)
+    if name == "gene-id":
+        return DeepSet(n_genes, learned=True, gene_dim=gene_dim, **common)
+    if name == "wt-anchored":
+        return WtAnchored(n_genes, in_dim, **common)
+    if name == "wt-diff":
+        return WtDiff(n_genes, in_dim, wt_copies=wt_copies, **common)
+    if name == "dcell":
+        if ontology is None:
+            raise ValueError("dcell needs an ontology")
+        return DCell(n_genes, ontology, alpha=dcell_alpha)
+    if name == "mean":
+        return MeanModel()
+    if name == "multiplicative":
+        if smf is None:
+            raise ValueError("multiplicative needs the SMF table")
+        return Multiplicative(smf)
+    raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+
+
+__all__ = [
+    "MODELS", "FEATURE_MODELS", "PAD", "FitnessModel", "build_model", "DeepSet", "WtAnchored",
+    "WtDiff", "DCell", "Ontology", "build_ontology", "MeanModel", "Multiplicative",
+]

@@ -1,0 +1,119 @@
+"""The perturbation DeepSet (the seed's benchmark) and the ``gene-id`` baseline.
+
+fitness(D) = ρ(pool_{g ∈ D} φ(x_g)) for the set D of deleted genes (1, 2, 3... genes).
+
+``x_g`` is a row of a fixed feature table (CRE embeddings: downstream, upstream or both),
+held as a non-persistent buffer so it lives on the device once and is not copied into every
+checkpoint; or, for ``gene-id``, a learned per-gene vector (nn.Embedding) that cannot
+generalise to genes never seen in training.
+
+φ runs once per unique gene of a batch: either on ``torch.unique`` of the batch's indices, or,
+when a batch holds at least as many gene slots as there are genes, on the whole table (one
+fixed-shape matmul, no host sync on CUDA). Neither path builds per-sample Python objects.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cre_core.models.base import PAD, FitnessModel, phi_net, pool, rho_net, set_mask
+
+
+class DeepSet(FitnessModel):
+    """φ over each deleted gene, sum/mean pooling, ρ → fitness.
+
+    Args:
+        n_genes: vocabulary size (gene indices are 0..n_genes-1).
+        in_dim: width of the feature table; ignored when ``learned``.
+        hidden: width of φ's output and ρ's hidden layers.
+        phi_layers / rho_layers: depth of φ and ρ (ρ ends in Linear(hidden → 1)).
+        norm: ``none`` | ``batch`` | ``layer`` inside φ and ρ.
+        pooling: ``sum`` | ``mean``.
+        learned: ``gene-id`` baseline: learned per-gene vectors of width ``gene_dim``.
+    """
+
+    def __init__(
+        self, n_genes: int, in_dim: int = 0, hidden: int = 128, phi_layers: int = 2,
+        rho_layers: int = 2, norm: str = "none", dropout: float = 0.0, pooling: str = "sum",
+        learned: bool = False, gene_dim: int = 64,
+    ) -> None:
+        super().__init__()
+        self.n_genes, self.pooling, self.learned = n_genes, pooling, learned
+        if learned:
+            self.encoder = nn.Embedding(n_genes, gene_dim)
+            nn.init.normal_(self.encoder.weight, std=gene_dim ** -0.5)
+            in_dim = gene_dim
+        else:
+            self.register_buffer("table", torch.zeros(n_genes, in_dim), persistent=False)
+        self.in_dim = in_dim
+        self.phi = phi_net(in_dim, hidden, phi_layers, norm, dropout)
+        self.rho = rho_net(hidden, rho_layers, norm, dropout)
+        self._phi_cache: torch.Tensor | None = None
+
+    # --- features ------------------------------------------------------------------------
+    def set_features(self, features: torch.Tensor) -> None:
+        """Install the (n_genes, in_dim) feature table (moved to the module's device)."""
+        if self.learned:
+            raise ValueError("gene-id has no feature table")
+        if tuple(features.shape) != (self.n_genes, self.in_dim):
+            raise ValueError(
+                f"feature table is {tuple(features.shape)}, model expects {(self.n_genes, self.in_dim)}"
+            )
+        self.table = features.to(self.table.device, torch.float32)
+        self._phi_cache = None
+
+    def encode(self, genes: torch.Tensor) -> torch.Tensor:
+        return self.encoder(genes) if self.learned else self.table[genes]
+
+    def phi_all(self) -> torch.Tensor:
+        """φ of every gene, (n_genes, hidden)."""
+        if self.learned:
+            return self.phi(self.encoder.weight)
+        return self.phi(self.table)
+
+    def train(self, mode: bool = True) -> "DeepSet":
+        self._phi_cache = None
+        return super().train(mode)
+
+    # --- forward -------------------------------------------------------------------------
+    def node_embeddings(self, idx: torch.Tensor) -> torch.Tensor:
+        """φ(x_g) for every slot of ``idx`` (B, K, H); padding slots hold φ of gene 0."""
+        safe = idx.clamp(min=0)
+        if safe.numel() >= self.n_genes:
+            return self.phi_all()[safe]
+        uniq, inverse = torch.unique(safe, return_inverse=True)
+        return self.phi(self.encode(uniq))[inverse]
+
+    def pooled(self, idx: torch.Tensor) -> torch.Tensor:
+        return pool(self.node_embeddings(idx), set_mask(idx), self.pooling)
+
+    def predict(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.rho(self.pooled(idx)).squeeze(-1)
+
+    def predict_features(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The same model on raw per-sample features (B, K, in_dim): the naive bench path."""
+        return self.rho(pool(self.phi(x), mask, self.pooling)).squeeze(-1)
+
+    def init_output(self, mean: float) -> None:
+        with torch.no_grad():
+            self.rho[-1].bias.fill_(mean)
+
+    @torch.no_grad()
+    def cached_phi(self) -> torch.Tensor:
+        """φ of every gene, computed once per eval-mode model (the query service's scans)."""
+        if self._phi_cache is None or self.training:
+            self._phi_cache = self.phi_all().float()
+        return self._phi_cache
+
+    @torch.no_grad()
+    def scan(self, gene: int, n_genes: int, chunk: int = 0) -> torch.Tensor:
+        phi = self.cached_phi()
+        nodes = torch.stack([phi[gene].expand_as(phi), phi], dim=1)
+        mask = torch.ones(nodes.shape[:2], dtype=torch.bool, device=phi.device)
+        return self.rho(pool(nodes, mask, self.pooling)).squeeze(-1).float()
+
+
+def empty_sets(n: int, k: int = 1, device: torch.device | str | None = None) -> torch.Tensor:
+    """``n`` wild-type rows (nothing deleted) in the padded index format."""
+    return torch.full((n, k), PAD, dtype=torch.long, device=device)

@@ -1,0 +1,72 @@
+"""What a workspace holds, in one read: the Home page's numbers (and handy in a notebook)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from cre_core.data.store import counts, get_meta, list_sources
+from cre_core.workspace import Workspace
+
+RUN_STATUSES = ("queued", "running", "done", "diverged", "failed", "interrupted")
+
+
+@dataclass
+class Overview:
+    """Counts of the store plus the embedding caches and training runs beside it."""
+
+    root: str
+    exists: bool
+    counts: dict[str, int] = field(default_factory=dict)   # table -> rows
+    meta: dict[str, str] = field(default_factory=dict)
+    sources: pd.DataFrame = field(default_factory=pd.DataFrame)
+    embeddings: list[str] = field(default_factory=list)     # cache files, relative to embeddings/
+    runs: dict[str, int] = field(default_factory=dict)      # status -> number of runs
+
+    @property
+    def n_runs(self) -> int:
+        return sum(self.runs.values())
+
+
+def overview(ws: Workspace) -> Overview:
+    """Read counts, meta and sources from the store (read-only, briefly) and list the files."""
+    if not ws.exists():
+        return Overview(root=str(ws.root), exists=False)
+    con = ws.connect(read_only=True)
+    try:
+        table_counts = counts(con)
+        meta = get_meta(con)
+        sources = pd.DataFrame(list_sources(con), columns=["kind", "path", "rows", "ingested_at"])
+    finally:
+        con.close()
+    return Overview(
+        root=str(ws.root), exists=True, counts=table_counts, meta=meta, sources=sources,
+        embeddings=list_embedding_files(ws), runs=count_runs(ws),
+    )
+
+
+def list_embedding_files(ws: Workspace) -> list[str]:
+    """Embedding cache files (one per embedder, model and region), relative to embeddings/."""
+    try:
+        from cre_core.embed.cache import cache_files
+    except ImportError:              # an installation without the embeddings layer
+        return []
+    return [str(p.relative_to(ws.embeddings_dir)) for p in cache_files(ws)]
+
+
+def count_runs(ws: Workspace) -> dict[str, int]:
+    """Number of training runs per status (from the training package when it is there)."""
+    try:
+        from cre_core.train.runs import list_runs
+    except ImportError:
+        list_runs = None
+    if list_runs is not None:
+        frame = list_runs(ws)
+        if frame is None or frame.empty:
+            return {}
+        return {str(k): int(v) for k, v in frame["status"].value_counts().items()}
+    if not ws.runs_dir.is_dir():
+        return {}
+    n = sum(1 for p in ws.runs_dir.iterdir() if (p / "config.json").exists())
+    return {"unknown": n} if n else {}

@@ -1,0 +1,258 @@
+"""What the Train, wt_mean stability and Results pages show, built from the run folders.
+
+Run labels, the training form's field specs (from TrainConfig, CHOICES and FIELD_HELP), groups
+of runs that share a test set, the comparison table, step metrics of several runs, and box
+statistics. Pure pandas on top of ``cre_core.train.runs``; no Streamlit here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cre_core.train import runs as run_files
+from cre_core.train.config import CHOICES, FIELD_HELP, TrainConfig
+from cre_core.train.metrics import fitness_bins
+from cre_core.workspace import Workspace
+
+WT_MODELS = ("wt-diff", "wt-anchored")
+FINISHED = ("done", "diverged")              # runs with test predictions
+LIVE = ("queued", "running")
+# The settings that define a test set: runs agreeing on them were scored on the same pairs.
+SPLIT_KEYS = ("split", "split_seed", "val_frac", "test_frac", "subset")
+# Settings shown up front on the form; every other field sits under "More options".
+MAIN_FIELDS = ("model", "features", "embedder", "split", "epochs", "subset", "norm", "clip",
+               "wt_warmup", "lr", "batch_size", "hidden", "seed", "device")
+# Options relevant to one model only (hidden on the form for other models).
+MODEL_ONLY = {
+    "wt_warmup": WT_MODELS[:1], "wt_copies": WT_MODELS[:1],
+    "dcell_min_genes": ("dcell",), "dcell_alpha": ("dcell",), "gene_dim": ("gene-id",),
+}
+NO_FEATURES = ("features", "embedder", "embed_model")
+# Lower bounds on the form (TrainConfig.validate has the final word).
+AT_LEAST = {
+    **dict.fromkeys(("epochs", "batch_size", "hidden", "phi_layers", "rho_layers", "gene_dim",
+                     "wt_copies", "dcell_min_genes", "eval_batch_size", "subset", "patience"), 1),
+    **dict.fromkeys(("seed", "split_seed", "wt_warmup", "dropout", "weight_decay", "log_every",
+                     "dcell_alpha"), 0),
+}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One form widget: name, kind (choice/int/float/bool/text), default, optional, help."""
+
+    name: str
+    kind: str
+    default: Any
+    optional: bool = False            # None allowed ("empty" on the form)
+    choices: tuple = ()
+    help: str = ""
+    minimum: float | None = None
+    step: float | None = None
+
+
+def form_fields() -> list[FieldSpec]:
+    """A widget spec for every TrainConfig option, in the dataclass's order."""
+    specs = []
+    hints = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "extra":
+            continue
+        default = None if f.default is dataclasses.MISSING else f.default
+        hint = str(hints[f.name])
+        optional = "None" in hint
+        if f.name in CHOICES:
+            kind = "choice"
+        elif "bool" in hint:
+            kind = "bool"
+        elif "float" in hint:
+            kind = "float"
+        elif "int" in hint:
+            kind = "int"
+        else:
+            kind = "text"
+        minimum = AT_LEAST.get(f.name)
+        step = {"lr": 1e-4, "weight_decay": 1e-5, "val_frac": 0.05, "test_frac": 0.05,
+                "dropout": 0.05, "clip": 0.5, "dcell_alpha": 0.05}.get(f.name)
+        specs.append(FieldSpec(f.name, kind, default, optional, tuple(CHOICES.get(f.name, ())),
+                               FIELD_HELP.get(f.name, ""), minimum, step))
+    return specs
+
+
+def field_applies(name: str, model: str) -> bool:
+    """Whether an option means anything for ``model`` (others are hidden on the form)."""
+    from cre_core.models import FEATURE_MODELS
+
+    if name in NO_FEATURES and model not in FEATURE_MODELS:
+        return False
+    if name in MODEL_ONLY and model not in MODEL_ONLY[name]:
+        return False
+    return True
+
+
+def run_label(row: dict | pd.Series, config: dict | None = None) -> str:
+    """``run_id · model [features/embedder] [norm, clip, warm-up]`` for legends and pickers."""
+    config = config or {}
+    parts = [str(row["run_id"])]
+    if str(row["model"]) not in str(row["run_id"]):       # run ids usually name the model
+        parts.append(str(row["model"]))
+    if row.get("embedder"):
+        features = row.get("features")
+        parts.append(row["embedder"] if features and f"-{features}-" in str(row["run_id"])
+                     else f"{features}/{row['embedder']}")
+    extras = []
+    if config.get("norm") and config["norm"] != "none":
+        extras.append(f"{config['norm']}norm")
+    if config.get("clip"):
+        extras.append(f"clip {config['clip']:g}")
+    if config.get("wt_warmup"):
+        extras.append(f"warm-up {config['wt_warmup']}")
+    if extras:
+        parts.append(", ".join(extras))
+    return " · ".join(parts)
+
+
+def runs_with_configs(ws: Workspace) -> pd.DataFrame:
+    """list_runs plus each run's config settings (norm, clip, split keys...) and a label."""
+    frame = run_files.list_runs(ws)
+    if frame.empty:
+        return frame.assign(label=pd.Series(dtype=str))
+    configs = []
+    for run_id in frame["run_id"]:
+        try:
+            configs.append(run_files.load_run(ws, run_id)["config"] or {})
+        except Exception:  # noqa: BLE001 - a half-written folder must not hide the others
+            configs.append({})
+    extra = pd.DataFrame([{k: c.get(k) for k in ("norm", "clip", "wt_warmup", "lr", "epochs",
+                                                  *SPLIT_KEYS[1:])} for c in configs])
+    frame = pd.concat([frame.reset_index(drop=True), extra], axis=1)
+    frame["label"] = [run_label(r, c) for r, c in zip(frame.to_dict("records"), configs)]
+    frame["test_set"] = [split_label(c) for c in configs]
+    return frame
+
+
+def queryable(runs: pd.DataFrame, ws: Workspace) -> pd.DataFrame:
+    """Finished runs that saved a trained model (what the Query page can predict with)."""
+    if runs.empty:
+        return runs
+    has_model = [(ws.runs_dir / r / "checkpoints" / "best.pt").exists() for r in runs["run_id"]]
+    return runs[runs["status"].isin(FINISHED) & pd.Series(has_model, index=runs.index)]
+
+
+def split_label(config: dict) -> str:
+    """A readable key of the test set a run was scored on (see SPLIT_KEYS)."""
+    if not config:
+        return "unknown"
+    subset = config.get("subset")
+    return (f"{config.get('split')} split · seed {config.get('split_seed')} · "
+            f"test {config.get('test_frac')} · val {config.get('val_frac')} · "
+            + (f"subset {subset:,}" if subset else "all pairs"))
+
+
+def comparison_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """The Results table: one row per run with test metrics (R² is variance explained)."""
+    cols = {"label": "run", "model": "model", "features": "features", "embedder": "embedder",
+            "test_pearson": "Pearson r", "test_spearman": "Spearman ρ", "test_r2": "R² (variance explained)",
+            "test_mse": "MSE", "n_test": "n", "eps_pearson": "ε Pearson r", "n_eps": "n (ε)",
+            "status": "status"}
+    present = [c for c in cols if c in runs]
+    table = runs[present].copy()
+    for c in ("test_pearson", "test_spearman", "test_r2", "test_mse", "eps_pearson", "n_test", "n_eps"):
+        if c in table:
+            table[c] = pd.to_numeric(table[c], errors="coerce")
+    return table.rename(columns=cols).reset_index(drop=True)
+
+
+def collect_steps(ws: Workspace, runs: pd.DataFrame) -> pd.DataFrame:
+    """Per-step metrics of several runs in one frame, with a ``run`` column (their labels)."""
+    frames = []
+    for run_id, label in zip(runs["run_id"], runs["label"]):
+        steps = run_files.read_step_metrics(ws, run_id)
+        if len(steps):
+            frames.append(steps.assign(run=label))
+    if not frames:
+        return pd.DataFrame(columns=[*run_files.STEP_COLUMNS, "run"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def collect_epochs(ws: Workspace, runs: pd.DataFrame) -> pd.DataFrame:
+    """Per-epoch metrics of several runs, with a ``run`` column."""
+    frames = []
+    for run_id, label in zip(runs["run_id"], runs["label"]):
+        epochs = run_files.read_epoch_metrics(ws, run_id)
+        if len(epochs):
+            frames.append(epochs.assign(run=label))
+    if not frames:
+        return pd.DataFrame(columns=[*run_files.EPOCH_COLUMNS, "run"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def thin_steps(steps: pd.DataFrame, max_points: int = 1500, keep: pd.DataFrame | None = None) -> pd.DataFrame:
+    """At most ``max_points`` evenly spaced steps per run for drawing; rows of ``keep``
+    (e.g. the spikes, matched on run and step) are always kept."""
+    parts = []
+    for _, group in steps.groupby("run", sort=False):
+        if len(group) > max_points:
+            idx = np.unique(np.linspace(0, len(group) - 1, max_points).round().astype(int))
+            chosen = group.iloc[idx]
+            if keep is not None and len(keep):
+                extra = group[group["step"].isin(keep.loc[keep["run"] == group["run"].iloc[0], "step"])]
+                chosen = pd.concat([chosen, extra]).drop_duplicates("step").sort_values("step")
+            parts.append(chosen)
+        else:
+            parts.append(group)
+    return pd.concat(parts, ignore_index=True) if parts else steps
+
+
+def box_stats(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Predicted fitness per bin of true fitness, per run (quartiles, 5-95 % whiskers)."""
+    rows = []
+    for label, frame in predictions.items():
+        for order, b in enumerate(fitness_bins(frame["true"].to_numpy(), frame["predicted"].to_numpy())):
+            if b["n"]:
+                rows.append({"run": label, "order": order, **b})
+    return pd.DataFrame(rows, columns=["run", "order", "bin", "n", "p05", "q1", "median", "q3", "p95"])
+
+
+def device_summary() -> str:
+    """Where training will run when device is ``auto``."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed"
+    if torch.cuda.is_available():
+        return f"GPU available: {torch.cuda.get_device_name(0)} (device auto uses it)"
+    return "No GPU here: runs use the CPU (device auto picks CUDA when present)"
+
+
+def log_tail(ws: Workspace, run_id: str, lines: int = 40) -> str:
+    """The last lines of a launched run's ``train.log``."""
+    path = run_files.run_dir(ws, run_id) / "train.log"
+    if not path.exists():
+        return ""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - 64_000))
+        text = f.read().decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# The seed report's wt_mean comparison, one click away on the wt_mean stability page.
+WT_VARIANTS: dict[str, dict[str, Any]] = {
+    "BatchNorm (the seed's model)": {"model": "wt-diff", "norm": "batch"},
+    "LayerNorm": {"model": "wt-diff", "norm": "layer"},
+    "BatchNorm + gradient clipping": {"model": "wt-diff", "norm": "batch", "clip": 1.0},
+    "BatchNorm + wild-type warm-up": {"model": "wt-diff", "norm": "batch", "wt_warmup": 100},
+    "Anchored (stable by construction)": {"model": "wt-anchored", "norm": "batch"},
+}
+
+
+def wt_variant_configs(epochs: int, subset: int | None = None, **common: Any) -> dict[str, TrainConfig]:
+    """One TrainConfig per WT_VARIANTS entry, sharing epochs, subset and any other settings."""
+    return {label: TrainConfig(**{**common, **overrides, "epochs": epochs, "subset": subset})
+            for label, overrides in WT_VARIANTS.items()}

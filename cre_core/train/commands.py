@@ -1,0 +1,60 @@
+"""CLI: ``train`` (one run, foreground) and ``runs`` (list a workspace's runs)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cre_core.train.config import TrainConfig, add_arguments, config_from_args
+from cre_core.workspace import resolve_workspace
+
+
+def _train(args: argparse.Namespace) -> int:
+    from cre_core.train import runs as R
+    from cre_core.train.loop import train_run
+
+    ws = resolve_workspace(args.workspace)
+    run_dir = Path(args.run_dir).resolve() if args.run_dir else None
+    base = None
+    if args.resume:
+        from cre_core.errors import CreError
+
+        if run_dir is None:
+            raise CreError("--resume needs --run-dir (the folder of the run to continue)")
+        if not (run_dir / "config.json").exists():
+            raise CreError(f"{run_dir} has no config.json: nothing to resume")
+        base = TrainConfig.load(run_dir / "config.json")
+    config = config_from_args(args, base)
+    if run_dir is None:
+        run_dir = R.create_run_dir(ws, config)
+    print(f"run folder: {run_dir}", flush=True)
+    summary = train_run(ws, config, run_dir, resume=args.resume, echo=lambda m: print(m, flush=True))
+    if summary is not None:
+        print(json.dumps(summary), flush=True)
+        return 0 if summary.get("status") in ("done", "interrupted") else 1
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from cre_core.train.runs import list_runs
+
+    frame = list_runs(resolve_workspace(args.workspace))
+    for row in frame.to_dict(orient="records"):
+        print(json.dumps({k: (None if v != v else v) for k, v in row.items()}, default=str))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``train`` and ``runs``."""
+    train = subparsers.add_parser(
+        "train", help="train one model (prints the run folder, then the summary JSON line)")
+    train.add_argument("--workspace", help="workspace folder (default $CRE_WORKSPACE or workspace/demo)")
+    train.add_argument("--run-dir", help="run folder (default: a new folder under WORKSPACE/runs)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
+    add_arguments(train)
+    train.set_defaults(func=_train)
+
+    runs = subparsers.add_parser("runs", help="list training runs (one JSON line each)")
+    runs.add_argument("--workspace")
+    runs.set_defaults(func=_runs)

@@ -1,0 +1,305 @@
+"""Run folders: written by one training process, read by any other (the app) while it runs.
+
+Layout of ``WORKSPACE/runs/RUN_ID/``::
+
+    config.json          the TrainConfig (written once)
+    status.json          {status, pid, host, epoch, step, updated, message...}  atomic replace
+    epochs.jsonl         one JSON object per epoch (train/val loss, Pearson, Spearman, R²...)
+    steps.jsonl          per-step metrics of wt models (loss, wt_mean, wt_loss, grad_norm)
+    checkpoints/last.pt  full training state; checkpoints/best.pt model of the best epoch
+    predictions.parquet  test predictions (written at the end)
+    summary.json         test metrics (written at the end)  atomic replace
+    train.log            stdout/stderr of a launched run
+
+JSON Lines are appended and flushed line by line; readers skip a partial last line. JSON files
+are replaced atomically (temp file + os.replace), so readers never see half a file.
+Statuses: queued, running, done, diverged, failed, interrupted. A ``running`` (or ``queued``)
+run whose process is gone reads as ``interrupted`` (``failed`` when it never started).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import socket
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cre_core.errors import CreError
+from cre_core.workspace import Workspace
+
+STATUSES = ("queued", "running", "done", "diverged", "failed", "interrupted")
+RUN_COLUMNS = ["run_id", "model", "features", "split", "embedder", "status", "created", "epoch",
+               "test_pearson", "test_spearman", "test_r2", "test_mse", "n_test", "wt_pred",
+               "eps_pearson", "n_eps", "seconds"]
+EPOCH_COLUMNS = ["epoch", "train_loss", "val_loss", "val_pearson", "val_spearman", "val_r2"]
+STEP_COLUMNS = ["step", "epoch", "loss", "wt_mean", "wt_loss", "grad_norm"]
+
+
+# --- writing --------------------------------------------------------------------------------
+
+def clean_json(value: Any) -> Any:
+    """NaN/inf → None, numpy scalars → Python, recursively (strict JSON for every reader)."""
+    if isinstance(value, dict):
+        return {str(k): clean_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_json(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temp file in the same folder, fsync, then os.replace."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(clean_json(data), f, indent=1, allow_nan=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return None
+
+
+class JsonlWriter:
+    """Appends one JSON object per line and flushes each line (readers see whole lines)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._f = open(self.path, "a", buffering=1)
+
+    def write(self, row: dict) -> None:
+        self._f.write(json.dumps(clean_json(row), allow_nan=False) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def truncate_jsonl(path: Path, keep) -> None:
+    """Keep only the rows for which ``keep(row)`` is true (used on resume), atomically."""
+    path = Path(path)
+    if not path.exists():
+        return
+    rows = [r for r in read_jsonl(path) if keep(r)]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    os.replace(tmp, path)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every complete line; a partial last line (being written) is skipped."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return []
+    rows = []
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def write_status(run_dir: Path, status: str, **fields: Any) -> dict:
+    """Replace status.json; keeps earlier fields (pid, started...) unless overridden."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    current = read_json(Path(run_dir) / "status.json") or {}
+    current.update(fields)
+    current.update(status=status, updated=time.time())
+    write_json_atomic(Path(run_dir) / "status.json", current)
+    return current
+
+
+def process_identity(pid: int) -> dict[str, Any]:
+    """pid, host and the process start time (so a recycled pid is not mistaken for the run)."""
+    return {"pid": pid, "host": socket.gethostname(), "pid_start": _start_time(pid)}
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def pid_alive(status: dict) -> bool:
+    """Whether the process recorded in ``status`` still runs (zombies count as gone)."""
+    pid, host = status.get("pid"), status.get("host")
+    if host and host != socket.gethostname():
+        return True                      # another machine's process: cannot tell, trust the file
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        state = stat.rsplit(")", 1)[1].split()[0]
+        if state in ("Z", "X"):
+            return False
+        if status.get("pid_start") and _start_time(pid) != status["pid_start"]:
+            return False
+    except OSError:
+        pass
+    return True
+
+
+def effective_status(status: dict | None) -> str:
+    """The status, with ``running``/``queued`` runs whose process is gone resolved."""
+    if not status:
+        return "failed"
+    state = status.get("status", "failed")
+    if state in ("running", "queued"):
+        from cre_core.train import jobs   # reap finished children of this process first
+        jobs.reap()
+        if not pid_alive(status):
+            return "interrupted" if state == "running" else "failed"
+    return state
+
+
+def new_run_id(config) -> str:
+    """``20261125-021530-deepset-both-gene-a3f1``: time, model, features, split, random tag."""
+    parts = [time.strftime("%Y%m%d-%H%M%S"), config.model]
+    if config.uses_features:
+        parts.append(config.features if config.embedder == "kmer" else f"{config.features}-{config.embedder}")
+    parts += [config.split, secrets.token_hex(2)]
+    return "-".join(parts)
+
+
+def create_run_dir(ws: Workspace, config) -> Path:
+    """A new, empty run folder under ws.runs_dir (exclusive: two runs never share one)."""
+    ws.runs_dir.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        path = ws.runs_dir / new_run_id(config)
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise CreError(f"could not create a run folder in {ws.runs_dir}")
+
+
+# --- reading (the app's side) ----------------------------------------------------------------
+
+def run_dir(ws: Workspace, run_id: str) -> Path:
+    """The folder of ``run_id`` (a name under ws.runs_dir, or a path to a run folder)."""
+    path = Path(run_id)
+    if path.is_absolute() or path.exists() and (path / "config.json").exists():
+        folder = path
+    else:
+        folder = ws.runs_dir / run_id
+    if not (folder / "config.json").exists():
+        known = sorted(p.name for p in ws.runs_dir.glob("*") if (p / "config.json").exists())
+        hint = f"; runs: {', '.join(known[-5:])}" if known else "; no runs yet"
+        raise CreError(f"no run '{run_id}' in {ws.runs_dir}{hint}")
+    return folder
+
+
+def load_run(ws: Workspace, run_id: str) -> dict:
+    """``{"config", "status", "summary", "status_info", "run_dir"}`` of one run."""
+    folder = run_dir(ws, run_id)
+    status = read_json(folder / "status.json")
+    return {"config": read_json(folder / "config.json"), "status": effective_status(status),
+            "status_info": status, "summary": read_json(folder / "summary.json"),
+            "run_dir": str(folder)}
+
+
+def list_runs(ws: Workspace) -> pd.DataFrame:
+    """One row per run folder, newest first (columns ``RUN_COLUMNS``)."""
+    from cre_core.train.config import FEATURE_MODELS
+
+    rows = []
+    folders = ws.runs_dir.glob("*/config.json") if ws.runs_dir.exists() else []
+    for cfg_path in folders:
+        folder = cfg_path.parent
+        config = read_json(cfg_path) or {}
+        status = read_json(folder / "status.json") or {}
+        summary = read_json(folder / "summary.json") or {}
+        uses_features = config.get("model") in FEATURE_MODELS
+        rows.append({
+            "run_id": folder.name, "model": config.get("model"),
+            "features": config.get("features") if uses_features else None,
+            "split": config.get("split"),
+            "embedder": config.get("embedder") if uses_features else None,
+            "status": effective_status(status), "created": status.get("created"),
+            "epoch": status.get("epoch"),
+            "test_pearson": summary.get("pearson"), "test_spearman": summary.get("spearman"),
+            "test_r2": summary.get("r2"), "test_mse": summary.get("mse"),
+            "n_test": summary.get("n_test"), "wt_pred": summary.get("wt_pred"),
+            "eps_pearson": summary.get("eps_pearson"), "n_eps": summary.get("n_eps"),
+            "seconds": summary.get("seconds"),
+        })
+    frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    if len(frame):
+        frame["created"] = pd.to_datetime(frame["created"], unit="s")
+        frame = frame.sort_values("created", ascending=False, na_position="last").reset_index(drop=True)
+    return frame
+
+
+def read_epoch_metrics(ws: Workspace, run_id: str) -> pd.DataFrame:
+    """Per-epoch metrics so far (columns ``EPOCH_COLUMNS`` and more)."""
+    rows = read_jsonl(run_dir(ws, run_id) / "epochs.jsonl")
+    frame = pd.DataFrame(rows)
+    for col in EPOCH_COLUMNS:
+        if col not in frame:
+            frame[col] = pd.Series(dtype="float64")
+    return frame[EPOCH_COLUMNS + [c for c in frame.columns if c not in EPOCH_COLUMNS]]
+
+
+def read_step_metrics(ws: Workspace, run_id: str) -> pd.DataFrame:
+    """Per-step metrics of wt models (empty frame for other models)."""
+    rows = read_jsonl(run_dir(ws, run_id) / "steps.jsonl")
+    frame = pd.DataFrame(rows)
+    for col in STEP_COLUMNS:
+        if col not in frame:
+            frame[col] = pd.Series(dtype="float64")
+    return frame[STEP_COLUMNS + [c for c in frame.columns if c not in STEP_COLUMNS]]
+
+
+def read_predictions(ws: Workspace, run_id: str) -> pd.DataFrame:
+    """Test predictions: genes ("G1,G2"), n_genes, true, predicted, gene_a, gene_b, ε columns."""
+    path = run_dir(ws, run_id) / "predictions.parquet"
+    if not path.exists():
+        return pd.DataFrame(columns=["genes", "n_genes", "true", "predicted"])
+    return pd.read_parquet(path)
+
+
+def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

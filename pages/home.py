@@ -1,0 +1,59 @@
+"""Home: which workspace is open, what it holds, where it came from, what to do next."""
+
+import streamlit as st
+
+from cre_core.app_support import current_workspace, guard, page_link, require_store
+from cre_core.overview import overview
+
+st.title("CRE Fitness Lab")
+st.caption("Predict yeast gene-deletion fitness from the cis-regulatory DNA around each deleted gene.")
+
+ws = current_workspace()
+st.markdown(f"**Workspace:** `{ws.root}`")
+
+with guard("Home"):
+    if require_store(ws):
+        info = overview(ws)
+        c = info.counts
+        cols = st.columns(4)
+        cols[0].metric("Genes", f"{c['genes']:,}", help="rows of `genes` (CRE windows: "
+                       f"{c['windows']:,})")
+        cols[1].metric("Single mutants (SMF)", f"{c['smf']:,}", help="genes with a single-mutant fitness")
+        cols[2].metric("Gene pairs (DMF)", f"{c['dmf']:,}", help="canonical pairs with a double-mutant fitness")
+        cols[3].metric("Raw SGA rows", f"{c['sga']:,}", help="every measurement as ingested")
+        cols = st.columns(4)
+        cols[0].metric("GO terms", f"{c['go_terms']:,}", help=f"{c['go_annotations']:,} gene annotations")
+        cols[1].metric("Embedding caches", f"{len(info.embeddings):,}")
+        cols[2].metric("Training runs", f"{info.n_runs:,}")
+        cols[3].metric("Finished runs", f"{info.runs.get('done', 0):,}")
+
+        st.subheader("Where it came from")
+        if info.meta.get("demo_preset"):
+            st.info(f"Demo workspace: preset **{info.meta['demo_preset']}**, seed "
+                    f"**{info.meta.get('demo_seed', '?')}**. Synthetic genome and screens in the "
+                    "real file formats; fitness is driven by planted regulatory motifs (README).")
+        if info.sources.empty:
+            st.write("No files ingested yet.")
+        else:
+            st.dataframe(info.sources, hide_index=True, column_config={
+                "rows": st.column_config.NumberColumn("rows", format="localized"),
+                "ingested_at": st.column_config.DatetimeColumn("ingested at", format="YYYY-MM-DD HH:mm"),
+            })
+        if info.meta:
+            with st.expander("Workspace notes (meta)"):
+                st.json(info.meta)
+        if info.embeddings:
+            with st.expander("Embedding caches"):
+                st.write("\n".join(f"- `{e}`" for e in info.embeddings))
+        if info.runs:
+            st.caption("Runs by status: " + ", ".join(f"{k} {v}" for k, v in sorted(info.runs.items())))
+
+        st.subheader("Next steps")
+        page_link("pages/datasets.py", label="Browse genes, SMF, DMF and raw SGA rows", icon=":material/table:")
+        if not info.embeddings:
+            st.markdown("- No embeddings yet: compute them on **Embeddings** or with "
+                        f"`python -m cre_core embed --workspace {ws.root} --embedder kmer`.")
+        page_link("pages/train.py", label="Train a model" + ("" if info.n_runs else
+                     " (no runs yet: start one here)"), icon=":material/model_training:")
+        page_link("pages/results.py", label="Compare finished runs", icon=":material/leaderboard:")
+        page_link("pages/query.py", label="Predict the fitness of a gene deletion set", icon=":material/search:")

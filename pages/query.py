@@ -1,0 +1,139 @@
+"""Query: predicted fitness of 1-3 gene deletions with every finished run; partner scans; batches."""
+
+import streamlit as st
+
+from cre_core.app_support import current_workspace, gene_label, guard, require_store, store
+from cre_core.charts import partner_chart
+from cre_core.data.lookup import UnknownGeneError
+from cre_core.gene_sets import MAX_SET_SIZE, check_sets, parse_csv, parse_names
+from cre_core.query import service
+from cre_core.run_views import queryable, runs_with_configs
+
+st.title("Query")
+st.caption("Predicted fitness of deletion strains (wild type = 1.0), the multiplicative expectation "
+           "from measured single-mutant fitness, the predicted interaction ε̂ = f̂ − Π f, and the "
+           "measured values when the screens have them.")
+ws = current_workspace()
+
+VALUE_COLUMNS = {
+    "predicted": st.column_config.NumberColumn("predicted fitness", format="%.4f"),
+    "multiplicative": st.column_config.NumberColumn("Π SMF (multiplicative)", format="%.4f"),
+    "epsilon_pred": st.column_config.NumberColumn("predicted ε̂", format="%.4f"),
+    "measured_fitness": st.column_config.NumberColumn("measured fitness", format="%.4f"),
+    "measured_epsilon": st.column_config.NumberColumn("measured ε", format="%.4f"),
+    "measured": st.column_config.NumberColumn("measured fitness", format="%.4f"),
+}
+
+
+def unknown_gene(exc: UnknownGeneError) -> None:
+    st.warning(f"No gene is called '{exc.name}'."
+               + (f" Did you mean: {', '.join(exc.suggestions)}?" if exc.suggestions else
+                  " Use a systematic (YAL001C) or standard (TFC3) name."))
+
+
+def single_query(runs) -> None:
+    text = st.text_input(f"Genes to delete (1–{MAX_SET_SIZE}, systematic or standard names)",
+                         key="q_genes", placeholder="e.g. TFC3, YBR001C")
+    genes = parse_names(text or "")
+    if not genes:
+        st.info("Type one to three gene names, separated by commas or spaces.")
+        return
+    if len(genes) > MAX_SET_SIZE:
+        st.warning(f"{len(genes)} genes given: at most {MAX_SET_SIZE} at a time (use batch mode for more sets).")
+        return
+    try:
+        table = service.predict_table(ws, runs["run_id"].tolist(), [genes])
+    except UnknownGeneError as exc:
+        unknown_gene(exc)
+        return
+    labels = dict(zip(runs["run_id"], runs["label"]))
+    table.insert(0, "run", table["run_id"].map(labels))
+    names = table["names"].iloc[0].split(",")
+    systematic = table["genes"].iloc[0].split(",")
+    st.markdown("**Deleted:** " + " + ".join(gene_label(g, n) for g, n in zip(systematic, names)))
+    first = table.iloc[0]
+    c = st.columns(4)
+    c[0].metric(f"Predicted fitness ({first['model']})", f"{first['predicted']:.4f}",
+                help=f"run {first['run_id']}")
+    c[1].metric("Π SMF (multiplicative)", _fmt(first["multiplicative"]))
+    c[2].metric("Predicted ε̂", _fmt(first["epsilon_pred"]))
+    c[3].metric("Measured fitness", _fmt(first["measured_fitness"]),
+                help="from the dmf table (pairs) or smf (single genes); – when never measured")
+    st.dataframe(table.drop(columns=["run_id", "genes", "names", "n_genes"]), hide_index=True,
+                 key="q_table", column_config=VALUE_COLUMNS)
+
+
+def _fmt(value) -> str:
+    return "–" if value is None or value != value else f"{value:.4f}"
+
+
+def partner_scan(runs) -> None:
+    c1, c2 = st.columns([1, 2])
+    gene = c1.text_input("Gene", key="q_scan_gene", placeholder="e.g. TFC3")
+    run_id = c2.selectbox("Run", runs["run_id"].tolist(), key="q_scan_run",
+                          format_func=dict(zip(runs["run_id"], runs["label"])).get)
+    c1, c2 = st.columns([1, 2])
+    top_k = c1.slider("Partners to show", 5, 100, 20, key="q_scan_k")
+    order = c2.radio("Rank partners by", ["fitness", "epsilon"], horizontal=True, key="q_scan_order",
+                     format_func={"fitness": "lowest predicted fitness",
+                                  "epsilon": "most negative predicted ε̂"}.get)
+    if not gene:
+        st.info("Type a gene to rank all its partners by the chosen run's predictions.")
+        return
+    try:
+        scan = service.scan(ws, run_id, gene.strip(), top_k=top_k, order=order)
+    except UnknownGeneError as exc:
+        unknown_gene(exc)
+        return
+    value = "predicted" if order == "fitness" else "epsilon_pred"
+    title = "predicted double-mutant fitness" if order == "fitness" else "predicted interaction ε̂"
+    c1, c2 = st.columns([3, 2])
+    c1.dataframe(scan, hide_index=True, key="q_scan_table", column_config=VALUE_COLUMNS)
+    c2.altair_chart(partner_chart(scan, value, title))
+
+
+def batch(runs) -> None:
+    st.caption("Upload a CSV with one gene set per row: a `genes` column (`TFC3,YBR001C`) or "
+               "`gene1`, `gene2`, `gene3` columns. Every finished run chosen above predicts every set.")
+    upload = st.file_uploader("Gene sets (CSV)", type=["csv", "txt", "tsv"], key="q_batch_file")
+    if upload is None:
+        return
+    sets = parse_csv(upload.getvalue())
+    with store(ws) as con:
+        good, problems = check_sets(con, sets)
+    if len(problems):
+        st.warning(f"{len(problems):,} of {len(sets):,} row(s) skipped:")
+        st.dataframe(problems, hide_index=True, key="q_batch_problems")
+    if not good:
+        return
+    table = service.predict_table(ws, runs["run_id"].tolist(), good)
+    st.success(f"{len(good):,} gene set(s) × {runs.shape[0]} run(s) predicted.")
+    st.dataframe(table.head(1000), hide_index=True, key="q_batch_table", column_config=VALUE_COLUMNS)
+    st.download_button("Download predictions (CSV)", table.to_csv(index=False),
+                       file_name="predictions.csv", mime="text/csv", key="q_batch_download",
+                       on_click="ignore")
+
+
+with guard("Query"):
+    if require_store(ws):
+        done = queryable(runs_with_configs(ws), ws)
+        if done.empty:
+            st.info("No finished runs yet: train a model on **Train** first; its predictions appear here.")
+        else:
+            labels = dict(zip(done["run_id"], done["label"]))
+            chosen = st.multiselect("Runs", done["run_id"].tolist(), default=done["run_id"].tolist()[:8],
+                                    format_func=labels.get, key="q_runs")
+            if not chosen:
+                st.info("Choose at least one finished run.")
+            else:
+                selected = done[done["run_id"].isin(chosen)]
+                tab_one, tab_scan, tab_batch = st.tabs(["Gene set", "Partner scan", "Batch"])
+                with tab_one:
+                    with guard("Query · gene set"):
+                        single_query(selected)
+                with tab_scan:
+                    with guard("Query · partner scan"):
+                        partner_scan(selected)
+                with tab_batch:
+                    with guard("Query · batch"):
+                        batch(selected)

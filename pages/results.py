@@ -1,0 +1,85 @@
+"""Results: compare finished runs scored on the same test set."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from cre_core.app_support import current_workspace, guard, require_store
+from cre_core.charts import box_chart, epoch_curves, metric_bars, pred_vs_true_chart
+from cre_core.run_views import FINISHED, box_stats, collect_epochs, comparison_table, runs_with_configs
+from cre_core.train.runs import read_predictions, run_dir
+from cre_core.workspace import Workspace
+
+st.title("Results")
+ws = current_workspace()
+
+
+@st.cache_data(ttl=3600, max_entries=32, show_spinner=False)
+def _predictions(root: str, run_id: str, stamp: float):
+    """A run's test predictions (cached per file version)."""
+    return read_predictions(Workspace(Path(root)), run_id)
+
+
+def predictions_of(run_id: str):
+    path = run_dir(ws, run_id) / "predictions.parquet"
+    return _predictions(str(ws.root), run_id, path.stat().st_mtime if path.exists() else 0.0)
+
+
+with guard("Results"):
+    if require_store(ws):
+        runs = runs_with_configs(ws)
+        done = runs[runs["status"].isin(FINISHED)] if len(runs) else runs
+        if done.empty:
+            st.info("No finished runs yet: start one on **Train**. Runs scored on the same test set "
+                    "(same split, split seed, fractions and subset) are compared here side by side.")
+        else:
+            sets = done["test_set"].value_counts()
+            test_set = st.selectbox("Test set", sets.index.tolist(), key="res_test_set",
+                                    format_func=lambda s: f"{s} ({sets[s]} run(s))",
+                                    help="Only runs scored on identical test pairs are comparable.")
+            candidates = done[done["test_set"] == test_set]
+            labels = candidates["label"].tolist()
+            chosen = st.multiselect("Runs", labels, default=labels[:6], key="res_runs")
+            if not chosen:
+                st.info("Choose one or more runs above.")
+            else:
+                selected = candidates[candidates["label"].isin(chosen)]
+                table = comparison_table(selected)
+                st.subheader("Test metrics")
+                st.dataframe(table, hide_index=True, column_config={
+                    c: st.column_config.NumberColumn(c, format="%.4f")
+                    for c in ("Pearson r", "Spearman ρ", "R² (variance explained)", "MSE", "ε Pearson r")
+                })
+                st.caption("R² is the share of the test fitness variance the model explains; ε Pearson r "
+                           "scores predicted interactions f̂ − f_i·f_j against measured ε where both SMF are known.")
+                bars = selected.assign(run=selected["label"])
+                st.altair_chart(metric_bars(bars.dropna(subset=["test_r2"]), "test_r2", "R² (variance explained)"))
+                st.altair_chart(metric_bars(bars.dropna(subset=["test_pearson"]), "test_pearson", "Pearson r"))
+
+                predictions = {label: predictions_of(run_id)
+                               for run_id, label in zip(selected["run_id"], selected["label"])}
+                predictions = {k: v for k, v in predictions.items() if len(v)}
+                if predictions:
+                    st.subheader("Predicted fitness by true fitness")
+                    st.altair_chart(box_chart(box_stats(predictions)))
+                    one = st.selectbox("Predicted vs true for run", list(predictions), key="res_scatter_run")
+                    st.altair_chart(pred_vs_true_chart(predictions[one], one))
+                else:
+                    st.info("These runs have no saved test predictions.")
+
+                epochs = collect_epochs(ws, selected)
+                if len(epochs):
+                    st.subheader("Training curves")
+                    loss, corr = epoch_curves(epochs)
+                    c1, c2 = st.columns(2)
+                    c1.altair_chart(loss)
+                    c2.altair_chart(corr)
+
+                st.subheader("Download")
+                for run_id, label in zip(selected["run_id"], selected["label"]):
+                    if label in predictions:
+                        st.download_button(
+                            f"Predictions of {label} (CSV)",
+                            lambda frame=predictions[label]: frame.to_csv(index=False),   # built on click
+                            file_name=f"{run_id}_predictions.csv", mime="text/csv", key=f"res_dl_{run_id}",
+                            on_click="ignore")
