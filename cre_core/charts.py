@@ -31,6 +31,12 @@ def histogram_chart(bins: pd.DataFrame, x_title: str, title: str | None = None) 
     return chart.properties(height=220, autosize=AUTOSIZE)
 
 
+def _band_axis(label_limit: int) -> alt.Axis:
+    """A category axis with long labels: its title sits above the labels, not across them."""
+    return alt.Axis(labelLimit=label_limit, titleAngle=0, titleAnchor="end", titleAlign="right",
+                    titleBaseline="bottom", titleY=-4)
+
+
 def _legend(title: str) -> alt.Legend:
     """Legends go under the chart so long run labels never squeeze the plot."""
     return alt.Legend(title=title, orient="bottom", direction="vertical", labelLimit=520)
@@ -50,7 +56,7 @@ def curves_chart(
                "strokeDash": alt.StrokeDash("metric:N", legend=alt.Legend(
                    title="metric", orient="top", direction="horizontal"))}
     return alt.Chart(frame, title=title or "").mark_line(point=len(frame) < 80).encode(
-        x=alt.X(f"{x}:Q", title=x_title, axis=alt.Axis(tickMinStep=1)),
+        x=alt.X(f"{x}:Q", title=x_title, axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
         tooltip=[alt.Tooltip("run:N"), alt.Tooltip("metric:N"), alt.Tooltip(f"{x}:Q", title=x_title),
                  alt.Tooltip("value:Q", title=y_title, format=".4f")],
@@ -196,7 +202,7 @@ def metric_bars(table: pd.DataFrame, metric: str, title: str) -> alt.Chart:
     """One bar per run for a metric of the comparison table (columns run, <metric>)."""
     return alt.Chart(table, title=title).mark_bar().encode(
         x=alt.X(f"{metric}:Q", title=title),
-        y=alt.Y("run:N", title="run", sort="-x", axis=alt.Axis(labelLimit=360)),
+        y=alt.Y("run:N", title="run", sort="-x", axis=_band_axis(360)),
         tooltip=[alt.Tooltip("run:N"), alt.Tooltip(f"{metric}:Q", title=title, format=".4f")],
     ).properties(height=alt.Step(26), autosize=AUTOSIZE)
 
@@ -211,6 +217,6 @@ def partner_chart(scan: pd.DataFrame, value: str, value_title: str) -> alt.Chart
     return alt.Chart(frame, title=value_title).mark_bar().encode(
         x=alt.X(f"{value}:Q", title=value_title),
         y=alt.Y("label:N", title="partner gene", sort=alt.EncodingSortField(value, order="ascending"),
-                axis=alt.Axis(labelLimit=260)),
+                axis=_band_axis(260)),
         tooltip=tips,
-    ).properties(height=alt.Step(18), autosize=AUTOSIZE)
+    ).properties(height=alt.Step(22), autosize=AUTOSIZE)

@@ -70,3 +70,12 @@ def count_runs(ws: Workspace) -> dict[str, int]:
         return {}
     n = sum(1 for p in ws.runs_dir.iterdir() if (p / "config.json").exists())
     return {"unknown": n} if n else {}
+
+
+def embedding_table(ws: Workspace) -> pd.DataFrame:
+    """Embedder, model, region, genes and width of each cache (from the embeddings layer)."""
+    try:
+        from cre_core.embed.features import list_embeddings
+    except ImportError:
+        return pd.DataFrame({"path": list_embedding_files(ws)})
+    return list_embeddings(ws).drop(columns=["path"], errors="ignore")

@@ -42,7 +42,7 @@ def embedded_table(table) -> None:
     st.dataframe(
         table.drop(columns=["model_arg"]), hide_index=True,
         column_config={
-            "model": st.column_config.TextColumn("model", width="large"),
+            "model": st.column_config.TextColumn("model", width="medium"),
             "n_genes": st.column_config.NumberColumn("genes", format="localized"),
             "dim": st.column_config.NumberColumn("dim"),
             "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cre_core.app_support import current_workspace, guard, page_link, require_store
-from cre_core.overview import overview
+from cre_core.overview import embedding_table, overview
 
 st.title("CRE Fitness Lab")
 st.caption("Predict yeast gene-deletion fitness from the cis-regulatory DNA around each deleted gene.")
@@ -44,15 +44,15 @@ with guard("Home"):
                 st.json(info.meta)
         if info.embeddings:
             with st.expander("Embedding caches"):
-                st.write("\n".join(f"- `{e}`" for e in info.embeddings))
+                st.dataframe(embedding_table(ws), hide_index=True)
         if info.runs:
             st.caption("Runs by status: " + ", ".join(f"{k} {v}" for k, v in sorted(info.runs.items())))
 
         st.subheader("Next steps")
         page_link("pages/datasets.py", label="Browse genes, SMF, DMF and raw SGA rows", icon=":material/table:")
-        if not info.embeddings:
-            st.markdown("- No embeddings yet: compute them on **Embeddings** or with "
-                        f"`python -m cre_core embed --workspace {ws.root} --embedder kmer`.")
+        page_link("pages/embeddings.py", label="Embed the CRE windows and look at their UMAP"
+                  + ("" if info.embeddings else " (none yet: the k-mer embedding takes seconds)"),
+                  icon=":material/scatter_plot:")
         page_link("pages/train.py", label="Train a model" + ("" if info.n_runs else
                      " (no runs yet: start one here)"), icon=":material/model_training:")
         page_link("pages/results.py", label="Compare finished runs", icon=":material/leaderboard:")

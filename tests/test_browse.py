@@ -179,3 +179,15 @@ def test_sql_box_time_limit(hand_store):
     _, db = hand_store
     with pytest.raises(browse.SqlBoxError, match="time limit"):
         browse.run_readonly_sql(db, "SELECT count(*) FROM range(1000000000000) a", time_limit_s=0.3)
+
+
+def test_sorted_pages_cover_every_row_once_despite_ties(con):
+    total = browse.count_rows(con, "sga")
+    seen = []
+    for p in range(1, -(-total // 1000) + 1):
+        rows = browse.browse(con, "sga", page=p, page_size=1000, sort="epsilon", total=total).rows
+        seen += list(rows.itertuples(index=False, name=None))
+    assert len(seen) == total
+    assert len(set(seen)) == con.execute("SELECT count(*) FROM (SELECT DISTINCT * FROM sga)").fetchone()[0]
+    eps = [r[list(browse.browse(con, "sga", page_size=1).rows.columns).index("epsilon")] for r in seen]
+    assert all(a <= b for a, b in zip(eps, eps[1:]) if a == a and b == b)

@@ -293,3 +293,33 @@ def test_torchrun_two_gloo_ranks_equal_one_process(tmp_path, model_dir):
         g2, x2 = load_features(multi, features, "specieslm", model=str(model_dir))
         assert g1 == g2
         assert np.abs(x1 - x2).max() < 1e-5
+
+
+# --- the page starts SpeciesLM in the background -------------------------------------------
+
+def test_page_starts_a_background_specieslm_run(small_ws, model_dir, monkeypatch):
+    import time
+
+    from streamlit.testing.v1 import AppTest
+
+    from cre_core.embed import jobs
+
+    monkeypatch.setenv("CRE_WORKSPACE", str(small_ws.root))
+    at = AppTest.from_file(str(ROOT / "pages" / "embeddings.py"), default_timeout=60).run()
+    at.selectbox(key="emb_new_embedder").set_value("specieslm").run()
+    at.text_input[0].set_value(str(model_dir))
+    at.selectbox[-1].set_value("cpu")
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Started background run" in at.success[0].value
+    deadline = time.monotonic() + 180
+    while (job := jobs.list_jobs(small_ws)[0])["state"] in ("starting", "running"):
+        assert time.monotonic() < deadline, jobs.log_tail(small_ws, job["job"])
+        time.sleep(0.5)
+    assert job["state"] == "done", (job, jobs.log_tail(small_ws, job["job"]))
+    assert [(r["region"], r["computed"]) for r in job["results"]] == [("upstream", 5), ("downstream", 5)]
+    at.run()
+    table = at.dataframe[0].value
+    assert table["embedder"].tolist() == ["specieslm", "specieslm"]
+    assert table["n_genes"].tolist() == [5, 5]
+    assert any("done" in m.value for m in at.markdown)

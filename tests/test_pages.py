@@ -79,8 +79,7 @@ def test_page_explains_a_missing_workspace(page, tmp_path, monkeypatch):
     """No store: the page says how to build one (a warning), and never raises."""
     at = app(page, Workspace(tmp_path / "nowhere"), monkeypatch).run()
     assert not at.exception
-    if page != "embeddings.py":                 # the embeddings page has its own wording
-        assert any("No workspace store" in w.value for w in at.warning)
+    assert any("No workspace store" in w.value for w in at.warning)
 
 
 @pytest.mark.parametrize("page", ["train.py", "wt_stability.py", "results.py", "query.py"])
@@ -260,3 +259,38 @@ def test_train_page_launches_a_run_that_finishes(workspace_copy, monkeypatch):
     assert len(at.metric) == 5 and len(at.get("vega_lite_chart")) == 2
     summary = json.loads((workspace_copy.runs_dir / run_id / "summary.json").read_text())
     assert at.metric[0].value == f"{summary['pearson']:.4f}"
+
+
+def wait_status(ws: Workspace, run_id: str, wanted: set[str], timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = list_runs(ws).set_index("run_id").loc[run_id, "status"]
+        if status in wanted:
+            return status
+        assert time.monotonic() < deadline, f"run {run_id} still {status} after {timeout} s"
+        time.sleep(0.5)
+
+
+def test_train_page_stops_and_resumes_a_run(workspace_copy, monkeypatch):
+    at = app("train.py", workspace_copy, monkeypatch).run()
+    at.selectbox(key="cfg_model").set_value("gene-id").run()
+    at.number_input(key="cfg_epochs").set_value(500)
+    at.button[0].click().run()
+    run_id = at.session_state["train_run"]
+    try:
+        wait_status(workspace_copy, run_id, {"running"})
+        at.run()
+        at.button(key=f"stop_{run_id}").click().run()
+        assert wait_status(workspace_copy, run_id, {"interrupted", "done"}) == "interrupted"
+        at.run()
+        assert any(":orange-badge[interrupted]" in m.value for m in at.markdown)
+        at.button(key=f"resume_{run_id}").click().run()
+        assert not problems(at), problems(at)
+        assert wait_status(workspace_copy, run_id, {"queued", "running"}) in ("queued", "running")
+        log = (workspace_copy.runs_dir / run_id / "train.log").read_text()
+        assert "--resume" in log
+    finally:
+        from cre_core.train import jobs
+
+        jobs.stop(workspace_copy, run_id)
+        wait_status(workspace_copy, run_id, {"interrupted", "done", "failed"})

@@ -252,8 +252,8 @@ def browse(
         if sort not in s.sortable:
             raise CreError(f"cannot sort {table} by '{sort}'; choose one of {', '.join(s.sortable)}")
         direction = "DESC" if descending else "ASC"
-        tie = ", ".join(c for c in s.gene_columns if c != sort)
-        order = f" ORDER BY {sort} {direction} NULLS LAST" + (f", {tie}" if tie else "")
+        ties = [c for c in s.gene_columns if c != sort] + ([] if s.join_smf else ["rowid"])
+        order = f" ORDER BY {sort} {direction} NULLS LAST" + "".join(f", {t}" for t in ties)
     cols = ", ".join(s.columns)
     rows = con.execute(
         f"SELECT {cols} FROM {_source_sql(s)}{where}{order} LIMIT ? OFFSET ?",

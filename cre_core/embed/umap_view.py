@@ -168,13 +168,16 @@ def umap_chart(frame, colour: str = "SMF"):
                           legend=alt.Legend(orient="right", symbolLimit=40, columns=1 if len(sort) <= 20 else 2))
         opacity = alt.condition(pick, alt.value(0.85), alt.value(0.08))
     else:
-        pick = None
-        color = alt.Color(f"{column}:Q", title="single-mutant fitness",
-                          scale=alt.Scale(scheme="viridis"), legend=alt.Legend(orient="right"))
+        pick = None                       # genes without a measurement stay visible, in grey
+        color = alt.condition(f"isValid(datum.{column})",
+                              alt.Color(f"{column}:Q", title="single-mutant fitness",
+                                        scale=alt.Scale(scheme="viridis"),
+                                        legend=alt.Legend(orient="right")),
+                              alt.value("#c8c8c8"))
         opacity = alt.value(0.85)
     chart = alt.Chart(data).mark_circle(size=30).encode(
-        x=alt.X("x:Q", title="UMAP 1", axis=alt.Axis(grid=False)),
-        y=alt.Y("y:Q", title="UMAP 2", axis=alt.Axis(grid=False)),
+        x=alt.X("x:Q", title="UMAP 1", scale=alt.Scale(zero=False), axis=alt.Axis(grid=False)),
+        y=alt.Y("y:Q", title="UMAP 2", scale=alt.Scale(zero=False), axis=alt.Axis(grid=False)),
         color=color,
         opacity=opacity,
         tooltip=[

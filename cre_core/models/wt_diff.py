@@ -71,9 +71,9 @@ class WtDiff(FitnessModel):
         present[r[mask], idx[mask]] = False
         set_id, gene_id = present.nonzero(as_tuple=True)
         first = self.phi_in(self.table)                     # per-node linear, once per gene
-        nodes = self.phi_rest(first[gene_id])               # (M, H): every node of every set
-        z = torch.zeros(rows, nodes.shape[1], dtype=nodes.dtype, device=nodes.device)
-        z = z.index_add(0, set_id, nodes)
+        nodes = self.phi_rest(first[gene_id]).float()       # (M, H): every node of every set
+        z = torch.zeros(rows, nodes.shape[1], dtype=torch.float32, device=nodes.device)
+        z = z.index_add(0, set_id, nodes)                   # fp32 sum over the genome, also under bf16
         if self.pooling == "mean":
             z = z / present.sum(1, keepdim=True).clamp(min=1).to(z.dtype)
         return z
@@ -105,7 +105,7 @@ class WtDiff(FitnessModel):
         numbers as the whole-genome pass up to float rounding (tests check it), at a cost that
         does not grow with the batch times the genome.
         """
-        phi = self.phi_rest(self.phi_in(self.table))
+        phi = self.phi_rest(self.phi_in(self.table)).float()
         mask = set_mask(idx)
         deleted = (phi[idx.clamp(min=0)] * mask.unsqueeze(-1).to(phi.dtype)).sum(1)
         if self.pooling == "sum":

@@ -62,8 +62,11 @@ def stop(ws: Workspace, run_id: str) -> None:
     """Ask a running run to save and stop (SIGTERM); a no-op for runs that are not running."""
     folder = R.run_dir(ws, run_id)
     status = R.read_json(folder / "status.json") or {}
-    if R.effective_status(status) not in ("running", "queued"):
+    state = R.effective_status(status)
+    if state not in ("running", "queued"):
         return
+    if state == "queued":        # not training yet (it may die before installing its handler)
+        R.write_status(folder, "interrupted", message="stopped before it started")
     try:
         os.kill(int(status["pid"]), signal.SIGTERM)
     except ProcessLookupError:

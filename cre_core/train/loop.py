@@ -16,8 +16,8 @@ the run ``interrupted``; ``resume=True`` continues from ``checkpoints/last.pt`` 
 epoch and step (batch order is a function of seed and epoch, so the rest of the epoch is the
 same batches). Per-step metrics of wt models go to steps.jsonl every ``log_every`` steps
 (auto: every step when an epoch has up to 1,000 steps, else about 1,000 rows per epoch); the
-loss is checked for NaN/inf at every step on CPU and at every logged step on CUDA (avoiding a
-host sync per step).
+loss is checked for NaN/inf (and SIGTERM for) at every step on CPU and every ``log_every``
+steps on CUDA (fewer host syncs).
 """
 
 from __future__ import annotations
@@ -117,8 +117,9 @@ class Engine:
         A last partial batch is kept when it has at least two rows per process (BatchNorm
         needs two), else dropped.
         """
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        order = rows[torch.randperm(len(rows), generator=gen).to(rows.device)]
+        device = rows.device if rows.device.type == "cuda" else torch.device("cpu")
+        gen = torch.Generator(device=device).manual_seed(self.seed * 1_000_003 + epoch)
+        order = rows[torch.randperm(len(rows), generator=gen, device=device)]
         bs, world = self.batch_size, self.dist.world
         steps = len(order) // bs + (1 if len(order) % bs >= 2 * world else 0)
         return [order[s * bs:(s + 1) * bs][self.dist.rank::world] for s in range(steps)]
@@ -365,8 +366,8 @@ class _Run:
             out, norm = self.engine.train_step(batches[i])
             loss_sum += out["loss"].detach().double() * len(batches[i])
             count += len(batches[i])
-            logged = self._log_step(epoch + 1, out, norm)
-            if on_cpu or logged or i == len(batches) - 1:
+            self._log_step(epoch + 1, out, norm)
+            if on_cpu or self.engine.step % self.log_every == 0 or i == len(batches) - 1:
                 self._check_finite(loss_sum, epoch + 1)
                 if self._stop_requested():
                     self._save_last(epoch, i + 1, loss_sum, count)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.e2e.conftest import ROOT, screenshot, wait_for_app
@@ -55,8 +57,8 @@ def test_datasets_search_and_gene_detail(page, app_server):
     detail.fill("YAL001W")
     detail.press("Enter")
     wait_for_app(page)
-    assert page.get_by_text("CRE windows").is_visible()
-    assert page.get_by_text("Strongest partners").is_visible()
+    assert page.get_by_text("CRE windows", exact=True).is_visible()
+    assert page.get_by_text("Strongest partners", exact=True).is_visible()
     assert not errors_on(page)
     screenshot(page, "datasets-gene-detail")
 
@@ -108,7 +110,7 @@ def test_train_a_run_then_query_it(page, app_server):
         "buffer": f"genes\n{name_a}\n\"{name_a},{gene_b}\"\n{name_a}x\n".encode(),
     }])
     wait_for_app(page)
-    page.get_by_text("2 gene set(s) × 1 run(s) predicted").wait_for()
+    page.get_by_text(re.compile(r"2 gene set\(s\) × \d run\(s\) predicted")).wait_for()
     assert page.get_by_text("1 of 3 row(s) skipped").is_visible()
     assert page.get_by_role("button", name="Download predictions (CSV)").is_visible()
     assert not errors_on(page), errors_on(page)
