@@ -15,10 +15,12 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-# The demo workspace is built once (seeded, real formats, real parsers) with k-mer embeddings.
+# The demo workspace is built once (seeded, real formats, real parsers) with k-mer embeddings
+# and their UMAP; both are cached, so later runs compute nothing.
 demo: setup
 	@test -f $(WORKSPACE)/cre.duckdb || $(PY) -m cre_core demo --workspace $(WORKSPACE) --preset $(PRESET)
 	@$(PY) -m cre_core embed --workspace $(WORKSPACE) --embedder kmer > /dev/null
+	@$(PY) -m cre_core umap --workspace $(WORKSPACE) --embedder kmer --features both > /dev/null
 
 run: demo
 	CRE_WORKSPACE=$(WORKSPACE) $(PY) -m streamlit run app.py --server.port $(PORT)

@@ -155,8 +155,11 @@ def split_label(config: dict) -> str:
 
 
 def comparison_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """The Results table: one row per run with test metrics (R² is variance explained)."""
-    cols = {"label": "run", "model": "model", "features": "features", "embedder": "embedder",
+    """The Results table: one row per run with test metrics (R² is variance explained).
+
+    Features and embedder are part of the run label, which keeps the metrics in view.
+    """
+    cols = {"label": "run", "model": "model",
             "test_pearson": "Pearson r", "test_spearman": "Spearman ρ", "test_r2": "R² (variance explained)",
             "test_mse": "MSE", "n_test": "n", "eps_pearson": "ε Pearson r", "n_eps": "n (ε)",
             "status": "status"}

@@ -15,9 +15,11 @@ ws = current_workspace()
 
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
-def _count(db: str, stamp: float, table: str, filters: browse.Filters) -> int:
+def _page(db: str, stamp: float, table: str, filters: browse.Filters, page: int, page_size: int,
+          sort: str | None, descending: bool) -> browse.Page:
     with store(Workspace(Path(db).parent)) as con:
-        return browse.count_rows(con, table, filters)
+        return browse.browse(con, table, filters, page=page, page_size=page_size, sort=sort,
+                             descending=descending)
 
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
@@ -70,26 +72,24 @@ def browse_tab(stamp: float) -> None:
 
     filters = browse.Filters(search=search or "", fitness_min=fmin, fitness_max=fmax,
                              kinds=tuple(kinds), temperatures=tuple(temps), significant=significant)
-    total = _count(db, stamp, table, filters)
-    n_pages = max(1, -(-total // page_size))
-    table_box = st.container()
-    page = st.pagination(n_pages, key=f"ds_page_{table}_{hash((filters, page_size, sort, descending))}")
-    with store(ws) as con:
-        result = browse.browse(con, table, filters, page=page, page_size=page_size,
-                               sort=None if sort == "(stored order)" else sort,
-                               descending=descending, total=total)
-    with table_box:
-        if search and not result.matched_genes:
-            st.warning(f"No gene matches '{search}'. Try a systematic name (YAL001C), a standard "
-                       "name, or the first letters of either.")
-        elif search:
-            shown = ", ".join(result.matched_genes[:12]) + (" …" if len(result.matched_genes) > 12 else "")
-            st.caption(f"Search matches {len(result.matched_genes)} gene(s): {shown}")
-        st.markdown(f"**{total:,}** rows match · page {result.page:,} of {result.n_pages:,}")
-        if total == 0:
-            st.info("Nothing matches these filters: widen the fitness range or clear the search.")
-        else:
-            st.dataframe(result.rows, hide_index=True, key="ds_rows")
+    sort_by = None if sort == "(stored order)" else sort
+    page_key = f"ds_page_{table}_{hash((filters, page_size, sort_by, descending))}"
+    result = _page(db, stamp, table, filters, st.session_state.get(page_key, 1), page_size,
+                   sort_by, descending)
+    total = result.total
+    if search and not result.matched_genes:
+        st.warning(f"No gene matches '{search}'. Try a systematic name (YAL001C), a standard "
+                   "name, or the first letters of either.")
+    elif search:
+        shown = ", ".join(result.matched_genes[:12]) + (" …" if len(result.matched_genes) > 12 else "")
+        st.caption(f"Search matches {len(result.matched_genes)} gene(s): {shown}")
+    st.markdown(f"**{total:,}** rows match · page {result.page:,} of {result.n_pages:,}")
+    if total == 0:
+        st.info("Nothing matches these filters: widen the fitness range or clear the search.")
+    else:
+        st.dataframe(result.rows, hide_index=True, key="ds_rows")
+    # The page shown was read from this widget's state above; a click reruns with the new page.
+    st.pagination(result.n_pages, key=page_key)
 
     if total:
         st.subheader("Distributions of the matching rows")

@@ -9,7 +9,7 @@ from cre_core.embed import jobs
 from cre_core.embed.base import REGIONS, feature_regions
 from cre_core.embed.features import list_embeddings
 from cre_core.embed.runner import EMBEDDERS, embed_workspace, make_embedder
-from cre_core.embed.specieslm import DEFAULT_MODEL, DEFAULT_SPECIES
+from cre_core.embed.specieslm import DEFAULT_MODEL, DEFAULT_SPECIES, device_note
 from cre_core.embed.umap_view import COLOURS, umap_chart, umap_frame
 from cre_core.workspace import Workspace
 
@@ -80,8 +80,9 @@ def umap_section(table) -> None:
                 umap_frame(ws, embedder, features, seed=seed, model=model)
             cached_umap.clear()
             st.rerun()
-        st.caption(f"or: `python -m cre_core umap --workspace {ws.root} --embedder {embedder} "
-                   f"--features {features} --seed {seed}`")
+        model_opt = f" --model {model}" if model else ""
+        st.caption(f"or: `python -m cre_core umap --workspace {ws.root} --embedder {embedder}"
+                   f"{model_opt} --features {features} --seed {seed}`")
         return
     if colour == "Demo module" and frame["module"].isna().all():
         st.caption("No demo modules in this workspace (real data): every gene shows as 'none'.")
@@ -95,6 +96,8 @@ def run_form() -> None:
     embedder = st.selectbox("Embedder", EMBEDDERS, key="emb_new_embedder",
                             help=" ".join(f"**{k}**: {v}" for k, v in EMBEDDER_HELP.items()))
     st.caption(EMBEDDER_HELP[embedder])
+    if embedder == "specieslm":
+        st.caption(device_note())
     with st.form("emb_run"):
         regions = st.multiselect("Regions", list(REGIONS), default=list(REGIONS))
         model = species = batch = None

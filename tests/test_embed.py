@@ -121,7 +121,8 @@ def test_cache_rerun_computes_nothing_and_a_changed_window_recomputes_one(worksp
     first = embed_workspace(ws, KmerEmbedder())
     assert [(r.region, r.computed, r.cached, r.n_genes, r.dim) for r in first] == [
         ("upstream", n, 0, n, 768), ("downstream", n, 0, n, 768)]
-    before = read_cache(cache_files(ws)[1])
+    path = ws.embeddings_dir / "kmer" / "k1-6_d768_s0" / "upstream.parquet"
+    before = read_cache(path)
     second = embed_workspace(ws, KmerEmbedder())
     assert [(r.computed, r.cached) for r in second] == [(0, n), (0, n)]
 
@@ -129,7 +130,7 @@ def test_cache_rerun_computes_nothing_and_a_changed_window_recomputes_one(worksp
     third = embed_workspace(ws, KmerEmbedder())
     assert [(r.region, r.computed, r.cached) for r in third] == [
         ("upstream", 1, n - 1), ("downstream", 0, n)]
-    after = read_cache(ws.embeddings_dir / "kmer" / "k1-6_d768_s0" / "upstream.parquet")
+    after = read_cache(path)
     old_rows, new_rows = before.mapping(), after.mapping()
     assert old_rows[gene] != new_rows[gene]
     assert all(old_rows[g] == new_rows[g] for g in new_rows if g != gene)

@@ -323,3 +323,31 @@ def test_page_starts_a_background_specieslm_run(small_ws, model_dir, monkeypatch
     assert table["embedder"].tolist() == ["specieslm", "specieslm"]
     assert table["n_genes"].tolist() == [5, 5]
     assert any("done" in m.value for m in at.markdown)
+
+
+def test_features_load_without_the_weights_once_embedded(small_ws, tmp_path):
+    """Embedded on a GPU machine, trained elsewhere: the caches are found by their --model."""
+    lm = save_random_model(tmp_path / "lm_gone", seed=3, **TINY)
+    embed_workspace(small_ws, SpeciesLMEmbedder(str(lm), device="cpu"))
+    genes, want = load_features(small_ws, "both", "specieslm", model=str(lm))
+    shutil.rmtree(lm)
+    got_genes, got = load_features(small_ws, "both", "specieslm", model=str(lm))
+    assert got_genes == genes and np.array_equal(got, want)
+    assert np.array_equal(load_features(small_ws, "both", "specieslm")[1], want)   # the only one
+    with pytest.raises(CreError, match="no SpeciesLM embedding of it"):
+        load_features(small_ws, "both", "specieslm", model=str(tmp_path / "other"))
+
+
+@pytest.mark.gpu
+def test_cuda_fast_path_matches_cpu(model_dir):
+    """bf16 autocast + SDPA + pinned transfers on CUDA agree with the fp32 CPU result."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    rng = np.random.default_rng(11)
+    windows = [Window(f"U{i}", random_seq(rng, 1003)) for i in range(5)]
+    windows.append(Window("U5", "N" * 400 + random_seq(rng, 603), 400))
+    cpu = SpeciesLMEmbedder(str(model_dir), device="cpu").embed(windows, "upstream")
+    gpu = SpeciesLMEmbedder(str(model_dir), device="cuda", batch_size=4).embed(windows, "upstream")
+    fp32 = SpeciesLMEmbedder(str(model_dir), device="cuda", precision="fp32").embed(windows, "upstream")
+    assert np.abs(fp32 - cpu).max() < 1e-3
+    assert np.abs(gpu - cpu).max() < 0.1

@@ -162,6 +162,21 @@ def test_datasets_filters_and_paging(tiny_workspace, monkeypatch):
     assert set(rows["query_kind"]) == {"deletion"} and set(rows["temperature"]) == {26}
 
 
+def test_datasets_pages_through_rows(tiny_workspace, monkeypatch):
+    con = tiny_workspace.connect(read_only=True)
+    try:
+        third = con.execute("SELECT gene_a, gene_b FROM dmf LIMIT 50 OFFSET 100").df()
+        total = con.execute("SELECT count(*) FROM dmf").fetchone()[0]
+    finally:
+        con.close()
+    at = app("datasets.py", tiny_workspace, monkeypatch).run()
+    at.pagination[0].set_value(3).run()
+    assert not problems(at), problems(at)
+    assert any(f"page 3 of {-(-total // 50):,}" in m.value for m in at.markdown)
+    shown = at.dataframe[0].value
+    assert list(shown["gene_a"]) == list(third["gene_a"]) and list(shown["gene_b"]) == list(third["gene_b"])
+
+
 def test_datasets_sql_box(tiny_workspace, monkeypatch):
     at = app("datasets.py", tiny_workspace, monkeypatch).run()
     at.text_area(key="ds_sql").set_value("SELECT count(*) AS n FROM genes").run()
@@ -294,3 +309,16 @@ def test_train_page_stops_and_resumes_a_run(workspace_copy, monkeypatch):
 
         jobs.stop(workspace_copy, run_id)
         wait_status(workspace_copy, run_id, {"interrupted", "done", "failed"})
+
+
+def test_train_form_shows_each_models_options(tiny_workspace, monkeypatch):
+    from cre_core.models import MODELS
+
+    at = app("train.py", tiny_workspace, monkeypatch).run()
+    for model in MODELS:
+        at.selectbox(key="cfg_model").set_value(model).run()
+        assert not problems(at), (model, problems(at))
+        keys = {w.key for w in [*at.number_input, *at.selectbox, *at.checkbox, *at.text_input]}
+        assert ("cfg_embedder" in keys) == (model in ("deepset", "wt-diff", "wt-anchored")), model
+        assert ("cfg_wt_warmup" in keys) == (model == "wt-diff"), model
+        assert ("cfg_dcell_alpha" in keys) == (model == "dcell"), model

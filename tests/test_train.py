@@ -453,3 +453,33 @@ def test_jobs_launch_stop_resume(ws):
     log = (ws.runs_dir / run_id / "train.log").read_text()
     assert "interrupted: checkpoint saved" in log and "resumed from epoch" in log
     assert R.read_epoch_metrics(ws, run_id)["epoch"].is_monotonic_increasing
+
+
+# --- the real embeddings layer on the tiny demo -----------------------------------------------
+
+@pytest.mark.parametrize("features, regions", [("both", 2), ("upstream", 1), ("downstream", 1)])
+def test_training_on_demo_features_uses_every_part(workspace_copy, features, regions):
+    """Through cre_core.embed.features: ``both`` is upstream and downstream, never one twice."""
+    from cre_core.embed.features import load_features
+
+    genes, up = load_features(workspace_copy, "upstream")
+    cfg = TrainConfig(model="deepset", features=features, epochs=1, batch_size=256, hidden=16)
+    s = train_run(workspace_copy, cfg, echo=quiet)
+    assert s["status"] == "done"
+    meta = load_checkpoint(Path(s["run_dir"]) / "checkpoints" / "best.pt")["meta"]
+    assert meta["in_dim"] == regions * up.shape[1]
+    if features == "both":
+        table = D.gene_features(workspace_copy, cfg, meta["genes"]).table
+        _, down = load_features(workspace_copy, "downstream")
+        pos = {g: i for i, g in enumerate(genes)}
+        row = meta["genes"].index(genes[0])
+        std_up = (up[pos[genes[0]]] - up.mean(0)) / np.where(up.std(0) > 1e-8, up.std(0), np.inf)
+        std_down = (down[pos[genes[0]]] - down.mean(0)) / np.where(down.std(0) > 1e-8, down.std(0), np.inf)
+        assert np.allclose(table[row], np.concatenate([std_up, std_down]), atol=1e-4)
+
+
+def test_random_embedder_control_runs(workspace_copy):
+    cfg = TrainConfig(model="deepset", embedder="random", epochs=1, batch_size=256, hidden=16)
+    s = train_run(workspace_copy, cfg, echo=quiet)
+    assert s["status"] == "done" and s["embedder"] == "random"
+    assert "-random-" in s["run_id"] or "both-random" in s["run_id"]

@@ -25,6 +25,7 @@ SIGNIFICANT_P = 0.05
 SIGNIFICANT_EPSILON = 0.08
 MAX_PAGE_SIZE = 1000
 MAX_SEARCH_GENES = 500
+FEW_GENES = 10           # searches matching at most this many genes page and count in one scan
 
 
 @dataclass(frozen=True)
@@ -179,8 +180,8 @@ def _in(column: str, values: list) -> tuple[str, list]:
     return f"{column} IN ({', '.join('?' * len(values))})", list(values)
 
 
-def _where(s: TableSpec, f: Filters, genes: list[str] | None) -> tuple[str, list]:
-    """WHERE clause and parameters for the filters (column names from the spec only)."""
+def _filters(s: TableSpec, f: Filters) -> tuple[list[str], list]:
+    """Conditions and parameters of every filter but the gene search."""
     clauses: list[str] = []
     params: list = []
 
@@ -188,9 +189,6 @@ def _where(s: TableSpec, f: Filters, genes: list[str] | None) -> tuple[str, list
         clauses.append(clause)
         params.extend(values)
 
-    if genes is not None:
-        parts = [_in(c, genes) for c in s.gene_columns]
-        add("(" + " OR ".join(p for p, _ in parts) + ")", [v for _, vals in parts for v in vals])
     if s.fitness and f.fitness_min is not None:
         add(f"{s.fitness} >= ?", [float(f.fitness_min)])
     if s.fitness and f.fitness_max is not None:
@@ -204,7 +202,44 @@ def _where(s: TableSpec, f: Filters, genes: list[str] | None) -> tuple[str, list
         add(f"abs({s.epsilon}) > ?", [SIGNIFICANT_EPSILON])
         if s.pvalue:
             add(f"{s.pvalue} < ?", [SIGNIFICANT_P])
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+    return clauses, params
+
+
+def _where_sql(clauses: list[str]) -> str:
+    return (" WHERE " + " AND ".join(clauses)) if clauses else ""
+
+
+@dataclass(frozen=True)
+class _Matching:
+    """The rows matching a filter set, as a SQL relation with its bound parameters."""
+
+    sql: str                  # "(SELECT ...)" usable after FROM
+    params: list
+    ordered_by_row: bool      # rows carry _row (their place in the table) and must be sorted by it
+
+
+def _matching(s: TableSpec, f: Filters, genes: list[str] | None, extra: list[str] = ()) -> _Matching:
+    """Rows of ``s`` matching the filters (plus ``extra`` conditions on trusted columns).
+
+    A gene search on a pair table (gene in either column) is a UNION ALL of two branches, each
+    with a plain ``IN`` filter that DuckDB pushes into its scan: an OR across two columns is
+    not pushed down and would decompress every column of every row before filtering.
+    """
+    clauses, params = _filters(s, f)
+    clauses = clauses + list(extra)
+    if genes is None or len(s.gene_columns) == 1:
+        if genes is not None:
+            cond, vals = _in(s.gene_columns[0], genes)
+            clauses, params = [cond, *clauses], [*vals, *params]
+        return _Matching(f"(SELECT * FROM {_source_sql(s)}{_where_sql(clauses)})", params, False)
+    first, second = s.gene_columns
+    in_first, vals = _in(first, genes)
+    in_second, _ = _in(second, genes)
+    branch_a = f"SELECT rowid AS _row, * FROM {s.source}{_where_sql([in_first, *clauses])}"
+    branch_b = (f"SELECT rowid AS _row, * FROM {s.source}"
+                f"{_where_sql([in_second, f'({first} IS NULL OR NOT {in_first})', *clauses])}")
+    return _Matching(f"({branch_a} UNION ALL {branch_b})",
+                     [*vals, *params, *vals, *vals, *params], True)
 
 
 def _resolve_search(con: duckdb.DuckDBPyConnection, f: Filters) -> list[str] | None:
@@ -217,8 +252,8 @@ def count_rows(con: duckdb.DuckDBPyConnection, table: str, filters: Filters = Fi
     genes = _resolve_search(con, filters)
     if genes == []:
         return 0
-    where, params = _where(s, filters, genes)
-    return con.execute(f"SELECT count(*) FROM {_source_sql(s)}{where}", params).fetchone()[0]
+    m = _matching(s, filters, genes)
+    return con.execute(f"SELECT count(*) FROM {m.sql}", m.params).fetchone()[0]
 
 
 def browse(
@@ -242,23 +277,40 @@ def browse(
     genes = _resolve_search(con, filters)
     if genes == []:
         return Page(pd.DataFrame(columns=list(s.columns)), 0, 1, page_size, [])
-    where, params = _where(s, filters, genes)
-    if total is None:
-        total = con.execute(f"SELECT count(*) FROM {_source_sql(s)}{where}", params).fetchone()[0]
-    n_pages = max(1, math.ceil(total / page_size))
-    page = min(max(1, int(page)), n_pages)
+    m = _matching(s, filters, genes)
     order = ""
     if sort:
         if sort not in s.sortable:
             raise CreError(f"cannot sort {table} by '{sort}'; choose one of {', '.join(s.sortable)}")
         direction = "DESC" if descending else "ASC"
-        ties = [c for c in s.gene_columns if c != sort] + ([] if s.join_smf else ["rowid"])
+        ties = [c for c in s.gene_columns if c != sort] + (["_row"] if m.ordered_by_row else [])
         order = f" ORDER BY {sort} {direction} NULLS LAST" + "".join(f", {t}" for t in ties)
+    elif m.ordered_by_row:
+        order = " ORDER BY _row"
     cols = ", ".join(s.columns)
-    rows = con.execute(
-        f"SELECT {cols} FROM {_source_sql(s)}{where}{order} LIMIT ? OFFSET ?",
-        params + [page_size, (page - 1) * page_size],
-    ).df()
+
+    def fetch(number: int, counted: bool) -> pd.DataFrame:
+        window = ", count(*) OVER () AS _total" if counted else ""
+        return con.execute(
+            f"SELECT {cols}{window} FROM {m.sql}{order} LIMIT ? OFFSET ?",
+            m.params + [page_size, (number - 1) * page_size],
+        ).df()
+
+    page = max(1, int(page))
+    rows = None
+    if total is None and genes is not None and len(genes) <= FEW_GENES:
+        # A search for a few genes matches few rows: count them in the same scan as the page.
+        rows = fetch(page, counted=True)
+        if len(rows):
+            total = int(rows.pop("_total").iloc[0])
+        else:
+            rows = None
+    if total is None:
+        total = con.execute(f"SELECT count(*) FROM {m.sql}", m.params).fetchone()[0]
+    n_pages = max(1, math.ceil(total / page_size))
+    if rows is None or page > n_pages:
+        page = min(page, n_pages)
+        rows = fetch(page, counted=False)
     rows = _add_names(con, rows, s)
     return Page(rows, int(total), page, page_size, genes or [])
 
@@ -295,19 +347,18 @@ def histogram(
     genes = _resolve_search(con, filters)
     if genes == []:
         return empty
-    where, params = _where(s, filters, genes)
     # Bins are floor((x − lo) · bins / (hi − lo)) as plain integers (DuckDB then uses a perfect
     # hash aggregate); the maximum lands in bin ``bins`` and is folded into the last bin below.
     if genes:
         # A gene search keeps few rows: scan the table once, into memory, for range and bins.
-        finite = f"{column} IS NOT NULL AND isfinite({column})"
+        m = _matching(s, filters, genes, extra=[f"{column} IS NOT NULL AND isfinite({column})"])
         frame = con.execute(
-            f"WITH v AS MATERIALIZED (SELECT {column} AS x FROM {_source_sql(s)}{where} AND {finite}), "
+            f"WITH v AS MATERIALIZED (SELECT {column} AS x FROM {m.sql}), "
             "r AS (SELECT min(x) AS lo, max(x) AS hi FROM v) "
             "SELECT floor((x - lo) * CASE WHEN hi > lo THEN ? / (hi - lo) ELSE 0 END)::INTEGER AS bin, "
             "count(*) AS count, any_value(lo) AS lo, any_value(hi) AS hi FROM v, r "
             "GROUP BY bin ORDER BY bin",
-            params + [bins],
+            m.params + [bins],
         ).df()
         if frame.empty:
             return empty
@@ -315,18 +366,17 @@ def histogram(
     else:
         # Otherwise the range comes from column statistics when unfiltered, then one pass.
         # NaN/inf are filtered only when the range shows some (the filter defeats statistics).
-        source = f"{_source_sql(s)}{where}"
-        lo, hi = con.execute(f"SELECT min({column}), max({column}) FROM {source}", params).fetchone()
+        m = _matching(s, filters, None)
+        lo, hi = con.execute(f"SELECT min({column}), max({column}) FROM {m.sql}", m.params).fetchone()
         if lo is not None and not (math.isfinite(lo) and math.isfinite(hi)):
-            finite = f"isfinite({column})"
-            source += f" AND {finite}" if where else f" WHERE {finite}"
-            lo, hi = con.execute(f"SELECT min({column}), max({column}) FROM {source}", params).fetchone()
+            m = _matching(s, filters, None, extra=[f"isfinite({column})"])
+            lo, hi = con.execute(f"SELECT min({column}), max({column}) FROM {m.sql}", m.params).fetchone()
         if lo is None:
             return empty
         frame = con.execute(
             f"SELECT floor(({column} - ?) * ?)::INTEGER AS bin, count(*) AS count "
-            f"FROM {source} GROUP BY bin ORDER BY bin",
-            [lo, bins / (hi - lo) if hi > lo else 0.0] + params,
+            f"FROM {m.sql} GROUP BY bin ORDER BY bin",
+            [lo, bins / (hi - lo) if hi > lo else 0.0] + m.params,
         ).df().dropna(subset=["bin"])
     width = (hi - lo) / bins if hi > lo else 1.0
     frame["bin"] = frame["bin"].clip(upper=bins - 1)
@@ -358,11 +408,12 @@ def gene_detail(con: duckdb.DuckDBPyConnection, gene: str, top_k: int = 15) -> G
         "WHERE gene = ? ORDER BY temperature, strain",
         [g],
     ).df()
-    partners = con.execute(
-        "SELECT CASE WHEN gene_a = ? THEN gene_b ELSE gene_a END AS partner, fitness, epsilon, n, "
-        "count(*) OVER () AS n_pairs FROM dmf WHERE gene_a = ? OR gene_b = ? "
+    partners = con.execute(     # two pushed-down scans (gene as a, gene as b), not an OR
+        "SELECT partner, fitness, epsilon, n, count(*) OVER () AS n_pairs FROM ("
+        "SELECT gene_b AS partner, fitness, epsilon, n FROM dmf WHERE gene_a = ? UNION ALL "
+        "SELECT gene_a AS partner, fitness, epsilon, n FROM dmf WHERE gene_b = ?) "
         "ORDER BY abs(epsilon) DESC NULLS LAST, partner LIMIT ?",
-        [g, g, g, int(top_k)],
+        [g, g, int(top_k)],
     ).df()
     n_pairs = int(partners["n_pairs"].iloc[0]) if len(partners) else 0
     partners = partners.drop(columns="n_pairs")

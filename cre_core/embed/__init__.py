@@ -1,1 +1,14 @@
-"""embed subpackage."""
+"""Embeddings of CRE windows (DESIGN.md section 2) and everything around them.
+
+- ``base``: the Embedder interface, windows read from the store, regions and feature sets;
+- ``kmer``: the default, weight-free k-mer spectrum embedder (any CPU);
+- ``random``: the seeded per-gene Gaussian control;
+- ``specieslm``: SpeciesLM (local folder or hub cache, never downloaded), batched fast path;
+- ``cache``: content-addressed Parquet caches under ``WORKSPACE/embeddings``;
+- ``runner``: bring the caches up to date (only missing windows are computed);
+- ``distributed``: shard and gather under ``torchrun``;
+- ``features``: ``load_features`` (what models train on) and ``list_embeddings``;
+- ``umap_view``: seeded, cached UMAP and the Embeddings page's chart;
+- ``jobs``: background ``embed`` runs started from the app;
+- ``commands``: the ``embed`` and ``umap`` CLI commands.
+"""

@@ -8,10 +8,12 @@ every part is there.)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from cre_core.embed.base import REGIONS, feature_regions, read_windows
+from cre_core.embed.base import REGIONS, feature_regions, read_windows, sequence_key
 from cre_core.embed.cache import cache_files, cache_path, read_cache, read_meta
 from cre_core.embed.distributed import DistContext
 from cre_core.embed.runner import EMBEDDERS, embed_workspace, make_embedder
@@ -33,17 +35,20 @@ def load_features(ws: Workspace, features: str, embedder: str = "kmer",
     regions = feature_regions(features)
     if embedder not in EMBEDDERS:
         raise CreError(f"unknown embedder '{embedder}': choose one of {', '.join(EMBEDDERS)}")
-    emb = make_embedder(embedder, model, regions=regions, device="cpu")
     windows = read_windows(ws, regions)
     if embedder in ON_DEMAND:
+        emb = make_embedder(embedder, model, regions=regions, device="cpu")
         # one process, no collectives: every caller (e.g. each training rank) stands alone
         embed_workspace(ws, emb, regions, dist=DistContext())
+        paths = {r: cache_path(ws, emb.name, emb.cache_id(r), r) for r in regions}
+        key = emb.key
+    else:
+        paths, key = specieslm_caches(ws, model, regions), sequence_key
     parts: dict[str, dict[str, np.ndarray]] = {}
     for region in regions:
-        path = cache_path(ws, emb.name, emb.cache_id(region), region)
-        cache = read_cache(path)
+        cache = read_cache(paths[region])
         index = cache.index() if cache else {}
-        missing = [w.gene for w in windows[region] if emb.key(w) not in index]
+        missing = [w.gene for w in windows[region] if key(w) not in index]
         if missing:
             model_arg = f" --model {model}" if model else ""
             raise CreError(
@@ -51,13 +56,41 @@ def load_features(ws: Workspace, features: str, embedder: str = "kmer",
                 f"{embedder} embedding (e.g. {missing[0]}): run `python -m cre_core embed "
                 f"--workspace {ws.root} --embedder {embedder}{model_arg} --regions {region}` first"
             )
-        parts[region] = {w.gene: cache.vectors[index[emb.key(w)]] for w in windows[region]}
+        parts[region] = {w.gene: cache.vectors[index[key(w)]] for w in windows[region]}
     genes = sorted(set.intersection(*(set(p) for p in parts.values())))
     if not genes:
         raise CreError(f"no gene has every window of '{features}'")
     matrix = np.concatenate(
         [np.stack([parts[region][g] for g in genes]) for region in regions], axis=1)
     return genes, np.ascontiguousarray(matrix, dtype=np.float32)
+
+
+def specieslm_caches(ws: Workspace, model: str | None, regions: list[str]) -> dict[str, Path]:
+    """The SpeciesLM cache file of each region for ``model``.
+
+    Normally from the model itself (its id and weight fingerprint). When the weights are not on
+    this machine (embedded on a GPU box, trained elsewhere), the caches that were written with
+    the same ``--model`` value (or the only SpeciesLM caches there, when ``model`` is None).
+    """
+    try:
+        emb = make_embedder("specieslm", model, regions=regions, device="cpu")
+        return {r: cache_path(ws, emb.name, emb.cache_id(r), r) for r in regions}
+    except CreError as exc:
+        found: dict[str, list[Path]] = {}
+        for path in cache_files(ws):
+            meta = read_meta(path) or {}
+            if meta.get("embedder") != "specieslm":
+                continue
+            given = (meta.get("params") or {}).get("model_arg")
+            if model is None or str(model) in (given, meta.get("model")):
+                found.setdefault(meta.get("region"), []).append(path)
+        if all(len(found.get(r, [])) == 1 for r in regions):
+            return {r: found[r][0] for r in regions}
+        hint = ("several SpeciesLM caches match; name one with --model"
+                if any(len(found.get(r, [])) > 1 for r in regions)
+                else f"no SpeciesLM embedding of it in {ws.embeddings_dir} either: run `python -m "
+                     f"cre_core embed --workspace {ws.root} --embedder specieslm` first")
+        raise CreError(f"{exc}; {hint}") from exc
 
 
 def list_embeddings(ws: Workspace) -> pd.DataFrame:

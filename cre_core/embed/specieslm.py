@@ -250,6 +250,17 @@ def resolve_device(device: str | None) -> str:
     return device
 
 
+def device_note() -> str:
+    """One line on where SpeciesLM would run here (for the app)."""
+    import torch
+
+    if torch.cuda.is_available():
+        n = torch.cuda.device_count()
+        return f"GPU: {torch.cuda.get_device_name(0)}" + (f" (x{n}; use torchrun for all)" if n > 1 else "")
+    return ("No CUDA GPU is visible: SpeciesLM would run on the CPU, about one window per second "
+            "for BERT-base. Run `embed` on a GPU machine (or under torchrun) for a genome.")
+
+
 class SpeciesLMEmbedder(Embedder):
     """SpeciesLM embeddings of CRE windows; the upstream/downstream models per ``resolve_models``."""
 
@@ -355,7 +366,7 @@ class SpeciesLMEmbedder(Embedder):
         # length bucketing: longest first, so the first batch shows the peak memory at once
         order = np.argsort([-len(w.sequence) for w in windows], kind="stable")
         size = self.default_batch_size()
-        out = torch.empty((len(windows), hidden), dtype=torch.float32, device=device)
+        pooled = []          # per batch, left on the device: no host sync until the end
         done = 0
         with torch.inference_mode():
             for start in range(0, len(order), size):
@@ -369,11 +380,15 @@ class SpeciesLMEmbedder(Embedder):
                 with self._autocast():
                     states = model(input_ids=ids_t, attention_mask=attention,
                                    output_hidden_states=True).hidden_states
-                out[torch.from_numpy(rows).to(device)] = pool(states, mask_t)
+                pooled.append(pool(states, mask_t))
+                del states
                 done += len(rows)
                 if progress:
                     progress(done, len(windows))
-        return out.cpu().numpy()
+            vectors = torch.cat(pooled).cpu().numpy()
+        out = np.empty((len(windows), hidden), dtype=np.float32)
+        out[order] = vectors
+        return out
 
 
 def pool(hidden_states: Sequence, mask) -> "torch.Tensor":  # noqa: F821

@@ -121,8 +121,11 @@ class Engine:
         gen = torch.Generator(device=device).manual_seed(self.seed * 1_000_003 + epoch)
         order = rows[torch.randperm(len(rows), generator=gen, device=device)]
         bs, world = self.batch_size, self.dist.world
-        steps = len(order) // bs + (1 if len(order) % bs >= 2 * world else 0)
-        return [order[s * bs:(s + 1) * bs][self.dist.rank::world] for s in range(steps)]
+        return [order[s * bs:(s + 1) * bs][self.dist.rank::world] for s in range(self.steps_per_epoch(len(rows)))]
+
+    def steps_per_epoch(self, n_rows: int) -> int:
+        bs = self.batch_size
+        return n_rows // bs + (1 if n_rows % bs >= 2 * self.dist.world else 0)
 
     def train_step(self, rows: torch.Tensor, wt_only: bool = False) -> tuple[dict, torch.Tensor | None]:
         """One optimiser step; returns the model's output dict and the gradient norm (or None)."""
@@ -327,7 +330,7 @@ class _Run:
         if self.engine is None:
             self._closed_form_epoch()
             return
-        n_steps = len(self.engine.epoch_batches(self.rows["train"], 0))
+        n_steps = self.engine.steps_per_epoch(len(self.rows["train"]))
         self.log_every = cfg.log_every or (1 if n_steps <= 1000 else math.ceil(n_steps / 1000))
         if isinstance(self.core, WtDiff) and self.engine.step < cfg.wt_warmup and self.state["epoch"] == 0:
             self._warmup()

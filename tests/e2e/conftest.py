@@ -99,6 +99,7 @@ def prepare_workspace(source: Workspace, root: Path) -> Workspace:
 def app_server(tiny_workspace, tmp_path_factory) -> AppServer:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (make test does this)")
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)        # artefacts of this run only
     base = tmp_path_factory.mktemp("e2e")
     ws = prepare_workspace(tiny_workspace, base / "ws")
     port = free_port()
