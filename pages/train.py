@@ -4,7 +4,6 @@ import streamlit as st
 
 from cre_core.app_support import config_widget, current_workspace, guard, require_store
 from cre_core.charts import epoch_curves, step_chart
-from cre_core.errors import CreError
 from cre_core.run_views import (LIVE, MAIN_FIELDS, WT_MODELS, device_summary, field_applies,
                                 form_fields, log_tail)
 from cre_core.train import jobs
