@@ -210,9 +210,9 @@ def scan(ws: Workspace, run_id: str, gene: str, top_k: int | None = 20, order: s
     con = ws.connect(read_only=True)
     try:
         g_name = resolve_genes(con, [gene])[0]
-        rows = con.execute(
-            "SELECT CASE WHEN gene_a = ? THEN gene_b ELSE gene_a END, fitness, epsilon "
-            "FROM dmf WHERE gene_a = ? OR gene_b = ?", [g_name, g_name, g_name]).fetchall()
+        rows = con.execute(       # two pushed-down filters (an OR of the columns scans everything)
+            "SELECT gene_b, fitness, epsilon FROM dmf WHERE gene_a = ? "
+            "UNION ALL SELECT gene_a, fitness, epsilon FROM dmf WHERE gene_b = ?", [g_name, g_name]).fetchall()
     finally:
         con.close()
     loaded = load_model(ws, run_id)
