@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cre_core.data.store import counts, get_meta, list_sources
+from cre_core.embed.cache import cache_files
+from cre_core.train.runs import list_runs
 from cre_core.workspace import Workspace
-
-RUN_STATUSES = ("queued", "running", "done", "diverged", "failed", "interrupted")
 
 
 @dataclass
@@ -48,34 +48,19 @@ def overview(ws: Workspace) -> Overview:
 
 def list_embedding_files(ws: Workspace) -> list[str]:
     """Embedding cache files (one per embedder, model and region), relative to embeddings/."""
-    try:
-        from cre_core.embed.cache import cache_files
-    except ImportError:              # an installation without the embeddings layer
-        return []
     return [str(p.relative_to(ws.embeddings_dir)) for p in cache_files(ws)]
 
 
 def count_runs(ws: Workspace) -> dict[str, int]:
-    """Number of training runs per status (from the training package when it is there)."""
-    try:
-        from cre_core.train.runs import list_runs
-    except ImportError:
-        list_runs = None
-    if list_runs is not None:
-        frame = list_runs(ws)
-        if frame is None or frame.empty:
-            return {}
-        return {str(k): int(v) for k, v in frame["status"].value_counts().items()}
-    if not ws.runs_dir.is_dir():
+    """Number of training runs per status."""
+    frame = list_runs(ws)
+    if frame.empty:
         return {}
-    n = sum(1 for p in ws.runs_dir.iterdir() if (p / "config.json").exists())
-    return {"unknown": n} if n else {}
+    return {str(k): int(v) for k, v in frame["status"].value_counts().items()}
 
 
 def embedding_table(ws: Workspace) -> pd.DataFrame:
-    """Embedder, model, region, genes and width of each cache (from the embeddings layer)."""
-    try:
-        from cre_core.embed.features import list_embeddings
-    except ImportError:
-        return pd.DataFrame({"path": list_embedding_files(ws)})
+    """Embedder, model, region, genes and width of each cache."""
+    from cre_core.embed.features import list_embeddings   # imports the embedders (torch): lazily
+
     return list_embeddings(ws).drop(columns=["path"], errors="ignore")

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from cre_core.train.config import TrainConfig
-from cre_core.train.runs import JsonlWriter, write_json_atomic, write_parquet_atomic, write_status
+from cre_core.atomic import atomic_path, write_json_atomic
+from cre_core.train.runs import JsonlWriter, write_status
 from cre_core.workspace import Workspace
 
 
@@ -37,9 +38,10 @@ def write_fake_run(
     rng = np.random.default_rng(seed)
     true = np.clip(rng.normal(0.8, 0.2, n_test), 0, 1.2)
     pred = true + rng.normal(0, 0.1, n_test)
-    write_parquet_atomic(pd.DataFrame({
-        "genes": [f"G{i}A,G{i}B" for i in range(n_test)], "n_genes": 2, "true": true, "predicted": pred,
-    }), folder / "predictions.parquet")
+    with atomic_path(folder / "predictions.parquet") as tmp:
+        pd.DataFrame({
+            "genes": [f"G{i}A,G{i}B" for i in range(n_test)], "n_genes": 2, "true": true, "predicted": pred,
+        }).to_parquet(tmp, index=False)
     summary = {"pearson": float(np.corrcoef(true, pred)[0, 1]), "spearman": 0.5,
                "r2": float(1 - ((true - pred) ** 2).sum() / ((true - true.mean()) ** 2).sum()),
                "mse": float(((true - pred) ** 2).mean()), "n_test": n_test,

@@ -12,11 +12,9 @@ import torch
 
 from cre_core.data.lookup import UnknownGeneError
 from cre_core.errors import CreError
-from cre_core.models.base import PAD
 from cre_core.query import service
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
-from cre_core.workspace import Workspace
 from test_train_support import build_workspace, install_fake_features
 
 QUICK = dict(epochs=2, batch_size=64, hidden=16)

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
+from cre_core.atomic import write_json_atomic
 from cre_core.errors import CreError
-from cre_core.models.base import FitnessModel
+from cre_core.processes import process_identity
 from cre_core.train import data as D
 from cre_core.train import jobs
 from cre_core.train import runs as R
@@ -24,6 +24,7 @@ from cre_core.train.checkpoint import load_checkpoint, save_checkpoint
 from cre_core.train.config import FIELD_HELP, TrainConfig, add_arguments, config_from_args
 from cre_core.train.loop import train_run
 from cre_core.train.metrics import epsilon_metrics, pearson, r2, rankdata, regression_metrics, spearman
+from cre_core.workspace import Workspace
 from test_train_support import build_workspace, install_fake_features
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +44,7 @@ def ws(synth_root, tmp_path):
     import shutil
 
     shutil.copytree(synth_root, tmp_path / "ws")
-    return R.Workspace(tmp_path / "ws")
+    return Workspace(tmp_path / "ws")
 
 
 @pytest.fixture
@@ -286,7 +287,7 @@ def test_checkpoint_is_atomic(tmp_path, monkeypatch):
     save_checkpoint(path, {"a": torch.ones(2), "epoch": 1})
 
     def broken(obj, f, *a, **k):
-        f.write(b"half a file")
+        Path(f).write_bytes(b"half a file")
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", broken)
@@ -370,9 +371,9 @@ def test_running_status_with_a_dead_pid_reads_interrupted(tmp_path):
     folder.mkdir()
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
-    R.write_status(folder, "running", **R.process_identity(proc.pid))
+    R.write_status(folder, "running", **process_identity(proc.pid))
     assert R.effective_status(R.read_json(folder / "status.json")) == "interrupted"
-    R.write_status(folder, "running", **R.process_identity(os.getpid()))
+    R.write_status(folder, "running", **process_identity(os.getpid()))
     assert R.effective_status(R.read_json(folder / "status.json")) == "running"
     R.write_status(folder, "queued", pid=proc.pid, host=None)
     assert R.effective_status(R.read_json(folder / "status.json")) == "failed"
@@ -447,7 +448,7 @@ def test_jobs_launch_stop_resume(ws):
     longer = ws.runs_dir / run_id / "config.json"
     cfg_dict = json.loads(longer.read_text())
     cfg_dict["epochs"] = done_epochs + 1                          # finish quickly after resuming
-    R.write_json_atomic(longer, cfg_dict)
+    write_json_atomic(longer, cfg_dict)
     jobs.resume(ws, run_id)
     assert _wait(ws, run_id, {"done", "failed", "interrupted"}) == "done", (ws.runs_dir / run_id / "train.log").read_text()
     log = (ws.runs_dir / run_id / "train.log").read_text()

@@ -33,9 +33,9 @@ def test_two_process_gloo_run_matches_one_process(tmp_path):
     assert two["world_size"] == 2 and one["world_size"] == 1
     assert two["status"] == "done" and two["n_test"] == one["n_test"]
     # each global batch is split between the two processes and the gradients averaged:
-    # the same optimisation up to float rounding
-    assert abs(two["pearson"] - one["pearson"]) < 0.02
-    assert two["mse"] == pytest.approx(one["mse"], rel=0.05)
+    # the same optimisation up to float rounding (measured: equal to 1e-7)
+    assert two["pearson"] == pytest.approx(one["pearson"], abs=1e-3)
+    assert two["mse"] == pytest.approx(one["mse"], rel=1e-3)
     epochs = R.read_jsonl(tmp_path / "two" / "epochs.jsonl")
     assert [e["epoch"] for e in epochs] == [1, 2, 3]                     # rank 0 writes, once
     assert (tmp_path / "two" / "checkpoints" / "best.pt").exists()

@@ -130,7 +130,9 @@ def rebuild_dmf(con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...]) -> int:
     """Aggregate raw rows into canonical pairs (gene_a < gene_b) using alleles of ``kinds``.
 
     Repeats (both orientations, alleles, temperatures) become mean, std and count; the std is
-    the spread of the repeats, or the reported std when a pair was measured once.
+    the spread of the repeats, or the reported std when a pair was measured once. Rows are
+    stored sorted, so lookups by ``gene_a`` skip row groups by their min/max; a primary-key
+    index would double the ingest time (bench/RESULTS.md) and serve no query the app runs.
     """
     con.execute("DELETE FROM dmf")
     marks = ", ".join("?" for _ in kinds)

@@ -32,13 +32,12 @@ CREATE TABLE IF NOT EXISTS sga(    -- raw Costanzo 2016 rows, one per measuremen
     epsilon DOUBLE, pvalue DOUBLE, query_smf DOUBLE, array_smf DOUBLE,
     dmf DOUBLE, dmf_std DOUBLE
 );
-CREATE TABLE IF NOT EXISTS dmf(    -- one row per canonical pair (gene_a < gene_b)
-    gene_a VARCHAR, gene_b VARCHAR,
+CREATE TABLE IF NOT EXISTS dmf(    -- one row per canonical pair (gene_a < gene_b), sorted by pair
+    gene_a VARCHAR, gene_b VARCHAR,    -- unique by construction (GROUP BY); no index: see rebuild_dmf
     fitness DOUBLE,                -- mean double-mutant fitness over repeated measurements
     std DOUBLE,                    -- std over repeats; the reported std when measured once
     n INTEGER,                     -- number of measurements aggregated
-    epsilon DOUBLE,                -- mean measured interaction score
-    PRIMARY KEY(gene_a, gene_b)
+    epsilon DOUBLE                 -- mean measured interaction score
 );
 CREATE TABLE IF NOT EXISTS smf_raw(
     source VARCHAR, strain VARCHAR, gene VARCHAR, allele VARCHAR, allele_kind VARCHAR,

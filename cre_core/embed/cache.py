@@ -12,14 +12,12 @@ SHA-1 of the window's ``pad_len:sequence`` (the random control keys by gene), ``
 that has this window now (null for a vector no current gene uses: kept so that switching back to
 an earlier genome recomputes nothing). ``embedding`` is a fixed-size list of float32. The file's
 Parquet metadata (key ``cre_embed``) says which model, when, how long, and how many genes.
-Writes go to a temporary file in the same folder, then ``os.replace``: readers never see half a file.
+Writes are atomic (``cre_core.atomic``): readers never see half a file.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cre_core.atomic import atomic_path
 from cre_core.errors import CreError
 from cre_core.workspace import Workspace
 
@@ -84,7 +83,7 @@ def read_meta(path: Path) -> dict | None:
 
 def write_cache(path: Path, genes: list[str | None], keys: list[str], vectors: np.ndarray,
                 meta: dict) -> None:
-    """Write a cache file atomically (temporary file in the same folder, then os.replace)."""
+    """Write a cache file atomically."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n, dim = vectors.shape
     embedding = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dim)
@@ -95,18 +94,12 @@ def write_cache(path: Path, genes: list[str | None], keys: list[str], vectors: n
 
 
 def write_table_atomic(table: pa.Table, path: Path) -> None:
-    """``pq.write_table`` to a temporary sibling, then ``os.replace`` onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    """``pq.write_table``, atomically; a disk error becomes a one-line CreError."""
     try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise CreError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        raise
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
+    except OSError as exc:
+        raise CreError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def cache_files(ws: Workspace) -> list[Path]:

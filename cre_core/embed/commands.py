@@ -96,7 +96,7 @@ class _Progress:
     def write(self, state: str, **extra) -> None:
         if self.file is None:
             return
-        from cre_core.embed.jobs import write_json_atomic
+        from cre_core.atomic import write_json_atomic
 
         write_json_atomic(self.file, {"state": state, "results": self.results, **extra,
                                       "updated": time.time()})

@@ -9,11 +9,11 @@ start; downstream: at its 3' end), so the codons keep their positions.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
+from cre_core.atomic import write_text_atomic
 from cre_core.errors import CreError
 from cre_core.genome.gff import Genome
 
@@ -84,12 +84,8 @@ def write_windows_fasta(windows: pd.DataFrame, out: str | Path) -> int:
         f">{gene} {region}\n{sequence}\n"
         for gene, region, sequence in zip(windows["gene"], windows["region"], windows["sequence"])
     )
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="ascii")
-        os.replace(tmp, out)
+        write_text_atomic(out, text, encoding="ascii")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise CreError(f"cannot write {out}: {exc.strerror or exc}") from exc
     return len(windows)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from cre_core.models.base import PAD, FitnessModel, phi_net, pool, rho_net, set_mask
 
@@ -64,7 +65,7 @@ class DeepSet(FitnessModel):
         self._phi_cache = None
 
     def encode(self, genes: torch.Tensor) -> torch.Tensor:
-        return self.encoder(genes) if self.learned else self.table[genes]
+        return self.encoder(genes) if self.learned else F.embedding(genes, self.table)
 
     def phi_all(self) -> torch.Tensor:
         """φ of every gene, (n_genes, hidden)."""
@@ -80,10 +81,12 @@ class DeepSet(FitnessModel):
     def node_embeddings(self, idx: torch.Tensor) -> torch.Tensor:
         """φ(x_g) for every slot of ``idx`` (B, K, H); padding slots hold φ of gene 0."""
         safe = idx.clamp(min=0)
+        # F.embedding rather than ``[]``: on the CPU its gather and its backward (a scatter-add)
+        # are 2-4x faster than advanced indexing's, a third of a training step (bench/train.py)
         if safe.numel() >= self.n_genes:
-            return self.phi_all()[safe]
+            return F.embedding(safe, self.phi_all())
         uniq, inverse = torch.unique(safe, return_inverse=True)
-        return self.phi(self.encode(uniq))[inverse]
+        return F.embedding(inverse, self.phi(self.encode(uniq)))
 
     def pooled(self, idx: torch.Tensor) -> torch.Tensor:
         return pool(self.node_embeddings(idx), set_mask(idx), self.pooling)

@@ -10,40 +10,20 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from cre_core.atomic import write_json_atomic
 from cre_core.errors import CreError
+from cre_core.processes import process_identity, spawn
 from cre_core.train import runs as R
 from cre_core.train.config import TrainConfig
 from cre_core.workspace import Workspace
 
-_CHILDREN: dict[int, subprocess.Popen] = {}
-_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-
-
-def reap() -> None:
-    """Collect exit codes of finished children of this process (no zombies left behind)."""
-    for pid, proc in list(_CHILDREN.items()):
-        if proc.poll() is not None:
-            del _CHILDREN[pid]
-
 
 def _spawn(ws: Workspace, folder: Path, args: list[str]) -> int:
-    cmd = [sys.executable, "-m", "cre_core", "train", "--workspace", str(ws.root),
-           "--run-dir", str(folder), *args]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PACKAGE_ROOT), env.get("PYTHONPATH")]))
-    env.pop("WORLD_SIZE", None)      # a launched run is one process (use torchrun for DDP)
-    with open(folder / "train.log", "ab") as log:
-        log.write(f"\n$ {' '.join(cmd)}\n".encode())
-        log.flush()
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=str(_PACKAGE_ROOT), env=env, start_new_session=True)
-    _CHILDREN[proc.pid] = proc
-    return proc.pid
+    return spawn(["train", "--workspace", str(ws.root), "--run-dir", str(folder), *args],
+                 folder / "train.log")
 
 
 def launch(ws: Workspace, config: TrainConfig) -> str:
@@ -51,10 +31,10 @@ def launch(ws: Workspace, config: TrainConfig) -> str:
     config.validate()
     folder = R.create_run_dir(ws, config)
     (folder / "checkpoints").mkdir()
-    R.write_json_atomic(folder / "config.json", config.to_dict())
+    write_json_atomic(folder / "config.json", config.to_dict())
     R.write_status(folder, "queued", created=time.time())
     pid = _spawn(ws, folder, config.to_cli_args())
-    R.write_status(folder, "queued", **R.process_identity(pid))
+    R.write_status(folder, "queued", **process_identity(pid))
     return folder.name
 
 
@@ -83,4 +63,4 @@ def resume(ws: Workspace, run_id: str) -> None:
     if state == "done":
         raise CreError(f"run {folder.name} has finished; start a new run instead")
     pid = _spawn(ws, folder, ["--resume"])
-    R.write_status(folder, "queued", **R.process_identity(pid), message="resuming")
+    R.write_status(folder, "queued", **process_identity(pid), message="resuming")

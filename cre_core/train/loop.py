@@ -37,8 +37,10 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from cre_core.atomic import atomic_path, clean_json, write_json_atomic
 from cre_core.errors import CreError
 from cre_core.models import FitnessModel, Ontology, WtDiff
+from cre_core.processes import process_identity
 from cre_core.train import data as D
 from cre_core.train import runs as R
 from cre_core.train.checkpoint import load_checkpoint, save_checkpoint
@@ -144,10 +146,6 @@ class Engine:
         self.step += 1
         return out, norm
 
-    @torch.no_grad()
-    def predict(self, rows: torch.Tensor, batch: int) -> np.ndarray:
-        return predict_rows(self.core, self.idx, rows, batch, self.amp)
-
 
 @torch.no_grad()
 def predict_rows(model: FitnessModel, idx: torch.Tensor, rows: torch.Tensor, batch: int,
@@ -236,9 +234,9 @@ class _Run:
                 if not self.resume and (path / "checkpoints" / "last.pt").exists():
                     raise CreError(f"{path} already holds a trained run; pass --resume or another --run-dir")
             (path / "checkpoints").mkdir(exist_ok=True)
-            R.write_json_atomic(path / "config.json", self.config.to_dict())
+            write_json_atomic(path / "config.json", self.config.to_dict())
             status = R.read_json(path / "status.json") or {}
-            R.write_status(path, "running", **R.process_identity(os.getpid()),
+            R.write_status(path, "running", **process_identity(os.getpid()),
                            created=status.get("created", time.time()), started=time.time(),
                            world_size=self.info.world, message=None)
         if self.info.world > 1:
@@ -384,16 +382,15 @@ class _Run:
         self.state["epoch_step"], self.state["loss_sum"], self.state["loss_count"] = 0, 0.0, 0
         return float(loss_sum / count.clamp(min=1))
 
-    def _log_step(self, epoch: int, out: dict, norm, force: bool = False, phase: str = "train") -> bool:
+    def _log_step(self, epoch: int, out: dict, norm, force: bool = False, phase: str = "train") -> None:
         if not self.core.wt_model or not (force or self.engine.step % self.log_every == 0):
-            return False
+            return
         if self.steps_log is not None:
             self.steps_log.write({
                 "step": self.engine.step, "epoch": epoch, "loss": float(out["loss"].detach()),
                 "wt_mean": float(out["wt_mean"]), "wt_loss": float(out["wt_loss"]),
                 "grad_norm": None if norm is None else float(norm), "phase": phase,
             })
-        return True
 
     def _check_finite(self, value: torch.Tensor, epoch: int) -> None:
         bad = torch.tensor([0.0 if bool(torch.isfinite(value).all()) else 1.0], device=self.device)
@@ -497,9 +494,9 @@ class _Run:
         else:
             summary.update(pearson=None, spearman=None, r2=None, mse=None, n_test=len(self.split.test))
         summary["seconds"] = round(self._seconds(), 2)
-        R.write_json_atomic(self.folder / "summary.json", summary)
+        write_json_atomic(self.folder / "summary.json", summary)
         self._write_status(status, epoch=self.state["epoch"], step=self.engine.step if self.engine else 0)
-        return R.clean_json(summary)
+        return clean_json(summary)
 
     def _test(self) -> dict:
         rows = self.rows["test"]
@@ -520,7 +517,8 @@ class _Run:
             "smf_a": smf_a, "smf_b": smf_b, "multiplicative": mult,
             "epsilon_pred": pred - mult, "epsilon_true": eps_true,
         })
-        R.write_parquet_atomic(frame, self.folder / "predictions.parquet")
+        with atomic_path(self.folder / "predictions.parquet") as tmp:
+            frame.to_parquet(tmp, index=False)
         out = {"pearson": metrics["pearson"], "spearman": metrics["spearman"], "r2": metrics["r2"],
                "mse": metrics["mse"], "n_test": metrics["n"]}
         out.update(epsilon_metrics(pred, smf_a, smf_b, eps_true))

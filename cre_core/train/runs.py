@@ -20,18 +20,16 @@ run whose process is gone reads as ``interrupted`` (``failed`` when it never sta
 from __future__ import annotations
 
 import json
-import math
-import os
 import secrets
-import socket
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from cre_core.atomic import clean_json, write_json_atomic, write_text_atomic
 from cre_core.errors import CreError
+from cre_core.processes import alive
 from cre_core.workspace import Workspace
 
 STATUSES = ("queued", "running", "done", "diverged", "failed", "interrupted")
@@ -43,34 +41,6 @@ STEP_COLUMNS = ["step", "epoch", "loss", "wt_mean", "wt_loss", "grad_norm"]
 
 
 # --- writing --------------------------------------------------------------------------------
-
-def clean_json(value: Any) -> Any:
-    """NaN/inf → None, numpy scalars → Python, recursively (strict JSON for every reader)."""
-    if isinstance(value, dict):
-        return {str(k): clean_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean_json(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temp file in the same folder, fsync, then os.replace."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(clean_json(data), f, indent=1, allow_nan=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def read_json(path: Path) -> Any:
     try:
@@ -100,11 +70,7 @@ def truncate_jsonl(path: Path, keep) -> None:
     if not path.exists():
         return
     rows = [r for r in read_jsonl(path) if keep(r)]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        for r in rows:
-            f.write(json.dumps(r) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -135,53 +101,13 @@ def write_status(run_dir: Path, status: str, **fields: Any) -> dict:
     return current
 
 
-def process_identity(pid: int) -> dict[str, Any]:
-    """pid, host and the process start time (so a recycled pid is not mistaken for the run)."""
-    return {"pid": pid, "host": socket.gethostname(), "pid_start": _start_time(pid)}
-
-
-def _start_time(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def pid_alive(status: dict) -> bool:
-    """Whether the process recorded in ``status`` still runs (zombies count as gone)."""
-    pid, host = status.get("pid"), status.get("host")
-    if host and host != socket.gethostname():
-        return True                      # another machine's process: cannot tell, trust the file
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        state = stat.rsplit(")", 1)[1].split()[0]
-        if state in ("Z", "X"):
-            return False
-        if status.get("pid_start") and _start_time(pid) != status["pid_start"]:
-            return False
-    except OSError:
-        pass
-    return True
-
-
 def effective_status(status: dict | None) -> str:
     """The status, with ``running``/``queued`` runs whose process is gone resolved."""
     if not status:
         return "failed"
     state = status.get("status", "failed")
     if state in ("running", "queued"):
-        from cre_core.train import jobs   # reap finished children of this process first
-        jobs.reap()
-        if not pid_alive(status):
+        if not alive(status):
             return "interrupted" if state == "running" else "failed"
     return state
 
@@ -291,15 +217,3 @@ def read_predictions(ws: Workspace, run_id: str) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame(columns=["genes", "n_genes", "true", "predicted"])
     return pd.read_parquet(path)
-
-
-def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
