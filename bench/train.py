@@ -15,7 +15,10 @@ Both sides train for the same number of samples after a short warm-up, alternati
 figures are the medians of training samples per second. Prints one JSON line per side, then the final line
 ``{"name", "ours", "baseline", "unit": "samples/s", "ratio", ...}``.
 
-    python bench/train.py                      # CPU defaults: 6,000 genes, 1,536-d, batch 1,024
+The default batch (4,096) is the one for the 1.3e6-1.3e7 pairs this engine is built for; pass
+``--batch`` for the others (bench/RESULTS.md has the grid, small batches included).
+
+    python bench/train.py                      # CPU defaults: 6,000 genes, 1,536-d, batch 4,096
     python bench/train.py --device cuda --pairs 13000000 --batch 32768 --epoch   # H100 row
 """
 
@@ -136,7 +139,7 @@ def main() -> None:
     p.add_argument("--dim", type=int, default=1536)
     p.add_argument("--pairs", type=int, default=200_000)
     p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--batch", type=int, default=1024)
+    p.add_argument("--batch", type=int, default=4096)
     p.add_argument("--samples", type=int, default=40_000, help="samples timed per side")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps per side")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers of the naive side")

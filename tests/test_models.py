@@ -112,9 +112,12 @@ def test_wt_diff_cost_grows_with_genome():
 def test_deepset_unique_and_whole_table_paths_agree():
     m = _model("deepset")
     m.eval()
+    rows = []
+    m.phi.register_forward_hook(lambda mod, inp, out: rows.append(inp[0].shape[0]))
     small = m.predict(SETS)                            # 12 slots < 40 genes: torch.unique path
-    big = torch.cat([SETS, torch.randint(0, G, (20, 3))])
-    assert torch.allclose(m.predict(big)[:4], small, atol=1e-6)   # 72 slots: whole-table path
+    big = torch.cat([SETS, torch.randint(0, G, (30, 3))])
+    assert torch.allclose(m.predict(big)[:4], small, atol=1e-6)
+    assert rows[0] < G and rows[1] == G                # 102 slots >= 2 per gene: whole table
 
 
 def test_deepset_scan_equals_forward_on_pairs():
