@@ -171,28 +171,22 @@ def comparison_table(runs: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns=cols).reset_index(drop=True)
 
 
+def _collect(runs: pd.DataFrame, read, columns: list[str]) -> pd.DataFrame:
+    frames = [frame.assign(run=label) for run_id, label in zip(runs["run_id"], runs["label"])
+              if len(frame := read(run_id))]
+    if not frames:
+        return pd.DataFrame(columns=[*columns, "run"])
+    return pd.concat(frames, ignore_index=True)
+
+
 def collect_steps(ws: Workspace, runs: pd.DataFrame) -> pd.DataFrame:
     """Per-step metrics of several runs in one frame, with a ``run`` column (their labels)."""
-    frames = []
-    for run_id, label in zip(runs["run_id"], runs["label"]):
-        steps = run_files.read_step_metrics(ws, run_id)
-        if len(steps):
-            frames.append(steps.assign(run=label))
-    if not frames:
-        return pd.DataFrame(columns=[*run_files.STEP_COLUMNS, "run"])
-    return pd.concat(frames, ignore_index=True)
+    return _collect(runs, lambda run_id: run_files.read_step_metrics(ws, run_id), run_files.STEP_COLUMNS)
 
 
 def collect_epochs(ws: Workspace, runs: pd.DataFrame) -> pd.DataFrame:
     """Per-epoch metrics of several runs, with a ``run`` column."""
-    frames = []
-    for run_id, label in zip(runs["run_id"], runs["label"]):
-        epochs = run_files.read_epoch_metrics(ws, run_id)
-        if len(epochs):
-            frames.append(epochs.assign(run=label))
-    if not frames:
-        return pd.DataFrame(columns=[*run_files.EPOCH_COLUMNS, "run"])
-    return pd.concat(frames, ignore_index=True)
+    return _collect(runs, lambda run_id: run_files.read_epoch_metrics(ws, run_id), run_files.EPOCH_COLUMNS)
 
 
 def thin_steps(steps: pd.DataFrame, max_points: int = 1500, keep: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -191,24 +191,23 @@ def list_runs(ws: Workspace) -> pd.DataFrame:
     return frame
 
 
-def read_epoch_metrics(ws: Workspace, run_id: str) -> pd.DataFrame:
-    """Per-epoch metrics so far (columns ``EPOCH_COLUMNS`` and more)."""
-    rows = read_jsonl(run_dir(ws, run_id) / "epochs.jsonl")
-    frame = pd.DataFrame(rows)
-    for col in EPOCH_COLUMNS:
+def _metrics_frame(path: Path, columns: list[str]) -> pd.DataFrame:
+    """A JSON Lines metrics file as a frame with at least ``columns``, in that order first."""
+    frame = pd.DataFrame(read_jsonl(path))
+    for col in columns:
         if col not in frame:
             frame[col] = pd.Series(dtype="float64")
-    return frame[EPOCH_COLUMNS + [c for c in frame.columns if c not in EPOCH_COLUMNS]]
+    return frame[columns + [c for c in frame.columns if c not in columns]]
+
+
+def read_epoch_metrics(ws: Workspace, run_id: str) -> pd.DataFrame:
+    """Per-epoch metrics so far (columns ``EPOCH_COLUMNS`` and more)."""
+    return _metrics_frame(run_dir(ws, run_id) / "epochs.jsonl", EPOCH_COLUMNS)
 
 
 def read_step_metrics(ws: Workspace, run_id: str) -> pd.DataFrame:
     """Per-step metrics of wt models (empty frame for other models)."""
-    rows = read_jsonl(run_dir(ws, run_id) / "steps.jsonl")
-    frame = pd.DataFrame(rows)
-    for col in STEP_COLUMNS:
-        if col not in frame:
-            frame[col] = pd.Series(dtype="float64")
-    return frame[STEP_COLUMNS + [c for c in frame.columns if c not in STEP_COLUMNS]]
+    return _metrics_frame(run_dir(ws, run_id) / "steps.jsonl", STEP_COLUMNS)
 
 
 def read_predictions(ws: Workspace, run_id: str) -> pd.DataFrame:
