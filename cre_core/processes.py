@@ -81,3 +81,17 @@ def alive(identity: dict[str, Any]) -> bool:
         return False
     recorded = identity.get("pid_start")
     return not recorded or _start_time(pid) == recorded
+
+
+def log_tail(log: Path, lines: int) -> str:
+    """The last ``lines`` lines of a job's log (read from its last 64 kB; progress bars, which
+    redraw with carriage returns, collapsed to their last state); "" when there is no log."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 64_000))
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    rows = [line.split("\r")[-1] for line in text.rstrip("\n").split("\n")]   # not splitlines: it splits at \r
+    return "\n".join(rows[-lines:])

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cre_core import processes
 from cre_core.train import runs as run_files
 from cre_core.train.config import CHOICES, FIELD_HELP, TrainConfig
 from cre_core.train.metrics import fitness_bins
@@ -218,10 +219,8 @@ def box_stats(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def device_summary() -> str:
     """Where training will run when device is ``auto``."""
-    try:
-        import torch
-    except ImportError:
-        return "torch is not installed"
+    import torch
+
     if torch.cuda.is_available():
         return f"GPU available: {torch.cuda.get_device_name(0)} (device auto uses it)"
     return "No GPU here: runs use the CPU (device auto picks CUDA when present)"
@@ -229,14 +228,7 @@ def device_summary() -> str:
 
 def log_tail(ws: Workspace, run_id: str, lines: int = 40) -> str:
     """The last lines of a launched run's ``train.log``."""
-    path = run_files.run_dir(ws, run_id) / "train.log"
-    if not path.exists():
-        return ""
-    with open(path, "rb") as f:
-        f.seek(0, 2)
-        f.seek(max(0, f.tell() - 64_000))
-        text = f.read().decode("utf-8", errors="replace")
-    return "\n".join(text.splitlines()[-lines:])
+    return processes.log_tail(run_files.run_dir(ws, run_id) / "train.log", lines)
 
 
 # The seed report's wt_mean comparison, one click away on the wt_mean stability page.

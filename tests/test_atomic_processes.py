@@ -61,3 +61,13 @@ def test_liveness_of_recorded_processes():
     assert not alive({**me, "pid_start": "1"})                  # the pid was recycled
     assert alive({"pid": 1, "host": "another-machine"})          # cannot check: trust the file
     assert not alive({"pid": None})
+
+
+def test_log_tail_keeps_the_last_lines_and_the_last_state_of_progress_bars(tmp_path):
+    from cre_core.processes import log_tail
+
+    log = tmp_path / "job.log"
+    log.write_text("$ python -m cre_core embed\n" + "".join(f"line {i}\n" for i in range(100))
+                   + "upstream:  10%\rupstream:  50%\rupstream: 100%\n")
+    assert log_tail(log, 3).splitlines() == ["line 98", "line 99", "upstream: 100%"]
+    assert log_tail(tmp_path / "missing.log", 3) == ""

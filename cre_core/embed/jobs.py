@@ -14,10 +14,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from cre_core import processes
 from cre_core.atomic import write_json_atomic
 from cre_core.embed.base import REGIONS, check_regions
 from cre_core.errors import CreError
-from cre_core.processes import alive, process_identity, spawn
 from cre_core.workspace import Workspace
 
 
@@ -52,9 +52,9 @@ def launch(ws: Workspace, embedder: str, model: str | None = None,
     if species:
         args += ["--species", species]
     write_json_atomic(folder / "progress.json", {"state": "starting", "updated": time.time()})
-    pid = spawn(args, folder / "embed.log")
+    pid = processes.spawn(args, folder / "embed.log")
     write_json_atomic(folder / "job.json", {
-        "job": job_id, **process_identity(pid), "embedder": embedder, "model": model,
+        "job": job_id, **processes.process_identity(pid), "embedder": embedder, "model": model,
         "regions": regions, "device": device, "started": time.time(), "args": args})
     return job_id
 
@@ -65,7 +65,7 @@ def job_status(ws: Workspace, job_id: str) -> dict:
     job = read_json(folder / "job.json")
     progress = read_json(folder / "progress.json")
     state = progress.get("state", "starting")
-    if state in ("starting", "running") and job.get("pid") and not alive(job):
+    if state in ("starting", "running") and job.get("pid") and not processes.alive(job):
         state = "died"
         progress.setdefault("error", "the process ended without reporting (see the log)")
     return {**job, **progress, "job": job_id, "state": state, "log": str(folder / "embed.log")}
@@ -81,10 +81,5 @@ def list_jobs(ws: Workspace, limit: int = 10) -> list[dict]:
 
 
 def log_tail(ws: Workspace, job_id: str, lines: int = 15) -> str:
-    """The last lines of a job's log (progress bars collapsed to their last state)."""
-    try:
-        text = (jobs_dir(ws) / job_id / "embed.log").read_text(errors="replace")
-    except OSError:
-        return ""
-    rows = [part.split("\r")[-1] for part in text.splitlines()]
-    return "\n".join(rows[-lines:])
+    """The last lines of a job's log."""
+    return processes.log_tail(jobs_dir(ws) / job_id / "embed.log", lines)
