@@ -1,0 +1,78 @@
+"""Gene representations: what a model knows about each gene before it sees a set.
+
+Every model that reads per-gene input takes one ``GeneRepresentation``: a module mapping a
+1-d tensor of gene indices to a (len, out_dim) float tensor. Models call it on the unique
+genes of a batch only, so a costly representation (a sequence encoder) runs once per gene.
+
+- ``FeatureTable``: a frozen table of embeddings (kmer, SpeciesLM, the random control), held
+  as a non-persistent buffer so it lives on the device once and is not copied into checkpoints.
+- ``LearnedGenes``: a learned vector per gene (the gene-identity baseline); it cannot
+  generalise to genes never seen in training.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class GeneRepresentation(nn.Module):
+    """Gene indices (u,) → vectors (u, out_dim)."""
+
+    out_dim: int
+    n_genes: int
+
+    def forward(self, genes: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def all(self) -> torch.Tensor:
+        """The representation of every gene, (n_genes, out_dim)."""
+        return self(torch.arange(self.n_genes, device=self.device))
+
+    @property
+    def device(self) -> torch.device:
+        for t in self.parameters():
+            return t.device
+        for t in self.buffers():
+            return t.device
+        return torch.device("cpu")
+
+
+class FeatureTable(GeneRepresentation):
+    """A fixed (n_genes, in_dim) feature table; install it with ``set_features``."""
+
+    def __init__(self, n_genes: int, in_dim: int) -> None:
+        super().__init__()
+        self.n_genes, self.out_dim = n_genes, in_dim
+        self.register_buffer("table", torch.zeros(n_genes, in_dim), persistent=False)
+
+    def set_features(self, features: torch.Tensor) -> None:
+        """Install the table (moved to the module's device)."""
+        if tuple(features.shape) != (self.n_genes, self.out_dim):
+            raise ValueError(
+                f"feature table is {tuple(features.shape)}, model expects {(self.n_genes, self.out_dim)}"
+            )
+        self.table = features.to(self.table.device, torch.float32)
+
+    def forward(self, genes: torch.Tensor) -> torch.Tensor:
+        return F.embedding(genes, self.table)
+
+    def all(self) -> torch.Tensor:
+        return self.table
+
+
+class LearnedGenes(GeneRepresentation):
+    """One learned vector per gene (nn.Embedding), initialised at scale 1/sqrt(dim)."""
+
+    def __init__(self, n_genes: int, dim: int) -> None:
+        super().__init__()
+        self.n_genes, self.out_dim = n_genes, dim
+        self.weight = nn.Embedding(n_genes, dim)
+        nn.init.normal_(self.weight.weight, std=dim ** -0.5)
+
+    def forward(self, genes: torch.Tensor) -> torch.Tensor:
+        return self.weight(genes)
+
+    def all(self) -> torch.Tensor:
+        return self.weight.weight
