@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cre_core import charts
 from cre_core.errors import CreError
-from cre_core.gene_sets import check_sets, parse_csv, parse_names
 from cre_core.overview import overview
-from cre_core.run_views import (box_stats, comparison_table, field_applies, form_fields,
-                                runs_with_configs, thin_steps)
+from cre_core.query.gene_sets import check_sets, parse_csv, parse_names
 from cre_core.train.config import TrainConfig
+from cre_core.train.run_tables import box_stats, comparison_table, runs_with_configs, thin_steps
 from cre_core.workspace import Workspace
+from dashboard import charts
+from dashboard.train_form import field_applies, form_fields
 from tests.fake_runs import write_fake_run
 
 # --- gene sets ---------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ def test_density_grid_counts_every_point():
 
 
 def test_wt_variants_are_valid_configs_on_one_split():
-    from cre_core.run_views import WT_VARIANTS, wt_variant_configs
+    from cre_core.train.run_tables import WT_VARIANTS, wt_variant_configs
 
     configs = wt_variant_configs(3, subset=1000)
     assert list(configs) == list(WT_VARIANTS)
