@@ -2,9 +2,10 @@
 
 import streamlit as st
 
+from cre_core.runtime import device_summary
 from cre_core.train import jobs
 from cre_core.train.config import TrainConfig, options
-from cre_core.train.run_tables import LIVE, WT_MODELS, device_summary, log_tail
+from cre_core.train.run_tables import LIVE, WT_MODELS, log_tail
 from cre_core.train.runs import list_runs, load_run, read_epoch_metrics, read_step_metrics
 from dashboard.charts import epoch_curves, step_chart
 from dashboard.support import current_workspace, guard, require_store

@@ -536,3 +536,54 @@ def test_random_embedder_control_runs(workspace_copy):
     s = train_run(workspace_copy, cfg, echo=quiet)
     assert s["status"] == "done" and s["embedder"] == "random"
     assert "-random-" in s["run_id"] or "both-random" in s["run_id"]
+
+
+# --- one writer per run folder; failures leave a clean trail (issue 13: D5, D12) ------------
+
+def test_resume_of_a_run_whose_process_is_alive_is_refused(ws, features, capsys):
+    from cre_core.cli import main
+
+    first = train_run(ws, TrainConfig(model="deepset", **{**QUICK, "epochs": 1}), echo=quiet)
+    folder = ws.runs_dir / first["run_id"]
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        R.write_status(folder, "running", **process_identity(other.pid))
+        before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+        rc = main(["train", "--workspace", str(ws.root), "--run-dir", str(folder), "--resume"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1
+        assert f"is still running in process {other.pid}" in err[0]
+        assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+    finally:
+        other.kill()
+        other.wait()
+    resumed = train_run(ws, TrainConfig.load(folder / "config.json"), folder, resume=True, echo=quiet)
+    assert resumed["status"] == "done"                        # once the process is gone: fine
+
+
+def test_failed_checkpoint_write_marks_the_run_failed_and_resume_never_repeats_epochs(ws, features,
+                                                                                    monkeypatch):
+    from cre_core.train import checkpoint
+
+    original = checkpoint.save_checkpoint
+
+    def disk_full(path, state):
+        if Path(path).name == "last.pt":
+            raise OSError(28, "No space left on device")
+        original(path, state)
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", disk_full)
+    cfg = TrainConfig(model="deepset", **QUICK)
+    with pytest.raises(OSError):
+        train_run(ws, cfg, ws.runs_dir / "full", echo=quiet)
+    folder = ws.runs_dir / "full"
+    status = R.read_json(folder / "status.json")
+    assert status["status"] == "failed" and "No space left on device" in status["message"]
+    assert [e["epoch"] for e in R.read_jsonl(folder / "epochs.jsonl")] == [1]   # logged, not saved
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", original)
+    msgs: list[str] = []
+    resumed = train_run(ws, cfg, folder, resume=True, echo=msgs.append)
+    assert "no checkpoint yet: starting from the beginning" in msgs
+    assert resumed["status"] == "done"
+    assert [e["epoch"] for e in R.read_jsonl(folder / "epochs.jsonl")] == [1, 2, 3]

@@ -6,7 +6,6 @@
 - ``specieslm``: SpeciesLM (local folder or hub cache, never downloaded), batched fast path;
 - ``cache``: content-addressed Parquet caches under ``WORKSPACE/embeddings``;
 - ``runner``: bring the caches up to date (only missing windows are computed);
-- ``distributed``: shard and gather under ``torchrun``;
 - ``features``: ``load_features`` (what models train on) and ``list_embeddings``;
 - ``umap_view``: seeded, cached UMAP (the chart is in the app's dashboard.charts);
 - ``jobs``: background ``embed`` runs started from the app;

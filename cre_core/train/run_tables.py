@@ -145,15 +145,6 @@ def box_stats(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run", "order", "bin", "n", "p05", "q1", "median", "q3", "p95"])
 
 
-def device_summary() -> str:
-    """Where training will run when device is ``auto``."""
-    import torch
-
-    if torch.cuda.is_available():
-        return f"GPU available: {torch.cuda.get_device_name(0)} (device auto uses it)"
-    return "No GPU here: runs use the CPU (device auto picks CUDA when present)"
-
-
 def log_tail(ws: Workspace, run_id: str, lines: int = 40) -> str:
     """The last lines of a launched run's ``train.log``."""
     return processes.log_tail(run_files.run_dir(ws, run_id) / "train.log", lines)
