@@ -98,7 +98,7 @@ def test_page_shows_table_and_cached_umap(workspace_copy, monkeypatch):
     expected = list_embeddings(ws)
     assert table["region"].tolist() == ["upstream", "downstream"]
     assert table["n_genes"].tolist() == expected["n_genes"].tolist() == [300, 300]
-    assert table["model"].iloc[0].startswith("kmer k=1..6")
+    assert table["model"].iloc[0].startswith("kmer k=1..4 + ")
     charts = at.get("vega_lite_chart")
     assert len(charts) == 1
     assert "300 genes · kmer · both · seed 0" in " ".join(c.value for c in at.caption)
