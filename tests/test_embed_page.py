@@ -103,6 +103,8 @@ def test_page_shows_table_and_cached_umap(workspace_copy, monkeypatch):
     charts = at.get("vega_lite_chart")
     assert len(charts) == 1
     assert "300 genes · kmer · both · seed 0" in " ".join(c.value for c in at.caption)
+    separation = at.dataframe[1].value.set_index("features")
+    assert separation.loc["both", "knn_accuracy"] > 0.8 > 0.2 > separation.loc["both", "shuffled"]
     at.selectbox(key="emb_colour").set_value("Demo module").run()
     assert not at.exception and len(at.get("vega_lite_chart")) == 1
 
