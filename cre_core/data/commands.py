@@ -13,6 +13,7 @@ from cre_core.data.alleles import KINDS
 from cre_core.data.ingest import IngestRequest, ingest
 from cre_core.data.store import counts, get_meta
 from cre_core.errors import CreError
+from cre_core.genome.commands import add_genome_arguments
 from cre_core.workspace import Workspace, resolve_workspace
 
 
@@ -69,11 +70,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _ingest(args: argparse.Namespace) -> int:
     request = IngestRequest(
-        gff=args.gff, fasta=args.fasta, sga=args.sga or [], smf=args.smf, obo=args.obo,
+        gff=args.gff, fasta=args.fasta, genbank=args.genbank or [],
+        skip_missing_chromosomes=args.skip_missing_chromosomes,
+        sga=args.sga or [], smf=args.smf, obo=args.obo,
         gaf=args.gaf, exclude_kinds=tuple(k for k in (args.exclude_alleles or "").split(",") if k),
     )
-    if not any([request.gff, request.sga, request.smf, request.obo, request.gaf]):
-        raise CreError("nothing to ingest: give at least one of --gff, --sga, --smf, --obo, --gaf")
+    if not any([request.gff, request.genbank, request.sga, request.smf, request.obo, request.gaf]):
+        raise CreError(
+            "nothing to ingest: give at least one of --gff, --genbank, --sga, --smf, --obo, --gaf"
+        )
     ws = resolve_workspace(args.workspace)
     started = time.perf_counter()
     result = ingest(ws, request)
@@ -107,8 +112,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     ing = subparsers.add_parser("ingest", help="load real-format files into a workspace")
     ing.add_argument("--workspace")
-    ing.add_argument("--gff", type=Path, help="SGD GFF3 (genome after ##FASTA, or give --fasta)")
-    ing.add_argument("--fasta", type=Path, help="genome FASTA when the GFF has none")
+    add_genome_arguments(ing)
     ing.add_argument("--sga", type=Path, action="append", help="Costanzo SGA file (repeatable)")
     ing.add_argument("--smf", type=Path, help="strain_ids_and_single_mutant_fitness .csv/.xlsx")
     ing.add_argument("--obo", type=Path, help="go-basic.obo")

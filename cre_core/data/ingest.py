@@ -19,7 +19,8 @@ from cre_core.data.go import read_gaf, read_obo
 from cre_core.data.smf import read_smf, rebuild_smf
 from cre_core.data.store import counts, create_schema
 from cre_core.errors import CreError, InputError
-from cre_core.genome import cre_windows, read_genome
+from cre_core.genome import cre_windows
+from cre_core.genome.sources import load_genome
 from cre_core.workspace import Workspace
 
 
@@ -29,6 +30,8 @@ class IngestRequest:
 
     gff: Path | None = None
     fasta: Path | None = None
+    genbank: list[Path] = field(default_factory=list)
+    skip_missing_chromosomes: bool = False
     sga: list[Path] = field(default_factory=list)
     smf: Path | None = None
     obo: Path | None = None
@@ -50,6 +53,7 @@ class _Parsed:
 
     genes: pd.DataFrame | None = None
     windows: pd.DataFrame | None = None
+    skipped_genes: int = 0  # genes on chromosomes the sequences lack (--skip-missing-chromosomes)
     smf_raw: pd.DataFrame | None = None
     go_terms: pd.DataFrame | None = None
     go_edges: pd.DataFrame | None = None
@@ -59,12 +63,13 @@ class _Parsed:
 
 def _parse(request: IngestRequest) -> _Parsed:
     parsed = _Parsed()
-    if request.fasta and not request.gff:
-        raise CreError("--fasta needs --gff (the FASTA holds sequences, the GFF the genes)")
-    if request.gff:
-        genome = read_genome(Path(request.gff), Path(request.fasta) if request.fasta else None)
+    if request.gff or request.fasta or request.genbank:
+        genome = load_genome(
+            request.gff, request.fasta, request.genbank, request.skip_missing_chromosomes
+        )
         parsed.genes = genome.genes
         parsed.windows = cre_windows(genome)
+        parsed.skipped_genes = sum(genome.missing_chromosomes.values())
     for path in request.sga:
         sga_files.check_header(Path(path))
     if request.smf:
@@ -98,7 +103,8 @@ def _load(con: duckdb.DuckDBPyConnection, request: IngestRequest, parsed: _Parse
     if parsed.genes is not None:
         _replace(con, "genes", parsed.genes)
         _replace(con, "windows", parsed.windows)
-        _source(con, "genome", request.gff, len(parsed.genes))
+        for path in [request.gff] if request.gff else request.genbank:
+            _source(con, "genome", path, len(parsed.genes))
         if request.fasta:
             _source(con, "fasta", request.fasta, len(parsed.windows))
     for path in request.sga:
@@ -142,7 +148,8 @@ def _load_gaf(con: duckdb.DuckDBPyConnection, gaf: pd.DataFrame) -> None:
 
 
 def ingest(ws: Workspace, request: IngestRequest) -> dict[str, int]:
-    """Load the requested files into ``ws``; returns the store's counts afterwards."""
+    """Load the requested files into ``ws``; returns the store's counts afterwards, plus
+    ``genes_skipped_missing_chromosome`` when --skip-missing-chromosomes left genes out."""
     parsed = _parse(request)
     created = not ws.db_path.exists()
     con = ws.connect(read_only=False)
@@ -157,7 +164,10 @@ def ingest(ws: Workspace, request: IngestRequest) -> dict[str, int]:
         except BaseException:
             con.rollback()
             raise
-        return counts(con)
+        result = counts(con)
+        if parsed.skipped_genes:
+            result["genes_skipped_missing_chromosome"] = parsed.skipped_genes
+        return result
     except BaseException:
         con.close()
         if created:
