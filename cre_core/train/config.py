@@ -39,6 +39,8 @@ FIELD_HELP: dict[str, str] = {
     "split": "random: pairs split at random; gene: gene-disjoint (no test gene in training)",
     "embedder": "gene embedding: kmer spectrum, random (seeded Gaussian control) or specieslm",
     "embed_model": "SpeciesLM weights (local folder or hub cache id) for --embedder specieslm",
+    "split_file": "CSV/TSV of gene_a, gene_b[, gene_c], split (train/val/test): a published "
+                  "split, used instead of --split",
     "subset": "train on a seeded random subset of N pairs (before splitting); all pairs when empty",
     "epochs": "maximum number of passes over the training pairs",
     "seed": "seed of model initialisation and batch order",
@@ -77,6 +79,7 @@ class TrainConfig:
     split: str = "random"
     embedder: str = "kmer"
     embed_model: str | None = None
+    split_file: str | None = None
     subset: int | None = None
     epochs: int = 30
     seed: int = 0

@@ -264,7 +264,8 @@ class _Run:
         t0 = time.perf_counter()
         table = D.load_pairs(self.ws)
         rows = D.subset_rows(len(table), cfg.subset, cfg.split_seed)
-        self.split = D.make_split(table.idx, rows, cfg.split, cfg.split_seed, cfg.val_frac, cfg.test_frac)
+        self.split = D.make_split(table.idx, rows, cfg.split, cfg.split_seed, cfg.val_frac, cfg.test_frac,
+                                  cfg.split_file, table.genes)
         self.table = table
         features = D.gene_features(self.ws, cfg, table.genes) if cfg.uses_features else None
         ontology = D.load_ontology(self.ws, table.genes, cfg.dcell_min_genes) if cfg.model == "dcell" else None
@@ -297,6 +298,10 @@ class _Run:
             f"{self.split.info['dropped']:,} dropped), {table.n_genes:,} genes{extra}, device {self.device}, "
             f"{sum(p.numel() for p in model.parameters()):,} parameters, data in {time.perf_counter() - t0:.1f} s"
         )
+        if cfg.split_file:
+            si = self.split.info
+            self.echo(f"split file {si['split_file']}: {si['file_rows']:,} rows, {si['file_rows_not_in_store']:,} "
+                      f"not in the store; {si['dropped']:,} pairs of the store not in the file (left out)")
 
     def _restore(self) -> None:
         last = self.folder / "checkpoints" / "last.pt"
