@@ -1,4 +1,4 @@
-"""GenBank reading on a small hand-made file: multi-record, nested locations, spliced codons, errors.
+"""GenBank reading on a small hand-made file: records, nested locations, spliced codons, errors.
 
 The expected windows are walked here base by base over 1-based transcript positions,
 independently of the slicing in cre_core.genome.windows.
@@ -187,7 +187,8 @@ def line_number(text: str, fragment: str) -> int:
         ("     gene            complement(1901..2402)\n                     /locus_tag=\"YAL020C\"",
          "     gene            complement(1901..2402)\n                     /locus_tag=\"YAL010W\"",
          "complement(1901..2402)", "gene YAL010W already defined at line 7"),
-        ("LOCUS       chrII                   1200 bp", "LOCUS       chrII                   1300 bp",
+        ("LOCUS       chrII                   1200 bp",
+         "LOCUS       chrII                   1300 bp",
          "LOCUS       chrII", "chrII: ORIGIN has 1,200 bases, LOCUS says 1,300"),
         ("DEFINITION  something without a chromosome word.", "DEFINITION  chromosome I again",
          "LOCUS       chrII", "chromosome chrI (record chrII) appears twice"),

@@ -244,6 +244,8 @@ def _add_features(
             name = feature.value("gene") or gene_id
             gene = genes[gene_id] = GeneRecord(feature.line, chrom, start, stop, strand, name, None)
         if gene.chrom != chrom or gene.strand != strand:
-            problem = f"CDS of {gene_id} on {chrom} {strand}, its gene on {gene.chrom} {gene.strand}"
+            problem = (
+                f"CDS of {gene_id} on {chrom} {strand}, its gene on {gene.chrom} {gene.strand}"
+            )
             raise InputError(path, feature.line, problem)
         gene.parts.extend(parts)
