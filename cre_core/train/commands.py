@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from cre_core.atomic import clean_json
 from cre_core.train.config import TrainConfig, add_arguments, config_from_args
 from cre_core.workspace import resolve_workspace
 
@@ -29,7 +30,7 @@ def _train(args: argparse.Namespace) -> int:
     if run_dir is None:
         run_dir = R.create_run_dir(ws, config)
     print(f"run folder: {run_dir}", flush=True)
-    summary = train_run(ws, config, run_dir, resume=args.resume, echo=lambda m: print(m, flush=True))
+    summary = train_run(ws, config, run_dir, resume=args.resume)
     if summary is not None:
         print(json.dumps(summary), flush=True)
         return 0 if summary.get("status") in ("done", "interrupted") else 1
@@ -41,7 +42,7 @@ def _runs(args: argparse.Namespace) -> int:
 
     frame = list_runs(resolve_workspace(args.workspace))
     for row in frame.to_dict(orient="records"):
-        print(json.dumps({k: (None if v != v else v) for k, v in row.items()}, default=str))
+        print(json.dumps(clean_json(row), default=str))
     return 0
 
 

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cre_core import processes
 from cre_core.train import runs as run_files
 from cre_core.train.config import TrainConfig
 from cre_core.train.metrics import fitness_bins
@@ -143,11 +142,6 @@ def box_stats(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
             if b["n"]:
                 rows.append({"run": label, "order": order, **b})
     return pd.DataFrame(rows, columns=["run", "order", "bin", "n", "p05", "q1", "median", "q3", "p95"])
-
-
-def log_tail(ws: Workspace, run_id: str, lines: int = 40) -> str:
-    """The last lines of a launched run's ``train.log``."""
-    return processes.log_tail(run_files.run_dir(ws, run_id) / "train.log", lines)
 
 
 # The seed report's wt_mean comparison, one click away on the wt_mean stability page.
