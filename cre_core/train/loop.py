@@ -28,6 +28,7 @@ steps on CUDA (fewer host syncs).
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import signal
@@ -54,6 +55,8 @@ from cre_core.train.metric_log import MetricLog
 from cre_core.train.metrics import regression_metrics
 from cre_core.train.rebuild import rebuild_model, run_meta
 from cre_core.workspace import Workspace
+
+LOG = logging.getLogger("cre_core.train")
 
 
 class Diverged(Exception):
@@ -154,11 +157,14 @@ class StopSignal:
 # --- one run ---------------------------------------------------------------------------------
 
 def train_run(ws: Workspace, config: TrainConfig, run_dir: str | Path | None = None,
-              resume: bool = False, echo: Callable[[str], None] = print) -> dict | None:
-    """Train (or resume) one run; returns the summary on rank 0 (None on other ranks)."""
+              resume: bool = False, echo: Callable[[str], None] | None = None) -> dict | None:
+    """Train (or resume) one run; returns the summary on rank 0 (None on other ranks).
+
+    Progress lines go to ``echo``, by default the ``cre_core.train`` logger.
+    """
     ctx = runtime.setup(runtime.resolve_device(config.device))
     try:
-        return _Run(ws, config, run_dir, resume, ctx, echo).execute()
+        return _Run(ws, config, run_dir, resume, ctx, echo or LOG.info).execute()
     finally:
         ctx.close()
 
