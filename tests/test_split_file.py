@@ -10,7 +10,7 @@ import pytest
 
 from cre_core import cli
 from cre_core.errors import InputError
-from cre_core.run_views import runs_with_configs
+from cre_core.train.run_tables import runs_with_configs
 from cre_core.train import data as D
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
