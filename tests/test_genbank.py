@@ -6,6 +6,7 @@ independently of the slicing in cre_core.genome.windows.
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 from pathlib import Path
@@ -268,3 +269,12 @@ def test_genbank_and_gff_together_refused(tmp_path, gb, run_cli, capsys):
     assert run_cli(["windows", "--genbank", str(gb), "--gff", str(gb), "--out", str(out)]) == 2
     assert "either --genbank or --gff" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_gzip_and_windows_line_ends(tmp_path, gb):
+    expected = read_genbank([gb])
+    packed = tmp_path / "mini_crlf.gb.gz"
+    packed.write_bytes(gzip.compress(GENBANK.replace("\n", "\r\n").encode()))
+    genome = read_genbank([packed])
+    assert genome.genes.equals(expected.genes) and genome.sequences == expected.sequences
+    assert genome.cds_parts == expected.cds_parts
