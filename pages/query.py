@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from cre_core.atomic import is_missing
 from cre_core.data.lookup import UnknownGeneError
 from cre_core.query import service
 from cre_core.query.gene_sets import MAX_SET_SIZE, check_sets, parse_csv, parse_names
@@ -64,7 +65,7 @@ def single_query(runs) -> None:
 
 
 def _fmt(value) -> str:
-    return "–" if value is None or value != value else f"{value:.4f}"
+    return "–" if is_missing(value) else f"{value:.4f}"
 
 
 def partner_scan(runs) -> None:

@@ -54,7 +54,7 @@ def test_check_sets_reports_problems_with_suggestions(tiny_workspace):
         con.close()
     assert good == [[gene]]
     assert list(problems["row"]) == [2, 3, 4]
-    assert "unknown 'nope'" in problems["problem"][0]
+    assert problems["problem"][0].startswith("unknown gene 'nope'")
     assert "twice" in problems["problem"][1] and "at most 3" in problems["problem"][2]
 
 

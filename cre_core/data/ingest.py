@@ -13,13 +13,15 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from cre_core.data import dcell_pairs as dcell
 from cre_core.data import sga as sga_files
 from cre_core.data.alleles import KINDS
 from cre_core.data.go import read_gaf, read_obo
 from cre_core.data.smf import read_smf, rebuild_smf
 from cre_core.data.store import counts, create_schema
 from cre_core.errors import CreError, InputError
-from cre_core.genome import cre_windows, read_genome
+from cre_core.genome import cre_windows
+from cre_core.genome.sources import load_genome
 from cre_core.workspace import Workspace
 
 
@@ -29,7 +31,10 @@ class IngestRequest:
 
     gff: Path | None = None
     fasta: Path | None = None
+    genbank: list[Path] = field(default_factory=list)
+    skip_missing_chromosomes: bool = False
     sga: list[Path] = field(default_factory=list)
+    dcell_pairs: list[Path] = field(default_factory=list)
     smf: Path | None = None
     obo: Path | None = None
     gaf: Path | None = None
@@ -50,6 +55,8 @@ class _Parsed:
 
     genes: pd.DataFrame | None = None
     windows: pd.DataFrame | None = None
+    dcell_pairs: list[pd.DataFrame] = field(default_factory=list)  # one per request.dcell_pairs
+    skipped_genes: int = 0  # genes on chromosomes the sequences lack (--skip-missing-chromosomes)
     smf_raw: pd.DataFrame | None = None
     go_terms: pd.DataFrame | None = None
     go_edges: pd.DataFrame | None = None
@@ -59,14 +66,16 @@ class _Parsed:
 
 def _parse(request: IngestRequest) -> _Parsed:
     parsed = _Parsed()
-    if request.fasta and not request.gff:
-        raise CreError("--fasta needs --gff (the FASTA holds sequences, the GFF the genes)")
-    if request.gff:
-        genome = read_genome(Path(request.gff), Path(request.fasta) if request.fasta else None)
+    if request.gff or request.fasta or request.genbank:
+        genome = load_genome(
+            request.gff, request.fasta, request.genbank, request.skip_missing_chromosomes
+        )
         parsed.genes = genome.genes
         parsed.windows = cre_windows(genome)
+        parsed.skipped_genes = sum(genome.missing_chromosomes.values())
     for path in request.sga:
         sga_files.check_header(Path(path))
+    parsed.dcell_pairs = [dcell.read_dcell_pairs(path) for path in request.dcell_pairs]
     if request.smf:
         parsed.smf_raw = read_smf(request.smf)
     if request.obo:
@@ -98,22 +107,32 @@ def _load(con: duckdb.DuckDBPyConnection, request: IngestRequest, parsed: _Parse
     if parsed.genes is not None:
         _replace(con, "genes", parsed.genes)
         _replace(con, "windows", parsed.windows)
-        _source(con, "genome", request.gff, len(parsed.genes))
+        for path in [request.gff] if request.gff else request.genbank:
+            _source(con, "genome", path, len(parsed.genes))
         if request.fasta:
             _source(con, "fasta", request.fasta, len(parsed.windows))
     for path in request.sga:
         _source(con, "sga", path, sga_files.load_sga(con, Path(path)))
+    for path, pairs in zip(request.dcell_pairs, parsed.dcell_pairs):
+        _source(con, "dcell_pairs", path, dcell.load_dcell_pairs(con, Path(path), pairs))
+    # DCell pairs join dmf after it is rebuilt from SGA and smf is final (DMF = ε + SMF·SMF)
+    has_dcell = con.execute("SELECT count(*) FROM dcell_pairs").fetchall()[0][0] > 0
+    refresh_dcell = has_dcell and bool(
+        request.dcell_pairs or request.sga or request.smf or request.exclude_kinds
+    )
     if parsed.smf_raw is not None:
         frame = parsed.smf_raw.assign(source=Path(request.smf).name)
         _replace(con, "smf_raw", frame)
         _source(con, "smf", request.smf, len(frame))
-    if request.sga or request.exclude_kinds:
+    if request.sga or request.exclude_kinds or refresh_dcell:
         sga_files.rebuild_dmf(con, kinds)
     has_smf_file = con.execute("SELECT count(*) FROM smf_raw").fetchall()[0][0] > 0
     if has_smf_file:
         rebuild_smf(con, kinds)
     elif request.sga:
         sga_files.smf_from_sga(con, kinds)
+    if refresh_dcell:
+        dcell.add_dcell_dmf(con)
     if parsed.go_terms is not None:
         _replace(con, "go_terms", parsed.go_terms)
         _replace(con, "go_edges", parsed.go_edges)
@@ -142,7 +161,8 @@ def _load_gaf(con: duckdb.DuckDBPyConnection, gaf: pd.DataFrame) -> None:
 
 
 def ingest(ws: Workspace, request: IngestRequest) -> dict[str, int]:
-    """Load the requested files into ``ws``; returns the store's counts afterwards."""
+    """Load the requested files into ``ws``; returns the store's counts afterwards, plus
+    ``genes_skipped_missing_chromosome`` when --skip-missing-chromosomes left genes out."""
     parsed = _parse(request)
     created = not ws.db_path.exists()
     con = ws.connect(read_only=False)
@@ -157,7 +177,10 @@ def ingest(ws: Workspace, request: IngestRequest) -> dict[str, int]:
         except BaseException:
             con.rollback()
             raise
-        return counts(con)
+        result = counts(con)
+        if parsed.skipped_genes:
+            result["genes_skipped_missing_chromosome"] = parsed.skipped_genes
+        return result
     except BaseException:
         con.close()
         if created:

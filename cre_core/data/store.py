@@ -39,6 +39,9 @@ CREATE TABLE IF NOT EXISTS dmf(    -- one row per canonical pair (gene_a < gene_
     n INTEGER,                     -- number of measurements aggregated
     epsilon DOUBLE                 -- mean measured interaction score
 );
+CREATE TABLE IF NOT EXISTS dcell_pairs(   -- raw DCell pair files: '2 ORF1 ORF2 epsilon' lines
+    source VARCHAR, gene_a VARCHAR, gene_b VARCHAR, epsilon DOUBLE
+);
 CREATE TABLE IF NOT EXISTS smf_raw(
     source VARCHAR, strain VARCHAR, gene VARCHAR, allele VARCHAR, allele_kind VARCHAR,
     temperature INTEGER, fitness DOUBLE, std DOUBLE

@@ -13,7 +13,6 @@ models compute φ of every gene once per loaded model and run one batched ρ.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from cre_core.atomic import clean_json
 from cre_core.data.lookup import resolve_genes
 from cre_core.errors import CreError
 from cre_core.models import FitnessModel
@@ -148,10 +148,6 @@ def _resolve_sets(ws: Workspace, gene_sets: list[list[str]]) -> tuple[list[list[
     return resolved, measured
 
 
-def _none(x: float | None) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
-
 def predict(ws: Workspace, run_id: str, genes: list[str]) -> dict:
     """Predicted fitness of deleting ``genes`` (systematic or standard names, any case).
 
@@ -162,9 +158,9 @@ def predict(ws: Workspace, run_id: str, genes: list[str]) -> dict:
     row = frame.iloc[0]
     return {
         "run_id": row["run_id"], "genes": row["genes"].split(","), "names": row["names"].split(","),
-        "predicted": float(row["predicted"]), "multiplicative": _none(row["multiplicative"]),
-        "epsilon_pred": _none(row["epsilon_pred"]), "measured_fitness": _none(row["measured_fitness"]),
-        "measured_epsilon": _none(row["measured_epsilon"]),
+        "predicted": float(row["predicted"]), "multiplicative": clean_json(row["multiplicative"]),
+        "epsilon_pred": clean_json(row["epsilon_pred"]), "measured_fitness": clean_json(row["measured_fitness"]),
+        "measured_epsilon": clean_json(row["measured_epsilon"]),
     }
 
 

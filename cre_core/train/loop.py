@@ -28,6 +28,7 @@ steps on CUDA (fewer host syncs).
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import signal
@@ -54,6 +55,8 @@ from cre_core.train.metric_log import MetricLog
 from cre_core.train.metrics import regression_metrics
 from cre_core.train.rebuild import rebuild_model, run_meta
 from cre_core.workspace import Workspace
+
+LOG = logging.getLogger("cre_core.train")
 
 
 class Diverged(Exception):
@@ -154,11 +157,14 @@ class StopSignal:
 # --- one run ---------------------------------------------------------------------------------
 
 def train_run(ws: Workspace, config: TrainConfig, run_dir: str | Path | None = None,
-              resume: bool = False, echo: Callable[[str], None] = print) -> dict | None:
-    """Train (or resume) one run; returns the summary on rank 0 (None on other ranks)."""
+              resume: bool = False, echo: Callable[[str], None] | None = None) -> dict | None:
+    """Train (or resume) one run; returns the summary on rank 0 (None on other ranks).
+
+    Progress lines go to ``echo``, by default the ``cre_core.train`` logger.
+    """
     ctx = runtime.setup(runtime.resolve_device(config.device))
     try:
-        return _Run(ws, config, run_dir, resume, ctx, echo).execute()
+        return _Run(ws, config, run_dir, resume, ctx, echo or LOG.info).execute()
     finally:
         ctx.close()
 
@@ -238,7 +244,8 @@ class _Run:
         t0 = time.perf_counter()
         table = D.load_pairs(self.ws)
         rows = D.subset_rows(len(table), cfg.subset, cfg.split_seed)
-        self.split = D.make_split(table.idx, rows, cfg.split, cfg.split_seed, cfg.val_frac, cfg.test_frac)
+        self.split = D.make_split(table.idx, rows, cfg.split, cfg.split_seed, cfg.val_frac, cfg.test_frac,
+                                  cfg.split_file, table.genes)
         self.table = table
         self.train_mean = float(table.fitness[self.split.train].mean())
         ckpt = self._last_checkpoint()
@@ -274,6 +281,10 @@ class _Run:
             f"{self.split.info['dropped']:,} dropped), {table.n_genes:,} genes{extra}, device {self.device}, "
             f"{sum(p.numel() for p in model.parameters()):,} parameters, data in {time.perf_counter() - t0:.1f} s"
         )
+        if cfg.split_file:
+            si = self.split.info
+            self.echo(f"split file {si['split_file']}: {si['file_rows']:,} rows, {si['file_rows_not_in_store']:,} "
+                      f"not in the store; {si['dropped']:,} pairs of the store not in the file (left out)")
 
     def _new_model(self) -> tuple[FitnessModel, dict, int]:
         """A freshly initialised model, its checkpoint meta and the genes without features."""

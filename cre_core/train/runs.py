@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from cre_core.atomic import clean_json, write_json_atomic, write_text_atomic
+from cre_core.atomic import clean_json, read_json, write_json_atomic, write_text_atomic
 from cre_core.errors import CreError
 from cre_core.processes import alive
 from cre_core.workspace import Workspace
@@ -41,13 +41,6 @@ STEP_COLUMNS = ["step", "epoch", "loss", "wt_mean", "wt_loss", "grad_norm"]
 
 
 # --- writing --------------------------------------------------------------------------------
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        return None
-
 
 class JsonlWriter:
     """Appends one JSON object per line and flushes each line (readers see whole lines)."""
