@@ -49,6 +49,8 @@ What is planted (see :mod:`cre_core.data.demo_world` for the numbers):
   their module's term with ~10% missing or wrong, a few to parent terms, and a few ``NOT``
   lines that readers must ignore. Each module term's ``def`` names its motifs.
 - **Truth.** ``demo_truth.tsv``: gene, module (-1 = none), severity sigma.
+  ``demo_gene_facts.json``: the per-gene and per-module parameters behind the interactions
+  (:class:`~cre_core.data.demo_world.GeneFacts`), read by the gene-level ceiling.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ from pathlib import Path
 import duckdb
 
 from cre_core.data import demo_files
-from cre_core.data.demo_world import DemoPreset, World, build_world
+from cre_core.data.demo_world import DemoPreset, World, build_world, gene_facts
 from cre_core.errors import CreError
 
 PRESETS: dict[str, DemoPreset] = {
@@ -76,6 +78,7 @@ SMF_NAME = "strain_ids_and_single_mutant_fitness.csv"
 OBO_NAME = "go-basic.obo"
 GAF_NAME = "sgd.gaf"
 TRUTH_NAME = "demo_truth.tsv"
+FACTS_NAME = "demo_gene_facts.json"
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class DemoFiles:
     obo: Path
     gaf: Path
     truth: Path
+    facts: Path
 
 
 def get_preset(preset: str) -> DemoPreset:
@@ -112,7 +116,7 @@ def generate_demo_files(raw_dir: Path, preset: str = "small", seed: int = 0) -> 
     files = DemoFiles(
         gff=raw_dir / GFF_NAME, sga=[raw_dir / name for name in demo_files.SGA_FILES],
         smf=raw_dir / SMF_NAME, obo=raw_dir / OBO_NAME, gaf=raw_dir / GAF_NAME,
-        truth=raw_dir / TRUTH_NAME,
+        truth=raw_dir / TRUTH_NAME, facts=raw_dir / FACTS_NAME,
     )
     demo_files.write_gff(world, files.gff)
     demo_files.write_smf(world, files.smf)
@@ -120,6 +124,7 @@ def generate_demo_files(raw_dir: Path, preset: str = "small", seed: int = 0) -> 
     demo_files.write_obo(world, onto, files.obo)
     demo_files.write_gaf(world, onto, files.gaf)
     demo_files.write_truth(world, files.truth)
+    files.facts.write_text(gene_facts(world).to_json(), encoding="utf-8")
     blocks = demo_files.sga_blocks(world)
     con = duckdb.connect()
     try:

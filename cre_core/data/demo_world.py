@@ -9,6 +9,7 @@ which rows are generated.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,6 +118,59 @@ class Strains:
     std26: np.ndarray
     std30: np.ndarray
     screens: dict[str, list[tuple[int, int]]]   # query kind -> (strain index, temperature)
+
+
+@dataclass
+class GeneFacts:
+    """Everything the world knows per gene (and per module) but nothing per pair or per
+    measurement: the inputs of the demo's gene-level ceiling (:mod:`cre_core.data.ceilings`).
+
+    ``smf`` is a gene's noise-free single-mutant fitness averaged over its strains and both
+    temperatures; ``eps_scale`` the mean interaction scale of those strains (1 for deletions).
+    Arrays are indexed like ``names``; module arrays by module.
+    """
+
+    names: list[str]
+    module: np.ndarray
+    up_copies: np.ndarray
+    sev_copies: np.ndarray
+    smf: np.ndarray
+    eps_scale: np.ndarray
+    module_parent: np.ndarray
+    parent_group: np.ndarray
+    module_sign: np.ndarray
+    module_strength: np.ndarray
+    bg_rate: float
+
+    _ARRAYS = ("module", "up_copies", "sev_copies", "smf", "eps_scale", "module_parent",
+               "parent_group", "module_sign", "module_strength")
+
+    def to_json(self) -> str:
+        """Deterministic text (same world, same bytes)."""
+        body = {"names": self.names, "bg_rate": self.bg_rate}
+        body.update({k: getattr(self, k).tolist() for k in self._ARRAYS})
+        return json.dumps(body, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "GeneFacts":
+        body = json.loads(text)
+        return cls(names=body["names"], bg_rate=float(body["bg_rate"]),
+                   **{k: np.asarray(body[k]) for k in cls._ARRAYS})
+
+
+def gene_facts(world: World) -> GeneFacts:
+    """The per-gene facts of ``world`` (see :class:`GeneFacts`)."""
+    st = world.strains
+    count = np.bincount(st.gene, minlength=world.n)
+    smf = np.bincount(st.gene, (st.f26 + st.f30) / 2, minlength=world.n) / np.maximum(count, 1)
+    scale = np.bincount(st.gene, (st.eps_scale26 + st.eps_scale30) / 2,
+                        minlength=world.n) / np.maximum(count, 1)
+    return GeneFacts(
+        names=list(world.names), module=world.module, up_copies=world.up_copies,
+        sev_copies=world.sev_copies, smf=np.where(count > 0, smf, np.nan),
+        eps_scale=np.where(count > 0, scale, np.nan), module_parent=world.module_parent,
+        parent_group=world.parent_group, module_sign=world.module_sign,
+        module_strength=world.module_strength, bg_rate=world.bg_rate)
 
 
 def rng_stream(seed: int, stream: int) -> np.random.Generator:
@@ -579,22 +633,35 @@ def pair_epsilon(world: World, gi: np.ndarray, gj: np.ndarray) -> np.ndarray:
     lo, hi = np.minimum(gi, gj), np.maximum(gi, gj)
     key = lo.astype(np.uint64) * np.uint64(world.n) + hi.astype(np.uint64)
     u_hit, u_sign, u_mag, u_n1, u_n2 = uniforms(key, salt_for(world.seed, 7), 5)
-    rel = relation(world, lo, hi)
-    # genes with more severity copies interact more (hubs are sick genes)
-    prop = 0.6 + 0.2 * world.sev_copies
-    p_hit = P_INTERACT[rel] * np.where(rel == SAME, 1.0, prop[lo] * prop[hi])
-    p_hit = p_hit * np.where(rel >= UNRELATED, world.bg_rate, 1.0)
-    hit = u_hit < p_hit
-    m = np.maximum(world.module[lo], 0)
-    negative = np.where(rel == SAME, world.module_sign[m] < 0, u_sign < P_NEGATIVE[rel])
-    copies = (world.up_copies[lo] + world.up_copies[hi]) / 4
-    strength = np.where(rel == SAME, world.module_strength[m] * copies, MAGNITUDE[rel])
+    p_hit, p_negative, strength = _pair_terms(world, lo, hi)
     mag = strength * (0.4 + 1.2 * u_mag)
-    eps = np.where(hit, np.where(negative, -mag, mag), 0.0)
+    eps = np.where(u_hit < p_hit, np.where(u_sign < p_negative, -mag, mag), 0.0)
     return eps + DENSE_SD * normals(u_n1, u_n2)
 
 
-def relation(world: World, gi: np.ndarray, gj: np.ndarray) -> np.ndarray:
+def expected_pair_epsilon(facts: World | GeneFacts, gi: np.ndarray, gj: np.ndarray) -> np.ndarray:
+    """E[eps] of gene pairs given only per-gene facts: the hashed per-pair draws (whether the
+    pair interacts, its sign and magnitude, the dense term) averaged out analytically."""
+    lo, hi = np.minimum(gi, gj), np.maximum(gi, gj)
+    p_hit, p_negative, strength = _pair_terms(facts, lo, hi)
+    return p_hit * (1.0 - 2.0 * p_negative) * strength     # E[0.4 + 1.2 u] = 1
+
+
+def _pair_terms(facts: World | GeneFacts, lo: np.ndarray, hi: np.ndarray):
+    """Chance a pair interacts, chance a hit is negative, and its mean magnitude."""
+    rel = relation(facts, lo, hi)
+    # genes with more severity copies interact more (hubs are sick genes)
+    prop = 0.6 + 0.2 * facts.sev_copies
+    p_hit = P_INTERACT[rel] * np.where(rel == SAME, 1.0, prop[lo] * prop[hi])
+    p_hit = p_hit * np.where(rel >= UNRELATED, facts.bg_rate, 1.0)
+    m = np.maximum(facts.module[lo], 0)
+    p_negative = np.where(rel == SAME, (facts.module_sign[m] < 0).astype(float), P_NEGATIVE[rel])
+    copies = (facts.up_copies[lo] + facts.up_copies[hi]) / 4
+    strength = np.where(rel == SAME, facts.module_strength[m] * copies, MAGNITUDE[rel])
+    return p_hit, p_negative, strength
+
+
+def relation(world: World | GeneFacts, gi: np.ndarray, gj: np.ndarray) -> np.ndarray:
     """SAME / SIBLING / COUSIN / UNRELATED / BACKGROUND per gene pair (for tests and docs)."""
     ma, mb = world.module[gi], world.module[gj]
     both = (ma >= 0) & (mb >= 0)
