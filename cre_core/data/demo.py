@@ -1,8 +1,8 @@
 """The deterministic demo world: raw files in the real formats, with planted, learnable signal.
 
 ``generate_demo_files(raw_dir, preset, seed)`` writes a yeast-like genome, a Costanzo-style
-double-mutant screen and a Kuzmin-style triple-mutant screen; the same (preset, seed) always gives byte-identical files. The real
-parsers then ingest them like user data.
+double-mutant screen and a Kuzmin-style triple-mutant screen; the same (preset, seed) always
+gives byte-identical files. The real parsers then ingest them like user data.
 
 What is planted (see :mod:`cre_core.data.demo_world` for the numbers):
 
