@@ -91,33 +91,46 @@ def test_expected_epsilon_is_the_mean_of_the_planted_one() -> None:
 
 
 def _demo_test_set(ws: Workspace) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """Every measured pair and single mutant of the workspace, as a test set would hold them."""
+    """Every measured single, pair and triple of the workspace, as a test set would hold them."""
     con = ws.connect()
     try:
         genes = [g for (g,) in con.execute("SELECT gene FROM genes ORDER BY gene").fetchall()]
-        pairs = con.execute("SELECT gene_a, gene_b, fitness, epsilon FROM dmf").fetchall()
-        singles = con.execute("SELECT gene, fitness FROM smf").fetchall()
+        sets = con.execute(
+            """SELECT gene_a, gene_b, NULL, fitness, epsilon FROM dmf
+               UNION ALL SELECT gene_a, gene_b, gene_c, fitness, tau FROM tmf
+               UNION ALL SELECT gene, NULL, NULL, fitness, NULL FROM smf""").fetchall()
     finally:
         con.close()
     pos = {g: i for i, g in enumerate(genes)}
-    idx = np.array([[pos[a], pos[b]] for a, b, _, _ in pairs] + [[pos[g], -1] for g, _ in singles])
-    fitness = np.array([p[2] for p in pairs] + [s[1] for s in singles], dtype=float)
-    interaction = np.array([p[3] for p in pairs] + [np.nan] * len(singles), dtype=float)
+    idx = np.array([[pos.get(g, -1) for g in row[:3]] for row in sets])
+    fitness = np.array([row[3] for row in sets], dtype=float)
+    interaction = np.array([np.nan if row[4] is None else row[4] for row in sets], dtype=float)
     return genes, idx, fitness, interaction
 
 
 def test_truth_ceiling_on_tiny_demo(tiny_workspace: Workspace) -> None:
     genes, idx, fitness, interaction = _demo_test_set(tiny_workspace)
     result = truth_ceiling(tiny_workspace, genes, idx, fitness, interaction)
-    n_pairs = int((idx[:, 1] >= 0).sum())
-    assert result["by_size"][2]["n_epsilon"] == n_pairs == result["n_epsilon"]
+    size = (idx >= 0).sum(axis=1)
+    assert [result["by_size"][k]["n"] for k in (1, 2, 3)] == [int((size == k).sum()) for k in (1, 2, 3)]
     assert result["by_size"][1]["epsilon_r"] is None
-    assert 0.15 < result["epsilon_r"] < 0.7
     assert result["by_size"][1]["fitness_r"] > 0.95     # SMF is a per-gene fact
-    assert result["fitness_r"] > 0.9
+    assert 0.3 < result["by_size"][2]["epsilon_r"] < 0.7
+    assert 0.1 < result["by_size"][3]["epsilon_r"] < 0.5
+    assert result["by_size"][3]["fitness_r"] > 0.85 and result["fitness_r"] > 0.9
     shuffled = np.random.default_rng(0).permutation(interaction)
     control = truth_ceiling(tiny_workspace, genes, idx, fitness, shuffled)
-    assert abs(control["epsilon_r"]) < 0.05 < result["epsilon_r"] - 0.1
+    for k in (2, 3):
+        assert abs(control["by_size"][k]["epsilon_r"]) < 0.05
+        assert result["by_size"][k]["epsilon_r"] > control["by_size"][k]["epsilon_r"] + 0.1
+
+
+def test_replicate_ceiling_on_tiny_demo_has_every_size(tiny_workspace: Workspace) -> None:
+    result = replicate_ceiling(tiny_workspace)
+    assert sorted(result["by_size"]) == [1, 2, 3]
+    assert result["by_size"][3]["n_epsilon"] > 100          # double mutants built twice
+    assert 0.5 < result["by_size"][2]["epsilon_r"] < 1.0
+    assert result["n_fitness"] == sum(v["n_fitness"] for v in result["by_size"].values())
 
 
 def test_truth_ceiling_only_for_demo_workspaces(tmp_path: Path) -> None:

@@ -26,11 +26,12 @@ import math
 import numpy as np
 
 from cre_core.data.demo import FACTS_NAME
-from cre_core.data.demo_world import GeneFacts, expected_pair_epsilon
+from cre_core.data.demo_world import GeneFacts, expected_pair_epsilon, sample_triple
 from cre_core.data.store import get_meta
 from cre_core.workspace import Workspace
 
 MIN_GENOTYPES = 3          # fewer genotypes than this give no correlation (None)
+TRIPLE_SAMPLES = 100       # sampled worlds behind the expected values of a triple
 
 # One row per repeat: a genotype key, its set size, the measured fitness and interaction, and
 # the columns that identify the repeat (hashed with the seed to split repeats at random).
@@ -40,6 +41,10 @@ _PAIR_REPEATS = """
            hash(?, source, query_strain, array_strain, arraytype_temp) AS h
     FROM sga
     WHERE query_gene <> array_gene AND query_kind IN ({marks}) AND array_kind IN ({marks})"""
+_TRIPLE_REPEATS = """
+    SELECT gene_a || '+' || gene_b || '+' || gene_c AS key, 3 AS size, fitness,
+           adjusted_score AS epsilon, hash(?, source, query_strain, array_strain) AS h
+    FROM trigenic_raw WHERE gene_c IS NOT NULL AND array_kind IN ({marks})"""
 _SINGLE_REPEATS = """
     SELECT gene AS key, 1 AS size, fitness, NULL::DOUBLE AS epsilon,
            hash(?, source, strain, temperature) AS h
@@ -49,7 +54,8 @@ _SINGLE_REPEATS = """
 def replicate_ceiling(ws: Workspace, seed: int = 0) -> dict:
     """Split-half ceilings of fitness and ε from genotypes measured more than once.
 
-    Returns ``fitness_r`` / ``epsilon_r`` (ceilings on Pearson r = sqrt of the corrected
+    Repeats come from ``smf_raw`` (singles), ``sga`` (pairs) and the three-gene rows of
+    ``trigenic_raw`` (triples; their interaction is τ). Returns ``fitness_r`` / ``epsilon_r`` (ceilings on Pearson r = sqrt of the corrected
     reliability, None when fewer than 3 genotypes repeat), ``fitness_reliability`` /
     ``epsilon_reliability`` (Spearman-Brown corrected split-half r, which may be negative),
     ``n_fitness`` / ``n_epsilon`` (genotypes the value rests on), pooled over all set sizes,
@@ -64,6 +70,7 @@ def replicate_ceiling(ws: Workspace, seed: int = 0) -> dict:
         kinds = [k for k in get_meta(con).get("alleles", "").split(",") if k]
         marks = ", ".join("?" for _ in kinds) or "NULL"
         sources = [(_PAIR_REPEATS.format(marks=marks), [seed] + kinds * 2),
+                   (_TRIPLE_REPEATS.format(marks=marks), [seed] + kinds),
                    (_SINGLE_REPEATS.format(marks=marks), [seed] + kinds)]
         repeats = " UNION ALL ".join(sql for sql, _ in sources)
         params = [p for _, ps in sources for p in ps]
@@ -160,7 +167,31 @@ def expected_values(facts: GeneFacts, genes: list[str],
     eps = expected_pair_epsilon(facts, gi, gj) * facts.eps_scale[gi] * facts.eps_scale[gj]
     exp_e[two] = eps
     exp_f[two] = f[two, 0] * f[two, 1] + eps
+    three = known & (size == 3)
+    exp_f[three], exp_e[three] = _expected_triples(facts, np.sort(safe[three, :3], axis=1))
     return exp_f, exp_e
+
+
+def _expected_triples(facts: GeneFacts, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expected measured fitness and tau of sorted gene triples, averaged over sampled worlds.
+
+    Triple fitness has a floor: f_i f_j f_k + the three eps terms + tau below 0 is measured as
+    0 (about a third of the demo's all-same-module triples), and Kuzmin's adjusted tau then
+    reads tau + (the part below 0). Both are nonlinear in the per-pair draws, so the
+    expectation is a seeded average over TRIPLE_SAMPLES draws rather than a formula.
+    """
+    rng = np.random.default_rng(0)
+    f = facts.smf[g]
+    scale = facts.eps_scale[g]
+    fitness, tau = np.zeros(len(g)), np.zeros(len(g))
+    for _ in range(TRIPLE_SAMPLES):
+        (e01, e02, e12), t = sample_triple(facts, g, rng)
+        true = (f.prod(axis=1) + e01 * scale[:, 0] * scale[:, 1] * f[:, 2]
+                + e02 * scale[:, 0] * scale[:, 2] * f[:, 1]
+                + e12 * scale[:, 1] * scale[:, 2] * f[:, 0] + t)
+        fitness += np.maximum(true, 0.0)
+        tau += t + np.maximum(-true, 0.0)
+    return fitness / TRIPLE_SAMPLES, tau / TRIPLE_SAMPLES
 
 
 def _truth_entry(exp_f: np.ndarray, fitness: np.ndarray, exp_e: np.ndarray,

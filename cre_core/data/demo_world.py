@@ -690,11 +690,18 @@ def _trigenic(rng: np.random.Generator, names: list[str], module: np.ndarray,
 def pair_epsilon(world: World, gi: np.ndarray, gj: np.ndarray) -> np.ndarray:
     """The planted interaction of gene pairs (deletion scale), symmetric in (gi, gj)."""
     lo, hi = np.minimum(gi, gj), np.maximum(gi, gj)
-    u_hit, u_sign, u_mag, u_n1, u_n2 = _pair_draws(world, lo, hi)
-    p_hit, p_negative, strength = _pair_terms(world, lo, hi)
+    return _pair_from_draws(world, lo, hi, _pair_draws(world, lo, hi))[0]
+
+
+def _pair_from_draws(facts: World | GeneFacts, lo: np.ndarray, hi: np.ndarray,
+                     draws: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """eps and whether the pair interacts, from five uniforms per pair (hashed or sampled)."""
+    u_hit, u_sign, u_mag, u_n1, u_n2 = draws
+    p_hit, p_negative, strength = _pair_terms(facts, lo, hi)
     mag = strength * (0.4 + 1.2 * u_mag)
-    eps = np.where(u_hit < p_hit, np.where(u_sign < p_negative, -mag, mag), 0.0)
-    return eps + DENSE_SD * normals(u_n1, u_n2)
+    hit = u_hit < p_hit
+    eps = np.where(hit, np.where(u_sign < p_negative, -mag, mag), 0.0)
+    return eps + DENSE_SD * normals(u_n1, u_n2), hit
 
 
 def _pair_draws(world: World, lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
@@ -706,6 +713,19 @@ def pair_hits(world: World, gi: np.ndarray, gj: np.ndarray) -> np.ndarray:
     """Whether each gene pair got a planted (non-dense) interaction."""
     lo, hi = np.minimum(gi, gj), np.maximum(gi, gj)
     return _pair_draws(world, lo, hi)[0] < _pair_terms(world, lo, hi)[0]
+
+
+def sample_triple(facts: World | GeneFacts, g: np.ndarray,
+                  rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
+    """One draw of a world like this one for (n, 3) sorted gene triples: the three pairs' eps
+    (pairs 01, 02, 12) and tau, with fresh per-pair and per-triple draws. Averaging many draws
+    gives expectations of nonlinear quantities (clipped fitness) from per-gene facts."""
+    eps, hits = [], 0.0
+    for a, b in _TRIPLE_PAIRS:
+        e, hit = _pair_from_draws(facts, g[:, a], g[:, b], list(rng.random((5, len(g)))))
+        eps.append(e)
+        hits = hits + hit
+    return eps, _tau_from_draws(facts, g, hits, list(rng.random((5, len(g)))))
 
 
 def expected_pair_epsilon(facts: World | GeneFacts, gi: np.ndarray, gj: np.ndarray) -> np.ndarray:
@@ -743,9 +763,14 @@ def triple_tau(world: World, gi: np.ndarray, gj: np.ndarray, gk: np.ndarray) -> 
     g = np.sort(np.stack([gi, gj, gk], axis=1), axis=1)
     n = np.uint64(world.n)
     key = (g[:, 0].astype(np.uint64) * n + g[:, 1].astype(np.uint64)) * n + g[:, 2].astype(np.uint64)
-    u_hit, u_sign, u_mag, u_n1, u_n2 = uniforms(key, salt_for(world.seed, 11), 5)
-    p_base, p_negative, strength = _triple_terms(world, g)
     hits = sum(pair_hits(world, g[:, a], g[:, b]).astype(float) for a, b in _TRIPLE_PAIRS)
+    return _tau_from_draws(world, g, hits, uniforms(key, salt_for(world.seed, 11), 5))
+
+
+def _tau_from_draws(facts: World | GeneFacts, g: np.ndarray, hits: np.ndarray,
+                    draws: list[np.ndarray]) -> np.ndarray:
+    u_hit, u_sign, u_mag, u_n1, u_n2 = draws
+    p_base, p_negative, strength = _triple_terms(facts, g)
     mag = strength * (0.4 + 1.2 * u_mag)
     tau = np.where(u_hit < p_base * (0.4 + 0.6 * hits),
                    np.where(u_sign < p_negative, -mag, mag), 0.0)
