@@ -23,9 +23,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cre_core.data.ceilings import replicate_ceiling, truth_ceiling  # noqa: E402
-from cre_core.data.commands import build_demo  # noqa: E402
-from cre_core.workspace import Workspace  # noqa: E402
+from cre_core.data.ceilings import replicate_ceiling, truth_ceiling
+from cre_core.data.commands import build_demo
+from cre_core.workspace import Workspace
 
 TEST_FRAC = 0.2
 

@@ -10,7 +10,12 @@ import pytest
 
 from cre_core.data.ceilings import replicate_ceiling, truth_ceiling
 from cre_core.data.demo import demo_world
-from cre_core.data.demo_world import expected_pair_epsilon, pair_epsilon
+from cre_core.data.demo_world import (
+    expected_pair_epsilon,
+    pair_epsilon,
+    sample_triple,
+    triple_tau,
+)
 from cre_core.data.store import create_schema
 from cre_core.workspace import Workspace
 
@@ -88,6 +93,21 @@ def test_expected_epsilon_is_the_mean_of_the_planted_one() -> None:
     slope = np.polyfit(expected, planted, 1)[0]
     assert slope == pytest.approx(1.0, abs=0.1)
     assert planted.mean() == pytest.approx(expected.mean(), abs=0.002)
+
+
+def test_sampled_triples_match_the_planted_ones() -> None:
+    """The sampler behind the triple ceiling draws from the same model the world planted."""
+    world = demo_world("tiny", seed=0)
+    rng = np.random.default_rng(3)
+    g = np.sort(rng.choice(world.n, size=(20_000, 3)), axis=1)
+    g = g[(g[:, 0] < g[:, 1]) & (g[:, 1] < g[:, 2])]
+    (e01, _, _), tau = sample_triple(world, g, rng)
+    planted_tau = triple_tau(world, g[:, 0], g[:, 1], g[:, 2])
+    planted_eps = pair_epsilon(world, g[:, 0], g[:, 1])
+    assert tau.mean() == pytest.approx(planted_tau.mean(), abs=0.001)
+    assert np.mean(tau < -0.08) == pytest.approx(np.mean(planted_tau < -0.08), abs=0.004)
+    assert e01.mean() == pytest.approx(planted_eps.mean(), abs=0.002)
+    assert np.mean(np.abs(e01) > 0.08) == pytest.approx(np.mean(np.abs(planted_eps) > 0.08), abs=0.01)
 
 
 def _demo_test_set(ws: Workspace) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:

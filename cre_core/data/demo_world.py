@@ -109,7 +109,7 @@ class World:
     centromeres: dict[str, tuple[int, int]]
     # strains: one entry per strain (deletions, ts alleles, DAmP)
     strains: "Strains"
-    trigenic: "Trigenic"
+    trigenic: Trigenic
     bg_rate: float = 1.0         # multiplier on scattered (unrelated/background) interactions
 
     @property
@@ -179,7 +179,7 @@ class GeneFacts:
         return json.dumps(body, sort_keys=True) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> "GeneFacts":
+    def from_json(cls, text: str) -> GeneFacts:
         body = json.loads(text)
         return cls(names=body["names"], bg_rate=float(body["bg_rate"]),
                    **{k: np.asarray(body[k]) for k in cls._ARRAYS})
@@ -662,7 +662,7 @@ def _trigenic(rng: np.random.Generator, names: list[str], module: np.ndarray,
     dma = dma[np.array([names[g] != HO_MARKER for g in strains.gene[dma]], dtype=bool)]
     arrays = np.sort(rng.choice(dma, min(TAU_ARRAYS, len(dma)), replace=False))
     genes = strains.gene[dma]
-    n_pairs = max(2, int(round(target_rows / (0.95 * len(arrays)) / (1 + TAU_DUPLICATED))))
+    n_pairs = max(2, round(target_rows / (0.95 * len(arrays)) / (1 + TAU_DUPLICATED)))
     by_module = [genes[module[genes] == m] for m in range(int(module.max()) + 1)]
     by_module = [members for members in by_module if len(members) >= 2]
     chosen: set[tuple[int, int]] = set()
@@ -775,15 +775,6 @@ def _tau_from_draws(facts: World | GeneFacts, g: np.ndarray, hits: np.ndarray,
     tau = np.where(u_hit < p_base * (0.4 + 0.6 * hits),
                    np.where(u_sign < p_negative, -mag, mag), 0.0)
     return tau + TAU_DENSE_SD * normals(u_n1, u_n2)
-
-
-def expected_triple_tau(facts: World | GeneFacts, gi: np.ndarray, gj: np.ndarray,
-                        gk: np.ndarray) -> np.ndarray:
-    """E[tau] of gene triples given only per-gene facts (pair hits averaged as well)."""
-    g = np.sort(np.stack([gi, gj, gk], axis=1), axis=1)
-    p_base, p_negative, strength = _triple_terms(facts, g)
-    hits = sum(_pair_terms(facts, g[:, a], g[:, b])[0] for a, b in _TRIPLE_PAIRS)
-    return p_base * (0.4 + 0.6 * hits) * (1.0 - 2.0 * p_negative) * strength
 
 
 def _triple_terms(facts: World | GeneFacts, g: np.ndarray):

@@ -101,7 +101,7 @@ def _load_text(con: duckdb.DuckDBPyConnection, path: Path, source: str) -> int:
     except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
         raise sga_files._explain_failure(path, exc, COLUMNS) from None
     rows, bad = con.execute(
-        f"""SELECT count(*), count(*) FILTER (WHERE
+        """SELECT count(*), count(*) FILTER (WHERE
                 coalesce(strpos(query_strain, '_'), 0) < 2 OR coalesce(strpos(array_strain, '_'), 0) < 2
                 OR query_gene1 IS NULL OR array_gene = ''
                 OR lower(trim(mutant_type)) NOT IN ('digenic', 'trigenic')
