@@ -16,7 +16,7 @@ import re
 import duckdb
 import pandas as pd
 
-from cre_core.data.lookup import gene_names, suggest
+from cre_core.data.lookup import UnknownGeneError, gene_names, suggest
 from cre_core.errors import CreError
 
 MAX_SET_SIZE = 3
@@ -77,7 +77,7 @@ def check_sets(con: duckdb.DuckDBPyConnection, sets: list[list[str]],
         if len(genes) > max_size:
             problem = f"{len(genes)} genes; at most {max_size} per set"
         elif unknown:
-            problem = "; ".join(_unknown(g, suggest(g, names, 3)) for g in unknown)
+            problem = "; ".join(str(UnknownGeneError(g.strip(), suggest(g, names, 3))) for g in unknown)
         elif len(set(resolved)) != len(resolved):
             problem = "a gene is listed twice"
         else:
@@ -85,7 +85,3 @@ def check_sets(con: duckdb.DuckDBPyConnection, sets: list[list[str]],
             continue
         problems.append({"row": row, "genes": ", ".join(genes), "problem": problem})
     return good, pd.DataFrame(problems, columns=["row", "genes", "problem"])
-
-
-def _unknown(name: str, close: list[str]) -> str:
-    return f"unknown '{name}'" + (f" (did you mean {', '.join(close)}?)" if close else "")
