@@ -16,7 +16,7 @@ from cre_core.data.demo_world import (
     sample_triple,
     triple_tau,
 )
-from cre_core.data.store import create_schema
+from cre_core.data.store import counts, create_schema
 from cre_core.workspace import Workspace
 
 
@@ -157,3 +157,16 @@ def test_truth_ceiling_only_for_demo_workspaces(tmp_path: Path) -> None:
     ws = _store(tmp_path / "ws", [])
     assert replicate_ceiling(ws)["fitness_r"] is None and replicate_ceiling(ws)["n_fitness"] == 0
     assert truth_ceiling(ws, ["YAL001C"], np.array([[0, -1]]), np.ones(1), np.full(1, np.nan)) is None
+
+
+def test_store_from_before_triples(tmp_path: Path) -> None:
+    """A store built before trigenic_raw/tmf existed still reports counts and ceilings."""
+    ws = _store(tmp_path / "ws", [_sga_rows(100, 2, 0.0, 0.0, np.random.default_rng(0))])
+    con = ws.connect(read_only=False)
+    try:
+        con.execute("DROP TABLE trigenic_raw")
+        con.execute("DROP TABLE tmf")
+        assert counts(con)["tmf"] == 0 and counts(con)["sga"] == 200
+    finally:
+        con.close()
+    assert replicate_ceiling(ws)["n_fitness"] == 100

@@ -27,7 +27,7 @@ import numpy as np
 
 from cre_core.data.demo import FACTS_NAME
 from cre_core.data.demo_world import GeneFacts, expected_pair_epsilon, sample_triple
-from cre_core.data.store import get_meta
+from cre_core.data.store import existing_tables, get_meta
 from cre_core.workspace import Workspace
 
 MIN_GENOTYPES = 3          # fewer genotypes than this give no correlation (None)
@@ -45,6 +45,9 @@ _TRIPLE_REPEATS = """
     SELECT gene_a || '+' || gene_b || '+' || gene_c AS key, 3 AS size, fitness,
            adjusted_score AS epsilon, hash(?, source, query_strain, array_strain) AS h
     FROM trigenic_raw WHERE gene_c IS NOT NULL AND array_kind IN ({marks})"""
+_NO_REPEATS = """
+    SELECT NULL::VARCHAR AS key, 1 AS size, NULL::DOUBLE AS fitness, NULL::DOUBLE AS epsilon,
+           0::UBIGINT AS h WHERE false"""
 _SINGLE_REPEATS = """
     SELECT gene AS key, 1 AS size, fitness, NULL::DOUBLE AS epsilon,
            hash(?, source, strain, temperature) AS h
@@ -55,8 +58,9 @@ def replicate_ceiling(ws: Workspace, seed: int = 0) -> dict:
     """Split-half ceilings of fitness and ε from genotypes measured more than once.
 
     Repeats come from ``smf_raw`` (singles), ``sga`` (pairs) and the three-gene rows of
-    ``trigenic_raw`` (triples; their interaction is τ). Returns ``fitness_r`` / ``epsilon_r`` (ceilings on Pearson r = sqrt of the corrected
-    reliability, None when fewer than 3 genotypes repeat), ``fitness_reliability`` /
+    ``trigenic_raw`` (triples; their interaction is τ); a table an older store lacks is
+    skipped. Returns ``fitness_r`` / ``epsilon_r`` (ceilings on Pearson r = sqrt of the
+    corrected reliability, None when fewer than 3 genotypes repeat), ``fitness_reliability`` /
     ``epsilon_reliability`` (Spearman-Brown corrected split-half r, which may be negative),
     ``n_fitness`` / ``n_epsilon`` (genotypes the value rests on), pooled over all set sizes,
     and the same per size under ``by_size``. Repeats are the raw rows of the allele kinds that
@@ -69,9 +73,12 @@ def replicate_ceiling(ws: Workspace, seed: int = 0) -> dict:
     try:
         kinds = [k for k in get_meta(con).get("alleles", "").split(",") if k]
         marks = ", ".join("?" for _ in kinds) or "NULL"
-        sources = [(_PAIR_REPEATS.format(marks=marks), [seed] + kinds * 2),
-                   (_TRIPLE_REPEATS.format(marks=marks), [seed] + kinds),
-                   (_SINGLE_REPEATS.format(marks=marks), [seed] + kinds)]
+        present = existing_tables(con)
+        sources = [(sql.format(marks=marks), [seed] + kinds * uses)
+                   for table, sql, uses in (("sga", _PAIR_REPEATS, 2), ("trigenic_raw", _TRIPLE_REPEATS, 1),
+                                            ("smf_raw", _SINGLE_REPEATS, 1)) if table in present]
+        if not sources:
+            sources = [(_NO_REPEATS, [])]
         repeats = " UNION ALL ".join(sql for sql, _ in sources)
         params = [p for _, ps in sources for p in ps]
         rows = con.execute(_split_half_sql(repeats), params).fetchall()

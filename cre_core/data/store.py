@@ -85,8 +85,17 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Row counts of the main tables, for `info` and the home page."""
-    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in COUNTED_TABLES}
+    """Row counts of the main tables, for `info` and the home page (0 for a table that a store
+    built by an older version lacks)."""
+    present = existing_tables(con)
+    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] if t in present else 0
+            for t in COUNTED_TABLES}
+
+
+def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Names of the store's tables (older stores lack the newer ones until the next ingest)."""
+    return {name for (name,) in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
 
 
 def get_meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
