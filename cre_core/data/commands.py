@@ -33,8 +33,9 @@ def build_demo(root: Path, preset: str, seed: int, force: bool = False) -> dict[
         ws = Workspace(staging)
         files = generate_demo_files(ws.raw_dir, preset=preset, seed=seed)
         request = IngestRequest(
-            gff=files.gff, sga=list(files.sga), smf=files.smf, obo=files.obo, gaf=files.gaf,
-            truth=files.truth, meta={"demo_preset": preset, "demo_seed": str(seed)},
+            gff=files.gff, sga=list(files.sga), kuzmin=[files.kuzmin], smf=files.smf,
+            obo=files.obo, gaf=files.gaf, truth=files.truth,
+            meta={"demo_preset": preset, "demo_seed": str(seed)},
         )
         result = ingest(ws, request)
         if root.exists():
@@ -71,13 +72,14 @@ def _ingest(args: argparse.Namespace) -> int:
     request = IngestRequest(
         gff=args.gff, fasta=args.fasta, genbank=args.genbank or [],
         skip_missing_chromosomes=args.skip_missing_chromosomes,
-        sga=args.sga or [], dcell_pairs=args.dcell_pairs or [], smf=args.smf, obo=args.obo,
+        sga=args.sga or [], kuzmin=args.kuzmin or [], dcell_pairs=args.dcell_pairs or [],
+        smf=args.smf, obo=args.obo,
         gaf=args.gaf, exclude_kinds=tuple(k for k in (args.exclude_alleles or "").split(",") if k),
     )
-    if not any([request.gff, request.genbank, request.sga, request.dcell_pairs, request.smf,
-                request.obo, request.gaf]):
+    if not any([request.gff, request.genbank, request.sga, request.kuzmin, request.dcell_pairs,
+                request.smf, request.obo, request.gaf]):
         raise CreError("nothing to ingest: give at least one of --gff, --genbank, --sga, "
-                       "--dcell-pairs, --smf, --obo, --gaf")
+                       "--kuzmin, --dcell-pairs, --smf, --obo, --gaf")
     ws = resolve_workspace(args.workspace)
     started = time.perf_counter()
     result = ingest(ws, request)
@@ -111,6 +113,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--dcell-pairs", type=Path, nargs="+", metavar="F",
         help="DCell training files ('2 ORF1 ORF2 epsilon' lines); DMF = ε + SMF_a·SMF_b",
     )
+    ing.add_argument("--kuzmin", type=Path, action="append",
+                     help="Kuzmin 2018 trigenic file, Data S1 layout (.tsv[.gz]/.xlsx; repeatable)")
     ing.add_argument("--smf", type=Path, help="strain_ids_and_single_mutant_fitness .csv/.xlsx")
     ing.add_argument("--obo", type=Path, help="go-basic.obo")
     ing.add_argument("--gaf", type=Path, help="SGD GAF (sgd.gaf)")
