@@ -2,11 +2,13 @@
 
 Every input is parsed and checked before the store changes; the load itself runs in one DuckDB
 transaction, so a bad file leaves the workspace exactly as it was (a store that did not exist
-before is removed again).
+before is removed again). What a load replaces (an earlier SMF, GAF, genome...) and what it
+absorbs (duplicate raw rows, gene IDs the genome lacks) comes back as warning lines.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from cre_core.data.smf import read_smf, rebuild_smf
 from cre_core.data.store import counts, create_schema
 from cre_core.errors import CreError, InputError
 from cre_core.genome import cre_windows, read_genome
+from cre_core.textio import check_readable
 from cre_core.workspace import Workspace
 
 
@@ -57,13 +60,33 @@ class _Parsed:
     truth: pd.DataFrame | None = None
 
 
-def _parse(request: IngestRequest) -> _Parsed:
-    parsed = _Parsed()
+def _check_paths(request: IngestRequest) -> None:
+    """Every named input is a readable file, and no two SGA files share a name (raw rows are
+    keyed by file name: the second would silently replace the first)."""
     if request.fasta and not request.gff:
         raise CreError("--fasta needs --gff (the FASTA holds sequences, the GFF the genes)")
+    single = [request.gff, request.fasta, request.smf, request.obo, request.gaf, request.truth]
+    for path in [*single, *request.sga]:
+        if path is not None:
+            check_readable(path)
+    by_name: dict[str, Path] = {}
+    for path in map(Path, request.sga):
+        other = by_name.setdefault(path.name, path)
+        if other.resolve() != path.resolve():
+            raise CreError(
+                f"two SGA files are named {path.name} ({other.parent} and {path.parent}): raw rows "
+                "are kept per file name, so rename one before ingesting both"
+            )
+
+
+def _parse(request: IngestRequest) -> _Parsed:
+    _check_paths(request)
+    parsed = _Parsed()
     if request.gff:
         genome = read_genome(Path(request.gff), Path(request.fasta) if request.fasta else None)
         parsed.genes = genome.genes
+        if parsed.genes.empty:
+            raise InputError(request.gff, None, "no genes: the GFF has no gene with a CDS")
         parsed.windows = cre_windows(genome)
     for path in request.sga:
         sga_files.check_header(Path(path))
@@ -87,26 +110,45 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) ->
     con.unregister("incoming")
 
 
-def _source(con: duckdb.DuckDBPyConnection, kind: str, path: Path, rows: int) -> None:
-    path_text = str(Path(path).resolve())
-    con.execute("DELETE FROM sources WHERE kind = ? AND path = ?", [kind, path_text])
+def _source(con: duckdb.DuckDBPyConnection, kind: str, path: Path, rows: int,
+            replaces: tuple[str, ...] = ()) -> list[str]:
+    """Credit ``path`` for ``rows`` rows of ``kind``; returns what it replaced, as notes.
+
+    A kind holds one file (the genome, the SMF table, the OBO, the GAF), except ``sga``, which
+    holds one file per name: the entries it replaces are dropped, so ``sources`` never credits
+    a file whose rows are gone. ``replaces`` names further kinds the load invalidates.
+    """
+    path = Path(path)
+    path_text = str(path.resolve())
+    if kind == "sga":
+        where, params = "kind = 'sga' AND (path = ? OR regexp_extract(path, '[^/]*$') = ?)", [path_text, path.name]
+    else:
+        marks = ", ".join("?" for _ in (kind, *replaces))
+        where, params = f"kind IN ({marks})", [kind, *replaces]
+    old = con.execute(f"SELECT kind, path, rows FROM sources WHERE {where} ORDER BY kind", params).fetchall()
+    con.execute(f"DELETE FROM sources WHERE {where}", params)
     con.execute("INSERT INTO sources VALUES (?, ?, ?, now())", [kind, path_text, rows])
+    return [f"{kind} {path_text}: reloaded, replacing its {old_rows:,} earlier rows" if old_path == path_text
+            else f"{kind} {path_text} replaced {old_kind} {old_path} ({old_rows:,} rows)"
+            for old_kind, old_path, old_rows in old]
 
 
-def _load(con: duckdb.DuckDBPyConnection, request: IngestRequest, parsed: _Parsed) -> None:
+def _load(con: duckdb.DuckDBPyConnection, request: IngestRequest, parsed: _Parsed) -> list[str]:
+    """Load everything parsed, in the caller's transaction; returns the warning lines."""
     kinds = request.kinds()
+    notes: list[str] = []
     if parsed.genes is not None:
         _replace(con, "genes", parsed.genes)
         _replace(con, "windows", parsed.windows)
-        _source(con, "genome", request.gff, len(parsed.genes))
+        notes += _source(con, "genome", request.gff, len(parsed.genes), replaces=("fasta",))
         if request.fasta:
             _source(con, "fasta", request.fasta, len(parsed.windows))
     for path in request.sga:
-        _source(con, "sga", path, sga_files.load_sga(con, Path(path)))
+        notes += _source(con, "sga", path, sga_files.load_sga(con, Path(path)))
     if parsed.smf_raw is not None:
         frame = parsed.smf_raw.assign(source=Path(request.smf).name)
         _replace(con, "smf_raw", frame)
-        _source(con, "smf", request.smf, len(frame))
+        notes += _source(con, "smf", request.smf, len(frame))
     if request.sga or request.exclude_kinds:
         sga_files.rebuild_dmf(con, kinds)
     has_smf_file = con.execute("SELECT count(*) FROM smf_raw").fetchall()[0][0] > 0
@@ -117,15 +159,47 @@ def _load(con: duckdb.DuckDBPyConnection, request: IngestRequest, parsed: _Parse
     if parsed.go_terms is not None:
         _replace(con, "go_terms", parsed.go_terms)
         _replace(con, "go_edges", parsed.go_edges)
-        _source(con, "obo", request.obo, len(parsed.go_terms))
+        notes += _source(con, "obo", request.obo, len(parsed.go_terms))
     if parsed.gaf is not None:
         _load_gaf(con, parsed.gaf)
-        _source(con, "gaf", request.gaf, len(parsed.gaf))
+        notes += _source(con, "gaf", request.gaf, len(parsed.gaf))
     if parsed.truth is not None:
         _replace(con, "demo_truth", parsed.truth)
     meta = dict(request.meta, alleles=",".join(kinds), smf_source="file" if has_smf_file else "sga")
     for key, value in meta.items():
         con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, str(value)])
+    return notes + _absorbed(con, request)
+
+
+def _absorbed(con: duckdb.DuckDBPyConnection, request: IngestRequest) -> list[str]:
+    """Counted warnings for what the aggregation would otherwise absorb silently: raw rows
+    measured twice (same strains, array type and temperature) and gene IDs the genome lacks.
+    Each check runs only when its tables changed (a scan of 1.3e7 SGA rows is not free)."""
+    notes = []
+    if not (request.sga or request.smf or request.gff):
+        return notes
+    (sga_dupes,) = con.execute(
+        "SELECT count(*) - count(DISTINCT (query_strain, array_strain, arraytype_temp)) FROM sga"
+    ).fetchall()[0]
+    if sga_dupes:
+        notes.append(f"{sga_dupes:,} SGA rows repeat a measurement already loaded (same query strain, "
+                     "array strain and array type/temperature); they are averaged in as repeats")
+    (smf_dupes,) = con.execute(
+        "SELECT count(*) - count(DISTINCT (strain, temperature)) FROM smf_raw"
+    ).fetchall()[0]
+    if smf_dupes:
+        notes.append(f"{smf_dupes:,} SMF rows repeat a strain and temperature already loaded; "
+                     "they are averaged in as repeats")
+    if con.execute("SELECT count(*) FROM genes").fetchall()[0][0]:
+        absent = con.execute(
+            """SELECT count(*), list(gene ORDER BY gene)[1:3] FROM (
+                SELECT query_gene AS gene FROM sga UNION SELECT array_gene FROM sga
+                UNION SELECT gene FROM smf_raw) WHERE gene NOT IN (SELECT gene FROM genes)"""
+        ).fetchall()[0]
+        if absent[0]:
+            notes.append(f"{absent[0]:,} gene IDs in the fitness data are not in the genome "
+                         f"(e.g. {', '.join(absent[1])}): they have no CRE windows, so no model uses them")
+    return notes
 
 
 def _load_gaf(con: duckdb.DuckDBPyConnection, gaf: pd.DataFrame) -> None:
@@ -141,8 +215,21 @@ def _load_gaf(con: duckdb.DuckDBPyConnection, gaf: pd.DataFrame) -> None:
     con.unregister("incoming")
 
 
-def ingest(ws: Workspace, request: IngestRequest) -> dict[str, int]:
-    """Load the requested files into ``ws``; returns the store's counts afterwards."""
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back; a commit that failed half-way may have ended the transaction already."""
+    try:
+        con.rollback()
+    except duckdb.TransactionException:
+        pass
+
+
+def ingest(ws: Workspace, request: IngestRequest,
+           warn: Callable[[str], None] | None = None) -> dict[str, int]:
+    """Load the requested files into ``ws``; returns the store's counts afterwards.
+
+    ``warn`` receives one line per replaced source and per absorbed oddity (see _absorbed).
+    A failed write (disk full) rolls back and is a CreError: the store stays as it was.
+    """
     parsed = _parse(request)
     created = not ws.db_path.exists()
     con = ws.connect(read_only=False)
@@ -152,11 +239,16 @@ def ingest(ws: Workspace, request: IngestRequest) -> dict[str, int]:
         con.begin()
         try:
             create_schema(con)
-            _load(con, request, parsed)
+            notes = _load(con, request, parsed)
             con.commit()
+        except (OSError, duckdb.IOException) as exc:
+            _rollback(con)
+            raise CreError(f"cannot write {ws.db_path} ({exc}); nothing was changed") from exc
         except BaseException:
-            con.rollback()
+            _rollback(con)
             raise
+        for note in notes if warn else ():
+            warn(note)
         return counts(con)
     except BaseException:
         con.close()
