@@ -304,3 +304,67 @@ def test_locked_store_names_the_process(workspace_copy):
     assert out.returncode == 2
     assert f"is in use by another process (PID {os.getpid()}" in out.stderr
     assert "kill" in out.stderr and out.stderr.count("\n") == 1
+
+
+# --- batch query CSV (D1, D13) --------------------------------------------------------------------
+
+def test_batch_row_longer_than_the_header_keeps_its_genes_and_is_refused(tiny_workspace):
+    from cre_core.gene_sets import check_sets, parse_csv
+
+    con = tiny_workspace.connect()
+    try:
+        genes = [g for (g,) in con.execute("SELECT gene FROM genes ORDER BY gene LIMIT 4").fetchall()]
+        text = "gene1,gene2,gene3\n" + ",".join(genes) + f"\n{genes[0]},{genes[1]}\n\"{genes[2]},{genes[3]}\n{genes[3]}\n"
+        batch = parse_csv(text.encode())
+        good, problems = check_sets(con, batch.sets, rows=batch.lines)
+    finally:
+        con.close()
+    assert good == [genes[:2], [genes[3]]]           # the rest is predicted, nothing shifted
+    assert problems.to_dict("records") == [{"row": 2, "genes": ", ".join(genes), "problem": "4 genes; at most 3 per set"}]
+    assert batch.problems == [{"row": 4, "genes": f'"{genes[2]},{genes[3]}',
+                               "problem": 'unbalanced quote ("): close it or remove it'}]
+
+
+@pytest.mark.parametrize("encoding, note", [
+    ("utf-16", None), ("utf-8-sig", None), ("utf-16-le", "read as UTF-16-LE (no byte-order mark)"),
+    ("latin-1", "not UTF-8: read as Windows-1252"), ("utf-8", None),
+])
+def test_batch_csv_encodings(encoding, note):
+    from cre_core.query.batch_csv import read_batch
+
+    batch = read_batch("genes,comment\nTFC3,café\nYBR001C;YAL002W,é\n".encode(encoding), max_sets=10)
+    assert batch.sets == [["TFC3"], ["YBR001C", "YAL002W"]]
+    assert batch.note == note
+
+
+def test_batch_csv_extra_values_beside_other_columns_are_a_row_problem():
+    from cre_core.query.batch_csv import read_batch
+
+    batch = read_batch(b"genes,score\nTFC3,1\nYBR001C,2,3\n", max_sets=10)
+    assert batch.sets == [["TFC3"]]
+    assert batch.problems == [{"row": 3, "genes": "YBR001C,2,3", "problem": "3 values, but the header has 2 columns"}]
+
+
+# --- SQL box caps (D6) ----------------------------------------------------------------------------
+
+def test_sql_box_refuses_a_result_over_the_byte_cap(tiny_workspace):
+    from cre_core.data.browse import SqlBoxError, run_readonly_sql
+
+    with pytest.raises(SqlBoxError, match=r"the result passed 1 MB after \d+ rows"):
+        run_readonly_sql(str(tiny_workspace.db_path), "SELECT repeat('x', 100000) FROM range(300)", max_result_mb=1)
+    small = run_readonly_sql(str(tiny_workspace.db_path), "SELECT repeat('x', 1000) AS s FROM range(300)",
+                             max_result_mb=1)
+    assert len(small.frame) == 300 and small.frame["s"].str.len().sum() == 300_000
+
+
+def test_sql_box_memory_limit_is_set_and_locked(tiny_workspace):
+    from cre_core.data.browse import SqlBoxError, run_readonly_sql
+
+    db = str(tiny_workspace.db_path)
+    setting = run_readonly_sql(db, "SELECT current_setting('memory_limit') AS m", memory_limit_mb=300).frame["m"][0]
+    assert setting.endswith("MiB") and 280 < float(setting.split()[0]) <= 300
+    for sql in ("SET memory_limit = '100GB'", "PRAGMA memory_limit = '100GB'", "RESET memory_limit"):
+        with pytest.raises(SqlBoxError, match="not allowed"):
+            run_readonly_sql(db, sql)
+    with pytest.raises(SqlBoxError, match="memory limit"):
+        run_readonly_sql(db, "SELECT list(range) AS l FROM range(200000000)", memory_limit_mb=64)
