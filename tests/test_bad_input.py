@@ -240,6 +240,18 @@ def test_second_smf_says_what_it_replaced(workspace_copy, tmp_path, capsys):
     assert [s for s in sources(workspace_copy) if s[0] == "smf"] == [("smf", str(new.resolve()), 2)]
 
 
+@pytest.mark.parametrize("kind, flag, name", [
+    ("gaf", "--gaf", "sgd.gaf"), ("obo", "--obo", "go-basic.obo"), ("genome", "--gff", "saccharomyces_cerevisiae.gff"),
+])
+def test_second_source_file_replaces_the_first_in_sources(kind, flag, name, workspace_copy, tmp_path, capsys):
+    ((_, old, old_rows),) = [s for s in sources(workspace_copy) if s[0] == kind]
+    new = shutil.copy(workspace_copy.raw_dir / name, tmp_path / name)
+    code, _, err = run_cli(capsys, "ingest", "--workspace", workspace_copy.root, flag, new)
+    assert code == 0, err
+    assert f"warning: {kind} {Path(new).resolve()} replaced {kind} {old} ({old_rows:,} rows)" in err
+    assert [s[:2] for s in sources(workspace_copy) if s[0] == kind] == [(kind, str(Path(new).resolve()))]
+
+
 def test_sga_of_the_same_name_from_another_folder_says_what_it_replaced(workspace_copy, tmp_path, capsys):
     (old,) = [p for k, p, _ in sources(workspace_copy) if k == "sga" and p.endswith("/SGA_ExE.txt")]
     new = _sga(workspace_copy, tmp_path, GOOD_ROW + "\n", name="SGA_ExE.txt")
