@@ -121,7 +121,7 @@ def _source(con: duckdb.DuckDBPyConnection, kind: str, path: Path, rows: int,
     path = Path(path)
     path_text = str(path.resolve())
     if kind == "sga":
-        where, params = "kind = 'sga' AND (path = ? OR regexp_extract(path, '[^/]*$') = ?)", [path_text, path.name]
+        where, params = "kind = 'sga' AND regexp_extract(path, '[^/]*$') = ?", [path.name]
     else:
         marks = ", ".join("?" for _ in (kind, *replaces))
         where, params = f"kind IN ({marks})", [kind, *replaces]
