@@ -163,7 +163,8 @@ def load_sga(con: duckdb.DuckDBPyConnection, path: Path) -> int:
         raise _explain_failure(path, exc) from None
     rows, bad = con.execute(_content_check_sql(), [source]).fetchall()[0]
     if bad:
-        raise _scan_for_problem(path) or InputError(path, None, f"{bad:,} rows name no gene or hold an implausible number")
+        problem = f"{bad:,} rows name no gene or hold an implausible number"
+        raise _scan_for_problem(path) or InputError(path, None, problem)
     if not rows:
         raise InputError(path, None, "header only, no data rows")
     return int(rows)

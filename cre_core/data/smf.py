@@ -76,7 +76,8 @@ def read_smf(path: str | Path) -> pd.DataFrame:
             raise InputError(path, line, f"{len(cells)} columns, expected {len(header)}")
         strain = str(cells[0]).strip()
         if "_" not in strain or not strain_gene(strain):
-            raise InputError(path, line, f"Strain ID '{strain}' is not GENE_allele (the gene part is missing)")
+            problem = f"Strain ID '{strain}' is not GENE_allele (the gene part is missing)"
+            raise InputError(path, line, problem)
         for temp, col in sorted(fitness_cols.items()):
             fitness = _number(path, line, cells[col], rows[0][1][col])
             if fitness is None:

@@ -114,7 +114,8 @@ def _cells(line: str, delimiter: str) -> list[str] | None:
     return next(csv.reader([line], delimiter=delimiter), [])
 
 
-def _row(line: str, delimiter: str, header: list[str], gene_columns: list[int]) -> tuple[list[str], str | None]:
+def _row(line: str, delimiter: str, header: list[str],
+         gene_columns: list[int]) -> tuple[list[str], str | None]:
     """The genes of one data line, or the reason it cannot be read."""
     if not gene_columns:
         return parse_names(line), None
