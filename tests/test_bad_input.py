@@ -100,6 +100,15 @@ def case_header_only_sga(ws, tmp):
     return ["--sga", _sga(ws, tmp, "")], r"SGA_bad\.txt: header only, no data rows"
 
 
+def case_gff_without_genes(ws, tmp):
+    path = write(tmp / "nogenes.gff", "##gff-version 3\n##FASTA\n>chrI\nACGT\n")
+    return ["--gff", path], r"nogenes\.gff: no genes: the GFF has no gene with a CDS"
+
+
+def case_header_only_gff(ws, tmp):
+    return ["--gff", write(tmp / "h.gff", "##gff-version 3\n")], r"h\.gff: no genome sequence"
+
+
 def case_empty_obo(ws, tmp):
     return ["--obo", write(tmp / "empty.obo", "format-version: 1.2\n")], r"empty\.obo: no \[Term\] stanzas"
 
@@ -170,6 +179,8 @@ CASES = {
     "D3 header-only SMF": case_header_only_smf,
     "D3 header-only SGA": case_header_only_sga,
     "empty OBO": case_empty_obo,
+    "D14 GFF without genes": case_gff_without_genes,
+    "D14 header-only GFF": case_header_only_gff,
     "D7 binary after a valid header": case_binary_after_header,
     "D7 truncated gzip": case_truncated_gzip,
     "D7 a folder passed as a file": case_directory_as_file,
