@@ -391,3 +391,16 @@ def test_sql_box_memory_limit_is_set_and_locked(tiny_workspace):
             run_readonly_sql(db, sql)
     with pytest.raises(SqlBoxError, match="memory limit"):
         run_readonly_sql(db, "SELECT list(range) AS l FROM range(200000000)", memory_limit_mb=64)
+
+
+def test_pages_say_a_truncated_store_is_corrupt(workspace_copy, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    with open(workspace_copy.db_path, "r+b") as fh:
+        fh.truncate(100_000)
+    monkeypatch.setenv("CRE_WORKSPACE", str(workspace_copy.root))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=30)
+    at.run(timeout=30)
+    assert not at.exception
+    messages = [e.value for e in at.error]
+    assert messages and all("is corrupt or truncated" in m and "Try again" not in m for m in messages)
