@@ -6,13 +6,21 @@ WORKSPACE ?= workspace/demo
 PRESET ?= small
 PORT ?= 8501
 
-.PHONY: run test setup demo browser bench clean
+.PHONY: run test setup test-setup demo browser bench clean
 
+# `make run` needs only the pinned runtime set; `make test` adds the package itself (editable,
+# with the `cre` command) and its `test` extra (pytest, playwright, ruff, mypy).
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+test-setup: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -r requirements.txt -e '.[test]'
 	touch $@
 
 # The demo workspace is built once (seeded, real formats, real parsers) with k-mer embeddings
@@ -31,7 +39,7 @@ browser:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
-test: setup browser
+test: test-setup browser
 	$(PY) -m pytest
 
 bench: setup

@@ -1,5 +1,8 @@
 """Atomic file writes: a reader (the app, a resumed run) sees the old file or the new one, never half.
 
+Also the JSON side of it: ``clean_json`` (the one NaN -> None rule of every output),
+``write_json_atomic`` and ``read_json`` (the one reader of the JSON files cre_core writes).
+
 Every file cre_core writes for another process to read goes through ``atomic_path``: the writer
 fills a temporary sibling (same folder, so the rename cannot cross file systems), which is
 fsynced and then renamed onto the target with ``os.replace``. On any error the temporary file
@@ -43,15 +46,23 @@ def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> N
         tmp.write_text(text, encoding=encoding)
 
 
+def is_missing(value: Any) -> bool:
+    """None, NaN or NaT: a value that is not there (NaN and NaT are unequal to themselves)."""
+    try:
+        return value is None or bool(value != value)
+    except TypeError:                        # pd.NA: its comparisons are NA, with no truth value
+        return True
+
+
 def clean_json(value: Any) -> Any:
-    """NaN/inf → None, numpy scalars → Python, recursively (strict JSON for every reader)."""
+    """NaN/NaT/inf → None, numpy scalars → Python, recursively (strict JSON for every reader)."""
     if isinstance(value, dict):
         return {str(k): clean_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [clean_json(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
+    if is_missing(value) or (isinstance(value, float) and math.isinf(value)):
         return None
     return value
 
@@ -59,3 +70,15 @@ def clean_json(value: Any) -> Any:
 def write_json_atomic(path: str | Path, data: Any) -> None:
     """Strict JSON (see ``clean_json``), written atomically."""
     write_text_atomic(path, json.dumps(clean_json(data), indent=1, allow_nan=False))
+
+
+def read_json(path: str | Path) -> Any:
+    """A JSON file cre_core wrote; None when it does not exist, CreError when it is unreadable."""
+    from cre_core.errors import CreError
+
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise CreError(f"{path} cannot be read ({exc}); remove or repair it") from exc

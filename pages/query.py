@@ -3,12 +3,13 @@
 import pandas as pd
 import streamlit as st
 
-from cre_core.app_support import current_workspace, gene_label, guard, require_store, store
-from cre_core.charts import partner_chart
+from cre_core.atomic import is_missing
 from cre_core.data.lookup import UnknownGeneError
-from cre_core.gene_sets import MAX_SET_SIZE, check_sets, parse_csv, parse_names
 from cre_core.query import service
-from cre_core.run_views import queryable, runs_with_configs
+from cre_core.query.gene_sets import MAX_SET_SIZE, check_sets, parse_csv, parse_names
+from cre_core.train.run_tables import queryable, runs_with_configs
+from dashboard.charts import partner_chart
+from dashboard.support import current_workspace, gene_label, guard, require_store, store
 
 st.title("Query")
 st.caption("Predicted fitness of deletion strains (wild type = 1.0), the multiplicative expectation "
@@ -65,7 +66,7 @@ def single_query(runs) -> None:
 
 
 def _fmt(value) -> str:
-    return "–" if value is None or value != value else f"{value:.4f}"
+    return "–" if is_missing(value) else f"{value:.4f}"
 
 
 def partner_scan(runs) -> None:

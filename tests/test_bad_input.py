@@ -332,7 +332,7 @@ def test_locked_store_names_the_process(workspace_copy):
 # --- batch query CSV (D1, D13) --------------------------------------------------------------------
 
 def test_batch_row_longer_than_the_header_keeps_its_genes_and_is_refused(tiny_workspace):
-    from cre_core.gene_sets import check_sets, parse_csv
+    from cre_core.query.gene_sets import check_sets, parse_csv
 
     con = tiny_workspace.connect()
     try:

@@ -31,6 +31,7 @@ from cre_core.embed.specieslm import (
     tokenize,
 )
 from cre_core.errors import CreError
+from cre_core.processes import log_tail
 from cre_core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -314,9 +315,9 @@ def test_page_starts_a_background_specieslm_run(small_ws, model_dir, monkeypatch
     assert "Started background run" in at.success[0].value
     deadline = time.monotonic() + 180
     while (job := jobs.list_jobs(small_ws)[0])["state"] in ("starting", "running"):
-        assert time.monotonic() < deadline, jobs.log_tail(small_ws, job["job"])
+        assert time.monotonic() < deadline, log_tail(Path(job["log"]), 15)
         time.sleep(0.5)
-    assert job["state"] == "done", (job, jobs.log_tail(small_ws, job["job"]))
+    assert job["state"] == "done", (job, log_tail(Path(job["log"]), 15))
     assert [(r["region"], r["computed"]) for r in job["results"]] == [("upstream", 5), ("downstream", 5)]
     at.run()
     table = at.dataframe[0].value

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cre_core.genome.dna import COMPLEMENT, reverse_complement
+
 # (name, real S288C length in bp, centromere position in bp): gene counts and centromere
 # placement follow these proportions.
 CHROMOSOMES = (
@@ -157,10 +159,6 @@ def salt_for(seed: int, tag: int) -> int:
 
 # --- motifs -----------------------------------------------------------------------------------
 
-def revcomp(seq: str) -> str:
-    return seq.translate(str.maketrans("ACGTRYKMSWNacgtrykmswn", "TGCAYRMKSWNtgcayrmkswn"))[::-1]
-
-
 def _hamming(a: str, b: str) -> int:
     return sum(x != y for x, y in zip(a, b))
 
@@ -174,7 +172,7 @@ def choose_motifs(rng: np.random.Generator, count: int) -> list[str]:
         gc = motif.count("G") + motif.count("C")
         if not 5 <= gc <= 7 or any(b * 4 in motif for b in "ACGT") or "ATG" in motif:
             continue
-        rc = revcomp(motif)
+        rc = reverse_complement(motif)
         if _hamming(motif, rc) < 5:
             continue
         if all(_hamming(motif, o) >= 4 and _hamming(rc, o) >= 4 for o in chosen):
@@ -286,9 +284,7 @@ _SENSE = np.array([np.frombuffer(c.encode(), dtype=np.uint8) for c in _CODONS if
 _SENSE_P = np.array([np.prod([0.3 if ch in "AT" else 0.2 for ch in c]) for c in _CODONS
                      if c not in _STOPS])
 _SENSE_P /= _SENSE_P.sum()
-_COMP_TABLE = np.arange(256, dtype=np.uint8)
-for _a, _b in zip(b"ACGTRYKMSWN", b"TGCAYRMKSWN"):
-    _COMP_TABLE[_a] = _b
+_COMP_TABLE = np.frombuffer(COMPLEMENT, dtype=np.uint8)
 
 
 def _background(rng: np.random.Generator, length: int) -> np.ndarray:

@@ -8,14 +8,13 @@ the page polls that file. A browser refresh or an app restart does not stop the 
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from cre_core import processes
-from cre_core.atomic import write_json_atomic
+from cre_core.atomic import read_json, write_json_atomic
 from cre_core.embed.base import REGIONS, check_regions
 from cre_core.errors import CreError
 from cre_core.workspace import Workspace
@@ -23,13 +22,6 @@ from cre_core.workspace import Workspace
 
 def jobs_dir(ws: Workspace) -> Path:
     return ws.embeddings_dir / "jobs"
-
-
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def launch(ws: Workspace, embedder: str, model: str | None = None,
@@ -62,8 +54,8 @@ def launch(ws: Workspace, embedder: str, model: str | None = None,
 def job_status(ws: Workspace, job_id: str) -> dict:
     """The job's facts plus ``state`` (starting/running/done/failed/died) and its progress."""
     folder = jobs_dir(ws) / job_id
-    job = read_json(folder / "job.json")
-    progress = read_json(folder / "progress.json")
+    job = read_json(folder / "job.json") or {}
+    progress = read_json(folder / "progress.json") or {}
     state = progress.get("state", "starting")
     if state in ("starting", "running") and job.get("pid") and not processes.alive(job):
         state = "died"
@@ -79,7 +71,3 @@ def list_jobs(ws: Workspace, limit: int = 10) -> list[dict]:
     ids = sorted((p.name for p in root.iterdir() if p.is_dir()), reverse=True)[:limit]
     return [job_status(ws, job_id) for job_id in ids]
 
-
-def log_tail(ws: Workspace, job_id: str, lines: int = 15) -> str:
-    """The last lines of a job's log."""
-    return processes.log_tail(jobs_dir(ws) / job_id / "embed.log", lines)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from cre_core.atomic import write_text_atomic
 from cre_core.errors import CreError
+from cre_core.genome.dna import reverse_complement
 from cre_core.genome.gff import Genome
 
 FLANK_5 = 1000
@@ -28,7 +29,6 @@ WINDOW_COLUMNS = ["gene", "region", "sequence", "padded", "pad_len"]
 _NORMALIZE = bytes(
     ord(chr(b).upper()) if chr(b).upper() in "ACGT" else ord("N") for b in range(256)
 )
-_COMPLEMENT = bytes.maketrans(b"ACGTN", b"TGCAN")
 
 
 def _cut(seq: bytes, start: int, end: int) -> tuple[str, int]:
@@ -52,7 +52,7 @@ def cre_windows(genome: Genome) -> pd.DataFrame:
         if (chrom, strand) not in oriented:
             forward = genome.sequences[chrom].encode("ascii").translate(_NORMALIZE)
             if strand == "-":
-                forward = forward.translate(_COMPLEMENT)[::-1]
+                forward = reverse_complement(forward)
             oriented[chrom, strand] = forward
         return oriented[chrom, strand]
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
+from cre_core.atomic import clean_json, is_missing
 from cre_core.workspace import resolve_workspace
 
 
 def _fmt(x) -> str:
-    return "-" if x is None or x != x else f"{x:.4f}"
+    return "-" if is_missing(x) else f"{x:.4f}"
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -30,8 +31,7 @@ def _scan(args: argparse.Namespace) -> int:
     frame = scan(resolve_workspace(args.workspace), args.run, args.gene, top_k=args.top,
                  order=args.order, descending=args.descending)
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
-            for r in frame.to_dict(orient="records")]
+    rows = clean_json(frame.to_dict(orient="records"))
     print(json.dumps({"run": args.run, "gene": args.gene, "order": args.order, "partners": rows}))
     return 0
 

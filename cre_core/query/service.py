@@ -13,7 +13,6 @@ models compute φ of every gene once per loaded model and run one batched ρ.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from dataclasses import dataclass
@@ -23,14 +22,15 @@ import numpy as np
 import pandas as pd
 import torch
 
+from cre_core.atomic import clean_json
 from cre_core.data.lookup import resolve_genes
 from cre_core.errors import CreError
-from cre_core.models import FitnessModel, Ontology
+from cre_core.models import FitnessModel
 from cre_core.models.base import PAD
-from cre_core.train import data as D
 from cre_core.train import runs as R
 from cre_core.train.checkpoint import load_checkpoint
 from cre_core.train.config import TrainConfig
+from cre_core.train.rebuild import rebuild_model
 from cre_core.workspace import Workspace
 
 ORDERS = ("fitness", "epsilon")
@@ -88,16 +88,9 @@ def clear_cache() -> None:
 
 def _load(ws: Workspace, folder: Path, path: Path, stamp: tuple[int, int]) -> LoadedRun:
     ckpt = load_checkpoint(path)
-    meta = ckpt["meta"]
-    config = TrainConfig.from_dict(meta["config"])
-    genes = list(meta["genes"])
-    ontology = Ontology.from_dict(meta["ontology"]) if meta.get("ontology") else None
-    placeholder = np.full(len(genes), np.nan, np.float32) if config.model == "multiplicative" else None
-    model = D.model_from_config(config, len(genes), meta["in_dim"], ontology, placeholder)
-    model.load_state_dict(ckpt["model"])
-    if config.uses_features:
-        stats = (meta["feature_mean"].numpy(), meta["feature_std"].numpy())
-        model.set_features(torch.from_numpy(D.gene_features(ws, config, genes, stats=stats).table))
+    config = TrainConfig.from_dict(ckpt["meta"]["config"])
+    genes = list(ckpt["meta"]["genes"])
+    model = rebuild_model(ws, ckpt)                      # never computes or caches embeddings
     model.eval()
     con = ws.connect(read_only=True)
     try:
@@ -155,10 +148,6 @@ def _resolve_sets(ws: Workspace, gene_sets: list[list[str]]) -> tuple[list[list[
     return resolved, measured
 
 
-def _none(x: float | None) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
-
 def predict(ws: Workspace, run_id: str, genes: list[str]) -> dict:
     """Predicted fitness of deleting ``genes`` (systematic or standard names, any case).
 
@@ -169,9 +158,9 @@ def predict(ws: Workspace, run_id: str, genes: list[str]) -> dict:
     row = frame.iloc[0]
     return {
         "run_id": row["run_id"], "genes": row["genes"].split(","), "names": row["names"].split(","),
-        "predicted": float(row["predicted"]), "multiplicative": _none(row["multiplicative"]),
-        "epsilon_pred": _none(row["epsilon_pred"]), "measured_fitness": _none(row["measured_fitness"]),
-        "measured_epsilon": _none(row["measured_epsilon"]),
+        "predicted": float(row["predicted"]), "multiplicative": clean_json(row["multiplicative"]),
+        "epsilon_pred": clean_json(row["epsilon_pred"]), "measured_fitness": clean_json(row["measured_fitness"]),
+        "measured_epsilon": clean_json(row["measured_epsilon"]),
     }
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from cre_core.atomic import clean_json
 from cre_core.train.config import TrainConfig, add_arguments, config_from_args
 from cre_core.workspace import resolve_workspace
 
@@ -29,7 +30,7 @@ def _train(args: argparse.Namespace) -> int:
     if run_dir is None:
         run_dir = R.create_run_dir(ws, config)
     print(f"run folder: {run_dir}", flush=True)
-    summary = train_run(ws, config, run_dir, resume=args.resume, echo=lambda m: print(m, flush=True))
+    summary = train_run(ws, config, run_dir, resume=args.resume)
     if summary is not None:
         print(json.dumps(summary), flush=True)
         return 0 if summary.get("status") in ("done", "interrupted") else 1
@@ -41,14 +42,17 @@ def _runs(args: argparse.Namespace) -> int:
 
     frame = list_runs(resolve_workspace(args.workspace))
     for row in frame.to_dict(orient="records"):
-        print(json.dumps({k: (None if v != v else v) for k, v in row.items()}, default=str))
+        print(json.dumps(clean_json(row), default=str))
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``train`` and ``runs``."""
     train = subparsers.add_parser(
-        "train", help="train one model (prints the run folder, then the summary JSON line)")
+        "train", help="train one model (prints the run folder, then the summary JSON line)",
+        usage="%(prog)s --model MODEL [options]\n       %(prog)s --resume --run-dir DIR [options]",
+        description="Train one model on a workspace's double-mutant fitness. The last line "
+                    "printed on stdout is the run's summary as JSON.")
     train.add_argument("--workspace", help="workspace folder (default $CRE_WORKSPACE or workspace/demo)")
     train.add_argument("--run-dir", help="run folder (default: a new folder under WORKSPACE/runs)")
     train.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")

@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from cre_core.atomic import clean_json, write_json_atomic, write_text_atomic
+from cre_core.atomic import clean_json, read_json, write_json_atomic, write_text_atomic
 from cre_core.errors import CreError
 from cre_core.processes import alive
 from cre_core.workspace import Workspace
@@ -41,13 +41,6 @@ STEP_COLUMNS = ["step", "epoch", "loss", "wt_mean", "wt_loss", "grad_norm"]
 
 
 # --- writing --------------------------------------------------------------------------------
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        return None
-
 
 class JsonlWriter:
     """Appends one JSON object per line and flushes each line (readers see whole lines)."""
@@ -97,7 +90,17 @@ def write_status(run_dir: Path, status: str, **fields: Any) -> dict:
     current = read_json(Path(run_dir) / "status.json") or {}
     current.update(fields)
     current.update(status=status, updated=time.time())
-    write_json_atomic(Path(run_dir) / "status.json", current)
+    path = Path(run_dir) / "status.json"
+    try:
+        write_json_atomic(path, current)
+    except OSError:
+        # a full disk has no room for the new file an atomic write needs, but the old file's
+        # blocks can be overwritten: a failed run must still say so, and why
+        if not path.exists():
+            raise
+        with open(path, "r+") as f:
+            f.write(json.dumps(clean_json(current), indent=1))
+            f.truncate()
     return current
 
 

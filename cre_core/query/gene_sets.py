@@ -12,7 +12,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from cre_core.data.lookup import gene_names, suggest
+from cre_core.data.lookup import UnknownGeneError, gene_names, suggest
 from cre_core.query.batch_csv import BatchRows, parse_names, read_batch
 
 __all__ = ["MAX_SETS", "MAX_SET_SIZE", "check_sets", "parse_csv", "parse_names"]
@@ -43,7 +43,7 @@ def check_sets(con: duckdb.DuckDBPyConnection, sets: list[list[str]],
         if len(genes) > max_size:
             problem = f"{len(genes)} genes; at most {max_size} per set"
         elif unknown:
-            problem = "; ".join(_unknown(g, suggest(g, names, 3)) for g in unknown)
+            problem = "; ".join(str(UnknownGeneError(g.strip(), suggest(g, names, 3))) for g in unknown)
         elif len(set(resolved)) != len(resolved):
             problem = "a gene is listed twice"
         else:
@@ -51,7 +51,3 @@ def check_sets(con: duckdb.DuckDBPyConnection, sets: list[list[str]],
             continue
         problems.append({"row": row, "genes": ", ".join(genes), "problem": problem})
     return good, pd.DataFrame(problems, columns=["row", "genes", "problem"])
-
-
-def _unknown(name: str, close: list[str]) -> str:
-    return f"unknown '{name}'" + (f" (did you mean {', '.join(close)}?)" if close else "")
