@@ -191,6 +191,8 @@ CASES = {
     "D10 -inf (SGA)": case_implausible_sga("-inf"),
     "D10 -1e308 (SGA)": case_implausible_sga("-1e308"),
     "D10 1e5 (SGA)": case_implausible_sga("1e5"),
+    "D10 -nan (SGA)": case_implausible_sga("-nan"),
+    "D10 NAN (SGA)": case_implausible_sga("NAN"),
     "D10 -1e308 (SMF)": case_implausible_smf,
     "10 MB line names no column 'None'": case_ten_mb_line,
     "--fasta alone": case_fasta_alone,
