@@ -61,7 +61,11 @@ class Workspace:
                 f"no workspace at {self.root}: build one with "
                 f"`python -m cre_core demo --workspace {self.root}` or `ingest`"
             )
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            what = "is a file, not a folder" if self.root.is_file() else f"cannot be created ({exc.strerror})"
+            raise CreError(f"the workspace folder {self.root} {what}") from None
         try:
             return duckdb.connect(str(self.db_path), read_only=read_only)
         except duckdb.IOException as exc:

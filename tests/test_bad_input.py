@@ -293,6 +293,15 @@ def test_info_refuses_a_folder_name_over_255_bytes(tmp_path, capsys):
                   "file systems allow at most 255\n"
 
 
+def test_a_file_or_impossible_folder_as_workspace(tiny_workspace, tmp_path, capsys):
+    gaf = tiny_workspace.raw_dir / "sgd.gaf"
+    a_file = write(tmp_path / "a_file", "")
+    code, _, err = run_cli(capsys, "ingest", "--workspace", a_file, "--gaf", gaf)
+    assert (code, err) == (2, f"error: the workspace folder {a_file} is a file, not a folder\n")
+    code, _, err = run_cli(capsys, "ingest", "--workspace", "/proc/no/such", "--gaf", gaf)
+    assert code == 2 and err.startswith("error: the workspace folder /proc/no/such cannot be created (")
+
+
 def test_nul_byte_in_workspace_path():
     with pytest.raises(CreError, match="contains a NUL byte"):
         resolve_workspace("/tmp/a\x00b")
