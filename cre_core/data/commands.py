@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -76,13 +77,13 @@ def _ingest(args: argparse.Namespace) -> int:
         smf=args.smf, obo=args.obo,
         gaf=args.gaf, exclude_kinds=tuple(k for k in (args.exclude_alleles or "").split(",") if k),
     )
-    if not any([request.gff, request.genbank, request.sga, request.kuzmin, request.dcell_pairs,
-                request.smf, request.obo, request.gaf]):
+    if not any([request.gff, request.fasta, request.genbank, request.sga, request.kuzmin,
+                request.dcell_pairs, request.smf, request.obo, request.gaf]):
         raise CreError("nothing to ingest: give at least one of --gff, --genbank, --sga, "
                        "--kuzmin, --dcell-pairs, --smf, --obo, --gaf")
     ws = resolve_workspace(args.workspace)
     started = time.perf_counter()
-    result = ingest(ws, request)
+    result = ingest(ws, request, warn=lambda note: print(f"warning: {note}", file=sys.stderr))
     seconds = round(time.perf_counter() - started, 1)
     print(json.dumps({"workspace": str(ws.root), "seconds": seconds, **result}))
     return 0
