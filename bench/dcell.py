@@ -141,6 +141,7 @@ def old_dcell_class():
         f.write(src)
     spec = importlib.util.spec_from_file_location("dcell_old", f.name)
     module = importlib.util.module_from_spec(spec)
+    sys.modules["dcell_old"] = module          # dataclasses look their module up by name
     spec.loader.exec_module(module)
     os.unlink(f.name)
     return module.DCell
@@ -237,11 +238,13 @@ def main() -> None:
         for name in ("genes", "seed", "batch", "steps", "warmup", "device"):
             cmd += [f"--{name}", str(getattr(args, name))]
         out = subprocess.run(cmd, capture_output=True, text=True)
-        if out.returncode:
-            sys.exit(f"{side}: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")
+        if out.returncode:                        # say so and measure the other sides
+            why = out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"
+            print(json.dumps({"side": side, "failed": why}), flush=True)
+            continue
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), flush=True)
-    if args.record:
+    if args.record and rows:
         record(rows)
 
 
