@@ -42,23 +42,20 @@ class _Group(nn.Module):
             unit[k, :w] = True
         self.register_buffer("unit_mask", unit, persistent=False)
 
-    def linear(self, x: torch.Tensor) -> torch.Tensor:
-        """x (T, N, I) → pre-activations (T, N, W), in float32 or wider."""
-        # under CPU autocast only the big terms' matmuls go to bf16: oneDNN's bf16 kernels win
-        # 6x on a 513x4565x1800 product but lose 3x on a group of 256 tiny ones
-        small = self.weight[0].numel() < ALONE and x.device.type == "cpu"
-        with torch.autocast("cpu", enabled=False) if small else contextlib.nullcontext():
-            z = torch.baddbmm(self.bias.unsqueeze(1), x.to(self.weight.dtype) if small else x, self.weight)
-        return z.to(torch.promote_types(z.dtype, torch.float32))             # bf16 matmul, fp32 stats
-
-    def forward(self, z: torch.Tensor, row_weight: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pre-activations (T, N, W) of compact rows → unit outputs (padding units 0), heads (T, N).
+    def forward(self, x: torch.Tensor, row_weight: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (T, N, I) compact rows → unit outputs (T, N, W) (padding units 0), heads (T, N).
 
         Row n of term t stands for ``row_weight[t, n]`` strains of the batch of ``batch``: row 0
         for every strain that deletes none of t's genes (they all see the same input), the
         others for one strain each, padding rows for none. The BatchNorm statistics are those
         of the full batch, so this equals BatchNorm1d over one row per strain.
         """
+        # under CPU autocast only the big terms' matmuls go to bf16: oneDNN's bf16 kernels win
+        # 6x on a 513x4565x1800 product but lose 3x on a group of 256 tiny ones
+        small = self.weight[0].numel() < ALONE and x.device.type == "cpu"
+        with torch.autocast("cpu", enabled=False) if small else contextlib.nullcontext():
+            z = torch.baddbmm(self.bias.unsqueeze(1), x.to(self.weight.dtype) if small else x, self.weight)
+        z = z.to(torch.promote_types(z.dtype, torch.float32))             # bf16 matmul, fp32 stats
         t, _, w = z.shape
         bn = self.bn
         if self.training:
@@ -82,8 +79,7 @@ class _Group(nn.Module):
 class DCell(FitnessModel):
     """DCell over an :class:`Ontology`; input is the set of deleted gene indices."""
 
-    def __init__(self, n_genes: int, ontology: Ontology, alpha: float = 0.3, group_size: int = 256,
-                 alone: int = ALONE) -> None:
+    def __init__(self, n_genes: int, ontology: Ontology, alpha: float = 0.3, group_size: int = 256) -> None:
         super().__init__()
         self.n_genes, self.alpha, self.ontology = n_genes, alpha, ontology
         widths = [max(20, math.ceil(0.3 * s)) for s in ontology.size]
@@ -92,11 +88,10 @@ class DCell(FitnessModel):
         groups, term_ids, sources = nn.ModuleList(), [], []
         direct_of: list[list[tuple[int, int]]] = [[] for _ in range(n_genes + 1)]
         self.level_groups: list[list[int]] = []
-        self.delta_inputs: dict[int, list[tuple[int, int, int]]] = {}   # big term: (child, slot, width)
         for lv in sorted(set(ontology.level)):
             members = [t for t in range(n_terms) if ontology.level[t] == lv]
             ids = []
-            for chunk in _size_groups(members, ontology, widths, group_size, alone):
+            for chunk in _size_groups(members, ontology, widths, group_size):
                 in_dims = [max(1, _in_dim(ontology, widths, t)) for t in chunk]
                 src_term = torch.full((len(chunk), max(in_dims)), dummy, dtype=torch.long)
                 src_unit = torch.zeros_like(src_term)
@@ -108,13 +103,6 @@ class DCell(FitnessModel):
                         src_term[k, slot:slot + widths[c]] = c
                         src_unit[k, slot:slot + widths[c]] = torch.arange(widths[c])
                         slot += widths[c]
-                if len(chunk) == 1 and in_dims[0] * widths[chunk[0]] >= alone:
-                    t, lo = chunk[0], len(ontology.direct[chunk[0]])
-                    inputs = []
-                    for c in ontology.children[t]:
-                        inputs.append((c, lo, widths[c]))
-                        lo += widths[c]
-                    self.delta_inputs[len(groups)] = inputs
                 ids.append(len(groups))
                 groups.append(_Group(in_dims, [widths[t] for t in chunk]))
                 term_ids.append(chunk)
@@ -168,8 +156,7 @@ class DCell(FitnessModel):
         """
         b = idx.shape[0]
         n_terms = len(self.widths)
-        genes = torch.where(set_mask(idx), idx, self.n_genes).sort(1).values   # PAD → no gene
-        genes[:, 1:][genes[:, 1:] == genes[:, :-1]] = self.n_genes             # a gene counts once
+        genes = torch.where(set_mask(idx), idx, self.n_genes)                  # PAD → no gene
         touched = torch.zeros(b, n_terms + 1, dtype=torch.bool, device=idx.device)
         touched.scatter_(1, self.gene_terms[genes].reshape(b, -1), True)
         touched = touched[:, :n_terms].t()                                      # (T, B)
@@ -194,67 +181,30 @@ class DCell(FitnessModel):
             for k in ids:
                 group = self.groups[k]
                 chunk = getattr(self, f"chunk_{k}")
+                src_term, src_unit = getattr(self, f"src_term_{k}"), getattr(self, f"src_unit_{k}")
                 n_rows = count[chunk]
                 q, s = touched[chunk].nonzero(as_tuple=True)
                 r = row[chunk[q], s]
                 strain = torch.full((len(chunk), 1 + int(n_rows.max())), b, dtype=torch.long, device=idx.device)
                 strain[q, r] = s
+                src = src_term.unsqueeze(1)
+                index = (start[src] + row[src, strain.unsqueeze(2)] * self.width_ext[src]
+                         + src_unit.unsqueeze(1))                               # (T, N, I)
+                x = flat.index_select(0, index.reshape(-1)).view(index.shape)
                 mine = d_group == k
-                if k in self.delta_inputs:
-                    z = self._delta_linear(k, flat, strain, touched, row, start, count, d_strain[mine], d_slot[mine])
-                else:
-                    x = self._gather(k, flat, strain, row, start)
-                    if bool(mine.any()):
-                        t = d_term[mine]
-                        x = x.index_put((self.group_pos[t], row[t, d_strain[mine]], d_slot[mine]),
-                                        torch.ones((), dtype=x.dtype, device=x.device))
-                    z = group.linear(x)
+                if bool(mine.any()):
+                    t = d_term[mine]
+                    x = x.index_put((self.group_pos[t], row[t, d_strain[mine]], d_slot[mine]),
+                                    torch.ones((), dtype=x.dtype, device=x.device))
                 real = torch.arange(strain.shape[1], device=idx.device).unsqueeze(0) <= n_rows.unsqueeze(1)
                 weight = real.to(dtype)
                 weight[:, 0] = b - n_rows
-                h, head = group(z, weight, b)
+                h, head = group(x, weight, b)
                 pieces.append(h[real.unsqueeze(2) & group.unit_mask.unsqueeze(1)])
                 heads.append(head[:, 0].unsqueeze(0).expand(b, -1).index_put((s, q), head[q, r]))
             flat = torch.cat([flat, *pieces])
         root = heads[self.root_group][:, self.root_pos]
         return root, heads
-
-    def _gather(self, k: int, flat: torch.Tensor, strain: torch.Tensor, row: torch.Tensor,
-                start: torch.Tensor) -> torch.Tensor:
-        """Group k's inputs (T, N, I) for the strains ``strain`` (T, N): children's units, genes 0."""
-        src = getattr(self, f"src_term_{k}").unsqueeze(1)
-        index = (start[src] + row[src, strain.unsqueeze(2)] * self.width_ext[src]
-                 + getattr(self, f"src_unit_{k}").unsqueeze(1))
-        return flat.index_select(0, index.reshape(-1)).view(index.shape)
-
-    def _delta_linear(self, k: int, flat: torch.Tensor, strain: torch.Tensor, touched: torch.Tensor,
-                      row: torch.Tensor, start: torch.Tensor, count: torch.Tensor,
-                      d_strain: torch.Tensor, d_slot: torch.Tensor) -> torch.Tensor:
-        """Pre-activations of a big term from its shared row plus each strain's changes.
-
-        Why: a strain changes only the children it touches, so its row is the shared row's
-        pre-activation plus (its rows of those children - their shared rows) @ their slice of the
-        weights: ~1.8x fewer multiplies than the full input (13.8M vs 24.7M per pair for the
-        big terms of the GO-shaped bench ontology), exactly the same sum.
-        """
-        group = self.groups[k]
-        t = int(getattr(self, f"chunk_{k}")[0])
-        z = group.linear(self._gather(k, flat, strain[:, :1], row, start))     # (1, 1, W) shared row
-        parts, rows = [], []
-        for c, lo, w in self.delta_inputs[k]:
-            n_c = int(count[c])
-            if n_c:
-                y = flat.narrow(0, int(start[c]), (1 + n_c) * w).view(1 + n_c, w)
-                parts.append((y[1:] - y[:1]) @ group.weight[0, lo:lo + w])
-                rows.append(row[t, touched[c].nonzero().squeeze(1)])
-        if len(d_slot):
-            parts.append(group.weight[0, d_slot])
-            rows.append(row[t, d_strain])
-        z = z.expand(1, strain.shape[1], z.shape[2])
-        if parts:
-            change = torch.cat([p.to(z.dtype) for p in parts])
-            z = z.index_add(1, torch.cat(rows), change.unsqueeze(0))
-        return z
 
     def predict(self, idx: torch.Tensor) -> torch.Tensor:
         return self.terms_forward(idx)[0]
@@ -283,11 +233,10 @@ def _padded(lists: list[list[int]], fill: int) -> torch.Tensor:
     return out
 
 
-def _size_groups(members: list[int], onto: Ontology, widths: list[int], size: int,
-                 alone: int = ALONE) -> list[list[int]]:
+def _size_groups(members: list[int], onto: Ontology, widths: list[int], size: int) -> list[list[int]]:
     """Split one level's terms into groups of similar input and width (bounded padding).
 
-    A term of ``alone`` weights or more runs in a group of its own: padding it to a neighbour's
+    A term of ``ALONE`` weights or more runs in a group of its own: padding it to a neighbour's
     shape would cost real multiplies (the GO's three namespace roots padded to the widest of
     them cost 1.5x their own weights), while one more group costs only a few small ops.
     """
@@ -302,7 +251,7 @@ def _size_groups(members: list[int], onto: Ontology, widths: list[int], size: in
         cost = max(1, in_dim(t)) * widths[t]
         if current:
             padded = (len(current) + 1) * max(max(1, in_dim(x)) for x in current + [t]) * max(widths[x] for x in current + [t])
-            if len(current) >= size or padded > 2 * (real + cost) or cost >= alone:
+            if len(current) >= size or padded > 2 * (real + cost) or cost >= ALONE:
                 groups.append(current)
                 current, real = [], 0
         current.append(t)
