@@ -123,12 +123,13 @@ def _first_gene(ws: Path) -> str:
 
 
 def record(rows: list[dict], args) -> None:
-    from bench.dcell import machine  # noqa: PLC0415  (same folder; one machine label)
     import torch
 
+    from bench.dcell import machine
+
     lines = ["", f"### Full scale end to end ({time.strftime('%Y-%m-%d')}, {machine(torch.device(args.device))})",
-             "", f"`bench/full_scale.py`, preset `{args.preset}`, DeepSet on kmer `both`, batch {args.batch}; "
-             "each step is the CLI in its own process (wall time with imports and loading; peak RSS).", "",
+             "", (f"`bench/full_scale.py`, preset `{args.preset}`, DeepSet on kmer `both`, batch {args.batch}; "
+             "each step is the CLI in its own process (wall time with imports and loading; peak RSS)."), "",
              "| step | wall (s) | epoch (s) | peak memory (GB) | load avg |", "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['step']} | {r['seconds']} | {r.get('epoch_seconds', '')} | "

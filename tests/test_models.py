@@ -289,7 +289,7 @@ def test_dcell_training_step_equals_per_term_reference():
     m = _scrambled_dcell().train()
     target = torch.linspace(0.3, 1.1, len(DCELL_BATCH), dtype=torch.float64)
     before = {k: v.clone() for k, v in m.state_dict().items()}
-    ref_root, ref_heads, ref_loss, ref_stats = _reference_dcell(m, DCELL_BATCH, target)
+    ref_root, _, ref_loss, ref_stats = _reference_dcell(m, DCELL_BATCH, target)
     ref_loss.backward()
     ref_grads = {n: p.grad.clone() for n, p in m.named_parameters()}
     m.zero_grad()

@@ -145,7 +145,7 @@ class Ontology:
                 "size": self.size, "level": self.level}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Ontology":
+    def from_dict(cls, d: dict) -> Ontology:
         return cls(list(d["terms"]), [list(x) for x in d["direct"]],
                    [list(x) for x in d["children"]], list(d["size"]), list(d["level"]))
 
