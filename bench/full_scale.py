@@ -57,7 +57,7 @@ def epoch_row(name: str, ws: Path, extra: list[str], args) -> dict:
     epoch = json.loads((run_dir / "epochs.jsonl").read_text().splitlines()[-1])
     summary = json.loads(row.pop("last"))
     row["epoch_seconds"] = round(epoch["seconds"], 1)
-    row["train_pairs"] = summary.get("split", {}).get("n_train") if isinstance(summary.get("split"), dict) else None
+    row.update(train_pairs=summary["n_train"], test_pearson=round(summary["pearson"], 4))
     return row
 
 
@@ -130,9 +130,10 @@ def record(rows: list[dict], args) -> None:
     lines = ["", f"### Full scale end to end ({time.strftime('%Y-%m-%d')}, {machine(torch.device(args.device))})",
              "", (f"`bench/full_scale.py`, preset `{args.preset}`, DeepSet on kmer `both`, batch {args.batch}; "
              "each step is the CLI in its own process (wall time with imports and loading; peak RSS)."), "",
-             "| step | wall (s) | epoch (s) | peak memory (GB) | load avg |", "|---|---|---|---|---|"]
+             "| step | wall (s) | epoch (s) | training pairs | peak memory (GB) | load avg |",
+             "|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['step']} | {r['seconds']} | {r.get('epoch_seconds', '')} | "
+        lines.append(f"| {r['step']} | {r['seconds']} | {r.get('epoch_seconds', '')} | {r.get('train_pairs', '')} | "
                      f"{'' if r['peak_gb'] is None else r['peak_gb']} | {r['load_avg']} |")
     with open(ROOT_DIR / "bench" / "RESULTS.md", "a") as f:
         f.write("\n".join(lines) + "\n")
