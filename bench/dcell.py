@@ -13,7 +13,8 @@ Sides, each in its own process so the peak memory (ru_maxrss, or CUDA max alloca
   of all genes and units), loaded from git history; measured on fewer steps (it is slow).
 - ``new``: ``cre_core.models.dcell.DCell`` (compact rows: a term computes only the strains that
   delete one of its genes, plus one row shared by the rest).
-- ``new-bf16``: the same under bf16 autocast (AMX on this CPU; the engine uses it on CUDA only).
+- ``new-bf16``: the same under bf16 autocast, the engine's ``--amp`` on CUDA (on the 2-core CPU
+  it is 5x slower than fp32: the bf16 batched-matmul backward does not use AMX there).
 
 Every side trains AdamW on random gene pairs (targets uniform) for ``--warmup`` + ``--steps``
 steps at ``--batch`` (default 512, the training default). Prints one JSON line per side; with

@@ -14,7 +14,6 @@ one row shared by all the others (``DCell.terms_forward`` says why this is exact
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
@@ -50,12 +49,8 @@ class _Group(nn.Module):
         others for one strain each, padding rows for none. The BatchNorm statistics are those
         of the full batch, so this equals BatchNorm1d over one row per strain.
         """
-        # under CPU autocast only the big terms' matmuls go to bf16: oneDNN's bf16 kernels win
-        # 6x on a 513x4565x1800 product but lose 3x on a group of 256 tiny ones
-        small = self.weight[0].numel() < ALONE and x.device.type == "cpu"
-        with torch.autocast("cpu", enabled=False) if small else contextlib.nullcontext():
-            z = torch.baddbmm(self.bias.unsqueeze(1), x.to(self.weight.dtype) if small else x, self.weight)
-        z = z.to(torch.promote_types(z.dtype, torch.float32))             # bf16 matmul, fp32 stats
+        z = torch.baddbmm(self.bias.unsqueeze(1), x, self.weight)
+        z = z.to(torch.promote_types(z.dtype, torch.float32))             # bf16 matmul (CUDA amp), fp32 stats
         t, _, w = z.shape
         bn = self.bn
         if self.training:
