@@ -77,16 +77,16 @@ if [ "$DRY" = 1 ]; then
        --epoch --skip-naive --rounds 1
   step dcell-full-go 240 "$PY" bench/dcell.py --device cpu --genes 600 --batch 64 --steps 8 --warmup 1
 else
-  step specieslm 150 "$PY" bench/embed.py --device cuda --kmer-genes 200
-  step epoch-1.3e7 150 "$PY" bench/train.py --device cuda --pairs 13000000 --batch 32768 --epoch \
+  step specieslm 130 "$PY" bench/embed.py --device cuda --kmer-genes 200
+  step epoch-1.3e7 130 "$PY" bench/train.py --device cuda --pairs 13000000 --batch 32768 --epoch \
        --skip-naive --rounds 1
-  step dcell-full-go 120 "$PY" bench/dcell.py --device cuda --batch 4096 --steps 16
+  step dcell-full-go 110 "$PY" bench/dcell.py --device cuda --batch 4096 --steps 16
 fi
 if [ -f bench/encoder.py ] && "$PY" bench/encoder.py speed --help 2>/dev/null | grep -q -- '--device'; then
   if [ "$DRY" = 1 ]; then
     step encoder 120 "$PY" bench/encoder.py speed --device cpu --genes 20
   else
-    step encoder 120 "$PY" bench/encoder.py speed --device cuda
+    step encoder 100 "$PY" bench/encoder.py speed --device cuda
   fi
 else
   skip encoder "bench/encoder.py has no 'speed --device' option in this checkout; run its GPU row by hand"
