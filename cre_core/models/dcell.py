@@ -25,6 +25,7 @@ from cre_core.models.base import FitnessModel, set_mask
 
 ALONE = 1 << 17        # weights of a term that runs in a group of its own (see _size_groups)
 
+
 class _Group(nn.Module):
     """A group of terms of one level run together: padded batched Linear → BN → Tanh + heads."""
 
