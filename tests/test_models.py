@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from cre_core.models import MODELS, DCell, DeepSet, Multiplicative, WtAnchored, WtDiff, build_model, build_ontology
 from cre_core.models.base import PAD
@@ -208,50 +209,105 @@ def test_dcell_min_genes_too_high():
         build_ontology(GENES, TERMS, EDGES, ANN, min_genes=100)
 
 
-def _reference_dcell(m: DCell, idx: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
-    """Term by term, in plain Python: the model's parameters sliced per term (eval mode)."""
+def _reference_dcell(m: DCell, idx: torch.Tensor, target: torch.Tensor | None = None):
+    """Term by term, in plain Python, one row per strain: the model's parameters sliced per term.
+
+    Returns the root prediction, every term's head outputs, the loss (when ``target`` is given)
+    and each BatchNorm slice's running statistics after the batch (train mode updates copies).
+    """
     onto = m.ontology
     b = idx.shape[0]
-    state = torch.zeros(b, m.n_genes)
+    dtype = m.groups[0].weight.dtype
+    state = torch.zeros(b, m.n_genes, dtype=dtype)
     for r in range(b):
         for g in idx[r]:
             if g >= 0:
                 state[r, g] = 1.0
-    outputs, heads = {}, {}
+    outputs, heads, stats = {}, {}, {}
     for k, chunk in enumerate(m.term_ids):
         grp = m.groups[k]
         w_max = grp.weight.shape[2]
         for pos, t in enumerate(chunk):
             width = m.widths[t]
             x = torch.cat([state[:, onto.direct[t]]] + [outputs[c] for c in onto.children[t]], 1)
-            n_in = x.shape[1]
-            h = x @ grp.weight[pos, :n_in, :width] + grp.bias[pos, :width]
+            h = x @ grp.weight[pos, :x.shape[1], :width] + grp.bias[pos, :width]
             sl = slice(pos * w_max, pos * w_max + width)
-            h = (h - grp.bn.running_mean[sl]) / torch.sqrt(grp.bn.running_var[sl] + grp.bn.eps)
-            h = torch.tanh(h * grp.bn.weight[sl] + grp.bn.bias[sl])
-            outputs[t] = h
+            mean, var = grp.bn.running_mean[sl].clone(), grp.bn.running_var[sl].clone()
+            h = torch.tanh(F.batch_norm(h, mean, var, grp.bn.weight[sl], grp.bn.bias[sl],
+                                        training=m.training, momentum=grp.bn.momentum, eps=grp.bn.eps))
+            outputs[t], stats[t] = h, (mean, var)
             heads[t] = h @ grp.head_w[pos, :width] + grp.head_b[pos]
-    return heads[onto.root], heads
+    loss = None
+    if target is not None:
+        root_mse = ((heads[onto.root] - target) ** 2).mean()
+        aux = sum(((heads[t] - target) ** 2).mean() for t in heads)
+        loss = torch.sqrt(root_mse + 1e-12) + m.alpha * aux
+    return heads[onto.root], heads, loss, stats
 
 
-def test_dcell_batched_forward_equals_per_term_reference():
+def _scrambled_dcell() -> DCell:
+    """A float64 DCell with several groups per level and non-trivial weights and statistics."""
     onto = build_ontology(GENES, TERMS, EDGES, ANN, min_genes=6)
     torch.manual_seed(0)
-    m = DCell(len(GENES), onto, group_size=2)          # several groups per level
-    with torch.no_grad():                              # non-trivial weights and BN statistics
+    m = DCell(len(GENES), onto, group_size=2).double()
+    with torch.no_grad():
         for g in m.groups:
             g.weight.normal_(0, 0.3)
             g.head_w.normal_(0, 0.3)
+            g.bn.weight.uniform_(0.5, 1.5)
+            g.bn.bias.normal_(0, 0.2)
             g.bn.running_mean.normal_(0, 0.1)
             g.bn.running_var.uniform_(0.5, 2.0)
-    m.eval()
-    idx = torch.tensor([[0, 6], [12, 19], [29, PAD], [10, 11], [27, 28]])
-    root, heads = m.terms_forward(idx)
-    ref_root, ref_heads = _reference_dcell(m, idx)
-    assert torch.allclose(root, ref_root, atol=1e-5)
+    return m
+
+
+# wild type, a pair sharing a branch, a single, genes in no term (27, 28), a duplicate gene
+DCELL_BATCH = torch.tensor([[0, 6], [12, 19], [29, PAD], [10, 11], [27, 28], [PAD, PAD], [0, 0],
+                            [1, 2], [19, 25]])
+
+
+def _heads_by_term(m: DCell, heads: list[torch.Tensor]) -> dict[int, torch.Tensor]:
     flat = torch.cat(heads, 1)
-    order = [t for chunk in m.term_ids for t in chunk]
-    assert torch.allclose(flat, torch.stack([ref_heads[t] for t in order], 1), atol=1e-5)
+    return {t: flat[:, i] for i, t in enumerate(t for chunk in m.term_ids for t in chunk)}
+
+
+def test_dcell_batched_forward_equals_per_term_reference():
+    m = _scrambled_dcell().eval()
+    root, heads = m.terms_forward(DCELL_BATCH)
+    ref_root, ref_heads, _, _ = _reference_dcell(m, DCELL_BATCH)
+    assert torch.allclose(root, ref_root, atol=1e-10)
+    mine = _heads_by_term(m, heads)
+    assert set(mine) == set(ref_heads)
+    for t in ref_heads:
+        assert torch.allclose(mine[t], ref_heads[t], atol=1e-10), m.ontology.terms[t]
+    # wild type and the unannotated pair see only the shared rows: the same prediction
+    assert root[5] == root[4]
+
+
+def test_dcell_training_step_equals_per_term_reference():
+    """Train mode: batch statistics over every strain, loss, gradients and running statistics."""
+    m = _scrambled_dcell().train()
+    target = torch.linspace(0.3, 1.1, len(DCELL_BATCH), dtype=torch.float64)
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    ref_root, _, ref_loss, ref_stats = _reference_dcell(m, DCELL_BATCH, target)
+    ref_loss.backward()
+    ref_grads = {n: p.grad.clone() for n, p in m.named_parameters()}
+    m.zero_grad()
+    out = m(DCELL_BATCH, target)
+    out["loss"].backward()
+    # the loss is taken in float32 (as under bf16 autocast): compare to float32 precision
+    assert out["loss"].item() == pytest.approx(ref_loss.item(), rel=1e-6)
+    assert torch.allclose(out["pred"].double(), ref_root, atol=1e-6)
+    for name, p in m.named_parameters():
+        assert torch.allclose(p.grad, ref_grads[name], rtol=1e-5, atol=1e-7), name
+    assert all(g.weight.grad.abs().max() > 1e-3 for g in m.groups)      # every term learns
+    for k, chunk in enumerate(m.term_ids):
+        bn, w_max = m.groups[k].bn, m.groups[k].weight.shape[2]
+        for pos, t in enumerate(chunk):
+            sl = slice(pos * w_max, pos * w_max + m.widths[t])
+            assert torch.allclose(bn.running_mean[sl], ref_stats[t][0], atol=1e-12)
+            assert torch.allclose(bn.running_var[sl], ref_stats[t][1], atol=1e-12)
+            assert not torch.equal(bn.running_var[sl], before[f"groups.{k}.bn.running_var"][sl])
 
 
 def test_dcell_widths_init_and_loss():

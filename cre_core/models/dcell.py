@@ -1,224 +1,29 @@
 """DCell (Ma et al., Nature Methods 2018): a visible neural network shaped by the Gene Ontology.
 
-Term construction (``build_ontology``), the rules chosen here:
-
-1. Terms: every non-obsolete GO term given (all three namespaces unless the caller filters).
-   Edges: ``is_a`` and ``part_of`` (child → parent), both treated as containment.
-2. Annotations: every (gene, term) pair given (all evidence codes; the ingest already drops
-   ``NOT`` qualifiers) is propagated upward: a gene annotated to a term belongs to all of its
-   ancestors.
-3. Size filter: keep terms with at least ``min_genes`` genes after propagation (default 6).
-   Genes of dropped small terms reach the model through their nearest kept ancestor.
-4. Collapse redundancy: a kept term whose gene set equals the gene set of one of its kept
-   children is removed; its children attach to its kept parents (chains of identical sets
-   keep only the lowest term).
-5. The DAG between kept terms links each term to its nearest kept ancestors. When more than one
-   root remains (e.g. the three GO namespaces) a synthetic ``ROOT`` term joins them.
-6. A term's gene inputs are its genes not covered by any kept child (the genes "directly"
-   annotated at that level after steps 2-4); unannotated genes are invisible to DCell (a pair
-   with one of them is predicted from the other gene alone), as in the paper.
-7. Levels: leaves are level 0; a term's level is one more than its highest child. Terms run
-   leaves → root level by level.
-
-Each term t is a subsystem: input = binary deletion states of its direct genes (1 = deleted)
+The term hierarchy (:class:`~cre_core.data.go.Ontology`, rules in ``cre_core.data.go``) fixes the
+wiring. Each term t is a subsystem: input = binary deletion states of its direct genes (1 = deleted)
 concatenated with its children's outputs; Linear → BatchNorm → Tanh of width
 max(20, ceil(0.3 · genes(t))); weights initialised uniformly in ±0.001. Every term has a
 linear head predicting fitness; the root's head is the model's output. Loss =
 RMSE(root) + α · Σ_t MSE(head_t), α = 0.3.
 
 Batched: all terms of a level (split into groups of similar size so padding stays small) run
-as one batched matmul over the whole batch of strains; nothing loops over samples.
+as one batched matmul; each term computes only the strains that delete one of its genes, plus
+one row shared by all the others (``DCell.terms_forward`` says why this is exact).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cre_core.data.go import ROOT, Ontology, build_ontology  # noqa: F401  (re-exported)
 from cre_core.models.base import FitnessModel, set_mask
 
-ROOT = "ROOT"
-
-
-@dataclass
-class Ontology:
-    """Kept terms in run order (level by level, leaves first) and their wiring.
-
-    ``direct[t]`` gene indices fed to term t; ``children[t]`` term indices (all earlier in the
-    order); ``size[t]`` genes annotated to t or its descendants; ``root`` the last term.
-    """
-
-    terms: list[str]
-    direct: list[list[int]]
-    children: list[list[int]]
-    size: list[int]
-    level: list[int]
-
-    @property
-    def root(self) -> int:
-        return len(self.terms) - 1
-
-    def to_dict(self) -> dict:
-        return {"terms": self.terms, "direct": self.direct, "children": self.children,
-                "size": self.size, "level": self.level}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Ontology":
-        return cls(list(d["terms"]), [list(x) for x in d["direct"]],
-                   [list(x) for x in d["children"]], list(d["size"]), list(d["level"]))
-
-
-def build_ontology(
-    genes: list[str], terms: list[str], edges: list[tuple[str, str]],
-    annotations: list[tuple[str, str]], min_genes: int = 6,
-) -> Ontology:
-    """The DCell term hierarchy (rules in the module docstring).
-
-    Args:
-        genes: gene vocabulary; gene indices in the result index this list.
-        terms: non-obsolete GO ids.
-        edges: (child, parent) pairs (is_a and part_of).
-        annotations: (gene, go_id) pairs.
-        min_genes: smallest propagated gene count a term needs to be kept.
-
-    Raises:
-        ValueError: when no term has ``min_genes`` genes.
-    """
-    gene_index = {g: i for i, g in enumerate(genes)}
-    term_set = set(terms)
-    parents: dict[str, set[str]] = {t: set() for t in term_set}
-    for child, parent in edges:
-        if child in term_set and parent in term_set and child != parent:
-            parents[child].add(parent)
-
-    # 2. propagate annotations upward; gene sets are Python ints used as bitsets
-    direct_bits: dict[str, int] = {}
-    for gene, term in annotations:
-        if gene in gene_index and term in term_set:
-            direct_bits[term] = direct_bits.get(term, 0) | (1 << gene_index[gene])
-    bits: dict[str, int] = {}
-    for term in _ancestor_closure_order(direct_bits, parents):
-        bits[term] = bits.get(term, 0) | direct_bits.get(term, 0)
-    # push each term's set to its parents in topological order (children before parents)
-    for term in _topological(bits.keys(), parents):
-        for parent in parents[term]:
-            bits[parent] = bits.get(parent, 0) | bits[term]
-
-    # 3. size filter
-    kept0 = {t for t, b in bits.items() if b.bit_count() >= min_genes}
-    if not kept0:
-        raise ValueError(f"no GO term has {min_genes} or more annotated genes")
-
-    # 4. collapse terms identical to a kept child
-    kept_children0 = _kept_children(kept0, parents)
-    redundant = {t for t in kept0 if any(bits[c] == bits[t] for c in kept_children0.get(t, ()))}
-    kept = kept0 - redundant
-    kids = _kept_children(kept, parents)
-
-    # 5. single root
-    has_parent = {c for cs in kids.values() for c in cs}
-    roots = sorted(t for t in kept if t not in has_parent)
-    if len(roots) > 1:
-        kids[ROOT] = set(roots)
-        bits[ROOT] = 0
-        for r in roots:
-            bits[ROOT] |= bits[r]
-        kept.add(ROOT)
-
-    # 7. levels, then order: by level, then id (deterministic)
-    level: dict[str, int] = {}
-    for term in _topological(kept, {t: set() for t in kept}, kids):
-        level[term] = 1 + max((level[c] for c in kids.get(term, ())), default=-1)
-    order = sorted(kept, key=lambda t: (level[t], t == ROOT, t))
-    pos = {t: i for i, t in enumerate(order)}
-
-    direct, children = [], []
-    for term in order:
-        covered = 0
-        for c in kids.get(term, ()):
-            covered |= bits[c]
-        direct.append(_bit_indices(bits[term] & ~covered))
-        children.append(sorted(pos[c] for c in kids.get(term, ())))
-    return Ontology(
-        terms=order, direct=direct, children=children,
-        size=[bits[t].bit_count() for t in order], level=[level[t] for t in order],
-    )
-
-
-def _bit_indices(b: int) -> list[int]:
-    out, i = [], 0
-    while b:
-        low = b & -b
-        i = low.bit_length() - 1
-        out.append(i)
-        b ^= low
-    return out
-
-
-def _ancestor_closure_order(seeds: dict[str, int], parents: dict[str, set[str]]) -> list[str]:
-    """Every term that is annotated or an ancestor of an annotated term."""
-    seen: set[str] = set()
-    stack = list(seeds)
-    while stack:
-        t = stack.pop()
-        if t in seen:
-            continue
-        seen.add(t)
-        stack.extend(parents[t])
-    return sorted(seen)
-
-
-def _topological(nodes, parents: dict[str, set[str]], children: dict | None = None) -> list[str]:
-    """Children before parents among ``nodes`` (Kahn's algorithm; cycles are ignored)."""
-    nodes = set(nodes)
-    if children is None:
-        children = {}
-        for t in nodes:
-            for p in parents.get(t, ()):
-                if p in nodes:
-                    children.setdefault(p, set()).add(t)
-    pending = {t: len([c for c in children.get(t, ()) if c in nodes]) for t in nodes}
-    up: dict[str, set[str]] = {t: set() for t in nodes}
-    for t in nodes:
-        for c in children.get(t, ()):
-            if c in nodes:
-                up[c].add(t)
-    ready = sorted(t for t, n in pending.items() if n == 0)
-    out = []
-    while ready:
-        t = ready.pop()
-        out.append(t)
-        for p in up[t]:
-            pending[p] -= 1
-            if pending[p] == 0:
-                ready.append(p)
-    return out
-
-
-def _kept_children(kept: set[str], parents: dict[str, set[str]]) -> dict[str, set[str]]:
-    """For each kept term, the kept terms whose nearest kept ancestors include it."""
-    memo: dict[str, set[str]] = {}
-
-    def nearest(t: str, stack: frozenset = frozenset()) -> set[str]:
-        if t in memo:
-            return memo[t]
-        out: set[str] = set()
-        for p in parents.get(t, ()):
-            if p in stack:
-                continue
-            out |= {p} if p in kept else nearest(p, stack | {t})
-        memo[t] = out
-        return out
-
-    kids: dict[str, set[str]] = {}
-    for t in kept:
-        for p in nearest(t):
-            kids.setdefault(p, set()).add(t)
-    return kids
+ALONE = 1 << 17        # weights of a term that runs in a group of its own (see _size_groups)
 
 
 class _Group(nn.Module):
@@ -237,13 +42,34 @@ class _Group(nn.Module):
             unit[k, :w] = True
         self.register_buffer("unit_mask", unit, persistent=False)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (B, T, I) → unit outputs (B, T, W) (padding units 0) and head outputs (B, T)."""
-        h = torch.einsum("bti,tiw->btw", x, self.weight) + self.bias
-        b, t, w = h.shape
-        h = torch.tanh(self.bn(h.reshape(b, t * w)).reshape(b, t, w))
-        h = h * self.unit_mask.to(h.dtype)
-        return h, (h * self.head_w).sum(-1) + self.head_b
+    def forward(self, x: torch.Tensor, row_weight: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (T, N, I) compact rows → unit outputs (T, N, W) (padding units 0), heads (T, N).
+
+        Row n of term t stands for ``row_weight[t, n]`` strains of the batch of ``batch``: row 0
+        for every strain that deletes none of t's genes (they all see the same input), the
+        others for one strain each, padding rows for none. The BatchNorm statistics are those
+        of the full batch, so this equals BatchNorm1d over one row per strain.
+        """
+        z = torch.baddbmm(self.bias.unsqueeze(1), x, self.weight)
+        z = z.to(torch.promote_types(z.dtype, torch.float32))             # bf16 matmul (CUDA amp), fp32 stats
+        t, _, w = z.shape
+        bn = self.bn
+        if self.training:
+            share = (row_weight / batch).unsqueeze(1).to(z.dtype)                  # (T, 1, N)
+            mean = torch.bmm(share, z).squeeze(1)
+            var = torch.bmm(share, (z - mean.unsqueeze(1)).square()).squeeze(1)
+            with torch.no_grad():
+                m = bn.momentum
+                bn.running_mean.mul_(1 - m).add_(mean.reshape(-1).detach().float(), alpha=m)
+                unbiased = var.reshape(-1).detach().float() * (batch / max(batch - 1, 1))
+                bn.running_var.mul_(1 - m).add_(unbiased, alpha=m)
+                bn.num_batches_tracked += 1
+        else:
+            mean, var = bn.running_mean.view(t, w), bn.running_var.view(t, w)
+        scale = torch.rsqrt(var + bn.eps) * bn.weight.view(t, w)
+        h = torch.tanh((z - mean.unsqueeze(1)) * scale.unsqueeze(1) + bn.bias.view(t, 1, w))
+        h = h * self.unit_mask.unsqueeze(1).to(h.dtype)
+        return h, (h * self.head_w.unsqueeze(1)).sum(-1) + self.head_b.unsqueeze(1)
 
 
 class DCell(FitnessModel):
@@ -254,46 +80,61 @@ class DCell(FitnessModel):
         self.n_genes, self.alpha, self.ontology = n_genes, alpha, ontology
         widths = [max(20, math.ceil(0.3 * s)) for s in ontology.size]
         n_terms = len(ontology.terms)
-        # state layout: [gene states (n_genes) | zero slot | term units, in the order groups run]
-        zero = n_genes
-        offset = [0] * n_terms
-        start = n_genes + 1
-        groups, gather, term_ids = nn.ModuleList(), [], []
+        dummy = n_terms                      # "no term": start 0 (the zero slot), width 0
+        groups, term_ids, sources = nn.ModuleList(), [], []
+        direct_of: list[list[tuple[int, int]]] = [[] for _ in range(n_genes + 1)]
         self.level_groups: list[list[int]] = []
         for lv in sorted(set(ontology.level)):
             members = [t for t in range(n_terms) if ontology.level[t] == lv]
             ids = []
             for chunk in _size_groups(members, ontology, widths, group_size):
-                inputs = []
-                for t in chunk:
-                    src = list(ontology.direct[t])
+                in_dims = [max(1, _in_dim(ontology, widths, t)) for t in chunk]
+                src_term = torch.full((len(chunk), max(in_dims)), dummy, dtype=torch.long)
+                src_unit = torch.zeros_like(src_term)
+                for k, t in enumerate(chunk):        # inputs: direct genes, then children's units
+                    for slot, g in enumerate(ontology.direct[t]):
+                        direct_of[g].append((t, slot))
+                    slot = len(ontology.direct[t])
                     for c in ontology.children[t]:
-                        src += range(offset[c], offset[c] + widths[c])
-                    inputs.append(src)
-                in_dims = [max(1, len(s)) for s in inputs]
-                index = torch.full((len(chunk), max(in_dims)), zero, dtype=torch.long)
-                for k, src in enumerate(inputs):
-                    if src:
-                        index[k, :len(src)] = torch.tensor(src, dtype=torch.long)
-                for t in chunk:                       # units are appended in this order
-                    offset[t] = start
-                    start += widths[t]
+                        src_term[k, slot:slot + widths[c]] = c
+                        src_unit[k, slot:slot + widths[c]] = torch.arange(widths[c])
+                        slot += widths[c]
                 ids.append(len(groups))
                 groups.append(_Group(in_dims, [widths[t] for t in chunk]))
-                gather.append(index)
                 term_ids.append(chunk)
+                sources.append((src_term, src_unit))
             self.level_groups.append(ids)
-        self.state_size = start
-        self.groups = groups
-        for k, index in enumerate(gather):
-            self.register_buffer(f"gather_{k}", index, persistent=False)
-        self.term_ids = term_ids
-        self.widths, self.offset = widths, offset
-        self.root_group = next(k for k, ids in enumerate(term_ids) if ontology.root in ids)
-        self.root_pos = term_ids[self.root_group].index(ontology.root)
+        self.groups, self.term_ids, self.widths = groups, term_ids, widths
+        run_order = [t for chunk in term_ids for t in chunk]
+        group_of, group_pos = [0] * (n_terms + 1), [0] * (n_terms + 1)
+        for k, chunk in enumerate(term_ids):
+            for p, t in enumerate(chunk):
+                group_of[t], group_pos[t] = k, p
+        members = ontology.gene_sets()
+        terms_of: list[list[int]] = [[] for _ in range(n_genes + 1)]
+        for t, genes in enumerate(members):
+            for g in genes:
+                terms_of[g].append(t)
+        buffers = {
+            "run_order": torch.tensor(run_order, dtype=torch.long),
+            "width_ext": torch.tensor(widths + [0], dtype=torch.long),
+            "group_of": torch.tensor(group_of, dtype=torch.long),
+            "group_pos": torch.tensor(group_pos, dtype=torch.long),
+            "gene_terms": _padded(terms_of, dummy),
+            "gene_direct_term": _padded([[t for t, _ in d] for d in direct_of], dummy),
+            "gene_direct_slot": _padded([[s for _, s in d] for d in direct_of], 0),
+        }
+        for k, (src_term, src_unit) in enumerate(sources):
+            buffers[f"src_term_{k}"], buffers[f"src_unit_{k}"] = src_term, src_unit
+            buffers[f"chunk_{k}"] = torch.tensor(term_ids[k], dtype=torch.long)
+        for name, value in buffers.items():
+            self.register_buffer(name, value, persistent=False)
+        self.max_in = max(g.weight.shape[1] for g in groups)
+        self.root_group = group_of[ontology.root]
+        self.root_pos = group_pos[ontology.root]
 
     def eval_rows(self, default: int) -> int:
-        return max(64, min(default, (1 << 24) // self.state_size))
+        return max(64, min(default, (1 << 24) // self.max_in))
 
     def init_output(self, mean: float) -> None:
         with torch.no_grad():
@@ -301,24 +142,63 @@ class DCell(FitnessModel):
                 g.head_b.fill_(mean)
 
     def terms_forward(self, idx: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Root prediction (B,) and every group's head outputs."""
+        """Root prediction (B,) and every group's head outputs ((B, terms of the group) each).
+
+        Why compact rows: a strain that deletes none of a term's genes gives that term the same
+        input as every other such strain, so each term computes one shared row for them plus
+        one row per strain that touches it (a pair touches ~1% of the leaves; only the terms
+        near the root see every strain). Term outputs live in one flat vector, term by term
+        (its shared row, then its strains' rows); a parent's input is an index gather from it.
+        """
         b = idx.shape[0]
-        mask = set_mask(idx)
+        n_terms = len(self.widths)
+        genes = torch.where(set_mask(idx), idx, self.n_genes)                  # PAD → no gene
+        touched = torch.zeros(b, n_terms + 1, dtype=torch.bool, device=idx.device)
+        touched.scatter_(1, self.gene_terms[genes].reshape(b, -1), True)
+        touched = touched[:, :n_terms].t()                                      # (T, B)
+        count = touched.sum(1)
+        # row of strain s in term t's block: 1 + its rank among t's strains, 0 = the shared row
+        row = torch.zeros(n_terms + 1, b + 1, dtype=torch.long, device=idx.device)
+        row[:n_terms, :b] = touched.cumsum(1) * touched
+        block = (1 + count[self.run_order]) * self.width_ext[self.run_order]
+        start = torch.zeros(n_terms + 1, dtype=torch.long, device=idx.device)
+        start[self.run_order] = 1 + torch.cumsum(block, 0) - block              # slot 0 holds 0
+        d_term = self.gene_direct_term[genes]                                   # (B, K, D)
+        keep = d_term < n_terms
+        d_strain = torch.arange(b, device=idx.device).view(b, 1, 1).expand_as(d_term)[keep]
+        d_term, d_slot = d_term[keep], self.gene_direct_slot[genes][keep]
+        d_group = self.group_of[d_term]
+
         dtype = self.groups[0].weight.dtype
-        genes = torch.zeros(b, self.n_genes + 1, dtype=dtype, device=idx.device)
-        rows = torch.arange(b, device=idx.device).unsqueeze(1).expand_as(idx)
-        genes[rows[mask], idx[mask]] = 1.0
-        state = genes
+        flat = torch.zeros(1, dtype=dtype, device=idx.device)
         heads: list[torch.Tensor] = []
         for ids in self.level_groups:
-            outs = []
+            pieces = []
             for k in ids:
-                index = getattr(self, f"gather_{k}")
-                x = state[:, index]                                   # (B, T, I)
-                h, head = self.groups[k](x)
-                heads.append(head)
-                outs.append(h[:, self.groups[k].unit_mask])           # real units, term order
-            state = torch.cat([state, *outs], dim=1)
+                group = self.groups[k]
+                chunk = getattr(self, f"chunk_{k}")
+                src_term, src_unit = getattr(self, f"src_term_{k}"), getattr(self, f"src_unit_{k}")
+                n_rows = count[chunk]
+                q, s = touched[chunk].nonzero(as_tuple=True)
+                r = row[chunk[q], s]
+                strain = torch.full((len(chunk), 1 + int(n_rows.max())), b, dtype=torch.long, device=idx.device)
+                strain[q, r] = s
+                src = src_term.unsqueeze(1)
+                index = (start[src] + row[src, strain.unsqueeze(2)] * self.width_ext[src]
+                         + src_unit.unsqueeze(1))                               # (T, N, I)
+                x = flat.index_select(0, index.reshape(-1)).view(index.shape)
+                mine = d_group == k
+                if bool(mine.any()):
+                    t = d_term[mine]
+                    x = x.index_put((self.group_pos[t], row[t, d_strain[mine]], d_slot[mine]),
+                                    torch.ones((), dtype=x.dtype, device=x.device))
+                real = torch.arange(strain.shape[1], device=idx.device).unsqueeze(0) <= n_rows.unsqueeze(1)
+                weight = real.to(dtype)
+                weight[:, 0] = b - n_rows
+                h, head = group(x, weight, b)
+                pieces.append(h[real.unsqueeze(2) & group.unit_mask.unsqueeze(1)])
+                heads.append(head[:, 0].unsqueeze(0).expand(b, -1).index_put((s, q), head[q, r]))
+            flat = torch.cat([flat, *pieces])
         root = heads[self.root_group][:, self.root_pos]
         return root, heads
 
@@ -337,10 +217,27 @@ class DCell(FitnessModel):
         return out
 
 
+def _in_dim(onto: Ontology, widths: list[int], t: int) -> int:
+    return len(onto.direct[t]) + sum(widths[c] for c in onto.children[t])
+
+
+def _padded(lists: list[list[int]], fill: int) -> torch.Tensor:
+    """Ragged lists as one (len, longest) tensor padded with ``fill``."""
+    out = torch.full((len(lists), max(1, max(map(len, lists)))), fill, dtype=torch.long)
+    for i, values in enumerate(lists):
+        out[i, :len(values)] = torch.tensor(values, dtype=torch.long)
+    return out
+
+
 def _size_groups(members: list[int], onto: Ontology, widths: list[int], size: int) -> list[list[int]]:
-    """Split one level's terms into groups of similar input and width (bounded padding)."""
+    """Split one level's terms into groups of similar input and width (bounded padding).
+
+    A term of ``ALONE`` weights or more runs in a group of its own: padding it to a neighbour's
+    shape would cost real multiplies (the GO's three namespace roots padded to the widest of
+    them cost 1.5x their own weights), while one more group costs only a few small ops.
+    """
     def in_dim(t: int) -> int:
-        return len(onto.direct[t]) + sum(widths[c] for c in onto.children[t])
+        return _in_dim(onto, widths, t)
 
     ordered = sorted(members, key=lambda t: (in_dim(t) * widths[t], t))
     groups: list[list[int]] = []
@@ -350,7 +247,7 @@ def _size_groups(members: list[int], onto: Ontology, widths: list[int], size: in
         cost = max(1, in_dim(t)) * widths[t]
         if current:
             padded = (len(current) + 1) * max(max(1, in_dim(x)) for x in current + [t]) * max(widths[x] for x in current + [t])
-            if len(current) >= size or padded > 2 * (real + cost):
+            if len(current) >= size or padded > 2 * (real + cost) or cost >= ALONE:
                 groups.append(current)
                 current, real = [], 0
         current.append(t)

@@ -231,7 +231,7 @@ def gene_features(ws: Workspace, config: TrainConfig, genes: list[str],
 # --- ontology --------------------------------------------------------------------------------
 
 def load_ontology(ws: Workspace, genes: list[str], min_genes: int) -> Ontology:
-    """The DCell hierarchy from the store's GO tables (rules: cre_core.models.dcell)."""
+    """The DCell hierarchy from the store's GO tables (rules: cre_core.data.go)."""
     con = ws.connect(read_only=True)
     try:
         terms = [r[0] for r in con.execute(
