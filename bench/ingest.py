@@ -1,6 +1,6 @@
 """Ingest benchmark: DuckDB's reader + SQL (ours) vs plain pandas, on the same SGA files.
 
-Both sides do the same work (DESIGN.md section 5): read the SGA files, take systematic names
+Both sides do the same work (docs/design.md section 5): read the SGA files, take systematic names
 and allele kinds from the strain IDs, build canonical pairs, aggregate repeats, and store the
 raw rows and the pairs in a DuckDB file. Each side runs in its own child process of this script
 so its peak RSS is its own; both run back to back on the same machine.

@@ -1,4 +1,4 @@
-"""The ``specieslm`` embedder: SpeciesLM (Gagneur lab) hidden states, batched (DESIGN.md section 2).
+"""The ``specieslm`` embedder: SpeciesLM (Gagneur lab) hidden states, batched (docs/design.md section 2).
 
 Input contract, per window of L bases (1003 upstream, 300 downstream)::
 
