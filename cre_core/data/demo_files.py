@@ -16,7 +16,13 @@ import numpy as np
 import pyarrow as pa
 
 from cre_core.data.demo_world import (
-    CHROMOSOMES, World, normals, pair_epsilon, rng_stream, salt_for, uniforms,
+    CHROMOSOMES,
+    World,
+    normals,
+    pair_epsilon,
+    rng_stream,
+    salt_for,
+    uniforms,
 )
 
 SGA_HEADER = (

@@ -94,7 +94,7 @@ class World:
     lowercase: dict[str, np.ndarray]     # soft-masked positions (bool)
     centromeres: dict[str, tuple[int, int]]
     # strains: one entry per strain (deletions, ts alleles, DAmP)
-    strains: "Strains"
+    strains: Strains
     bg_rate: float = 1.0         # multiplier on scattered (unrelated/background) interactions
 
     @property

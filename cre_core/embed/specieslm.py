@@ -378,7 +378,7 @@ class SpeciesLMEmbedder(Embedder):
         return out
 
 
-def pool(hidden_states: Sequence, mask) -> "torch.Tensor":  # noqa: F821
+def pool(hidden_states: Sequence, mask) -> torch.Tensor:  # noqa: F821
     """Mean of ``hidden_states[8:]``, then the mean over positions where ``mask`` is true (fp32)."""
     layers = hidden_states[FIRST_LAYER:]
     total = layers[0].float()

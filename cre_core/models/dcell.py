@@ -67,7 +67,7 @@ class Ontology:
                 "size": self.size, "level": self.level}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Ontology":
+    def from_dict(cls, d: dict) -> Ontology:
         return cls(list(d["terms"]), [list(x) for x in d["direct"]],
                    [list(x) for x in d["children"]], list(d["size"]), list(d["level"]))
 
@@ -349,7 +349,8 @@ def _size_groups(members: list[int], onto: Ontology, widths: list[int], size: in
     for t in ordered:
         cost = max(1, in_dim(t)) * widths[t]
         if current:
-            padded = (len(current) + 1) * max(max(1, in_dim(x)) for x in current + [t]) * max(widths[x] for x in current + [t])
+            group = current + [t]
+            padded = (len(current) + 1) * max(max(1, in_dim(x)) for x in group) * max(widths[x] for x in group)
             if len(current) >= size or padded > 2 * (real + cost):
                 groups.append(current)
                 current, real = [], 0
