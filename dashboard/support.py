@@ -13,7 +13,7 @@ import duckdb
 import streamlit as st
 
 from cre_core.errors import CreError
-from cre_core.workspace import Workspace, resolve_workspace
+from cre_core.workspace import Workspace, resolve_workspace, store_error
 
 LOG = logging.getLogger("cre_app")
 WORKSPACE_KEY = "workspace"
@@ -38,9 +38,16 @@ def workspace_sidebar() -> Workspace:
 
 
 def current_workspace() -> Workspace:
-    """The workspace chosen in the sidebar (or the default when a page runs on its own)."""
+    """The workspace chosen in the sidebar (or the default when a page runs on its own).
+
+    A path no file system accepts stops the page with its one-line reason.
+    """
     use_router()
-    return resolve_workspace(st.session_state.get(WORKSPACE_KEY) or None)
+    try:
+        return resolve_workspace(st.session_state.get(WORKSPACE_KEY) or None)
+    except CreError as exc:
+        st.error(f"{exc}. Fix the workspace folder in the sidebar.")
+        st.stop()
 
 
 def use_router() -> None:
@@ -67,7 +74,7 @@ def guard(what: str = "this page") -> Iterator[None]:
         st.error(str(exc))
     except duckdb.IOException as exc:
         LOG.warning("store busy or unreadable: %s", exc)
-        st.error(f"The workspace store cannot be read right now ({exc}). Try again in a moment.")
+        st.error(str(store_error(exc)))
     except Exception as exc:  # noqa: BLE001 - the page must survive anything
         LOG.exception("unexpected error in %s", what)
         st.error(f"Unexpected error in {what}: {type(exc).__name__}: {exc}. "

@@ -1,5 +1,6 @@
 """Query: predicted fitness of 1-3 gene deletions with every finished run; partner scans; batches."""
 
+import pandas as pd
 import streamlit as st
 
 from cre_core.atomic import is_missing
@@ -99,11 +100,16 @@ def batch(runs) -> None:
     upload = st.file_uploader("Gene sets (CSV)", type=["csv", "txt", "tsv"], key="q_batch_file")
     if upload is None:
         return
-    sets = parse_csv(upload.getvalue())
+    batch_rows = parse_csv(upload.getvalue())
+    if batch_rows.note:
+        st.info(f"{upload.name}: {batch_rows.note}.")
     with store(ws) as con:
-        good, problems = check_sets(con, sets)
+        good, problems = check_sets(con, batch_rows.sets, rows=batch_rows.lines)
+    problems = pd.concat([pd.DataFrame(batch_rows.problems, columns=problems.columns), problems])
     if len(problems):
-        st.warning(f"{len(problems):,} of {len(sets):,} row(s) skipped:")
+        problems = problems.sort_values("row")
+        total = len(batch_rows.sets) + len(batch_rows.problems)
+        st.warning(f"{len(problems):,} of {total:,} row(s) skipped (row = line in the file):")
         st.dataframe(problems, hide_index=True, key="q_batch_problems")
     if not good:
         return

@@ -38,6 +38,9 @@ with guard("Results"):
                                     format_func=lambda s: f"{s} ({sets[s]} run(s))",
                                     help="Only runs scored on identical test pairs are comparable.")
             candidates = done[done["test_set"] == test_set]
+            if test_set.startswith("split file "):
+                st.caption("A published split (train --split-file): the name carries the file's "
+                           "content hash, so the runs listed here used the same file.")
             labels = candidates["label"].tolist()
             chosen = st.multiselect("Runs", labels, default=labels[:6], key="res_runs")
             if not chosen:

@@ -35,7 +35,7 @@ def test_parse_names():
     "TFC3 YBR001C\nYAL002W\n\n",
 ])
 def test_parse_csv_layouts(text):
-    assert parse_csv(text.encode()) == [["TFC3", "YBR001C"], ["YAL002W"]]
+    assert parse_csv(text.encode()).sets == [["TFC3", "YBR001C"], ["YAL002W"]]
 
 
 def test_parse_csv_refuses_empty_and_huge():

@@ -14,7 +14,7 @@ import pytest
 
 from cre_core.embed import kmer
 from cre_core.embed.base import Window, read_windows
-from cre_core.embed.cache import cache_files, read_cache
+from cre_core.embed.cache import cache_files, cache_path, read_cache
 from cre_core.embed.features import list_embeddings, load_features
 from cre_core.embed.kmer import KmerEmbedder, encode, spectrum
 from cre_core.embed.random import RandomEmbedder
@@ -69,7 +69,7 @@ def test_kmer_skips_kmers_with_n_and_lower_case_counts():
     assert not spectrum(encode(["NNNNNN"]), ks=(1,)).any()       # nothing countable: zeros
 
 
-def test_kmer_embedding_is_the_documented_projection_and_deterministic():
+def test_kmer_embedding_is_composition_plus_vocabulary_counts_and_deterministic():
     rng = np.random.default_rng(1)
     seqs = ["".join(rng.choice(list("ACGT"), 1003)) for _ in range(3)] + ["ACGT" * 75]
     windows = [Window(f"G{i}", s) for i, s in enumerate(seqs)]
@@ -77,12 +77,54 @@ def test_kmer_embedding_is_the_documented_projection_and_deterministic():
     b = KmerEmbedder().embed(list(reversed(windows)), "upstream")[::-1]
     assert a.shape == (4, 768) and a.dtype == np.float32
     assert np.array_equal(a, b)                              # order and batching do not matter
-    direct = spectrum(encode(seqs[:3])) @ kmer.projection()
-    assert np.allclose(a[:3], direct, atol=1e-5)
-    r = kmer.projection()
-    assert r.shape == (5460, 768) and abs(r.std() - 1 / np.sqrt(768)) < 1e-3
-    assert np.array_equal(r, np.random.default_rng(0).standard_normal((5460, 768), dtype=np.float32)
-                          / np.float32(np.sqrt(768)))
+    assert np.allclose(a[:3, :340], spectrum(encode(seqs[:3])), atol=1e-6)   # k = 1..4 composition
+    emb = KmerEmbedder()
+    emb.words["upstream"] = np.array([kmer.kmer_codes(encode(["ACGTACGT"]), 8)[0][0, 0],
+                                      kmer.kmer_codes(encode(["CGTACGTA"]), 8)[0][0, 0]])
+    x = emb.embed([Window("G", "ACGT" * 75)], "upstream")[0]
+    # "ACGT" * 75 holds ACGTACGT at positions 0, 4, ..., 292 (74 times) and CGTACGTA 73 times
+    assert x[340:343].tolist() == [74.0, 73.0, 0.0] and not x[343:].any()
+
+
+def plant(rng: np.random.Generator, motif: str, n: int, carriers: int, length: int = 1003) -> list[Window]:
+    """``n`` random windows; the first ``carriers`` hold ``motif`` once at a random position."""
+    out = []
+    for i in range(n):
+        seq = "".join(rng.choice(list("ACGT"), length))
+        if i < carriers:
+            at = int(rng.integers(0, length - len(motif)))
+            seq = seq[:at] + motif + seq[at + len(motif):]
+        out.append(Window(f"G{i:03d}", seq))
+    return out
+
+
+def test_enriched_words_are_a_planted_10bp_motif_and_its_copies_are_counted():
+    """A 10-bp motif in 40 of 300 windows: its three 8-mers rank first, and nothing unrelated passes.
+
+    Round 1's projected 6-mer spectrum spread such a motif over 768 mixed values; here each of
+    its 8-mers is a column that counts the copies.
+    """
+    motif = "GATTACAGCC"
+    windows = plant(np.random.default_rng(7), motif, n=300, carriers=40)
+    words = [kmer.word_text(c) for c in kmer.enriched_words(windows)]
+    assert sorted(words[:3]) == sorted(motif[i:i + 8] for i in range(3))   # highest z first
+    # the others straddle the motif's edge (7 motif bases and one flanking base), never noise
+    assert all(w[:7] in motif or w[1:] in motif for w in words[3:]) and len(words) <= 12
+    emb = KmerEmbedder()
+    emb.prepare({"upstream": windows})
+    x = emb.embed(windows, "upstream")
+    assert (x[:40, 340:343] >= 1).all()                     # carriers: every motif word counted
+    assert x[40:, 340:343].mean() < 0.1                     # the rest: chance (~996 / 4**8 each)
+    assert emb.model_label("upstream") == f"kmer k=1..4 + {len(words)} enriched 8-mers -> 768-d"
+
+
+def test_kmer_vocabulary_is_in_the_cache_id():
+    rng = np.random.default_rng(3)
+    with_motif, without = KmerEmbedder(), KmerEmbedder()
+    with_motif.prepare({"upstream": plant(rng, "GATTACAGCC", 200, 40)})
+    without.prepare({"upstream": plant(rng, "GATTACAGCC", 200, 0)})
+    assert with_motif.cache_id("upstream") != without.cache_id("upstream")
+    assert with_motif.cache_id("upstream").startswith("c1-4_w8_")
 
 
 # --- random control ---------------------------------------------------------------------------
@@ -101,19 +143,28 @@ def test_random_is_seeded_per_gene_and_region():
 
 # --- cache ------------------------------------------------------------------------------------
 
+class PinnedKmer(KmerEmbedder):
+    """The kmer embedder with its vocabulary fitted once: the cache's own behaviour, isolated."""
+
+    def prepare(self, windows: dict[str, list[Window]]) -> None:
+        if not self.words:
+            super().prepare(windows)
+
+
 def test_cache_rerun_computes_nothing_and_a_changed_window_recomputes_one(workspace_copy):
     ws = workspace_copy
     n = n_windows(ws, "upstream")
-    first = embed_workspace(ws, KmerEmbedder())
+    emb = PinnedKmer()
+    first = embed_workspace(ws, emb)
     assert [(r.region, r.computed, r.cached, r.n_genes, r.dim) for r in first] == [
         ("upstream", n, 0, n, 768), ("downstream", n, 0, n, 768)]
-    path = ws.embeddings_dir / "kmer" / "k1-6_d768_s0" / "upstream.parquet"
+    path = cache_path(ws, "kmer", emb.cache_id("upstream"), "upstream")
     before = read_cache(path)
-    second = embed_workspace(ws, KmerEmbedder())
+    second = embed_workspace(ws, emb)
     assert [(r.computed, r.cached) for r in second] == [(0, n), (0, n)]
 
     gene = change_one_window(ws)
-    third = embed_workspace(ws, KmerEmbedder())
+    third = embed_workspace(ws, emb)
     assert [(r.region, r.computed, r.cached) for r in third] == [
         ("upstream", 1, n - 1), ("downstream", 0, n)]
     after = read_cache(path)
@@ -122,10 +173,22 @@ def test_cache_rerun_computes_nothing_and_a_changed_window_recomputes_one(worksp
     assert all(old_rows[g] == new_rows[g] for g in new_rows if g != gene)
     assert len(after.keys) == n + 1                      # the old vector is kept (gene null)
     assert after.genes.count(None) == 1
+    changed = [w for w in read_windows(ws, ["upstream"])["upstream"] if w.gene == gene]
+    assert np.allclose(after.vectors[after.index()[new_rows[gene]]], emb.embed(changed, "upstream")[0])
+
+
+def test_features_follow_the_current_genomes_vocabulary(workspace_copy):
+    """A changed genome re-fits the enriched words; features always match a fresh fit."""
+    ws = workspace_copy
+    load_features(ws, "upstream")
+    change_one_window(ws)
     genes, x = load_features(ws, "upstream")
-    want = KmerEmbedder().embed([w for w in read_windows(ws, ["upstream"])["upstream"]
-                                 if w.gene == gene], "upstream")[0]
-    assert np.allclose(x[genes.index(gene)], want, atol=1e-5)
+    windows = read_windows(ws, ["upstream"])
+    fresh = KmerEmbedder()
+    fresh.prepare(windows)
+    rows = {w.gene: w for w in windows["upstream"]}
+    want = fresh.embed([rows[g] for g in genes], "upstream")
+    assert np.allclose(x, want, atol=1e-6)
 
 
 def test_cache_files_are_parquet_outside_the_store_and_embedders_do_not_mix(workspace_copy):
@@ -133,7 +196,9 @@ def test_cache_files_are_parquet_outside_the_store_and_embedders_do_not_mix(work
     embed_workspace(ws, KmerEmbedder(), ["upstream"])
     embed_workspace(ws, RandomEmbedder(), ["upstream"])
     files = [str(p.relative_to(ws.embeddings_dir)) for p in cache_files(ws)]
-    assert files == ["kmer/k1-6_d768_s0/upstream.parquet", "random/d768_s0/upstream.parquet"]
+    assert [(f.split("/")[0], f.split("/")[2]) for f in files] == [
+        ("kmer", "upstream.parquet"), ("random", "upstream.parquet")]
+    assert files[1] == "random/d768_s0/upstream.parquet"
     table = pq.read_table(ws.embeddings_dir / files[0])
     assert table.column_names == ["gene", "key", "embedding"]
     _, k = load_features(ws, "upstream", "kmer")

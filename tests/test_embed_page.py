@@ -99,10 +99,12 @@ def test_page_shows_table_and_cached_umap(workspace_copy, monkeypatch):
     expected = list_embeddings(ws)
     assert table["region"].tolist() == ["upstream", "downstream"]
     assert table["n_genes"].tolist() == expected["n_genes"].tolist() == [300, 300]
-    assert table["model"].iloc[0].startswith("kmer k=1..6")
+    assert table["model"].iloc[0].startswith("kmer k=1..4 + ")
     charts = at.get("vega_lite_chart")
     assert len(charts) == 1
     assert "300 genes · kmer · both · seed 0" in " ".join(c.value for c in at.caption)
+    separation = at.dataframe[1].value.set_index("features")
+    assert separation.loc["both", "knn_accuracy"] > 0.8 > 0.2 > separation.loc["both", "shuffled"]
     at.selectbox(key="emb_colour").set_value("Demo module").run()
     assert not at.exception and len(at.get("vega_lite_chart")) == 1
 

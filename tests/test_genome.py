@@ -7,6 +7,7 @@ codes and chromosome-end genes are listed in tests/files/genome/make_fixtures.py
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -332,7 +333,7 @@ def test_gene_on_chromosome_missing_from_fasta(tmp_path):
     moved = {n: t.replace("chrI\t", "chrIV\t", 1) for n, t in ((13, GENE_TEXT), (14, CDS_TEXT))}
     message = error_of(edited(tmp_path, moved))
     assert message.startswith(f"{tmp_path / 'bad_mini.gff'} line 13: gene YAL040W is on chrIV, ")
-    assert message.endswith("lacks (it has chrI, chrII, chrmt)")
+    assert "lacks (it has chrI, chrII, chrmt); --skip-missing-chromosomes" in message
 
 
 def test_cds_past_chromosome_end(tmp_path):
@@ -427,3 +428,35 @@ def test_cli_bad_input(tmp_path, capsys, genome_cli):
     assert genome_cli(["windows", "--gff", str(no_fasta), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err and "no genome sequence" in err
+
+
+def test_skip_missing_chromosomes(tmp_path, capsys, genome_cli, windows):
+    moved = {n: t.replace("chrI\t", "chrIV\t", 1) for n, t in ((13, GENE_TEXT), (14, CDS_TEXT))}
+    gff = edited(tmp_path, moved)
+    genome = read_genome(gff, skip_missing_chromosomes=True)
+    assert genome.missing_chromosomes == {"chrIV": 1}
+    assert "YAL040W" not in set(genome.genes["gene"]) and len(genome.genes) == len(GENES) - 1
+    kept = cre_windows(genome)
+    assert kept.equals(windows[windows["gene"] != "YAL040W"].reset_index(drop=True))
+    out = tmp_path / "w.fa"
+    args = ["windows", "--gff", str(gff), "--out", str(out)]
+    assert genome_cli(args) == 2 and not out.exists()
+    assert "--skip-missing-chromosomes leaves such genes out" in capsys.readouterr().err
+    assert genome_cli([*args, "--skip-missing-chromosomes"]) == 0
+    assert capsys.readouterr().out.strip().endswith(
+        "gene features without CDS skipped: 1; "
+        "genes on chromosomes without sequence skipped: 1 (chrIV)"
+    )
+
+
+def test_ingest_reports_skipped_genes(tmp_path, capsys, monkeypatch):
+    moved = {n: t.replace("chrI\t", "chrIV\t", 1) for n, t in ((13, GENE_TEXT), (14, CDS_TEXT))}
+    gff = edited(tmp_path, moved)
+    ws = str(tmp_path / "ws")
+    assert cli.main(["ingest", "--workspace", ws, "--gff", str(gff)]) == 2
+    assert not (tmp_path / "ws" / "cre.duckdb").exists()
+    capsys.readouterr()
+    args = ["ingest", "--workspace", ws, "--gff", str(gff), "--skip-missing-chromosomes"]
+    assert cli.main(args) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (result["genes"], result["genes_skipped_missing_chromosome"]) == (len(GENES) - 1, 1)

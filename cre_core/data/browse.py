@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from cre_core.data.lookup import resolve_genes
 from cre_core.errors import CreError
@@ -448,6 +449,8 @@ def distinct_values(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, lis
 # --- the SQL box ---------------------------------------------------------------------------
 
 ALLOWED_STATEMENTS = ("SELECT", "EXPLAIN", "PRAGMA")
+MAX_RESULT_MB = 64        # a page of results, not a download: 1,000 rows of 64 KB each
+FETCH_ROWS = 16           # rows per fetch: the byte cap is checked this often
 
 
 class SqlBoxError(CreError):
@@ -460,13 +463,16 @@ def run_readonly_sql(
     row_limit: int = 1000,
     time_limit_s: float = 10.0,
     memory_limit_mb: int = 2048,
+    max_result_mb: int = MAX_RESULT_MB,
 ) -> SqlResult:
     """Run exactly one read-only statement (SELECT, EXPLAIN or PRAGMA) on the store.
 
     The store is attached read-only to a private in-memory connection whose file-system access
     is then disabled and configuration locked (no COPY TO, ATTACH, read_csv of other files,
-    INSTALL/LOAD, SET), with a memory limit. At most ``row_limit``
-    rows come back; a timer thread interrupts the query after ``time_limit_s`` seconds.
+    INSTALL/LOAD, SET), with a memory limit. At most ``row_limit`` rows come back, fetched a
+    few at a time so a result over ``max_result_mb`` is refused before it fills the server's
+    memory (DuckDB's memory limit does not cover results handed to Python); a timer thread
+    interrupts the query after ``time_limit_s`` seconds, and the fetch loop checks it too.
     """
     sql = sql.strip()
     if not sql:
@@ -500,16 +506,43 @@ def run_readonly_sql(
         relation = con.sql(sql)
         if relation is None:
             frame = pd.DataFrame()
-            truncated = False
         else:
-            frame = relation.limit(int(row_limit) + 1).df()
-            truncated = len(frame) > row_limit
-            frame = frame.head(row_limit)
+            frame = _fetch_capped(relation.limit(int(row_limit) + 1), max_result_mb, started, time_limit_s)
+        truncated = len(frame) > row_limit
+        frame = frame.head(row_limit)
     except duckdb.InterruptException:
         raise SqlBoxError(f"query stopped after the {time_limit_s:g} s time limit") from None
+    except duckdb.OutOfMemoryException:
+        raise SqlBoxError(f"query stopped at the {int(memory_limit_mb):,} MB memory limit: "
+                          "aggregate, filter or select fewer columns") from None
     except duckdb.Error as exc:
         raise SqlBoxError(str(exc)) from None
     finally:
         timer.cancel()
         con.close()
     return SqlResult(frame, truncated, time.perf_counter() - started)
+
+
+def _fetch_capped(relation: duckdb.DuckDBPyRelation, max_mb: int, started: float,
+                  time_limit_s: float) -> pd.DataFrame:
+    """The relation's rows, streamed a few at a time and refused once they pass ``max_mb``
+    megabytes or the time limit (the query may be stuck in Python-side conversion)."""
+    reader = relation.to_arrow_reader(FETCH_ROWS)
+    batches, rows, size = [], 0, 0
+    try:
+        for batch in reader:
+            batches.append(batch)
+            rows += batch.num_rows
+            size += batch.nbytes
+            if size > max_mb * 1e6:
+                raise SqlBoxError(f"the result passed {max_mb:,} MB after {rows:,} rows: "
+                                  "select fewer or shorter columns, or aggregate")
+            if time.perf_counter() - started > time_limit_s:
+                raise duckdb.InterruptException("time limit")
+    except OSError as exc:      # the Arrow stream hands DuckDB's errors on as OSError
+        if "INTERRUPT" in str(exc):
+            raise duckdb.InterruptException(str(exc)) from None
+        if "Out of Memory" in str(exc):
+            raise duckdb.OutOfMemoryException(str(exc)) from None
+        raise SqlBoxError(str(exc).splitlines()[0]) from None
+    return pa.Table.from_batches(batches, schema=reader.schema).to_pandas()

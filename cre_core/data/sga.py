@@ -11,9 +11,10 @@ from pathlib import Path
 
 import duckdb
 
-from cre_core.data.alleles import gene_sql, kind_sql
+from cre_core.data import values
+from cre_core.data.alleles import gene_sql, kind_sql, strain_gene
 from cre_core.errors import InputError
-from cre_core.textio import first_line, is_gzip, iter_lines
+from cre_core.textio import decode_line, first_line, is_gzip, iter_raw_lines
 
 COLUMNS = (
     ("query_strain", "Query Strain ID", "VARCHAR"),
@@ -35,16 +36,17 @@ def _normal(name: str) -> str:
     return " ".join(name.strip().strip('"').lower().split())
 
 
-def check_header(path: Path) -> None:
-    """Reject a file whose header is not Costanzo's 11 columns (ε may be in any encoding)."""
+def check_header(path: Path, columns: tuple = COLUMNS, loose: int | None = EPSILON_INDEX) -> None:
+    """Reject a file whose header is not Costanzo's 11 columns (ε may be in any encoding);
+    ``columns`` / ``loose`` (the ε column's index) serve other layouts (Kuzmin's)."""
     header = first_line(path).split("\t")
-    if len(header) != len(COLUMNS):
+    if len(header) != len(columns):
         raise InputError(
-            path, 1, f"header has {len(header)} columns, expected {len(COLUMNS)} "
-            f"({', '.join(c[1] for c in COLUMNS)})"
+            path, 1, f"header has {len(header)} columns, expected {len(columns)} "
+            f"({', '.join(c[1] for c in columns)})"
         )
-    for index, (found, (_, expected, _)) in enumerate(zip(header, COLUMNS)):
-        if index == EPSILON_INDEX:
+    for index, (found, (_, expected, _)) in enumerate(zip(header, columns)):
+        if index == loose:
             ok = _normal(found).startswith("genetic interaction score")
         else:
             ok = _normal(found) == _normal(expected)
@@ -52,53 +54,99 @@ def check_header(path: Path) -> None:
             raise InputError(path, 1, f"column {index + 1} is '{found.strip()}', expected '{expected}'")
 
 
-def _reader(path: Path, rejects: bool = False) -> str:
+def _reader(path: Path, rejects: bool = False, columns: tuple = COLUMNS) -> str:
     """A read_csv call with explicit columns: the header line is skipped, never interpreted.
 
     The fast path parses strictly; ``rejects`` re-reads a failing file to learn the bad line.
     """
-    columns = ", ".join(f"'{name}': '{kind}'" for name, _, kind in COLUMNS)
+    spec = ", ".join(f"'{name}': '{kind}'" for name, _, kind in columns)
     compression = "gzip" if is_gzip(path) else "none"
     errors = ", ignore_errors=true, store_rejects=true" if rejects else ""
     return (
-        f"read_csv(?, delim='\t', header=true, columns={{{columns}}}, quote='', escape='', "
+        f"read_csv(?, delim='\t', header=true, columns={{{spec}}}, quote='', escape='', "
         f"compression='{compression}', nullstr=['', 'NA', 'NaN', 'nan'], auto_detect=false{errors})"
     )
 
 
-def _explain_failure(path: Path, error: duckdb.Error) -> InputError:
-    """Re-read the file collecting rejects (on a scratch connection: the load's transaction is
-    aborted) to name the first bad line and its problem."""
-    with duckdb.connect() as scratch:
-        scratch.execute(f"SELECT count(COLUMNS(*)) FROM {_reader(path, rejects=True)}", [str(path)]).fetchall()
-        rows = scratch.execute(
-            "SELECT line, error_type, column_name, error_message, csv_line FROM reject_errors "
-            "ORDER BY line LIMIT 1"
-        ).fetchall()
+def _explain_failure(path: Path, error: duckdb.Error, columns: tuple = COLUMNS) -> InputError:
+    """Name the first bad line of a file DuckDB refused: its reject table when the tolerant
+    re-read works (on a scratch connection: the load's transaction is aborted), else one
+    Python scan of an SGA file (binary bytes, a truncated gzip make even the tolerant reader
+    fail)."""
+    try:
+        with duckdb.connect() as scratch:
+            scratch.execute(f"SELECT count(COLUMNS(*)) FROM {_reader(path, True, columns)}",
+                            [str(path)]).fetchall()
+            rows = scratch.execute(
+                "SELECT line, error_type, column_name, error_message, csv_line FROM reject_errors "
+                "ORDER BY line LIMIT 1"
+            ).fetchall()
+    except duckdb.Error:
+        rows = []
     if not rows:
-        return InputError(path, None, str(error).splitlines()[0])
+        return _scan_for_problem(path) or InputError(path, None, str(error).splitlines()[0])
     line, error_type, column, message, csv_line = rows[0]
     if str(error_type) in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
-        problem = f"{len(csv_line.split(chr(9)))} columns, expected {len(COLUMNS)}"
+        problem = f"{len(csv_line.split(chr(9)))} columns, expected {len(columns)}"
+    elif column is None:
+        problem = message.splitlines()[0]
     else:
         problem = f"column '{column}': {message.splitlines()[0]}"
     return InputError(path, int(line), problem)
 
 
-def _locate_empty_strain(path: Path) -> None:
-    for number, text in iter_lines(path):
+_NUMBERS = [(i, name) for i, (name, _, kind) in enumerate(COLUMNS) if kind == "DOUBLE"]
+_NULLS = ("", "NA", "NaN", "nan")
+_CONTROL = bytes(range(9)) + bytes(range(14, 32))
+
+
+def _line_problem(fields: list[str]) -> str | None:
+    """What is wrong with one data line, in the order a reader meets it; None when it is fine."""
+    if len(fields) != len(COLUMNS):
+        return f"{len(fields)} columns, expected {len(COLUMNS)}"
+    for index, label in ((0, "Query Strain ID"), (2, "Array Strain ID")):
+        if "_" not in fields[index] or not strain_gene(fields[index]):
+            return f"{label} '{fields[index]}' is not GENE_allele (the gene part is missing)"
+    for index, name in _NUMBERS:
+        text = fields[index].strip()
+        if text in _NULLS:
+            continue
+        try:
+            number = float(text)
+        except ValueError:
+            return f"column '{name}': '{text}' is not a number"
+        if values.implausible(number):
+            return values.problem(name, text)
+    return None
+
+
+def _scan_for_problem(path: Path) -> InputError | None:
+    """The first line that is binary, misshapen, names no gene or holds an implausible number."""
+    for number, raw in iter_raw_lines(path):
         if number == 1:
             continue
-        fields = text.split("\t")
-        for index, label in ((0, "Query Strain ID"), (2, "Array Strain ID")):
-            if not fields[index].strip() or "_" not in fields[index]:
-                raise InputError(path, number, f"{label} '{fields[index]}' is not GENE_allele")
+        if any(byte in _CONTROL for byte in raw[:4096]):
+            bad = next(b for b in raw if b in _CONTROL)
+            return InputError(path, number, f"binary data (byte 0x{bad:02x}): not tab-separated text")
+        problem = _line_problem(decode_line(raw).split("\t"))
+        if problem:
+            return InputError(path, number, problem)
+    return None
+
+
+def _content_check_sql() -> str:
+    """Rows of one source whose strain IDs name no gene or whose numbers are implausible."""
+    no_gene = " OR ".join(f"coalesce(strpos({c}, '_'), 0) = 0 OR {g} = ''" for c, g in
+                          (("query_strain", "query_gene"), ("array_strain", "array_gene")))
+    numbers = " OR ".join(values.implausible_sql(name) for _, name in _NUMBERS)
+    return f"SELECT count(*), count(*) FILTER (WHERE {no_gene} OR {numbers}) FROM sga WHERE source = ?"
 
 
 def load_sga(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     """Replace this file's rows in ``sga`` (keyed by file name); returns rows loaded.
 
-    Runs inside the caller's transaction, so a bad file leaves the table as it was.
+    Runs inside the caller's transaction, so a bad file leaves the table as it was. A file
+    with a header but no rows is refused: loading it would silently delete the file's rows.
     """
     path = Path(path)
     check_header(path)
@@ -114,15 +162,14 @@ def load_sga(con: duckdb.DuckDBPyConnection, path: Path) -> int:
             FROM {_reader(path)}""",
             [source, str(path)],
         ).fetchall()
-    except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+    except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException) as exc:
         raise _explain_failure(path, exc) from None
-    rows, bad = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE coalesce(strpos(query_strain, '_'), 0) < 2 "
-        "OR coalesce(strpos(array_strain, '_'), 0) < 2) FROM sga WHERE source = ?",
-        [source],
-    ).fetchall()[0]
+    rows, bad = con.execute(_content_check_sql(), [source]).fetchall()[0]
     if bad:
-        _locate_empty_strain(path)
+        problem = f"{bad:,} rows name no gene or hold an implausible number"
+        raise _scan_for_problem(path) or InputError(path, None, problem)
+    if not rows:
+        raise InputError(path, None, "header only, no data rows")
     return int(rows)
 
 

@@ -7,12 +7,12 @@ Columns: ``Strain ID``, ``Allele/Gene name``, then ``Single mutant fitness (26°
 from __future__ import annotations
 
 import csv
-import io
 import re
 from pathlib import Path
 
 import pandas as pd
 
+from cre_core.data import values
 from cre_core.data.alleles import allele_kind, strain_gene
 from cre_core.errors import InputError
 from cre_core.textio import is_gzip, iter_lines
@@ -33,8 +33,13 @@ def _rows(path: Path) -> list[tuple[int, list[str]]]:
         return [(i + 1, list(row)) for i, row in enumerate(frame.itertuples(index=False))]
     lines = list(iter_lines(path))
     delimiter = "\t" if lines and "\t" in lines[0][1] else ","
-    parsed = csv.reader(io.StringIO("\n".join(text for _, text in lines)), delimiter=delimiter)
-    return [(number, cells) for (number, _), cells in zip(lines, parsed)]
+    out = []
+    for number, text in lines:
+        try:
+            out.append((number, next(csv.reader([text], delimiter=delimiter), [])))
+        except csv.Error as exc:
+            raise InputError(path, number, f"not readable as CSV ({exc})") from None
+    return out
 
 
 def _number(path: Path, line: int, text: str, column: str) -> float | None:
@@ -42,9 +47,12 @@ def _number(path: Path, line: int, text: str, column: str) -> float | None:
     if text in ("", "NA", "NaN", "nan"):
         return None
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         raise InputError(path, line, f"column '{column}': '{text}' is not a number") from None
+    if values.implausible(number):
+        raise InputError(path, line, values.problem(column, text))
+    return number
 
 
 def read_smf(path: str | Path) -> pd.DataFrame:
@@ -67,8 +75,9 @@ def read_smf(path: str | Path) -> pd.DataFrame:
         if len(cells) != len(header):
             raise InputError(path, line, f"{len(cells)} columns, expected {len(header)}")
         strain = str(cells[0]).strip()
-        if "_" not in strain:
-            raise InputError(path, line, f"Strain ID '{strain}' is not GENE_allele")
+        if "_" not in strain or not strain_gene(strain):
+            problem = f"Strain ID '{strain}' is not GENE_allele (the gene part is missing)"
+            raise InputError(path, line, problem)
         for temp, col in sorted(fitness_cols.items()):
             fitness = _number(path, line, cells[col], rows[0][1][col])
             if fitness is None:
@@ -77,6 +86,9 @@ def read_smf(path: str | Path) -> pd.DataFrame:
             std = _number(path, line, cells[std_col], rows[0][1][std_col]) if std_col else None
             out.append((strain, strain_gene(strain), str(cells[1]).strip(),
                         allele_kind(strain), temp, fitness, std))
+    if not out:
+        problem = "header only, no data rows" if len(rows) == 1 else "no fitness values in any row"
+        raise InputError(path, None, problem)
     return pd.DataFrame(out, columns=RAW_COLUMNS)
 
 

@@ -39,6 +39,26 @@ CREATE TABLE IF NOT EXISTS dmf(    -- one row per canonical pair (gene_a < gene_
     n INTEGER,                     -- number of measurements aggregated
     epsilon DOUBLE                 -- mean measured interaction score
 );
+CREATE TABLE IF NOT EXISTS dcell_pairs(   -- raw DCell pair files: '2 ORF1 ORF2 epsilon' lines
+    source VARCHAR, gene_a VARCHAR, gene_b VARCHAR, epsilon DOUBLE
+);
+CREATE TABLE IF NOT EXISTS trigenic_raw(   -- raw Kuzmin 2018 rows, one per measurement
+    source VARCHAR,                -- file name
+    query_strain VARCHAR, query_allele VARCHAR, array_strain VARCHAR, array_allele VARCHAR,
+    mutant_type VARCHAR,           -- digenic | trigenic, as the file says
+    raw_score DOUBLE, adjusted_score DOUBLE,       -- adjusted: epsilon (pairs) or tau (triples)
+    pvalue DOUBLE, query_fitness DOUBLE, array_smf DOUBLE, fitness DOUBLE, fitness_std DOUBLE,
+    query_gene1 VARCHAR, query_gene2 VARCHAR,      -- the query strain's genes as written (HO too)
+    array_gene VARCHAR, array_kind VARCHAR,
+    gene_a VARCHAR, gene_b VARCHAR, gene_c VARCHAR -- the genotype: distinct genes but HO, sorted;
+);                                                 -- gene_c NULL for a pair, all NULL if a gene repeats
+CREATE TABLE IF NOT EXISTS tmf(    -- one row per canonical triple (gene_a < gene_b < gene_c)
+    gene_a VARCHAR, gene_b VARCHAR, gene_c VARCHAR,
+    fitness DOUBLE,                -- mean triple-mutant fitness over repeats
+    std DOUBLE,                    -- std over repeats; the reported std when measured once
+    n INTEGER,                     -- number of measurements aggregated
+    tau DOUBLE                     -- mean adjusted trigenic interaction score
+);
 CREATE TABLE IF NOT EXISTS smf_raw(
     source VARCHAR, strain VARCHAR, gene VARCHAR, allele VARCHAR, allele_kind VARCHAR,
     temperature INTEGER, fitness DOUBLE, std DOUBLE
@@ -58,7 +78,8 @@ CREATE TABLE IF NOT EXISTS sources(kind VARCHAR, path VARCHAR, rows BIGINT, inge
 CREATE TABLE IF NOT EXISTS meta(key VARCHAR PRIMARY KEY, value VARCHAR);
 """
 
-COUNTED_TABLES = ("genes", "windows", "smf", "dmf", "sga", "go_terms", "go_annotations")
+COUNTED_TABLES = ("genes", "windows", "smf", "dmf", "sga", "tmf", "trigenic_raw", "go_terms",
+                  "go_annotations")
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -67,8 +88,17 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Row counts of the main tables, for `info` and the home page."""
-    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in COUNTED_TABLES}
+    """Row counts of the main tables, for `info` and the home page (0 for a table that a store
+    built by an older version lacks)."""
+    present = existing_tables(con)
+    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] if t in present else 0
+            for t in COUNTED_TABLES}
+
+
+def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Names of the store's tables (older stores lack the newer ones until the next ingest)."""
+    return {name for (name,) in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
 
 
 def get_meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

@@ -3,7 +3,7 @@
 An embedder turns CRE windows (rows of the store's ``windows`` table) into fixed-width float32
 vectors. Every implementation answers four questions per region:
 
-- ``model_label(region)``: what a person reads in the table ("kmer k=1..6 -> 768",
+- ``model_label(region)``: what a person reads in the table ("kmer k=1..4 + 428 enriched 8-mers",
   "gagneurlab/SpeciesLM@upstream_species_lm");
 - ``cache_id(region)``: the folder its vectors are cached under; two models never share one;
 - ``key(window)``: the content address of a window's vector inside that folder (by default the
@@ -75,6 +75,13 @@ class Embedder(ABC):
     def embed(self, windows: Sequence[Window], region: str,
               progress: Progress | None = None) -> np.ndarray:
         """float32 array (len(windows), dim) in input order."""
+
+    def prepare(self, windows: dict[str, list[Window]]) -> None:
+        """Fit what the embedder learns from the whole genome's windows (by default nothing).
+
+        Called with every current window of each region before ``cache_id``, so that a
+        data-dependent model (the kmer vocabulary) is part of the cache's identity.
+        """
 
     def describe(self, region: str) -> dict:
         """Extra facts stored with the cache (parameters, model path...)."""

@@ -43,6 +43,8 @@ def load_features(ws: Workspace, features: str, embedder: str = "kmer",
         if compute:
             # one process, no collectives: every caller (e.g. each training rank) stands alone
             embed_workspace(ws, emb, regions, dist=DistContext())
+        else:
+            emb.prepare(windows)                 # the kmer vocabulary names its cache
         paths = {r: cache_path(ws, emb.name, emb.cache_id(r), r) for r in regions}
         key = emb.key
     else:

@@ -75,6 +75,7 @@ def embed_workspace(ws: Workspace, embedder: Embedder, regions: Sequence[str] = 
     regions = check_regions(list(regions))
     dist = dist or DistContext()
     windows = read_windows(ws, regions)
+    embedder.prepare(windows)
     return [embed_region(ws, embedder, region, windows[region], progress, dist)
             for region in regions]
 

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from cre_core.embed.base import REGIONS, Embedder, Progress, Window, slug
-from cre_core.embed.kmer import encode
+from cre_core.embed.kmer import encode, kmer_codes
 from cre_core.errors import CreError
 from cre_core.runtime import resolve_device
 
@@ -204,17 +204,11 @@ def tokenize(windows: Sequence[Window], region: str, vocab: Vocab, species: int
     width = int(lengths.max()) - K + 1 + 3
     ids = np.full((len(windows), width), vocab.pad, dtype=np.int64)
     mask = np.zeros((len(windows), width), dtype=bool)
-    powers = 4 ** np.arange(K - 1, -1, -1, dtype=np.int64)
     for length in np.unique(lengths):
         rows = np.flatnonzero(lengths == length)
         codes = encode([windows[i].sequence for i in rows])
         m = int(length) - K + 1                           # number of 6-mers
-        kint = np.zeros((len(rows), m), dtype=np.int64)
-        bad = np.zeros((len(rows), m), dtype=bool)
-        for j in range(K):
-            c = codes[:, j : j + m]
-            kint += (c & 3).astype(np.int64) * powers[j]
-            bad |= c > 3
+        kint, bad = kmer_codes(codes, K)
         kmers = np.where(bad, vocab.unk, vocab.kmer_ids[kint])
         pad = np.minimum([windows[i].pad_len for i in rows], m).astype(np.int64)
         pos = np.arange(m)[None, :]

@@ -31,15 +31,23 @@ class Genome:
     1-based inclusive, ``cds_start``..``cds_stop`` spans all CDS parts (introns included).
     ``sequences``: chromosome -> sequence as in the file (case kept).
     ``no_cds``: IDs of ``gene`` features without any CDS (no windows can be cut for them).
+    ``cds_parts``: gene -> its CDS parts (1-based inclusive, sorted, overlaps merged), so windows
+    can take codons across an intron; a gene missing here is one part, cds_start..cds_stop.
+    ``missing_chromosomes``: chromosome -> genes skipped because the sequences lack it (only
+    with ``skip_missing_chromosomes``; otherwise such a gene is an error).
     """
 
     genes: pd.DataFrame
     sequences: dict[str, str]
     no_cds: list[str] = field(default_factory=list)
+    cds_parts: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    missing_chromosomes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
-class _Gene:
+class GeneRecord:
+    """One gene as a parser found it (GFF3 or GenBank); ``line`` is where errors point."""
+
     line: int
     chrom: str
     start: int
@@ -47,8 +55,17 @@ class _Gene:
     strand: str
     name: str
     orf_class: str | None
-    cds_start: int | None = None
-    cds_stop: int | None = None
+    parts: list[tuple[int, int]] = field(default_factory=list)  # CDS parts, 1-based inclusive
+
+    def merged_parts(self) -> list[tuple[int, int]]:
+        """CDS parts sorted by start, overlapping ones (several mRNAs, slippage) merged."""
+        merged: list[tuple[int, int]] = []
+        for start, stop in sorted(self.parts):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
+            else:
+                merged.append((start, stop))
+        return merged
 
 
 @dataclass
@@ -62,7 +79,7 @@ class _Cds:
 
 @dataclass
 class _GffContent:
-    genes: dict[str, _Gene]
+    genes: dict[str, GeneRecord]
     no_cds: list[str]
     sequences: dict[str, str] | None  # None: the file has no FASTA section
 
@@ -104,7 +121,7 @@ def _feature(path: Path, number: int, text: str) -> tuple[str, str, int, int, st
 
 def _parse_gff(path: Path, want_fasta: bool) -> _GffContent:
     """Genes with CDS spans; the ##FASTA sequences too when ``want_fasta`` (else stop there)."""
-    genes: dict[str, _Gene] = {}
+    genes: dict[str, GeneRecord] = {}
     parents: dict[str, tuple[str, list[str], int]] = {}  # feature ID -> (type, Parent IDs, line)
     cds_parts: list[_Cds] = []
     sequences = None
@@ -130,7 +147,7 @@ def _parse_gff(path: Path, want_fasta: bool) -> _GffContent:
                 raise InputError(path, number, problem)
             name = (attributes.get("gene") or [""])[0] or feature_id
             orf_class = (attributes.get("orf_classification") or [None])[0]
-            genes[feature_id] = _Gene(number, chrom, start, stop, strand, name, orf_class)
+            genes[feature_id] = GeneRecord(number, chrom, start, stop, strand, name, orf_class)
         elif ftype == "CDS":
             cds_parts.append(_Cds(number, chrom, start, stop, attributes.get("Parent", [])))
         if feature_id and feature_id not in parents:
@@ -142,10 +159,9 @@ def _parse_gff(path: Path, want_fasta: bool) -> _GffContent:
             if cds.chrom != gene.chrom:
                 problem = f"CDS on {cds.chrom}, but its gene {gene_id} is on {gene.chrom}"
                 raise InputError(path, cds.line, problem)
-            gene.cds_start = cds.start if gene.cds_start is None else min(gene.cds_start, cds.start)
-            gene.cds_stop = cds.stop if gene.cds_stop is None else max(gene.cds_stop, cds.stop)
-    no_cds = [gene_id for gene_id, gene in genes.items() if gene.cds_start is None]
-    coding = {gene_id: gene for gene_id, gene in genes.items() if gene.cds_start is not None}
+            gene.parts.append((cds.start, cds.stop))
+    no_cds = [gene_id for gene_id, gene in genes.items() if not gene.parts]
+    coding = {gene_id: gene for gene_id, gene in genes.items() if gene.parts}
     return _GffContent(coding, no_cds, sequences)
 
 
@@ -176,12 +192,15 @@ def _owning_genes(
     return found
 
 
-def read_genome(gff: str | Path, fasta: str | Path | None = None) -> Genome:
+def read_genome(
+    gff: str | Path, fasta: str | Path | None = None, skip_missing_chromosomes: bool = False
+) -> Genome:
     """Genes from an SGD GFF3 and the chromosome sequences.
 
     Sequences come from ``fasta`` when given, else from the GFF's ``##FASTA`` section. Raises
     InputError (file, line, problem) for malformed lines, CDS parents that do not exist, genes on
-    chromosomes the sequences lack or CDS beyond a chromosome end, and a missing genome.
+    chromosomes the sequences lack (unless ``skip_missing_chromosomes``: then they are left out
+    and counted) or CDS beyond a chromosome end, and a missing genome.
     """
     gff = Path(gff)
     content = _parse_gff(gff, want_fasta=fasta is None)
@@ -193,23 +212,52 @@ def read_genome(gff: str | Path, fasta: str | Path | None = None) -> Genome:
         problem = "no genome sequence: no ##FASTA section, and no separate FASTA was given"
         raise InputError(gff, None, problem)
     source = fasta if fasta is not None else f"{gff.name}'s ##FASTA section"
-    for gene_id, gene in content.genes.items():
+    return build_genome(
+        gff, content.genes, sequences, content.no_cds, source, skip_missing_chromosomes
+    )
+
+
+def build_genome(
+    path: Path,
+    genes: dict[str, GeneRecord],
+    sequences: dict[str, str],
+    no_cds: list[str],
+    source: str | Path,
+    skip_missing_chromosomes: bool = False,
+) -> Genome:
+    """Check parsed genes against the sequences and assemble the Genome (GFF3 and GenBank).
+
+    ``source`` names where the sequences came from, for the missing-chromosome error.
+    """
+    kept: dict[str, GeneRecord] = {}
+    missing: dict[str, int] = {}
+    for gene_id, gene in genes.items():
         if gene.chrom not in sequences:
+            if skip_missing_chromosomes:
+                missing[gene.chrom] = missing.get(gene.chrom, 0) + 1
+                continue
             known = ", ".join(sorted(sequences)[:20])
-            problem = f"gene {gene_id} is on {gene.chrom}, which {source} lacks (it has {known})"
-            raise InputError(gff, gene.line, problem)
-        length = len(sequences[gene.chrom])
-        if gene.cds_stop > length:
             problem = (
-                f"gene {gene_id}: CDS ends at {gene.cds_stop:,}, "
+                f"gene {gene_id} is on {gene.chrom}, which {source} lacks (it has {known}); "
+                "--skip-missing-chromosomes leaves such genes out"
+            )
+            raise InputError(path, gene.line, problem)
+        length = len(sequences[gene.chrom])
+        cds_stop = max(stop for _, stop in gene.parts)
+        if cds_stop > length:
+            problem = (
+                f"gene {gene_id}: CDS ends at {cds_stop:,}, "
                 f"past the end of {gene.chrom} ({length:,} bp)"
             )
-            raise InputError(gff, gene.line, problem)
+            raise InputError(path, gene.line, problem)
+        kept[gene_id] = gene
+    parts = {gene_id: gene.merged_parts() for gene_id, gene in kept.items()}
     rows = [
-        (gene_id, g.name, g.chrom, g.start, g.stop, g.strand, g.orf_class, g.cds_start, g.cds_stop)
-        for gene_id, g in content.genes.items()
+        (gene_id, g.name, g.chrom, g.start, g.stop, g.strand, g.orf_class,
+         parts[gene_id][0][0], parts[gene_id][-1][1])
+        for gene_id, g in kept.items()
     ]
-    genes = pd.DataFrame(rows, columns=GENE_COLUMNS)
+    frame = pd.DataFrame(rows, columns=GENE_COLUMNS)
     for column in ("start", "stop", "cds_start", "cds_stop"):
-        genes[column] = genes[column].astype("int64")
-    return Genome(genes=genes, sequences=sequences, no_cds=content.no_cds)
+        frame[column] = frame[column].astype("int64")
+    return Genome(frame, sequences, no_cds, parts, missing)

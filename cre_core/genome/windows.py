@@ -2,6 +2,9 @@
 
 upstream: 1000 bp before the CDS start plus the start codon (1003 bp, ATG at [1000:1003]);
 downstream: the stop codon plus 297 bp after the CDS end (300 bp, stop codon at [0:3]).
+The codons are the first and last three bases of the *spliced* CDS: when the first CDS part is
+shorter than three bases (RPL20A/YMR242C, NSP1/YJL041W... start with one base, then an intron),
+the start codon is joined across the intron, and likewise a stop codon split by the last intron.
 Both read 5'->3' in the gene's orientation (reverse complement on the - strand). A window that
 runs off a chromosome end is padded with N on the side away from the gene (upstream: at its 5'
 start; downstream: at its 3' end), so the codons keep their positions.
@@ -40,6 +43,22 @@ def _cut(seq: bytes, start: int, end: int) -> tuple[str, int]:
     return window.decode("ascii"), left + right
 
 
+def _codons(seq: bytes, parts: list[tuple[int, int]]) -> tuple[bytes, bytes]:
+    """First and last three bases of the spliced CDS; ``parts`` are 0-based half-open slices of
+    the gene-oriented ``seq`` in transcript order. A CDS under three bases is N-padded."""
+    head = b""
+    for a, b in parts:
+        head += seq[a : min(b, a + CODON - len(head))]
+        if len(head) == CODON:
+            break
+    tail = b""
+    for a, b in reversed(parts):
+        tail = seq[max(a, b - (CODON - len(tail))) : b] + tail
+        if len(tail) == CODON:
+            break
+    return head.ljust(CODON, b"N"), tail.rjust(CODON, b"N")
+
+
 def cre_windows(genome: Genome) -> pd.DataFrame:
     """Upstream and downstream windows of every gene in ``genome.genes``, gene by gene.
 
@@ -62,17 +81,19 @@ def cre_windows(genome: Genome) -> pd.DataFrame:
         genes["gene"], genes["chrom"], genes["strand"], genes["cds_start"], genes["cds_stop"]
     ):
         seq = strand_sequence(chrom, strand)
-        # the CDS as a 0-based half-open slice of the gene-oriented sequence
+        parts = genome.cds_parts.get(gene) or [(int(cds_start), int(cds_stop))]
+        # the CDS parts as 0-based half-open slices of the gene-oriented sequence, 5'->3'
         if strand == "+":
-            first, last = cds_start - 1, cds_stop
+            oriented_parts = [(start - 1, stop) for start, stop in parts]
         else:
-            first, last = len(seq) - cds_stop, len(seq) - cds_start + 1
-        for region, start, end in (
-            ("upstream", first - FLANK_5, first + CODON),
-            ("downstream", last - CODON, last + FLANK_3),
-        ):
-            window, pad_len = _cut(seq, int(start), int(end))
-            rows.append((gene, region, window, pad_len > 0, pad_len))
+            oriented_parts = [(len(seq) - stop, len(seq) - start + 1) for start, stop in parts]
+            oriented_parts.reverse()
+        start_codon, stop_codon = _codons(seq, oriented_parts)
+        first, last = oriented_parts[0][0], oriented_parts[-1][1]
+        flank, pad_5 = _cut(seq, first - FLANK_5, first)
+        rows.append((gene, "upstream", flank + start_codon.decode("ascii"), pad_5 > 0, pad_5))
+        flank, pad_3 = _cut(seq, last, last + FLANK_3)
+        rows.append((gene, "downstream", stop_codon.decode("ascii") + flank, pad_3 > 0, pad_3))
     windows = pd.DataFrame(rows, columns=WINDOW_COLUMNS)
     return windows.astype({"padded": bool, "pad_len": "int64"})
 

@@ -9,69 +9,35 @@ are reported with suggestions instead of failing the whole batch.
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-
 import duckdb
 import pandas as pd
 
 from cre_core.data.lookup import UnknownGeneError, gene_names, suggest
-from cre_core.errors import CreError
+from cre_core.query.batch_csv import BatchRows, parse_names, read_batch
+
+__all__ = ["MAX_SETS", "MAX_SET_SIZE", "check_sets", "parse_csv", "parse_names"]
 
 MAX_SET_SIZE = 3
 MAX_SETS = 200_000
-_SEPARATORS = re.compile(r"[\s,;+\"']+")
 
 
-def parse_names(text: str) -> list[str]:
-    """Names from one line of text: ``"tfc3, YBR001C"`` → ``["tfc3", "YBR001C"]``."""
-    return [t for t in _SEPARATORS.split(text.strip()) if t]
-
-
-def parse_csv(data: bytes | str, max_sets: int = MAX_SETS) -> list[list[str]]:
-    """Gene sets from an uploaded CSV (see the module doc for the accepted layouts)."""
-    text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
-    text = text.replace("\r\n", "\n").strip()
-    if not text:
-        raise CreError("the file is empty: one gene set per row, e.g. a 'genes' column with TFC3,YBR001C")
-    first = text.split("\n", 1)[0]
-    try:
-        dialect = csv.Sniffer().sniff(first, delimiters=",;\t")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
-    header = [h.strip().lower() for h in next(csv.reader([first], delimiter=delimiter))]
-    if header == ["genes"]:          # one column: the rest of each line is the set, quoted or not
-        sets = [parse_names(line) for line in text.split("\n")[1:]]
-    elif "genes" in header or any(h.startswith("gene") for h in header):
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False)
-        frame.columns = [c.strip().lower() for c in frame.columns]
-        if "genes" in frame.columns:
-            sets = [parse_names(v) for v in frame["genes"]]
-        else:
-            cols = [c for c in frame.columns if c.startswith("gene")]
-            sets = [[v.strip() for v in row if v.strip()] for row in frame[cols].itertuples(index=False)]
-    else:
-        sets = [parse_names(line) for line in text.split("\n")]
-    sets = [s for s in sets if s]
-    if not sets:
-        raise CreError("no gene sets found: put names in a 'genes' column or in gene1, gene2... columns")
-    if len(sets) > max_sets:
-        raise CreError(f"{len(sets):,} gene sets: at most {max_sets:,} per file")
-    return sets
+def parse_csv(data: bytes | str, max_sets: int = MAX_SETS) -> BatchRows:
+    """Gene sets from an uploaded CSV (layouts in the module doc; decoding and per-row
+    problems in cre_core.query.batch_csv)."""
+    return read_batch(data, max_sets)
 
 
 def check_sets(con: duckdb.DuckDBPyConnection, sets: list[list[str]],
-               max_size: int = MAX_SET_SIZE) -> tuple[list[list[str]], pd.DataFrame]:
+               max_size: int = MAX_SET_SIZE, rows: list[int] | None = None) -> tuple[list[list[str]], pd.DataFrame]:
     """Split sets into those that can be predicted and a table of the others (row, set, problem).
 
     A set is refused when it is too large, names a gene twice, or has a name that matches no
-    gene (the problem then lists close matches).
+    gene (the problem then lists close matches). ``rows`` numbers the sets (their lines in the
+    uploaded file); by default 1, 2, 3...
     """
     names = gene_names(con)
     good, problems = [], []
-    for row, genes in enumerate(sets, start=1):
+    for row, genes in zip(rows or range(1, len(sets) + 1), sets):
         unknown = [g for g in genes if g.strip().upper() not in names]
         resolved = [names.get(g.strip().upper()) for g in genes]
         if len(genes) > max_size:

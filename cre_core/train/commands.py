@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 from cre_core.atomic import clean_json
+from cre_core.errors import CreError
 from cre_core.train.config import TrainConfig, add_arguments, config_from_args
-from cre_core.workspace import resolve_workspace
+from cre_core.workspace import Workspace, resolve_workspace
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -19,8 +20,6 @@ def _train(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir).resolve() if args.run_dir else None
     base = None
     if args.resume:
-        from cre_core.errors import CreError
-
         if run_dir is None:
             raise CreError("--resume needs --run-dir (the folder of the run to continue)")
         if not (run_dir / "config.json").exists():
@@ -37,9 +36,39 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def export_split(ws: Workspace, run_id: str, out: Path) -> dict[str, int]:
+    """Write the train/val/test strains of a run to a split file (``train --split-file``).
+
+    The split is rebuilt from the run's config and the store (it is seeded), so the store must
+    still hold the pairs the run was trained on.
+    """
+    from cre_core.train import data as D
+    from cre_core.train.runs import run_dir
+    from cre_core.train.split_file import write_split_file
+
+    config_path = run_dir(ws, run_id) / "config.json"
+    if not config_path.exists():
+        raise CreError(f"no run {run_id!r} in {ws.root} (no {config_path})")
+    config = TrainConfig.load(config_path)
+    table = D.load_pairs(ws)
+    rows = D.subset_rows(len(table), config.subset, config.split_seed)
+    split = D.make_split(table.idx, rows, config.split, config.split_seed, config.val_frac,
+                         config.test_frac, config.split_file, table.genes)
+    parts = {"train": split.train, "val": split.val, "test": split.test}
+    write_split_file(out, table.genes, table.idx, parts)
+    return {part: len(rows) for part, rows in parts.items()}
+
+
 def _runs(args: argparse.Namespace) -> int:
     from cre_core.train.runs import list_runs
 
+    if args.export_split:
+        if not args.out:
+            raise CreError("--export-split needs --out (the split file to write)")
+        ws = resolve_workspace(args.workspace)
+        sizes = export_split(ws, args.export_split, Path(args.out))
+        print(json.dumps({"split_file": str(args.out), **sizes}))
+        return 0
     frame = list_runs(resolve_workspace(args.workspace))
     for row in frame.to_dict(orient="records"):
         print(json.dumps(clean_json(row), default=str))
@@ -61,4 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     runs = subparsers.add_parser("runs", help="list training runs (one JSON line each)")
     runs.add_argument("--workspace")
+    runs.add_argument("--export-split", metavar="RUN_ID",
+                      help="write this run's train/val/test pairs as a split file (see --out)")
+    runs.add_argument("--out", type=Path, help="split file to write (TSV) for --export-split")
     runs.set_defaults(func=_runs)

@@ -114,6 +114,8 @@ class TrainConfig:
                            "control) or specieslm", choices=("kmer", "random", "specieslm"))
     embed_model: str | None = option(None, "SpeciesLM weights (local folder or hub cache id) "
                                      "for --embedder specieslm")
+    split_file: str | None = option(None, "CSV/TSV of gene_a, gene_b[, gene_c], split "
+                                    "(train/val/test): a published split, used instead of --split")
     subset: int | None = option(None, "train on a seeded random subset of N pairs (before "
                                 "splitting); all pairs when empty", at_least=1)
     epochs: int = option(30, "maximum number of passes over the training pairs", at_least=1)

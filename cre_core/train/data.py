@@ -27,6 +27,7 @@ import torch
 from cre_core.errors import CreError
 from cre_core.models import FitnessModel, Ontology, build_model, build_ontology
 from cre_core.train.config import TrainConfig
+from cre_core.train.split_file import split_from_file
 from cre_core.workspace import Workspace
 
 
@@ -133,10 +134,15 @@ class Split:
 
 
 def make_split(idx: np.ndarray, rows: np.ndarray, kind: str, seed: int,
-               val_frac: float, test_frac: float) -> Split:
-    """Split ``rows`` of the pair table ``idx`` (n, 2) into train/val/test (module docstring)."""
+               val_frac: float, test_frac: float, split_file: str | None = None,
+               genes: list[str] | None = None) -> Split:
+    """Split ``rows`` of the pair table ``idx`` (n, 2) into train/val/test (module docstring);
+    a ``split_file`` (with the vocabulary ``genes``) overrides ``kind`` (train/split_file.py)."""
     rng = np.random.default_rng([seed, 2])
-    if kind == "random":
+    if split_file is not None:
+        kind = "file"
+        train, val, test, info = split_from_file(split_file, idx, rows, genes or [])
+    elif kind == "random":
         perm = rows[rng.permutation(len(rows))]
         n_test, n_val = round(test_frac * len(rows)), round(val_frac * len(rows))
         test, val, train = perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]

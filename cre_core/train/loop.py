@@ -244,7 +244,8 @@ class _Run:
         t0 = time.perf_counter()
         table = D.load_pairs(self.ws)
         rows = D.subset_rows(len(table), cfg.subset, cfg.split_seed)
-        self.split = D.make_split(table.idx, rows, cfg.split, cfg.split_seed, cfg.val_frac, cfg.test_frac)
+        self.split = D.make_split(table.idx, rows, cfg.split, cfg.split_seed, cfg.val_frac, cfg.test_frac,
+                                  cfg.split_file, table.genes)
         self.table = table
         self.train_mean = float(table.fitness[self.split.train].mean())
         ckpt = self._last_checkpoint()
@@ -282,6 +283,10 @@ class _Run:
             f"{self.split.info['dropped']:,} dropped), {table.n_genes:,} genes{extra}, device {self.device}, "
             f"{sum(p.numel() for p in model.parameters()):,} parameters, data in {time.perf_counter() - t0:.1f} s"
         )
+        if cfg.split_file:
+            si = self.split.info
+            self.echo(f"split file {si['split_file']}: {si['file_rows']:,} rows, {si['file_rows_not_in_store']:,} "
+                      f"not in the store; {si['dropped']:,} pairs of the store not in the file (left out)")
 
     def _new_model(self) -> tuple[FitnessModel, dict, int]:
         """A freshly initialised model, its checkpoint meta and the genes without features."""

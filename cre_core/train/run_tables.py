@@ -6,6 +6,7 @@ runs, and box statistics. Pure pandas on top of ``cre_core.train.runs``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,17 +51,20 @@ def runs_with_configs(ws: Workspace) -> pd.DataFrame:
     frame = run_files.list_runs(ws)
     if frame.empty:
         return frame.assign(label=pd.Series(dtype=str))
-    configs = []
+    configs, split_files = [], []
     for run_id in frame["run_id"]:
         try:
-            configs.append(run_files.load_run(ws, run_id)["config"] or {})
+            run = run_files.load_run(ws, run_id)
+            configs.append(run["config"] or {})
+            split_files.append(((run["summary"] or {}).get("split_info") or {}).get("split_file"))
         except Exception:  # noqa: BLE001 - a half-written folder must not hide the others
             configs.append({})
+            split_files.append(None)
     extra = pd.DataFrame([{k: c.get(k) for k in ("norm", "clip", "wt_warmup", "lr", "epochs",
                                                   *SPLIT_KEYS[1:])} for c in configs])
     frame = pd.concat([frame.reset_index(drop=True), extra], axis=1)
     frame["label"] = [run_label(r, c) for r, c in zip(frame.to_dict("records"), configs)]
-    frame["test_set"] = [split_label(c) for c in configs]
+    frame["test_set"] = [split_label(c, name) for c, name in zip(configs, split_files)]
     return frame
 
 
@@ -72,11 +76,15 @@ def queryable(runs: pd.DataFrame, ws: Workspace) -> pd.DataFrame:
     return runs[runs["status"].isin(FINISHED) & pd.Series(has_model, index=runs.index)]
 
 
-def split_label(config: dict) -> str:
-    """A readable key of the test set a run was scored on (see SPLIT_KEYS)."""
+def split_label(config: dict, split_file: str | None = None) -> str:
+    """A readable key of the test set a run was scored on (see SPLIT_KEYS); a published split
+    is named by ``split_file``, its file name and hash from the run's summary."""
     if not config:
         return "unknown"
     subset = config.get("subset")
+    if config.get("split_file"):
+        name = split_file or Path(config["split_file"]).name
+        return f"split file {name} · " + (f"subset {subset:,}" if subset else "all pairs")
     return (f"{config.get('split')} split · seed {config.get('split_seed')} · "
             f"test {config.get('test_frac')} · val {config.get('val_frac')} · "
             + (f"subset {subset:,}" if subset else "all pairs"))
