@@ -6,7 +6,7 @@ WORKSPACE ?= workspace/demo
 PRESET ?= small
 PORT ?= 8501
 
-.PHONY: run test setup test-setup demo browser bench clean
+.PHONY: run test setup test-setup lint demo browser bench clean
 
 # `make run` needs only the pinned runtime set; `make test` adds the package itself (editable,
 # with the `cre` command) and its `test` extra (pytest, playwright, ruff, mypy).
@@ -43,12 +43,18 @@ browser:
 test: test-setup browser
 	$(PY) -m pytest
 
+# ruff and mypy on the core (also run by the suite: tests/test_lint.py)
+lint: test-setup
+	$(PY) -m ruff check cre_core
+	$(PY) -m mypy
+
 bench: setup
 	$(PY) bench/ingest.py
 	$(PY) bench/embed.py
 	$(PY) bench/train.py
 	$(PY) bench/wt.py
 	$(PY) bench/app_queries.py
+	$(PY) bench/scan.py
 
 clean:
-	rm -rf $(VENV) workspace test-artifacts .pytest_cache
+	rm -rf $(VENV) workspace test-artifacts .pytest_cache .mypy_cache .ruff_cache

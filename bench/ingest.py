@@ -1,6 +1,6 @@
 """Ingest benchmark: DuckDB's reader + SQL (ours) vs plain pandas and a bare DuckDB scan.
 
-Both sides do the same work (DESIGN.md section 5): read the SGA files, take systematic names
+Both sides do the same work (docs/design.md section 5): read the SGA files, take systematic names
 and allele kinds from the strain IDs, build canonical pairs, aggregate repeats, and store the
 raw rows and the pairs in a DuckDB file. ``scan`` is the floor: DuckDB parsing every column of
 the same files with the same reader options and storing nothing. Each side runs in its own

@@ -63,7 +63,7 @@ class _Stderr(logging.StreamHandler):
         super().__init__(sys.stderr)
         self.setFormatter(logging.Formatter("%(message)s"))
 
-    @property  # type: ignore[override]  # StreamHandler keeps a fixed stream attribute
+    @property
     def stream(self) -> typing.TextIO:
         return sys.stderr
 

@@ -63,7 +63,7 @@ def count_runs(ws: Workspace) -> dict[str, int]:
 
 def embedding_table(ws: Workspace) -> pd.DataFrame:
     """Embedder, model, region, genes and width of each cache."""
-    from cre_core.embed.features import list_embeddings   # imports the embedders (torch): lazily
+    from cre_core.embed.features import list_embeddings  # imports the embedders (torch): lazily
 
     return list_embeddings(ws).drop(columns=["path"], errors="ignore")
 

@@ -110,7 +110,7 @@ def revcomp(seq: str) -> str:
 
 
 def window(genome: dict, gene: str, region: str) -> tuple[str, bool]:
-    """DESIGN.md windows: upstream 1000 bp + ATG, downstream stop + 297 bp; cut = hit an end."""
+    """docs/design.md section 2, windows: upstream 1000 bp + ATG, downstream stop + 297 bp; cut = hit an end."""
     g = genome["genes"][gene]
     chrom = genome["chroms"][g["chrom"]]
     lo, hi = g["cds"][0][0], g["cds"][-1][1]

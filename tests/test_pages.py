@@ -18,7 +18,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cre_core.atomic import read_json
 from cre_core.data.store import counts
+from cre_core.processes import alive
 from cre_core.query import service
 from cre_core.train.runs import list_runs
 from cre_core.workspace import Workspace
@@ -294,6 +296,8 @@ def test_train_page_stops_and_resumes_a_run(workspace_copy, monkeypatch):
     run_id = at.session_state["train_run"]
     try:
         wait_status(workspace_copy, run_id, {"running"})
+        status_file = workspace_copy.runs_dir / run_id / "status.json"
+        first_pid = read_json(status_file)["pid"]
         at.run()
         at.button(key=f"stop_{run_id}").click().run()
         assert wait_status(workspace_copy, run_id, {"interrupted", "done"}) == "interrupted"
@@ -301,9 +305,11 @@ def test_train_page_stops_and_resumes_a_run(workspace_copy, monkeypatch):
         assert any(":orange-badge[interrupted]" in m.value for m in at.markdown)
         at.button(key=f"resume_{run_id}").click().run()
         assert not problems(at), problems(at)
-        assert wait_status(workspace_copy, run_id, {"queued", "running"}) in ("queued", "running")
+        wait_status(workspace_copy, run_id, {"running"})          # the relaunched process took over
+        status = read_json(status_file)
+        assert status["pid"] != first_pid and alive(status)
         log = (workspace_copy.runs_dir / run_id / "train.log").read_text()
-        assert "--resume" in log
+        assert "--resume" in log.split("\n$ ")[-1].splitlines()[0]  # its command line
     finally:
         from cre_core.train import jobs
 

@@ -16,7 +16,14 @@ import numpy as np
 import pyarrow as pa
 
 from cre_core.data.demo_world import (
-    CHROMOSOMES, World, normals, pair_epsilon, rng_stream, salt_for, triple_tau, uniforms,
+    CHROMOSOMES,
+    World,
+    normals,
+    pair_epsilon,
+    rng_stream,
+    salt_for,
+    triple_tau,
+    uniforms,
 )
 from cre_core.data.kuzmin import COLUMNS as KUZMIN_COLUMNS
 from cre_core.data.kuzmin import HO_MARKER

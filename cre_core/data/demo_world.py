@@ -109,7 +109,7 @@ class World:
     lowercase: dict[str, np.ndarray]     # soft-masked positions (bool)
     centromeres: dict[str, tuple[int, int]]
     # strains: one entry per strain (deletions, ts alleles, DAmP)
-    strains: "Strains"
+    strains: Strains
     trigenic: Trigenic
     bg_rate: float = 1.0         # multiplier on scattered (unrelated/background) interactions
 

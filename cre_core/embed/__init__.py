@@ -1,4 +1,4 @@
-"""Embeddings of CRE windows (DESIGN.md section 2) and everything around them.
+"""Embeddings of CRE windows (docs/design.md section 2) and everything around them.
 
 - ``base``: the Embedder interface, windows read from the store, regions and feature sets;
 - ``kmer``: the default, weight-free k-mer spectrum embedder (any CPU);

@@ -147,12 +147,11 @@ def run_embed(args: argparse.Namespace) -> int:
 
 def export_parquet(ws, embedder, regions: list[str], out: Path) -> int:
     """Write gene, region, embedding (list<float>) for every gene of ``regions``."""
+    import numpy as np
     import pyarrow as pa
 
     from cre_core.embed.base import read_windows
     from cre_core.embed.cache import cache_path, read_cache, write_table_atomic
-
-    import numpy as np
 
     windows = read_windows(ws, regions)
     genes, region_col, blocks = [], [], []

@@ -15,9 +15,9 @@ import pandas as pd
 
 from cre_core.embed.base import REGIONS, feature_regions, read_windows, sequence_key
 from cre_core.embed.cache import cache_files, cache_path, read_cache, read_meta
-from cre_core.runtime import DistContext
 from cre_core.embed.runner import EMBEDDERS, embed_workspace, make_embedder
 from cre_core.errors import CreError
+from cre_core.runtime import DistContext
 from cre_core.workspace import Workspace
 
 ON_DEMAND = ("kmer", "random")   # cheap: computed and cached when missing

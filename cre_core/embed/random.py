@@ -1,4 +1,4 @@
-"""The ``random`` control embedder: a fixed, seeded Gaussian vector per gene (DESIGN.md section 3).
+"""The ``random`` control embedder: a fixed, seeded Gaussian vector per gene (docs/design.md section 3).
 
 Each (gene, region) gets ``N(0, 1)`` values of the k-mer embedder's width (768), drawn from a
 generator seeded by SHA-1 of ``seed:region:gene``: the same gene always gets the same vector, on

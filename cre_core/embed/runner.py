@@ -11,14 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
 from cre_core.embed.base import REGIONS, Embedder, Window, check_regions, read_windows
 from cre_core.embed.cache import cache_path, read_cache, write_cache
-from cre_core.runtime import DistContext
 from cre_core.errors import CreError
+from cre_core.runtime import DistContext
 from cre_core.workspace import Workspace
 
 EMBEDDERS = ("kmer", "random", "specieslm")
@@ -135,7 +135,7 @@ def _write(path, embedder: Embedder, region: str, windows: list[Window], keys: l
     meta = {
         "embedder": embedder.name, "model": embedder.model_label(region), "region": region,
         "cache_id": embedder.cache_id(region), "dim": dim, "n_genes": len(windows),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         # time spent computing vectors: this run's when it computed any, else the last one's
         "seconds": round(seconds, 3) if computed or not old else old.get("seconds", 0.0),
         "computed": computed, "params": embedder.describe(region),

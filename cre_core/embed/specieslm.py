@@ -1,4 +1,4 @@
-"""The ``specieslm`` embedder: SpeciesLM (Gagneur lab) hidden states, batched (DESIGN.md section 2).
+"""The ``specieslm`` embedder: SpeciesLM (Gagneur lab) hidden states, batched (docs/design.md section 2).
 
 Input contract, per window of L bases (1003 upstream, 300 downstream)::
 
@@ -372,7 +372,7 @@ class SpeciesLMEmbedder(Embedder):
         return out
 
 
-def pool(hidden_states: Sequence, mask) -> "torch.Tensor":  # noqa: F821
+def pool(hidden_states: Sequence, mask) -> torch.Tensor:  # noqa: F821
     """Mean of ``hidden_states[8:]``, then the mean over positions where ``mask`` is true (fp32)."""
     layers = hidden_states[FIRST_LAYER:]
     total = layers[0].float()

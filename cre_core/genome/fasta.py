@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from cre_core.errors import InputError
 from cre_core.genome.names import fasta_header_chrom

@@ -12,9 +12,9 @@ feature's ``/chromosome`` (``/organelle="mitochondrion"`` -> chrmt), else the DE
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from cre_core.errors import InputError
 from cre_core.genome.gff import GeneRecord, Genome, build_genome

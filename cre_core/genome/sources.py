@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from cre_core.errors import CreError
 from cre_core.genome.genbank import read_genbank

@@ -1,4 +1,4 @@
-"""CRE windows, SpeciesLM's input contract (DESIGN.md section 2).
+"""CRE windows, SpeciesLM's input contract (docs/design.md section 2).
 
 upstream: 1000 bp before the CDS start plus the start codon (1003 bp, ATG at [1000:1003]);
 downstream: the stop codon plus 297 bp after the CDS end (300 bp, stop codon at [0:3]).

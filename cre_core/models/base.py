@@ -40,6 +40,10 @@ class FitnessModel(nn.Module):
             out["loss"] = F.mse_loss(pred, target)
         return out
 
+    def set_features(self, features: torch.Tensor) -> None:
+        """Install the (n_genes, in_dim) feature table; models without one refuse."""
+        raise ValueError(f"{type(self).__name__} takes no feature table")
+
     def init_output(self, mean: float) -> None:
         """Start the output at the training mean (saves the first epochs of every run)."""
 

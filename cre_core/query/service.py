@@ -35,7 +35,7 @@ from cre_core.workspace import Workspace
 
 ORDERS = ("fitness", "epsilon")
 _LOCK = threading.Lock()
-_CACHE: dict[str, "LoadedRun"] = {}
+_CACHE: dict[str, LoadedRun] = {}
 
 
 @dataclass

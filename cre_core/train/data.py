@@ -110,7 +110,7 @@ def load_pairs(ws: Workspace) -> PairTable:
 def _filled(values) -> np.ndarray:
     """float32 array with SQL NULLs (masked entries) as NaN."""
     if isinstance(values, np.ma.MaskedArray):
-        values = values.astype(np.float64).filled(np.nan)
+        values = np.ma.filled(values.astype(np.float64), np.nan)
     return np.asarray(values, dtype=np.float32)
 
 

@@ -54,7 +54,7 @@ def score_test(model: FitnessModel, table: D.PairTable, test_rows: np.ndarray, i
     })
     with atomic_path(out) as tmp:
         frame.to_parquet(tmp, index=False)
-    report = {"pearson": metrics["pearson"], "spearman": metrics["spearman"], "r2": metrics["r2"],
+    report: dict[str, Any] = {"pearson": metrics["pearson"], "spearman": metrics["spearman"], "r2": metrics["r2"],
               "mse": metrics["mse"], "n_test": metrics["n"]}
     report.update(epsilon_metrics(pred, smf_a, smf_b, eps_true))
     report["wt_pred"] = model.wt_prediction() if model.wt_model else None

@@ -33,8 +33,9 @@ import math
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, cast
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -76,7 +77,7 @@ class Engine:
         clip: float | None = None, grad_norm: bool = False, dist_info: DistContext | None = None,
     ) -> None:
         self.model, self.optimizer, self.idx, self.y = model, optimizer, idx, y
-        self.core: FitnessModel = model.module if isinstance(model, DistributedDataParallel) else model
+        self.core = cast(FitnessModel, model.module if isinstance(model, DistributedDataParallel) else model)
         self.batch_size, self.seed, self.clip = batch_size, seed, clip
         self.dist = dist_info or DistContext()
         self.device = idx.device
@@ -124,7 +125,7 @@ class Engine:
         return out, norm
 
 
-def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device):
+def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     fused = device.type == "cuda"
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
@@ -189,12 +190,12 @@ class _Run:
         self.signal = StopSignal()
         # where training stands: epoch (completed), step within the next one, its running loss
         self.position: dict[str, Any] = {"epoch": 0, "epoch_step": 0, "loss_sum": 0.0, "loss_count": 0}
-        self.folder: Path | None = None
-        self.log: MetricLog | None = None
+        self.folder: Path                  # set first thing in execute
 
     # -- set-up --
     def execute(self) -> dict | None:
         self.folder = self._setup_folder()
+        self.log = MetricLog(self.folder, enabled=self.ctx.is_main)
         self.signal.install()
         try:
             self._prepare()
@@ -212,8 +213,7 @@ class _Run:
             raise
         finally:
             self.signal.restore()
-            if self.log is not None:
-                self.log.close()
+            self.log.close()
 
     def _setup_folder(self) -> Path:
         path = None
@@ -262,18 +262,20 @@ class _Run:
         self.rows = {k: torch.from_numpy(getattr(self.split, k)).to(self.device) for k in ("train", "val", "test")}
         wrapped: torch.nn.Module = model
         if ctx.active and model.trainable:
-            wrapped = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        self.optimizer = make_optimizer(model, cfg, self.device) if model.trainable else None
-        self.engine = Engine(
-            wrapped, self.optimizer, self.idx, self.y, batch_size=max(1, cfg.batch_size // ctx.world) * ctx.world,
-            seed=cfg.seed, amp=cfg.amp, clip=cfg.clip, grad_norm=model.wt_model, dist_info=ctx,
-        ) if model.trainable else None
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            wrapped = DistributedDataParallel(model, device_ids=ids)
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.engine: Engine | None = None
+        if model.trainable:
+            self.optimizer = optimizer = make_optimizer(model, cfg, self.device)
+            self.engine = Engine(
+                wrapped, optimizer, self.idx, self.y, batch_size=max(1, cfg.batch_size // ctx.world) * ctx.world,
+                seed=cfg.seed, amp=cfg.amp, clip=cfg.clip, grad_norm=model.wt_model, dist_info=ctx)
         self.early = EarlyStopping(cfg.patience)
         self.checkpoints = Checkpointer(self.folder, meta, enabled=ctx.is_main)
-        self.log = MetricLog(self.folder, steps=model.wt_model, enabled=ctx.is_main)
         if ckpt is not None:
             self._restore(ckpt)
-        self.log.open(self.position["epoch"], self.engine.step if self.engine else 0)
+        self.log.open(self.position["epoch"], self.engine.step if self.engine else 0, steps=model.wt_model)
         extra = f", {missing} genes without features" if missing else ""
         self.echo(
             f"{cfg.model}: {len(rows):,} pairs ({cfg.split} split: {self.split.info['n_train']:,} train, "
@@ -323,14 +325,20 @@ class _Run:
         self.echo(f"resumed from epoch {self.position['epoch'] + 1}, step {self.position['epoch_step']} of that epoch")
 
     # -- training --
+    @property
+    def trainer(self) -> Engine:
+        """The engine: every model with gradient steps has one (closed-form baselines never ask)."""
+        assert self.engine is not None
+        return self.engine
+
     def _fit(self) -> None:
         cfg = self.config
         if self.engine is None:
             self._closed_form_epoch()
             return
-        n_steps = self.engine.steps_per_epoch(len(self.rows["train"]))
+        n_steps = self.trainer.steps_per_epoch(len(self.rows["train"]))
         self.log_every = cfg.log_every or (1 if n_steps <= 1000 else math.ceil(n_steps / 1000))
-        if isinstance(self.core, WtDiff) and self.engine.step < cfg.wt_warmup and self.position["epoch"] == 0:
+        if isinstance(self.core, WtDiff) and self.trainer.step < cfg.wt_warmup and self.position["epoch"] == 0:
             self._warmup()
         while self.position["epoch"] < cfg.epochs:
             epoch = self.position["epoch"]
@@ -346,8 +354,8 @@ class _Run:
 
     def _warmup(self) -> None:
         """wt-diff --wt-warmup N: N steps fitting only the wild type to 1.0 (logged as epoch 0)."""
-        while self.engine.step < self.config.wt_warmup:
-            out, norm = self.engine.train_step(self.rows["train"][:0], wt_only=True)
+        while self.trainer.step < self.config.wt_warmup:
+            out, norm = self.trainer.train_step(self.rows["train"][:0], wt_only=True)
             self._check_finite(out["loss"], 0)
             self._log_step(0, out, norm, force=True, phase="warmup")
             if self._stop_requested():
@@ -355,17 +363,17 @@ class _Run:
                 raise StopRequested()
 
     def _train_epoch(self, epoch: int) -> float:
-        batches = self.engine.epoch_batches(self.rows["train"], epoch)
+        batches = self.trainer.epoch_batches(self.rows["train"], epoch)
         start = self.position["epoch_step"]
         loss_sum = torch.tensor(self.position["loss_sum"], dtype=torch.float64, device=self.device)
         count = torch.tensor(float(self.position["loss_count"]), dtype=torch.float64, device=self.device)
         on_cpu = self.device.type == "cpu"
         for i in range(start, len(batches)):
-            out, norm = self.engine.train_step(batches[i])
+            out, norm = self.trainer.train_step(batches[i])
             loss_sum += out["loss"].detach().double() * len(batches[i])
             count += len(batches[i])
             self._log_step(epoch + 1, out, norm)
-            if on_cpu or self.engine.step % self.log_every == 0 or i == len(batches) - 1:
+            if on_cpu or self.trainer.step % self.log_every == 0 or i == len(batches) - 1:
                 self._check_finite(loss_sum, epoch + 1)
                 if self._stop_requested():
                     self._save_last(epoch, i + 1, loss_sum, count)
@@ -377,38 +385,38 @@ class _Run:
         return float(both[0] / both[1].clamp(min=1))
 
     def _log_step(self, epoch: int, out: dict, norm, force: bool = False, phase: str = "train") -> None:
-        if not self.core.wt_model or not (force or self.engine.step % self.log_every == 0):
+        if not self.core.wt_model or not (force or self.trainer.step % self.log_every == 0):
             return
         self.log.step({
-            "step": self.engine.step, "epoch": epoch, "loss": float(out["loss"].detach()),
+            "step": self.trainer.step, "epoch": epoch, "loss": float(out["loss"].detach()),
             "wt_mean": float(out["wt_mean"]), "wt_loss": float(out["wt_loss"]),
             "grad_norm": None if norm is None else float(norm), "phase": phase,
         })
 
     def _check_finite(self, value: torch.Tensor, epoch: int) -> None:
         if self.ctx.any_flag(not bool(torch.isfinite(value).all()), self.device):
-            raise Diverged(f"non-finite loss at epoch {epoch}, step {self.engine.step}")
+            raise Diverged(f"non-finite loss at epoch {epoch}, step {self.trainer.step}")
 
     def _stop_requested(self) -> bool:
         return self.ctx.any_flag(self.signal.requested, self.device)
 
     def _end_epoch(self, epoch: int, train_loss: float, seconds: float) -> bool:
         """Validate, log, checkpoint; returns True when early stopping says stop (rank 0)."""
-        pred = predict_rows(self.core, self.idx, self.rows["val"], self.config.eval_batch_size, self.engine.amp)
+        pred = predict_rows(self.core, self.idx, self.rows["val"], self.config.eval_batch_size, self.trainer.amp)
         val = regression_metrics(self.y[self.rows["val"]].cpu().numpy(), pred)
         improved = self.early.update(epoch + 1, val["mse"])
         if improved:
             self.checkpoints.save_best(self.core, epoch + 1, val["mse"])
         row = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val["mse"],
                "val_pearson": val["pearson"], "val_spearman": val["spearman"], "val_r2": val["r2"],
-               "seconds": seconds, "step": self.engine.step, "best": improved,
-               "lr": self.optimizer.param_groups[0]["lr"]}
+               "seconds": seconds, "step": self.trainer.step, "best": improved,
+               "lr": self.trainer.optimizer.param_groups[0]["lr"]}
         if self.core.wt_model:
             row["wt_pred"] = self.core.wt_prediction()
         self.log.epoch(row)
         self.position["epoch"] = epoch + 1
         self._save_last(epoch + 1, 0)
-        self._write_status("running", epoch=epoch + 1, step=self.engine.step)
+        self._write_status("running", epoch=epoch + 1, step=self.trainer.step)
         self.echo(
             f"epoch {epoch + 1}/{self.config.epochs}  train_loss {train_loss:.5f}  val_loss {val['mse']:.5f}  "
             f"val_r {val['pearson']:.3f}  {seconds:.1f} s" + ("  *" if improved else "")
@@ -444,8 +452,8 @@ class _Run:
             **position, **self.early.state_dict(),
         })
 
-    def _write_status(self, status: str, **fields) -> None:
-        if self.ctx.is_main and self.folder is not None:
+    def _write_status(self, status: str, **fields: Any) -> None:
+        if self.ctx.is_main:
             R.write_status(self.folder, status, **fields)
 
     def _finish(self, status: str, **extra) -> dict | None:

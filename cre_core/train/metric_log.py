@@ -16,19 +16,20 @@ from cre_core.train import runs as R
 class MetricLog:
     """Appends epoch and step rows; ``open`` trims what was logged after the resume point."""
 
-    def __init__(self, folder: Path, steps: bool, enabled: bool = True) -> None:
-        self.folder, self.with_steps, self.enabled = folder, steps, enabled
+    def __init__(self, folder: Path, enabled: bool = True) -> None:
+        self.folder, self.enabled = folder, enabled
         self.epochs: R.JsonlWriter | None = None
         self.steps: R.JsonlWriter | None = None
 
-    def open(self, epoch: int, step: int) -> None:
-        """Keep rows up to ``epoch`` and global ``step`` (the checkpoint), then append."""
+    def open(self, epoch: int, step: int, steps: bool) -> None:
+        """Keep rows up to ``epoch`` and global ``step`` (the checkpoint), then append; ``steps``:
+        the model logs per-step metrics too (wt models)."""
         if not self.enabled:
             return
         R.truncate_jsonl(self.folder / "epochs.jsonl", lambda r: r.get("epoch", 0) <= epoch)
         R.truncate_jsonl(self.folder / "steps.jsonl", lambda r: r.get("step", 0) <= step)
         self.epochs = R.JsonlWriter(self.folder / "epochs.jsonl")
-        if self.with_steps:
+        if steps:
             self.steps = R.JsonlWriter(self.folder / "steps.jsonl")
 
     def epoch(self, row: dict[str, Any]) -> None:

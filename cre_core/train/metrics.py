@@ -75,7 +75,8 @@ def epsilon_metrics(pred: np.ndarray, smf_a: np.ndarray, smf_b: np.ndarray, eps_
             "n_eps": int(ok.sum())}
 
 
-def fitness_bins(true: np.ndarray, pred: np.ndarray, edges: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)) -> list[dict]:
+def fitness_bins(true: np.ndarray, pred: np.ndarray,
+                 edges: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)) -> list[dict]:
     """Predicted fitness grouped by bins of true fitness (the seed's box plots): quartiles per bin."""
     true, pred = np.asarray(true, np.float64), np.asarray(pred, np.float64)
     bounds = [-np.inf, *edges[1:-1], np.inf]
