@@ -246,7 +246,9 @@ def _size_groups(members: list[int], onto: Ontology, widths: list[int], size: in
     for t in ordered:
         cost = max(1, in_dim(t)) * widths[t]
         if current:
-            padded = (len(current) + 1) * max(max(1, in_dim(x)) for x in current + [t]) * max(widths[x] for x in current + [t])
+            members = current + [t]
+            padded = (len(current) + 1) * max(max(1, in_dim(x)) for x in members) * max(
+                widths[x] for x in members)
             if len(current) >= size or padded > 2 * (real + cost) or cost >= ALONE:
                 groups.append(current)
                 current, real = [], 0
