@@ -65,6 +65,7 @@ FIELD_HELP: dict[str, str] = {
     "amp": "bf16 autocast on CUDA (ignored on CPU)",
     "log_every": "per-step metrics every N steps (0 = auto: every step up to 1,000 steps an epoch)",
     "eval_batch_size": "strains per batch when predicting validation and test sets",
+    "ensemble": "train K members (seeds seed..seed+K-1) as one run: predictions get an 80% interval",
 }
 
 
@@ -103,6 +104,7 @@ class TrainConfig:
     amp: bool = True
     log_every: int = 0
     eval_batch_size: int = 8192
+    ensemble: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -115,7 +117,7 @@ class TrainConfig:
             if value not in allowed:
                 raise CreError(f"--{_flag(name)} must be one of {', '.join(allowed)}; got {value!r}")
         for name in ("epochs", "batch_size", "hidden", "phi_layers", "rho_layers", "gene_dim",
-                     "wt_copies", "dcell_min_genes", "eval_batch_size"):
+                     "wt_copies", "dcell_min_genes", "eval_batch_size", "ensemble"):
             if getattr(self, name) < 1:
                 raise CreError(f"--{_flag(name)} must be at least 1")
         if self.subset is not None and self.subset < 1:

@@ -252,3 +252,26 @@ def model_from_config(config: TrainConfig, n_genes: int, in_dim: int = 0,
         ontology=ontology, dcell_alpha=config.dcell_alpha,
         smf=None if smf is None else torch.as_tensor(smf, dtype=torch.float32),
     )
+
+
+def model_from_meta(ws: Workspace, meta: dict) -> FitnessModel:
+    """The model a checkpoint's ``meta`` describes, features installed, weights not yet loaded.
+
+    Features are standardised with the saved column statistics, exactly as in training.
+    """
+    config = TrainConfig.from_dict(meta["config"])
+    genes = list(meta["genes"])
+    ontology = Ontology.from_dict(meta["ontology"]) if meta.get("ontology") else None
+    placeholder = np.full(len(genes), np.nan, np.float32) if config.model == "multiplicative" else None
+    model = model_from_config(config, len(genes), meta["in_dim"], ontology, placeholder)
+    if config.uses_features:
+        stats = (meta["feature_mean"].numpy(), meta["feature_std"].numpy())
+        model.set_features(torch.from_numpy(gene_features(ws, config, genes, stats=stats).table))
+    return model
+
+
+def training_rows(ws: Workspace, config: TrainConfig) -> tuple[PairTable, Split]:
+    """The pair table and the split a run with ``config`` trains on (same seeds, same rows)."""
+    table = load_pairs(ws)
+    rows = subset_rows(len(table), config.subset, config.split_seed)
+    return table, make_split(table.idx, rows, config.split, config.split_seed, config.val_frac, config.test_frac)

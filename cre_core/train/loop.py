@@ -172,6 +172,10 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.de
 def train_run(ws: Workspace, config: TrainConfig, run_dir: str | Path | None = None,
               resume: bool = False, echo: Callable[[str], None] = print) -> dict | None:
     """Train (or resume) one run; returns the summary on rank 0 (None on other ranks)."""
+    if config.ensemble > 1:          # K member runs in one folder (cre_core.train.ensemble)
+        from cre_core.train.ensemble import train_ensemble
+
+        return train_ensemble(ws, config, run_dir, resume, echo, train_run)
     info = init_distributed()
     try:
         return _Run(ws, config, run_dir, resume, info, echo).execute()
