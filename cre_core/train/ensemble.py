@@ -162,16 +162,21 @@ def _setup(ws: Workspace, config: TrainConfig, run_dir, resume: bool) -> Path:
 
 # --- aggregation ---------------------------------------------------------------------------
 
-def load_members(ws: Workspace, folders: list[Path]) -> tuple[Ensemble, dict]:
-    """The members' best models as one Ensemble (features loaded once) and member 0's meta."""
-    ckpts = [load_checkpoint(f / "checkpoints" / "best.pt") for f in folders]
-    first = D.model_from_meta(ws, ckpts[0]["meta"])
+def members_from_states(ws: Workspace, meta: dict, states: list[dict]) -> Ensemble:
+    """One Ensemble from K weight sets of the architecture ``meta`` describes (features loaded once)."""
+    first = D.model_from_meta(ws, meta)
     models = []
-    for ckpt in ckpts:
+    for state in states:
         model = copy.deepcopy(first)
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(state)
         models.append(model.eval())
-    return Ensemble(models).eval(), ckpts[0]["meta"]
+    return Ensemble(models).eval()
+
+
+def load_members(ws: Workspace, folders: list[Path]) -> tuple[Ensemble, dict]:
+    """The member runs' best models as one Ensemble, and member 0's meta."""
+    ckpts = [load_checkpoint(f / "checkpoints" / "best.pt") for f in folders]
+    return members_from_states(ws, ckpts[0]["meta"], [c["model"] for c in ckpts]), ckpts[0]["meta"]
 
 
 @torch.no_grad()
