@@ -39,6 +39,7 @@ from cre_core.train import runs as R
 from cre_core.train.checkpoint import load_checkpoint
 from cre_core.train.config import TrainConfig
 from cre_core.train.ensemble import Calibration, members_from_states, spread
+from cre_core.train.rebuild import rebuild_model
 from cre_core.workspace import Workspace
 
 ORDERS = ("fitness", "epsilon")
@@ -145,8 +146,7 @@ def _load(ws: Workspace, folder: Path, path: Path, stamp: tuple[int, int]) -> Lo
         model = members_from_states(ws, meta, ckpt["members"])
         calibration = {k: Calibration.from_dict(v) if v else None for k, v in ckpt["calibration"].items()}
     else:
-        model = D.model_from_meta(ws, meta)
-        model.load_state_dict(ckpt["model"])
+        model = rebuild_model(ws, ckpt)                  # never computes or caches embeddings
     model.eval()
     con = ws.connect(read_only=True)
     try:

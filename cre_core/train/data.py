@@ -166,13 +166,15 @@ def make_split(idx: np.ndarray, rows: np.ndarray, kind: str, seed: int,
 
 # --- features --------------------------------------------------------------------------------
 
-def feature_source(ws: Workspace, features: str, embedder: str, model: str | None):
-    """(genes, X) from the embeddings layer; tests replace this function."""
+def feature_source(ws: Workspace, features: str, embedder: str, model: str | None,
+                   compute: bool = True):
+    """(genes, X) from the embeddings layer (``compute=False``: never write a cache); tests
+    replace this function."""
     try:
         from cre_core.embed.features import load_features
     except ImportError as exc:   # the embeddings layer is missing from this installation
         raise CreError(f"gene features are not available: {exc}") from exc
-    return load_features(ws, features, embedder=embedder, model=model)
+    return load_features(ws, features, embedder=embedder, model=model, compute=compute)
 
 
 @dataclass
@@ -190,13 +192,15 @@ class Features:
 
 
 def gene_features(ws: Workspace, config: TrainConfig, genes: list[str],
-                  stats: tuple[np.ndarray, np.ndarray] | None = None) -> Features:
+                  stats: tuple[np.ndarray, np.ndarray] | None = None,
+                  compute: bool = True) -> Features:
     """Features of ``genes`` (rows in vocabulary order), columns standardised.
 
     Columns are z-scored over the genes that have features (given ``stats`` are reused); a
     constant column becomes 0. Genes the embedder has no row for get a zero row (the mean).
+    ``compute=False``: missing embeddings are an error, never computed and cached.
     """
-    names, x = feature_source(ws, config.features, config.embedder, config.embed_model)
+    names, x = feature_source(ws, config.features, config.embedder, config.embed_model, compute)
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] != len(names):
         raise CreError(f"feature matrix has shape {x.shape} for {len(names)} genes")
@@ -252,22 +256,6 @@ def model_from_config(config: TrainConfig, n_genes: int, in_dim: int = 0,
         ontology=ontology, dcell_alpha=config.dcell_alpha,
         smf=None if smf is None else torch.as_tensor(smf, dtype=torch.float32),
     )
-
-
-def model_from_meta(ws: Workspace, meta: dict) -> FitnessModel:
-    """The model a checkpoint's ``meta`` describes, features installed, weights not yet loaded.
-
-    Features are standardised with the saved column statistics, exactly as in training.
-    """
-    config = TrainConfig.from_dict(meta["config"])
-    genes = list(meta["genes"])
-    ontology = Ontology.from_dict(meta["ontology"]) if meta.get("ontology") else None
-    placeholder = np.full(len(genes), np.nan, np.float32) if config.model == "multiplicative" else None
-    model = model_from_config(config, len(genes), meta["in_dim"], ontology, placeholder)
-    if config.uses_features:
-        stats = (meta["feature_mean"].numpy(), meta["feature_std"].numpy())
-        model.set_features(torch.from_numpy(gene_features(ws, config, genes, stats=stats).table))
-    return model
 
 
 def training_rows(ws: Workspace, config: TrainConfig) -> tuple[PairTable, Split]:

@@ -43,6 +43,7 @@ from cre_core.train import data as D
 from cre_core.train import runs as R
 from cre_core.train.checkpoint import load_checkpoint, save_checkpoint
 from cre_core.train.config import TrainConfig
+from cre_core.train.rebuild import rebuild_model
 from cre_core.train.metrics import epsilon_metrics, regression_metrics
 from cre_core.workspace import Workspace
 
@@ -164,7 +165,7 @@ def _setup(ws: Workspace, config: TrainConfig, run_dir, resume: bool) -> Path:
 
 def members_from_states(ws: Workspace, meta: dict, states: list[dict]) -> Ensemble:
     """One Ensemble from K weight sets of the architecture ``meta`` describes (features loaded once)."""
-    first = D.model_from_meta(ws, meta)
+    first = rebuild_model(ws, {"meta": meta, "model": states[0]})
     models = []
     for state in states:
         model = copy.deepcopy(first)
