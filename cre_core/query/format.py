@@ -25,5 +25,5 @@ def fmt_support(count: int) -> str:
 
 
 def tidy_zeros(values, digits: int = 4):
-    """Round a numeric column for display so that tiny negatives do not show as -0.0000."""
-    return values.round(digits) + 0.0
+    """A numeric column with the tiny negatives that would print as -0.0000 set to 0 (others kept)."""
+    return values.mask((values < 0) & (values > -0.5 * 10 ** -digits), 0.0)
