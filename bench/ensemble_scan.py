@@ -27,14 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
+from test_train_support import build_workspace, install_fake_features
 
-from cre_core.models.base import FitnessModel  # noqa: E402
-from cre_core.query import service  # noqa: E402
-from cre_core.train.config import TrainConfig  # noqa: E402
-from cre_core.train.loop import train_run  # noqa: E402
-from test_train_support import build_workspace, install_fake_features  # noqa: E402
+from cre_core.models.base import FitnessModel
+from cre_core.query import service
+from cre_core.train.config import TrainConfig
+from cre_core.train.loop import train_run
 
 TARGET_S = 1.0
 

@@ -8,16 +8,21 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from test_train_support import build_workspace, install_fake_features
 
 from cre_core.errors import CreError
 from cre_core.query import service
 from cre_core.train import data as D
 from cre_core.train.config import TrainConfig
-from cre_core.train.ensemble import (Calibration, coverage, fit_calibration, member_dir,
-                                     train_ensemble)
+from cre_core.train.ensemble import (
+    Calibration,
+    coverage,
+    fit_calibration,
+    member_dir,
+    train_ensemble,
+)
 from cre_core.train.loop import train_run
 from cre_core.train.runs import list_runs
-from test_train_support import build_workspace, install_fake_features
 
 QUICK = dict(model="deepset", epochs=3, batch_size=64, hidden=16)
 
@@ -157,3 +162,21 @@ def test_interval_coverage_on_the_tiny_demo(workspace_copy):
     assert 0.72 <= fit["coverage"] <= 0.88, fit
     assert 0.72 <= eps["coverage"] <= 0.88, eps
     assert 0.01 < fit["mean_width"] < 0.6
+
+
+def test_cli_predict_and_scan_print_the_interval(trained, capsys):
+    from cre_core.cli import main
+
+    ws, ens, single = trained
+    assert main(["predict", "--workspace", str(ws.root), "--run", ens["run_id"], "--genes", "YAL003W,YAL010W"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    result = json.loads(out[-1])
+    assert f"(80% [{result['predicted_lo']:.4f}, {result['predicted_hi']:.4f}])" in out[0]
+    assert out[1].strip() == f"GEN3 (YAL003W): seen in training: {result['train_counts'][0]} pairs"
+    assert main(["predict", "--workspace", str(ws.root), "--run", single["run_id"], "--genes", "YAL003W"]) == 0
+    out = capsys.readouterr().out
+    assert "single model: no interval" in out and "never trained on sets of 1 gene(s)" in out
+    assert main(["scan", "--workspace", str(ws.root), "--run", ens["run_id"], "--gene", "YAL003W", "--top", "0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "predicted_lo" in lines[0] and len(json.loads(lines[-1])["partners"]) == 63
+    assert not any("-0.0000" in line for line in lines[:-1])

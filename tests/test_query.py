@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -157,15 +156,3 @@ def test_run_without_model_is_a_clear_error(trained, tmp_path):
     with pytest.raises(CreError, match="no trained model yet"):
         service.predict(ws, "empty-run", ["YAL001W"])
     shutil.rmtree(folder)
-
-
-def test_scan_of_6000_partners_is_interactive(tmp_path, monkeypatch):
-    install_fake_features(monkeypatch, dim=256)
-    ws = build_workspace(tmp_path / "big", n_genes=6000, pairs="random", n_pairs=4000)
-    run = train_run(ws, TrainConfig(model="deepset", epochs=1, hidden=128), echo=lambda m: None)["run_id"]
-    service.scan(ws, run, "YAL003W")                    # loads and caches the model
-    t0 = time.perf_counter()
-    frame = service.scan(ws, run, "YAL003W", top_k=20)
-    seconds = time.perf_counter() - t0
-    assert len(frame) == 20
-    assert seconds < 1.0, f"scan took {seconds:.2f} s"

@@ -27,9 +27,9 @@ import copy
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -43,8 +43,8 @@ from cre_core.train import data as D
 from cre_core.train import runs as R
 from cre_core.train.checkpoint import load_checkpoint, save_checkpoint
 from cre_core.train.config import TrainConfig
-from cre_core.train.rebuild import rebuild_model
 from cre_core.train.metrics import epsilon_metrics, regression_metrics
+from cre_core.train.rebuild import rebuild_model
 from cre_core.workspace import Workspace
 
 LEVEL = 0.8
@@ -65,7 +65,7 @@ class Calibration:
         return center - half, center + half
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Calibration":
+    def from_dict(cls, data: dict) -> Calibration:
         return cls(float(data["tau"]), float(data["scale"]), int(data["n"]), float(data.get("level", LEVEL)))
 
 
