@@ -106,3 +106,10 @@ def test_results_page_draws_ceilings_and_fractions(ensemble_workspace, monkeypat
     assert 0.6 < table.loc[ensemble, "80% interval coverage"] < 0.95
     specs = [c.proto.spec for c in at.get("vega_lite_chart")]
     assert any('"tick"' in s and "ceiling_r" in s for s in specs)
+
+
+@pytest.mark.parametrize("page", ["train.py", "results.py", "wt_stability.py"])
+def test_pages_render_an_ensemble_run(ensemble_workspace, monkeypatch, page):
+    ws, ens, _ = ensemble_workspace
+    at = app(page, ws, monkeypatch).run()
+    assert not problems(at), problems(at)
