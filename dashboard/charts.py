@@ -198,28 +198,48 @@ def pred_vs_true_chart(predictions: pd.DataFrame, run: str) -> alt.LayerChart:
                                             autosize=AUTOSIZE)
 
 
-def metric_bars(table: pd.DataFrame, metric: str, title: str) -> alt.Chart:
-    """One bar per run for a metric of the comparison table (columns run, <metric>)."""
-    return alt.Chart(table, title=title).mark_bar().encode(
-        x=alt.X(f"{metric}:Q", title=title),
-        y=alt.Y("run:N", title="run", sort="-x", axis=_band_axis(360)),
+def metric_bars(table: pd.DataFrame, metric: str, title: str, ceiling: str | None = None) -> alt.Chart:
+    """One bar per run for a metric of the comparison table (columns run, <metric>); with
+    ``ceiling`` (a column of the table), a black line across each run's bar at its noise ceiling."""
+    y = alt.Y("run:N", title="run", sort="-x", axis=_band_axis(360))
+    bars = alt.Chart(table, title=title).mark_bar().encode(
+        x=alt.X(f"{metric}:Q", title=title), y=y,
         tooltip=[alt.Tooltip("run:N"), alt.Tooltip(f"{metric}:Q", title=title, format=".4f")],
-    ).properties(height=alt.Step(26), autosize=AUTOSIZE)
+    )
+    if ceiling is None or ceiling not in table or table[ceiling].isna().all():
+        return bars.properties(height=alt.Step(26), autosize=AUTOSIZE)
+    line = alt.Chart(table.dropna(subset=[ceiling])).mark_tick(color="black", thickness=3).encode(
+        x=f"{ceiling}:Q", y=y,
+        tooltip=[alt.Tooltip("run:N"), alt.Tooltip(f"{ceiling}:Q", title="noise ceiling", format=".4f")],
+    )
+    return alt.layer(bars, line).properties(height=alt.Step(26), autosize=AUTOSIZE)
+
+
+INTERVALS = {"predicted": ("predicted_lo", "predicted_hi"), "epsilon_pred": ("epsilon_lo", "epsilon_hi")}
 
 
 def partner_chart(scan: pd.DataFrame, value: str, value_title: str) -> alt.Chart:
-    """Bars of a partner scan (columns partner, name, predicted, epsilon_pred, measured...)."""
+    """Bars of a partner scan (columns partner, name, predicted, epsilon_pred, measured...), with
+    the 80% interval as a line across each bar when the run is an ensemble."""
     frame = scan.copy()
     frame["label"] = [f"{n} ({p})" if n and n != p else p for p, n in zip(frame["partner"], frame["name"])]
     tips = [alt.Tooltip("label:N", title="partner")] + [
         alt.Tooltip(f"{c}:Q", format=".4f") for c in
         ("predicted", "multiplicative", "epsilon_pred", "measured") if c in frame]
-    return alt.Chart(frame, title=value_title).mark_bar().encode(
+    bars = alt.Chart(frame, title=value_title).mark_bar().encode(
         x=alt.X(f"{value}:Q", title=value_title),
         y=alt.Y("label:N", title="partner gene", sort=alt.EncodingSortField(value, order="ascending"),
                 axis=_band_axis(260)),
         tooltip=tips,
-    ).properties(height=alt.Step(22), autosize=AUTOSIZE)
+    )
+    lo, hi = INTERVALS.get(value, ("", ""))
+    if lo not in frame or frame[lo].isna().all():
+        return bars.properties(height=alt.Step(22), autosize=AUTOSIZE)
+    whiskers = alt.Chart(frame).mark_rule(color="black").encode(
+        x=f"{lo}:Q", x2=f"{hi}:Q", y=alt.Y("label:N", sort=alt.EncodingSortField(value, order="ascending")),
+        tooltip=[alt.Tooltip("label:N", title="partner"), alt.Tooltip(f"{lo}:Q", title="80% low", format=".4f"),
+                 alt.Tooltip(f"{hi}:Q", title="80% high", format=".4f")])
+    return alt.layer(bars, whiskers).properties(height=alt.Step(22), autosize=AUTOSIZE)
 
 
 # --- the chart the Embeddings page draws ---------------------------------------------------

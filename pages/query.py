@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from cre_core.atomic import is_missing
 from cre_core.data.lookup import UnknownGeneError
 from cre_core.query import service
+from cre_core.query.format import fmt_interval, fmt_support, fmt_value, tidy_zeros
 from cre_core.query.gene_sets import MAX_SET_SIZE, check_sets, parse_csv, parse_names
 from cre_core.train.run_tables import queryable, runs_with_configs
 from dashboard.charts import partner_chart
@@ -24,7 +24,23 @@ VALUE_COLUMNS = {
     "measured_fitness": st.column_config.NumberColumn("measured fitness", format="%.4f"),
     "measured_epsilon": st.column_config.NumberColumn("measured ε", format="%.4f"),
     "measured": st.column_config.NumberColumn("measured fitness", format="%.4f"),
+    "predicted_lo": st.column_config.NumberColumn("fitness 80% low", format="%.4f"),
+    "predicted_hi": st.column_config.NumberColumn("fitness 80% high", format="%.4f"),
+    "epsilon_lo": st.column_config.NumberColumn("ε̂ 80% low", format="%.4f"),
+    "epsilon_hi": st.column_config.NumberColumn("ε̂ 80% high", format="%.4f"),
+    "members": st.column_config.NumberColumn("models", help="ensemble members (1: no interval)"),
+    "train_counts": st.column_config.TextColumn("training pairs per gene"),
+    "train_count": st.column_config.NumberColumn("partner's training pairs"),
+    "size_in_training": st.column_config.CheckboxColumn("set size trained on"),
 }
+NO_INTERVAL = ("no interval: a single model has none (train with an ensemble, --ensemble K, "
+               "for an 80% interval)")
+
+
+def shown(frame):
+    """The frame as displayed: no value reads -0.0000."""
+    numeric = frame.select_dtypes("number").columns
+    return frame.assign(**{c: tidy_zeros(frame[c]) for c in numeric})
 
 
 def unknown_gene(exc: UnknownGeneError) -> None:
@@ -55,18 +71,27 @@ def single_query(runs) -> None:
     st.markdown("**Deleted:** " + " + ".join(gene_label(g, n) for g, n in zip(systematic, names)))
     first = table.iloc[0]
     c = st.columns(4)
-    c[0].metric(f"Predicted fitness ({first['model']})", f"{first['predicted']:.4f}",
+    c[0].metric(f"Predicted fitness ({first['model']})", fmt_value(first["predicted"]),
                 help=f"run {first['run_id']}")
-    c[1].metric("Π SMF (multiplicative)", _fmt(first["multiplicative"]))
-    c[2].metric("Predicted ε̂", _fmt(first["epsilon_pred"]))
-    c[3].metric("Measured fitness", _fmt(first["measured_fitness"]),
+    c[1].metric("Π SMF (multiplicative)", fmt_value(first["multiplicative"]))
+    c[2].metric("Predicted ε̂", fmt_value(first["epsilon_pred"]))
+    c[3].metric("Measured fitness", fmt_value(first["measured_fitness"]),
                 help="from the dmf table (pairs) or smf (single genes); – when never measured")
-    st.dataframe(table.drop(columns=["run_id", "genes", "names", "n_genes"]), hide_index=True,
+    if first["members"] > 1:
+        c[0].caption(f"80% interval {fmt_interval(first['predicted_lo'], first['predicted_hi'])} "
+                     f"({first['members']} models)")
+        c[2].caption(f"80% interval {fmt_interval(first['epsilon_lo'], first['epsilon_hi'])}")
+    else:
+        c[0].caption(NO_INTERVAL)
+    counts = [int(n) for n in first["train_counts"].split(",")]
+    st.markdown("**In training** (run " + str(first["run"]) + "): " + "; ".join(
+        f"{gene_label(g, n)}: {fmt_support(k)}" for g, n, k in zip(systematic, names, counts)))
+    untrained = table.loc[~table["size_in_training"], "run"].tolist()
+    if untrained:
+        st.warning(f"Sets of {len(genes)} gene(s) were not in the training data of "
+                   f"{', '.join(map(str, untrained))}: their prediction extrapolates.")
+    st.dataframe(shown(table.drop(columns=["run_id", "genes", "names", "n_genes"])), hide_index=True,
                  key="q_table", column_config=VALUE_COLUMNS)
-
-
-def _fmt(value) -> str:
-    return "–" if is_missing(value) else f"{value:.4f}"
 
 
 def partner_scan(runs) -> None:
@@ -90,7 +115,9 @@ def partner_scan(runs) -> None:
     value = "predicted" if order == "fitness" else "epsilon_pred"
     title = "predicted double-mutant fitness" if order == "fitness" else "predicted interaction ε̂"
     c1, c2 = st.columns([3, 2])
-    c1.dataframe(scan, hide_index=True, key="q_scan_table", column_config=VALUE_COLUMNS)
+    if scan["predicted_lo"].isna().all():
+        st.caption(NO_INTERVAL)
+    c1.dataframe(shown(scan), hide_index=True, key="q_scan_table", column_config=VALUE_COLUMNS)
     c2.altair_chart(partner_chart(scan, value, title))
 
 
@@ -115,7 +142,9 @@ def batch(runs) -> None:
         return
     table = service.predict_table(ws, runs["run_id"].tolist(), good)
     st.success(f"{len(good):,} gene set(s) × {runs.shape[0]} run(s) predicted.")
-    st.dataframe(table.head(1000), hide_index=True, key="q_batch_table", column_config=VALUE_COLUMNS)
+    if (table["members"] == 1).any():
+        st.caption("Runs with one model leave the interval columns empty: " + NO_INTERVAL.split(": ", 1)[1])
+    st.dataframe(shown(table.head(1000)), hide_index=True, key="q_batch_table", column_config=VALUE_COLUMNS)
     st.download_button("Download predictions (CSV)", table.to_csv(index=False),
                        file_name="predictions.csv", mime="text/csv", key="q_batch_download",
                        on_click="ignore")

@@ -50,14 +50,27 @@ with guard("Results"):
                 table = comparison_table(selected)
                 st.subheader("Test metrics")
                 st.dataframe(table, hide_index=True, column_config={
-                    c: st.column_config.NumberColumn(c, format="%.4f")
-                    for c in ("Pearson r", "Spearman ρ", "R² (variance explained)", "MSE", "ε Pearson r")
+                    **{c: st.column_config.NumberColumn(c, format="%.4f")
+                       for c in ("Pearson r", "Spearman ρ", "R² (variance explained)", "MSE", "ε Pearson r",
+                                 "ceiling r", "ε ceiling r")},
+                    **{c: st.column_config.NumberColumn(c, format="percent")
+                       for c in ("r / ceiling", "ε r / ceiling", "80% interval coverage", "ε interval coverage")},
                 })
                 st.caption("R² is the share of the test fitness variance the model explains; ε Pearson r "
-                           "scores predicted interactions f̂ − f_i·f_j against measured ε where both SMF are known.")
+                           "scores predicted interactions f̂ − f_i·f_j against measured ε where both SMF are known. "
+                           "The ceiling is the best r any model can reach on these measurements (their noise); "
+                           "r / ceiling is how much of it a run reaches. Interval coverage (ensemble runs): the "
+                           "share of measured test values inside the 80% interval (target 75–85%).")
+                if selected["ceiling_r"].isna().all():
+                    st.caption("No noise ceiling is recorded for these runs (their summaries have no "
+                               "`ceilings`): the bars show r alone.")
                 bars = selected.assign(run=selected["label"])
                 st.altair_chart(metric_bars(bars.dropna(subset=["test_r2"]), "test_r2", "R² (variance explained)"))
-                st.altair_chart(metric_bars(bars.dropna(subset=["test_pearson"]), "test_pearson", "Pearson r"))
+                st.altair_chart(metric_bars(bars.dropna(subset=["test_pearson"]), "test_pearson", "Pearson r",
+                                            ceiling="ceiling_r"))
+                if bars["eps_pearson"].notna().any():
+                    st.altair_chart(metric_bars(bars.dropna(subset=["eps_pearson"]), "eps_pearson",
+                                                "ε Pearson r", ceiling="ceiling_eps_r"))
 
                 predictions = {label: predictions_of(run_id)
                                for run_id, label in zip(selected["run_id"], selected["label"])}

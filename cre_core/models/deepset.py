@@ -119,9 +119,10 @@ class DeepSet(FitnessModel):
     @torch.no_grad()
     def scan(self, gene: int, n_genes: int, chunk: int = 0) -> torch.Tensor:
         phi = self.cached_phi()
-        nodes = torch.stack([phi[gene].expand_as(phi), phi], dim=1)
-        mask = torch.ones(nodes.shape[:2], dtype=torch.bool, device=phi.device)
-        return self.rho(pool(nodes, mask, self.pooling)).squeeze(-1).float()
+        pooled = phi[gene] + phi          # ``pool`` of the two slots, without building (n, 2, H)
+        if self.pooling == "mean":
+            pooled = pooled / 2
+        return self.rho(pooled).squeeze(-1).float()
 
 
 def empty_sets(n: int, k: int = 1, device: torch.device | str | None = None) -> torch.Tensor:

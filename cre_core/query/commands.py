@@ -5,23 +5,28 @@ from __future__ import annotations
 import argparse
 import json
 
-from cre_core.atomic import clean_json, is_missing
+from cre_core.atomic import clean_json
+from cre_core.query.format import fmt_interval, fmt_support, fmt_value
 from cre_core.workspace import resolve_workspace
-
-
-def _fmt(x) -> str:
-    return "-" if is_missing(x) else f"{x:.4f}"
 
 
 def _predict(args: argparse.Namespace) -> int:
     from cre_core.query.service import predict
 
     genes = [g for g in args.genes.split(",") if g.strip()]
-    result = predict(resolve_workspace(args.workspace), args.run, genes)
-    print(f"{' + '.join(f'{n} ({g})' if n != g else g for g, n in zip(result['genes'], result['names']))}: "
-          f"predicted {_fmt(result['predicted'])}, multiplicative {_fmt(result['multiplicative'])}, "
-          f"predicted ε {_fmt(result['epsilon_pred'])}, measured {_fmt(result['measured_fitness'])}")
-    print(json.dumps(result))
+    r = predict(resolve_workspace(args.workspace), args.run, genes)
+    labels = [f"{n} ({g})" if n != g else g for g, n in zip(r["genes"], r["names"])]
+    interval = "80%" if r["members"] > 1 else "single model:"
+    print(f"{' + '.join(labels)}: predicted {fmt_value(r['predicted'])} "
+          f"({interval} {fmt_interval(r['predicted_lo'], r['predicted_hi'])}), "
+          f"multiplicative {fmt_value(r['multiplicative'])}, predicted ε {fmt_value(r['epsilon_pred'])} "
+          f"({interval} {fmt_interval(r['epsilon_lo'], r['epsilon_hi'])}), "
+          f"measured {fmt_value(r['measured_fitness'])}")
+    for label, count in zip(labels, r["train_counts"]):
+        print(f"  {label}: {fmt_support(count)}")
+    if not r["size_in_training"]:
+        print(f"  warning: run {r['run_id']} never trained on sets of {len(r['genes'])} gene(s)")
+    print(json.dumps(r))
     return 0
 
 
@@ -30,7 +35,7 @@ def _scan(args: argparse.Namespace) -> int:
 
     frame = scan(resolve_workspace(args.workspace), args.run, args.gene, top_k=args.top,
                  order=args.order, descending=args.descending)
-    print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(frame.to_string(index=False, float_format=fmt_value, na_rep="–"))
     rows = clean_json(frame.to_dict(orient="records"))
     print(json.dumps({"run": args.run, "gene": args.gene, "order": args.order, "partners": rows}))
     return 0

@@ -9,6 +9,12 @@ measured single-mutant fitness (None when a gene has no SMF), the predicted inte
 ε̂ = f̂ − Π f_g, and the measured fitness / ε when the dataset has them (SMF for one gene, the
 dmf table for a pair). A partner scan predicts (g, p) for every other gene p at once: DeepSet
 models compute φ of every gene once per loaded model and run one batched ρ.
+
+Ensemble runs (``train --ensemble K``) predict the member mean with an 80% interval for fitness
+and ε̂ (``predicted_lo/hi``, ``epsilon_lo/hi``: the run's validation-calibrated interval,
+``cre_core.train.ensemble``); single-model runs leave those columns empty (no interval rather
+than a made-up one). ``training_support`` says how often each gene occurred in the run's
+training strains and which set sizes it trained on (from the run's own split).
 """
 
 from __future__ import annotations
@@ -27,9 +33,12 @@ from cre_core.data.lookup import resolve_genes
 from cre_core.errors import CreError
 from cre_core.models import FitnessModel
 from cre_core.models.base import PAD
+from cre_core.models.ensemble import Ensemble
+from cre_core.train import data as D
 from cre_core.train import runs as R
 from cre_core.train.checkpoint import load_checkpoint
 from cre_core.train.config import TrainConfig
+from cre_core.train.ensemble import Calibration, members_from_states, spread
 from cre_core.train.rebuild import rebuild_model
 from cre_core.workspace import Workspace
 
@@ -51,15 +60,56 @@ class LoadedRun:
     names: list[str]
     smf: np.ndarray            # measured SMF per vocabulary gene (NaN when not measured)
     stamp: tuple[int, int]
+    calibration: dict[str, Calibration | None] | None = None   # ensembles only
+    _support: tuple[np.ndarray, tuple[int, ...]] | None = None
+
+    @property
+    def members(self) -> int:
+        return len(self.model) if isinstance(self.model, Ensemble) else 1
 
     @torch.no_grad()
-    def predict_sets(self, sets: list[list[int]], chunk: int = 8192) -> np.ndarray:
+    def member_sets(self, sets: list[list[int]], chunk: int = 8192) -> np.ndarray:
+        """(K, n) predictions of every member (K = 1 for a single model)."""
         width = max(len(s) for s in sets)
         idx = torch.full((len(sets), width), PAD, dtype=torch.long)
         for i, s in enumerate(sets):
             idx[i, :len(s)] = torch.tensor(s, dtype=torch.long)
-        out = [self.model(idx[i:i + chunk])["pred"].float() for i in range(0, len(sets), chunk)]
-        return torch.cat(out).double().numpy()
+        one = self.model.member_predict if isinstance(self.model, Ensemble) else (
+            lambda x: self.model(x)["pred"].float().unsqueeze(0))
+        return torch.cat([one(idx[i:i + chunk]) for i in range(0, len(sets), chunk)], dim=1).double().numpy()
+
+    @torch.no_grad()
+    def member_scan(self, gene: int) -> np.ndarray:
+        """(K, n_genes) predicted pair fitness of (gene, p) for every p, per member."""
+        if isinstance(self.model, Ensemble):
+            return self.model.member_scan(gene, len(self.genes)).double().numpy()
+        return self.model.scan(gene, len(self.genes)).double().numpy()[None]
+
+    def values(self, members: np.ndarray, mult: np.ndarray) -> dict[str, np.ndarray]:
+        """Mean prediction, ε̂, and their 80% intervals (NaN for a single model)."""
+        pred = members.mean(0)
+        out = {"predicted": pred, "predicted_lo": np.full_like(pred, np.nan),
+               "predicted_hi": np.full_like(pred, np.nan), "multiplicative": mult,
+               "epsilon_pred": pred - mult, "epsilon_lo": np.full_like(pred, np.nan),
+               "epsilon_hi": np.full_like(pred, np.nan)}
+        if self.calibration is not None:
+            sd = spread(members)
+            out["predicted_lo"], out["predicted_hi"] = self.calibration["fitness"].bounds(pred, sd)
+            if self.calibration.get("epsilon") is not None:
+                out["epsilon_lo"], out["epsilon_hi"] = self.calibration["epsilon"].bounds(pred - mult, sd)
+        return out
+
+    def training_support(self, ws: Workspace) -> tuple[np.ndarray, tuple[int, ...]]:
+        """Training strains per vocabulary gene and the set sizes trained on (run's split)."""
+        with _LOCK:
+            if self._support is None:
+                table, split = D.training_rows(ws, self.config)
+                idx = table.idx[split.train]
+                counts = np.bincount(idx[idx >= 0], minlength=table.n_genes)
+                by_gene = dict(zip(table.genes, counts))
+                sizes = tuple(int(n) for n in np.unique((idx >= 0).sum(1)))
+                self._support = (np.array([by_gene.get(g, 0) for g in self.genes]), sizes)
+            return self._support
 
 
 def load_model(ws: Workspace, run_id: str) -> LoadedRun:
@@ -88,9 +138,15 @@ def clear_cache() -> None:
 
 def _load(ws: Workspace, folder: Path, path: Path, stamp: tuple[int, int]) -> LoadedRun:
     ckpt = load_checkpoint(path)
-    config = TrainConfig.from_dict(ckpt["meta"]["config"])
-    genes = list(ckpt["meta"]["genes"])
-    model = rebuild_model(ws, ckpt)                      # never computes or caches embeddings
+    meta = ckpt["meta"]
+    config = TrainConfig.from_dict(meta["config"])
+    genes = list(meta["genes"])
+    calibration = None
+    if "members" in ckpt:            # an ensemble run (cre_core.train.ensemble)
+        model = members_from_states(ws, meta, ckpt["members"])
+        calibration = {k: Calibration.from_dict(v) if v else None for k, v in ckpt["calibration"].items()}
+    else:
+        model = rebuild_model(ws, ckpt)                  # never computes or caches embeddings
     model.eval()
     con = ws.connect(read_only=True)
     try:
@@ -100,7 +156,7 @@ def _load(ws: Workspace, folder: Path, path: Path, stamp: tuple[int, int]) -> Lo
         con.close()
     smf = np.array([smf_map.get(g, np.nan) for g in genes], dtype=np.float64)
     return LoadedRun(folder.name, folder, config, model, genes, {g: i for i, g in enumerate(genes)},
-                     [names.get(g, g) for g in genes], smf, stamp)
+                     [names.get(g, g) for g in genes], smf, stamp, calibration)
 
 
 def _indices(loaded: LoadedRun, genes: list[str]) -> list[int]:
@@ -148,39 +204,52 @@ def _resolve_sets(ws: Workspace, gene_sets: list[list[str]]) -> tuple[list[list[
     return resolved, measured
 
 
+INTERVAL_COLUMNS = ("predicted_lo", "predicted_hi", "epsilon_lo", "epsilon_hi")
+
+
 def predict(ws: Workspace, run_id: str, genes: list[str]) -> dict:
     """Predicted fitness of deleting ``genes`` (systematic or standard names, any case).
 
-    Returns ``{run_id, genes, names, predicted, multiplicative, epsilon_pred,
-    measured_fitness, measured_epsilon}`` (None where a value does not exist).
+    Returns ``{run_id, genes, names, members, predicted, predicted_lo, predicted_hi,
+    multiplicative, epsilon_pred, epsilon_lo, epsilon_hi, measured_fitness, measured_epsilon,
+    train_counts, size_in_training}`` (None where a value does not exist: the interval bounds of
+    a single-model run, ε̂ without SMF...). ``train_counts``: training strains per gene.
     """
     frame = predict_table(ws, [run_id], [genes])
     row = frame.iloc[0]
+    values = ("predicted", "multiplicative", "epsilon_pred", "measured_fitness", "measured_epsilon",
+              *INTERVAL_COLUMNS)
     return {
         "run_id": row["run_id"], "genes": row["genes"].split(","), "names": row["names"].split(","),
-        "predicted": float(row["predicted"]), "multiplicative": clean_json(row["multiplicative"]),
-        "epsilon_pred": clean_json(row["epsilon_pred"]), "measured_fitness": clean_json(row["measured_fitness"]),
-        "measured_epsilon": clean_json(row["measured_epsilon"]),
+        "members": int(row["members"]), **{k: clean_json(row[k]) for k in values},
+        "train_counts": [int(c) for c in row["train_counts"].split(",")],
+        "size_in_training": bool(row["size_in_training"]),
     }
 
 
 def predict_table(ws: Workspace, run_ids: list[str], gene_sets: list[list[str]]) -> pd.DataFrame:
-    """Batch mode: one row per (gene set, run), each run's sets in one batched forward."""
+    """Batch mode: one row per (gene set, run), each run's sets in one batched forward.
+
+    Columns: run_id, model, members, genes, names, n_genes, the predicted values with their
+    intervals (``LoadedRun.values``), measured values, ``train_counts`` ("312,0": training
+    strains per gene) and ``size_in_training`` (whether the run trained on sets of this size).
+    """
     resolved, measured = _resolve_sets(ws, gene_sets)
     frames = []
     for run_id in run_ids:
         loaded = load_model(ws, run_id)
         sets = [_indices(loaded, s) for s in resolved]
-        pred = loaded.predict_sets(sets)
         mult = np.array([np.prod(loaded.smf[s]) for s in sets])
+        counts, sizes = loaded.training_support(ws)
         frames.append(pd.DataFrame({
-            "run_id": loaded.run_id, "model": loaded.config.model,
+            "run_id": loaded.run_id, "model": loaded.config.model, "members": loaded.members,
             "genes": [",".join(s) for s in resolved],
             "names": [",".join(loaded.names[i] for i in s) for s in sets],
-            "n_genes": [len(s) for s in sets], "predicted": pred, "multiplicative": mult,
-            "epsilon_pred": pred - mult,
+            "n_genes": [len(s) for s in sets], **loaded.values(loaded.member_sets(sets), mult),
             "measured_fitness": measured["measured_fitness"].to_numpy(dtype=float, na_value=np.nan),
             "measured_epsilon": measured["measured_epsilon"].to_numpy(dtype=float, na_value=np.nan),
+            "train_counts": [",".join(str(int(counts[i])) for i in s) for s in sets],
+            "size_in_training": [len(s) in sizes for s in sets],
         }))
     return pd.concat(frames, ignore_index=True)
 
@@ -192,7 +261,9 @@ def scan(ws: Workspace, run_id: str, gene: str, top_k: int | None = 20, order: s
     ``order``: ``fitness`` sorts by predicted pair fitness, ``epsilon`` by predicted ε̂; lowest
     first (the sickest pairs, the most negative interactions) unless ``descending``. Returns
     the first ``top_k`` rows (all when None or 0) with columns partner, name, predicted,
-    multiplicative, epsilon_pred, measured, measured_epsilon.
+    multiplicative, epsilon_pred, measured, measured_epsilon, then the 80% interval bounds
+    (``INTERVAL_COLUMNS``; empty for a single-model run) and ``train_count`` (the partner's
+    training strains).
     """
     if order not in ORDERS:
         raise CreError(f"order must be one of {', '.join(ORDERS)}")
@@ -206,17 +277,17 @@ def scan(ws: Workspace, run_id: str, gene: str, top_k: int | None = 20, order: s
         con.close()
     loaded = load_model(ws, run_id)
     g = _indices(loaded, [g_name])[0]
-    n = len(loaded.genes)
-    pred = loaded.model.scan(g, n).double().numpy()
-    keep = np.arange(n) != g
+    keep = np.flatnonzero(np.arange(len(loaded.genes)) != g)
+    values = loaded.values(loaded.member_scan(g)[:, keep], loaded.smf[g] * loaded.smf[keep])
     measured = {p: (f, e) for p, f, e in rows}
-    partners = [loaded.genes[i] for i in np.flatnonzero(keep)]
-    mult = loaded.smf[g] * loaded.smf[keep]
+    partners = [loaded.genes[i] for i in keep]
     frame = pd.DataFrame({
-        "partner": partners, "name": [loaded.names[i] for i in np.flatnonzero(keep)],
-        "predicted": pred[keep], "multiplicative": mult, "epsilon_pred": pred[keep] - mult,
+        "partner": partners, "name": [loaded.names[i] for i in keep],
+        **{k: values[k] for k in ("predicted", "multiplicative", "epsilon_pred")},
         "measured": [measured.get(p, (np.nan, np.nan))[0] for p in partners],
         "measured_epsilon": [measured.get(p, (np.nan, np.nan))[1] for p in partners],
+        **{k: values[k] for k in INTERVAL_COLUMNS},
+        "train_count": loaded.training_support(ws)[0][keep],
     })
     frame["measured"] = frame["measured"].astype(float)
     frame["measured_epsilon"] = frame["measured_epsilon"].astype(float)

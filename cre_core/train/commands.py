@@ -50,10 +50,7 @@ def export_split(ws: Workspace, run_id: str, out: Path) -> dict[str, int]:
     if not config_path.exists():
         raise CreError(f"no run {run_id!r} in {ws.root} (no {config_path})")
     config = TrainConfig.load(config_path)
-    table = D.load_pairs(ws)
-    rows = D.subset_rows(len(table), config.subset, config.split_seed)
-    split = D.make_split(table.idx, rows, config.split, config.split_seed, config.val_frac,
-                         config.test_frac, config.split_file, table.genes)
+    table, split = D.training_rows(ws, config)
     parts = {"train": split.train, "val": split.val, "test": split.test}
     write_split_file(out, table.genes, table.idx, parts)
     return {part: len(rows) for part, rows in parts.items()}

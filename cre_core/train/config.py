@@ -161,6 +161,8 @@ class TrainConfig:
                             "1,000 steps an epoch)", at_least=0)
     eval_batch_size: int = option(8192, "strains per batch when predicting validation and test "
                                   "sets", at_least=1)
+    ensemble: int = option(1, "train K members (seeds seed..seed+K-1) as one run: predictions get "
+                           "an 80-percent interval", at_least=1)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -262,3 +262,11 @@ def model_from_config(config: TrainConfig, n_genes: int, in_dim: int = 0,
         ontology=ontology, dcell_alpha=config.dcell_alpha,
         smf=None if smf is None else torch.as_tensor(smf, dtype=torch.float32),
     )
+
+
+def training_rows(ws: Workspace, config: TrainConfig) -> tuple[PairTable, Split]:
+    """The pair table and the split a run with ``config`` trains on (same seeds, same rows)."""
+    table = load_pairs(ws)
+    rows = subset_rows(len(table), config.subset, config.split_seed)
+    return table, make_split(table.idx, rows, config.split, config.split_seed, config.val_frac,
+                             config.test_frac, config.split_file, table.genes)

@@ -163,6 +163,10 @@ def train_run(ws: Workspace, config: TrainConfig, run_dir: str | Path | None = N
 
     Progress lines go to ``echo``, by default the ``cre_core.train`` logger.
     """
+    if config.ensemble > 1:          # K member runs in one folder (cre_core.train.ensemble)
+        from cre_core.train.ensemble import train_ensemble
+
+        return train_ensemble(ws, config, run_dir, resume, echo or LOG.info, train_run)
     ctx = runtime.setup(runtime.resolve_device(config.device))
     try:
         return _Run(ws, config, run_dir, resume, ctx, echo or LOG.info).execute()
@@ -242,10 +246,7 @@ class _Run:
         cfg, ctx = self.config, self.ctx
         self.device = runtime.pick_device(cfg.device, ctx.local_rank)
         t0 = time.perf_counter()
-        table = D.load_pairs(self.ws)
-        rows = D.subset_rows(len(table), cfg.subset, cfg.split_seed)
-        self.split = D.make_split(table.idx, rows, cfg.split, cfg.split_seed, cfg.val_frac, cfg.test_frac,
-                                  cfg.split_file, table.genes)
+        table, self.split = D.training_rows(self.ws, cfg)
         self.table = table
         self.train_mean = float(table.fitness[self.split.train].mean())
         ckpt = self._last_checkpoint()

@@ -30,11 +30,13 @@ def run_label(row: dict | pd.Series, config: dict | None = None) -> str:
     parts = [str(row["run_id"])]
     if str(row["model"]) not in str(row["run_id"]):       # run ids usually name the model
         parts.append(str(row["model"]))
-    if row.get("embedder"):
-        features = row.get("features")
-        parts.append(row["embedder"] if features and f"-{features}-" in str(row["run_id"])
-                     else f"{features}/{row['embedder']}")
+    embedder, features = _given(row.get("embedder")), _given(row.get("features"))
+    if embedder:                                          # (NaN in a frame reads as not given)
+        parts.append(embedder if not features or f"-{features}-" in str(row["run_id"])
+                     else f"{features}/{embedder}")
     extras = []
+    if (config.get("ensemble") or 1) > 1:
+        extras.append(f"ensemble of {config['ensemble']}")
     if config.get("norm") and config["norm"] != "none":
         extras.append(f"{config['norm']}norm")
     if config.get("clip"):
@@ -46,22 +48,51 @@ def run_label(row: dict | pd.Series, config: dict | None = None) -> str:
     return " · ".join(parts)
 
 
+def _given(value: Any) -> Any:
+    """``value``, or None when it is missing (None, NaN or empty)."""
+    return None if value is None or value != value or value == "" else value
+
+
+def ceiling_values(summary: dict) -> dict[str, float | None]:
+    """The run's noise ceilings on Pearson r (fitness, ε) and its r as a fraction of them.
+
+    ``summary["ceilings"]`` is one ceiling (``fitness_r``, ``epsilon_r``: cre_core.data.ceilings)
+    or several by name (``replicate``, ``truth``); with several the lowest, the tightest bound,
+    is used. Every value is None when the run has no ceilings.
+    """
+    found = summary.get("ceilings") or {}
+    entries = [found] if "fitness_r" in found else [v for v in found.values() if isinstance(v, dict)]
+
+    def tightest(key: str) -> float | None:
+        values = [e[key] for e in entries if _given(e.get(key)) is not None and e[key] > 0]
+        return min(values) if values else None
+
+    fit, eps = tightest("fitness_r"), tightest("epsilon_r")
+    r, eps_r = _given(summary.get("pearson")), _given(summary.get("eps_pearson"))
+    return {"ceiling_r": fit, "ceiling_eps_r": eps,
+            "r_of_ceiling": r / fit if r is not None and fit else None,
+            "eps_r_of_ceiling": eps_r / eps if eps_r is not None and eps else None}
+
+
 def runs_with_configs(ws: Workspace) -> pd.DataFrame:
     """list_runs plus each run's config settings (norm, clip, split keys...) and a label."""
     frame = run_files.list_runs(ws)
     if frame.empty:
         return frame.assign(label=pd.Series(dtype=str))
-    configs, split_files = [], []
+    configs, split_files, ceilings = [], [], []
     for run_id in frame["run_id"]:
         try:
             run = run_files.load_run(ws, run_id)
             configs.append(run["config"] or {})
             split_files.append(((run["summary"] or {}).get("split_info") or {}).get("split_file"))
+            ceilings.append(ceiling_values(run["summary"] or {}))
         except Exception:  # noqa: BLE001 - a half-written folder must not hide the others
             configs.append({})
             split_files.append(None)
-    extra = pd.DataFrame([{k: c.get(k) for k in ("norm", "clip", "wt_warmup", "lr", "epochs",
-                                                  *SPLIT_KEYS[1:])} for c in configs])
+            ceilings.append(ceiling_values({}))
+    extra = pd.DataFrame([{**{k: c.get(k) for k in ("norm", "clip", "wt_warmup", "lr", "epochs",
+                                                    *SPLIT_KEYS[1:])}, **ceiling}
+                          for c, ceiling in zip(configs, ceilings)])
     frame = pd.concat([frame.reset_index(drop=True), extra], axis=1)
     frame["label"] = [run_label(r, c) for r, c in zip(frame.to_dict("records"), configs)]
     frame["test_set"] = [split_label(c, name) for c, name in zip(configs, split_files)]
@@ -98,10 +129,13 @@ def comparison_table(runs: pd.DataFrame) -> pd.DataFrame:
     cols = {"label": "run", "model": "model",
             "test_pearson": "Pearson r", "test_spearman": "Spearman ρ", "test_r2": "R² (variance explained)",
             "test_mse": "MSE", "n_test": "n", "eps_pearson": "ε Pearson r", "n_eps": "n (ε)",
-            "status": "status"}
+            "ceiling_r": "ceiling r", "r_of_ceiling": "r / ceiling", "ceiling_eps_r": "ε ceiling r",
+            "eps_r_of_ceiling": "ε r / ceiling", "coverage": "80% interval coverage",
+            "eps_coverage": "ε interval coverage", "status": "status"}
     present = [c for c in cols if c in runs]
     table = runs[present].copy()
-    for c in ("test_pearson", "test_spearman", "test_r2", "test_mse", "eps_pearson", "n_test", "n_eps"):
+    for c in ("test_pearson", "test_spearman", "test_r2", "test_mse", "eps_pearson", "n_test", "n_eps",
+              "ceiling_r", "r_of_ceiling", "ceiling_eps_r", "eps_r_of_ceiling", "coverage", "eps_coverage"):
         if c in table:
             table[c] = pd.to_numeric(table[c], errors="coerce")
     return table.rename(columns=cols).reset_index(drop=True)

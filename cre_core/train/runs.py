@@ -35,7 +35,7 @@ from cre_core.workspace import Workspace
 STATUSES = ("queued", "running", "done", "diverged", "failed", "interrupted")
 RUN_COLUMNS = ["run_id", "model", "features", "split", "embedder", "status", "created", "epoch",
                "test_pearson", "test_spearman", "test_r2", "test_mse", "n_test", "wt_pred",
-               "eps_pearson", "n_eps", "seconds"]
+               "eps_pearson", "n_eps", "seconds", "ensemble", "coverage", "eps_coverage"]
 EPOCH_COLUMNS = ["epoch", "train_loss", "val_loss", "val_pearson", "val_spearman", "val_r2"]
 STEP_COLUMNS = ["step", "epoch", "loss", "wt_mean", "wt_loss", "grad_norm"]
 
@@ -185,7 +185,8 @@ def list_runs(ws: Workspace) -> pd.DataFrame:
             "test_r2": summary.get("r2"), "test_mse": summary.get("mse"),
             "n_test": summary.get("n_test"), "wt_pred": summary.get("wt_pred"),
             "eps_pearson": summary.get("eps_pearson"), "n_eps": summary.get("n_eps"),
-            "seconds": summary.get("seconds"),
+            "seconds": summary.get("seconds"), "ensemble": config.get("ensemble") or 1,
+            "coverage": summary.get("coverage"), "eps_coverage": summary.get("eps_coverage"),
         })
     frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
     if len(frame):
