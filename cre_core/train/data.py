@@ -268,5 +268,7 @@ def training_rows(ws: Workspace, config: TrainConfig) -> tuple[PairTable, Split]
     """The pair table and the split a run with ``config`` trains on (same seeds, same rows)."""
     table = load_pairs(ws)
     rows = subset_rows(len(table), config.subset, config.split_seed)
-    return table, make_split(table.idx, rows, config.split, config.split_seed, config.val_frac,
-                             config.test_frac, config.split_file, table.genes)
+    split = make_split(table.idx, rows, config.split, config.split_seed, config.val_frac,
+                       config.test_frac, config.split_file, table.genes)
+    split.info.setdefault("n_rows", len(rows))
+    return table, split
