@@ -279,7 +279,8 @@ class _Run:
         self.log.open(self.position["epoch"], self.engine.step if self.engine else 0, steps=model.wt_model)
         extra = f", {missing} genes without features" if missing else ""
         self.echo(
-            f"{cfg.model}: {self.split.info['n_rows']:,} pairs ({cfg.split} split: {self.split.info['n_train']:,} train, "
+            f"{cfg.model}: {self.split.info['n_rows']:,} pairs "
+            f"({cfg.split} split: {self.split.info['n_train']:,} train, "
             f"{self.split.info['n_val']:,} val, {self.split.info['n_test']:,} test, "
             f"{self.split.info['dropped']:,} dropped), {table.n_genes:,} genes{extra}, device {self.device}, "
             f"{sum(p.numel() for p in model.parameters()):,} parameters, data in {time.perf_counter() - t0:.1f} s"
