@@ -18,8 +18,8 @@ from cre_core.errors import CreError
 
 # Plain values (no torch import, so every CLI command starts fast); tests check they match
 # cre_core.models.MODELS / FEATURE_MODELS and cre_core.models.base.NORMS / POOLINGS.
-MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id")
-FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored")
+MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id", "interaction")
+FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored", "interaction")
 NORMS = ("none", "batch", "layer")
 POOLINGS = ("sum", "mean")
 
@@ -27,17 +27,18 @@ CHOICES: dict[str, tuple] = {
     "model": MODELS,
     "features": ("downstream", "upstream", "both"),
     "split": ("random", "gene"),
-    "embedder": ("kmer", "random", "specieslm"),
+    "embedder": ("kmer", "random", "specieslm", "id"),
     "norm": NORMS,
     "pooling": POOLINGS,
     "device": ("auto", "cpu", "cuda"),
 }
 
 FIELD_HELP: dict[str, str] = {
-    "model": "model: deepset, wt-diff, wt-anchored, dcell, mean, multiplicative, gene-id",
+    "model": "model: deepset, wt-diff, wt-anchored, dcell, mean, multiplicative, gene-id, interaction",
     "features": "CRE windows embedded for each gene: downstream, upstream or both (concatenated)",
     "split": "random: pairs split at random; gene: gene-disjoint (no test gene in training)",
-    "embedder": "gene embedding: kmer spectrum, random (seeded Gaussian control) or specieslm",
+    "embedder": "gene embedding: kmer spectrum, random (seeded Gaussian control), specieslm, "
+                "or id (learned per-gene vectors; --model interaction only)",
     "embed_model": "SpeciesLM weights (local folder or hub cache id) for --embedder specieslm",
     "subset": "train on a seeded random subset of N pairs (before splitting); all pairs when empty",
     "epochs": "maximum number of passes over the training pairs",
@@ -65,6 +66,10 @@ FIELD_HELP: dict[str, str] = {
     "amp": "bf16 autocast on CUDA (ignored on CPU)",
     "log_every": "per-step metrics every N steps (0 = auto: every step up to 1,000 steps an epoch)",
     "eval_batch_size": "strains per batch when predicting validation and test sets",
+    "smf_aware": "interaction: use the measured single-mutant fitness where the store has it "
+                 "(--no-smf-aware: predict it from the gene representation, as for unseen genes)",
+    "interaction_weight": "interaction: weight of the loss on measured ε (doubles) and τ (triples)",
+    "rank": "interaction: width of the per-gene vectors of the pairwise ε and triple τ terms",
 }
 
 
@@ -103,6 +108,9 @@ class TrainConfig:
     amp: bool = True
     log_every: int = 0
     eval_batch_size: int = 8192
+    smf_aware: bool = True
+    interaction_weight: float = 1.0
+    rank: int = 32
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -115,7 +123,7 @@ class TrainConfig:
             if value not in allowed:
                 raise CreError(f"--{_flag(name)} must be one of {', '.join(allowed)}; got {value!r}")
         for name in ("epochs", "batch_size", "hidden", "phi_layers", "rho_layers", "gene_dim",
-                     "wt_copies", "dcell_min_genes", "eval_batch_size"):
+                     "wt_copies", "dcell_min_genes", "eval_batch_size", "rank"):
             if getattr(self, name) < 1:
                 raise CreError(f"--{_flag(name)} must be at least 1")
         if self.subset is not None and self.subset < 1:
@@ -126,10 +134,14 @@ class TrainConfig:
             raise CreError("--lr must be positive")
         if self.clip is not None and self.clip <= 0:
             raise CreError("--clip must be positive")
+        if self.interaction_weight < 0:
+            raise CreError("--interaction-weight must be at least 0")
+        if self.embedder == "id" and self.model != "interaction":
+            raise CreError("--embedder id is for --model interaction (the DeepSet's is --model gene-id)")
 
     @property
     def uses_features(self) -> bool:
-        return self.model in FEATURE_MODELS
+        return self.model in FEATURE_MODELS and self.embedder != "id"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,6 +1,7 @@
 """The training engine (``Engine``: gradient steps on index batches) and one run (``train_run``).
 
-Data path: the pair table is two device tensors (gene indices (n, 2) and fitness (n,)); an epoch
+Data path: the set table (singles, doubles, triples) is device tensors (gene indices (n, 3)
+padded with -1, fitness (n,), and the measured interaction (n,) for models that learn it); an epoch
 is a seeded permutation of the training rows cut into slices; a step gathers ``idx[rows]`` and
 ``y[rows]`` and calls the model. The feature table sits in the model as a device buffer. No
 DataLoader, no per-sample objects. On CUDA the forward runs under bf16 autocast.
@@ -45,7 +46,7 @@ from cre_core.train import data as D
 from cre_core.train import runs as R
 from cre_core.train.checkpoint import load_checkpoint, save_checkpoint
 from cre_core.train.config import TrainConfig
-from cre_core.train.metrics import epsilon_metrics, regression_metrics
+from cre_core.train.metrics import null_expectation, regression_metrics, set_size_metrics
 from cre_core.workspace import Workspace
 
 CHECKPOINT_MINUTES = 10.0    # a mid-epoch checkpoint at most this often (long CPU epochs)
@@ -98,8 +99,10 @@ class Engine:
         self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, idx: torch.Tensor,
         y: torch.Tensor, *, batch_size: int, seed: int = 0, amp: bool = True,
         clip: float | None = None, grad_norm: bool = False, dist_info: DistInfo = DistInfo(),
+        interaction: torch.Tensor | None = None,
     ) -> None:
         self.model, self.optimizer, self.idx, self.y = model, optimizer, idx, y
+        self.interaction = interaction      # measured ε/τ per row (NaN = none), for models that learn it
         self.core: FitnessModel = model.module if isinstance(model, DistributedDataParallel) else model
         self.batch_size, self.seed, self.clip, self.dist = batch_size, seed, clip, dist_info
         self.device = idx.device
@@ -135,6 +138,8 @@ class Engine:
         with self.autocast():
             if wt_only:
                 out = self.model(self.idx[rows[:0]], self.y[rows[:0]], wt_only=True)
+            elif self.interaction is not None:
+                out = self.model(self.idx[rows], self.y[rows], interaction=self.interaction[rows])
             else:
                 out = self.model(self.idx[rows], self.y[rows])
         self.optimizer.zero_grad(set_to_none=True)
@@ -262,7 +267,7 @@ class _Run:
         cfg, info = self.config, self.info
         self.device = pick_device(cfg.device, info.local_rank)
         t0 = time.perf_counter()
-        table = D.load_pairs(self.ws)
+        table = D.load_sets(self.ws)
         rows = D.subset_rows(len(table), cfg.subset, cfg.split_seed)
         self.split = D.make_split(table.idx, rows, cfg.split, cfg.split_seed, cfg.val_frac, cfg.test_frac)
         self.table = table
@@ -279,6 +284,7 @@ class _Run:
         self.meta = _meta(cfg, table.genes, in_dim, features, ontology, self.train_mean)
         self.idx = torch.from_numpy(table.idx).to(self.device)
         self.y = torch.from_numpy(table.fitness).to(self.device)
+        inter = torch.from_numpy(table.interaction).to(self.device) if model.uses_interaction else None
         self.rows = {k: torch.from_numpy(getattr(self.split, k)).to(self.device) for k in ("train", "val", "test")}
         wrapped = model
         if info.world > 1 and model.trainable:
@@ -287,12 +293,14 @@ class _Run:
         self.engine = Engine(
             wrapped, self.optimizer, self.idx, self.y, batch_size=max(1, cfg.batch_size // info.world) * info.world,
             seed=cfg.seed, amp=cfg.amp, clip=cfg.clip, grad_norm=model.wt_model, dist_info=info,
+            interaction=inter,
         ) if model.trainable else None
         self.state = {"epoch": 0, "epoch_step": 0, "best_val": math.inf, "best_epoch": -1,
                       "bad_epochs": 0, "loss_sum": 0.0, "loss_count": 0}
         extra = f", {features.missing} genes without features" if features is not None and features.missing else ""
+        sizes = ", ".join(f"{int((table.size[rows] == k).sum()):,} of {k}" for k in np.unique(table.size))
         self.echo(
-            f"{cfg.model}: {len(rows):,} pairs ({cfg.split} split: {self.split.info['n_train']:,} train, "
+            f"{cfg.model}: {len(rows):,} gene sets ({sizes}; {cfg.split} split: {self.split.info['n_train']:,} train, "
             f"{self.split.info['n_val']:,} val, {self.split.info['n_test']:,} test, "
             f"{self.split.info['dropped']:,} dropped), {table.n_genes:,} genes{extra}, device {self.device}, "
             f"{sum(p.numel() for p in model.parameters()):,} parameters, data in {time.perf_counter() - t0:.1f} s"
@@ -502,28 +510,58 @@ class _Run:
         rows = self.rows["test"]
         amp = self.engine.amp if self.engine else False
         pred = predict_rows(self.core, self.idx, rows, self.config.eval_batch_size, amp)
-        test_rows = self.split.test
-        true = self.table.fitness[test_rows].astype(np.float64)
-        pairs = self.table.idx[test_rows]
-        smf_a, smf_b = self.table.smf[pairs[:, 0]], self.table.smf[pairs[:, 1]]
-        eps_true = self.table.epsilon[test_rows]
-        metrics = regression_metrics(true, pred)
-        genes = np.asarray(self.table.genes, dtype=object)
-        mult = (smf_a * smf_b).astype(np.float64)      # float32, as the multiplicative model
-        frame = pd.DataFrame({
-            "genes": pd.Series(genes[pairs[:, 0]]) + "," + pd.Series(genes[pairs[:, 1]]),
-            "n_genes": 2, "true": true, "predicted": pred,
-            "gene_a": genes[pairs[:, 0]], "gene_b": genes[pairs[:, 1]],
-            "smf_a": smf_a, "smf_b": smf_b, "multiplicative": mult,
-            "epsilon_pred": pred - mult, "epsilon_true": eps_true,
-        })
+        t, test_rows = self.table, self.split.test
+        true = t.fitness[test_rows].astype(np.float64)
+        sets, size = t.idx[test_rows], t.size[test_rows]
+        doubles = t.size == 2
+        expected = null_expectation(sets, t.smf, t.idx[doubles, :2], t.interaction[doubles])
+        measured = t.interaction[test_rows]
         with atomic_path(self.folder / "predictions.parquet") as tmp:
-            frame.to_parquet(tmp, index=False)
+            _prediction_frame(t, test_rows, true, pred, expected).to_parquet(tmp, index=False)
+        metrics = regression_metrics(true, pred)
+        by_size = set_size_metrics(size, true, pred, expected, measured)
+        if "1" in by_size and (self.config.model == "multiplicative" or
+                               (self.config.model == "interaction" and self.config.smf_aware)):
+            by_size["1"]["smf_input"] = True      # the measured SMF is the model's input: r is trivial
+        pairs, triples = by_size.get("2", {}), by_size.get("3", {})
         out = {"pearson": metrics["pearson"], "spearman": metrics["spearman"], "r2": metrics["r2"],
-               "mse": metrics["mse"], "n_test": metrics["n"]}
-        out.update(epsilon_metrics(pred, smf_a, smf_b, eps_true))
+               "mse": metrics["mse"], "n_test": metrics["n"],
+               "eps_pearson": pairs.get("interaction_pearson"), "eps_spearman": pairs.get("interaction_spearman"),
+               "n_eps": pairs.get("n_interaction", 0),
+               "tau_pearson": triples.get("interaction_pearson"), "n_tau": triples.get("n_interaction", 0),
+               "by_size": by_size}
+        out.update(ceiling_summary(self.ws, t, test_rows, by_size))
         out["wt_pred"] = self.core.wt_prediction() if self.core.wt_model else None
         return out
+
+
+def _prediction_frame(t: D.SetTable, rows: np.ndarray, true: np.ndarray, pred: np.ndarray,
+                      expected: np.ndarray) -> pd.DataFrame:
+    """predictions.parquet: one row per test set (genes "A,B[,C]", n_genes, gene_a..c, smf_a..c,
+    true, predicted, multiplicative = Π SMF, epsilon_pred/epsilon_true = the set's own interaction,
+    ε for doubles and τ for triples (predicted: f̂ − ``null_expectation``), NaN for singles)."""
+    sets = t.idx[rows]
+    genes = np.asarray(t.genes + [None], dtype=object)          # PAD (-1) reads None
+    smf = np.append(t.smf, np.nan)
+    names = pd.DataFrame({c: pd.array(genes[sets[:, j]], dtype="string")
+                          for j, c in enumerate(("gene_a", "gene_b", "gene_c"))})
+    mult = np.where(sets >= 0, smf[sets], np.float32(1)).prod(1).astype(np.float64)
+    frame = pd.DataFrame({
+        "genes": names["gene_a"] + ("," + names["gene_b"]).fillna("") + ("," + names["gene_c"]).fillna(""),
+        "n_genes": t.size[rows].astype(np.int64), "true": true, "predicted": pred,
+        **{c: names[c] for c in names},
+        **{f"smf_{c}": smf[sets[:, j]] for j, c in enumerate("abc")},
+        "multiplicative": mult, "epsilon_pred": pred - expected, "epsilon_true": t.interaction[rows],
+    })
+    return frame
+
+
+def ceiling_summary(ws: Workspace, table: D.SetTable, rows: np.ndarray, by_size: dict) -> dict:
+    """``ceilings`` (the noise ceilings of cre_core.data.ceilings) and ``ceiling_fraction``.
+
+    The seam for the ceilings API (the ``trigenic`` branch); until it is merged: no ceilings.
+    """
+    return {"ceilings": None, "ceiling_fraction": None}
 
 
 def _meta(config: TrainConfig, genes: list[str], in_dim: int, features, ontology: Ontology | None,
