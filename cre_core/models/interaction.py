@@ -101,8 +101,8 @@ class InteractionModel(FitnessModel):
         start = float(measured.mean()) if measured.numel() else mean
         with torch.no_grad():
             self.heads.bias[0].fill_(start)
-            self.pair_w.fill_(0.01)
-            self.triple_w.fill_(0.01)
+            self.pair_w.zero_()
+            self.triple_w.zero_()
 
     def singles(self, idx: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
         """ŝ per slot: measured SMF where known (SMF-aware), else the head; 1 at padding."""
