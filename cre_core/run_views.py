@@ -31,15 +31,16 @@ MAIN_FIELDS = ("model", "features", "embedder", "split", "epochs", "subset", "no
 # Options relevant to one model only (hidden on the form for other models).
 MODEL_ONLY = {
     "wt_warmup": WT_MODELS[:1], "wt_copies": WT_MODELS[:1],
-    "dcell_min_genes": ("dcell",), "dcell_alpha": ("dcell",), "gene_dim": ("gene-id",),
+    "dcell_min_genes": ("dcell",), "dcell_alpha": ("dcell",), "gene_dim": ("gene-id", "interaction"),
+    "smf_aware": ("interaction",), "interaction_weight": ("interaction",), "rank": ("interaction",),
 }
 NO_FEATURES = ("features", "embedder", "embed_model")
 # Lower bounds on the form (TrainConfig.validate has the final word).
 AT_LEAST = {
     **dict.fromkeys(("epochs", "batch_size", "hidden", "phi_layers", "rho_layers", "gene_dim",
-                     "wt_copies", "dcell_min_genes", "eval_batch_size", "subset", "patience"), 1),
+                     "wt_copies", "dcell_min_genes", "eval_batch_size", "subset", "patience", "rank"), 1),
     **dict.fromkeys(("seed", "split_seed", "wt_warmup", "dropout", "weight_decay", "log_every",
-                     "dcell_alpha"), 0),
+                     "dcell_alpha", "interaction_weight"), 0),
 }
 
 
@@ -79,7 +80,8 @@ def form_fields() -> list[FieldSpec]:
             kind = "text"
         minimum = AT_LEAST.get(f.name)
         step = {"lr": 1e-4, "weight_decay": 1e-5, "val_frac": 0.05, "test_frac": 0.05,
-                "dropout": 0.05, "clip": 0.5, "dcell_alpha": 0.05}.get(f.name)
+                "dropout": 0.05, "clip": 0.5, "dcell_alpha": 0.05,
+                "interaction_weight": 0.1}.get(f.name)
         specs.append(FieldSpec(f.name, kind, default, optional, tuple(CHOICES.get(f.name, ())),
                                FIELD_HELP.get(f.name, ""), minimum, step))
     return specs
