@@ -202,7 +202,7 @@ def test_planted_interaction_is_recovered_and_not_from_noise(ws, monkeypatch):
     real = train_run(ws, cfg, echo=quiet)
     deepset = train_run(ws, TrainConfig(model="deepset", **{k: v for k, v in QUICK.items() if k != "rank"}), echo=quiet)
 
-    def noise(ws_, features, embedder, model):
+    def noise(ws_, features, embedder, model, compute=True):
         con = ws_.connect(read_only=True)
         genes = [r[0] for r in con.execute("SELECT gene FROM genes ORDER BY gene").fetchall()]
         con.close()
