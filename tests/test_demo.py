@@ -54,6 +54,12 @@ def sga(demo):
 
 
 @pytest.fixture(scope="module")
+def kuzmin(demo):
+    with open(demo.kuzmin, encoding="utf-8", newline="") as fh:
+        return list(csv.reader(fh, delimiter="\t"))
+
+
+@pytest.fixture(scope="module")
 def truth(demo):
     with open(demo.truth, encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
@@ -142,9 +148,10 @@ def test_presets_and_unknown_preset(tmp_path):
 def test_deterministic_per_seed(demo, tmp_path):
     again = generate_demo_files(tmp_path / "same", "tiny", seed=0)
     other = generate_demo_files(tmp_path / "other", "tiny", seed=1)
-    first = [demo.gff, *demo.sga, demo.smf, demo.obo, demo.gaf, demo.truth]
-    second = [again.gff, *again.sga, again.smf, again.obo, again.gaf, again.truth]
-    third = [other.gff, *other.sga, other.smf, other.obo, other.gaf, other.truth]
+    def files(d):
+        return [d.gff, *d.sga, d.kuzmin, d.smf, d.obo, d.gaf, d.truth, d.facts]
+
+    first, second, third = files(demo), files(again), files(other)
     for a, b, c in zip(first, second, third):
         assert a.name == b.name == c.name
         assert a.read_bytes() == b.read_bytes(), a.name
@@ -319,3 +326,76 @@ def test_severity_drives_fitness(world, truth):
     severe = np.array([world.module_kind[m] == "severe" if m >= 0 else False for m in world.module])
     assert np.corrcoef(copies[severe], sigma[severe])[0, 1] > 0.8
     assert not essential[~in_module].any()
+
+
+# --- Kuzmin trigenic screen -----------------------------------------------------------------------
+
+KUZMIN_HEADER = [
+    "Query strain ID", "Query allele name", "Array strain ID", "Array allele name",
+    "Combined mutant type", "Raw genetic interaction score (epsilon)",
+    "Adjusted genetic interaction score (epsilon or tau)", "P-value",
+    "Query single/double mutant fitness", "Array single mutant fitness",
+    "Double/triple mutant fitness", "Double/triple mutant fitness standard deviation",
+]
+
+
+def query_genes(strain: str) -> list[str]:
+    return strain.split("_", 1)[0].split("+")
+
+
+def test_kuzmin_layout_and_size(kuzmin, genome, world):
+    assert kuzmin[0] == KUZMIN_HEADER
+    rows = kuzmin[1:]
+    assert all(len(r) == 12 for r in rows)
+    kinds = [r[4] for r in rows]
+    assert set(kinds) == {"digenic", "trigenic"}
+    assert 2_000 <= kinds.count("trigenic") <= 4_500
+    for row in rows:
+        genes = query_genes(row[0])
+        assert re.fullmatch(r"[A-Z0-9-]+\+[A-Z0-9-]+_tm\d+", row[0]), row[0]
+        assert (genes[1] == "YDL227C") == (row[4] == "digenic"), row[0]   # HO marker
+        assert row[1].count("Δ") == 2 and row[1].endswith("Δ")
+        assert all(g in genome["genes"] for g in genes if g != "YDL227C")
+        assert gene_of(row[2]) not in genes and "_dma" in row[2]
+    # some double mutants were built twice: the same genes under two strain IDs
+    strains = defaultdict(set)
+    for row in rows:
+        if row[4] == "trigenic":
+            strains[frozenset(query_genes(row[0]))].add(row[0])
+    assert any(len(ids) == 2 for ids in strains.values())
+
+
+def test_tau_removes_the_three_digenic_scores(kuzmin):
+    """Adjusted tau = raw - eps_ij f_k - eps_ik f_j - eps_jk f_i, from the file's own values."""
+    rows = kuzmin[1:]
+    single = {query_genes(r[0])[0]: float(r[8]) for r in rows if r[4] == "digenic"}
+    eps = {(query_genes(r[0])[0], gene_of(r[2])): float(r[6]) for r in rows if r[4] == "digenic"}
+    checked = 0
+    for r in rows[::7]:
+        if r[4] != "trigenic":
+            continue
+        i, j = query_genes(r[0])
+        k = gene_of(r[2])
+        if (i, k) not in eps or (j, k) not in eps:
+            continue                                           # a failed digenic cross
+        raw, tau, f_ij, f_k, f_ijk = (float(r[c]) for c in (5, 6, 8, 9, 10))
+        f_i, f_j = single[i], single[j]
+        assert raw == pytest.approx(f_ijk - f_i * f_j * f_k, abs=2e-3)
+        expected = raw - (f_ij - f_i * f_j) * f_k - eps[i, k] * f_j - eps[j, k] * f_i
+        assert tau == pytest.approx(expected, abs=2e-3)
+        checked += 1
+    assert checked > 200
+
+
+def test_tau_planted_within_modules_and_negative(kuzmin, truth):
+    within, other = [], []
+    for r in kuzmin[1:]:
+        if r[4] != "trigenic":
+            continue
+        modules = {truth[g][0] for g in query_genes(r[0]) + [gene_of(r[2])]}
+        (within if len(modules) == 1 and -1 not in modules else other).append(float(r[6]))
+    within, other = np.array(within), np.array(other)
+    assert len(within) > 50 and len(other) > 1000
+    assert within.mean() < other.mean() - 0.02
+    assert np.mean(within < -0.08) > 2 * np.mean(other < -0.08)
+    assert np.mean(within < -0.08) > np.mean(within > 0.08)

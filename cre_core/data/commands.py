@@ -32,8 +32,9 @@ def build_demo(root: Path, preset: str, seed: int, force: bool = False) -> dict[
         ws = Workspace(staging)
         files = generate_demo_files(ws.raw_dir, preset=preset, seed=seed)
         request = IngestRequest(
-            gff=files.gff, sga=list(files.sga), smf=files.smf, obo=files.obo, gaf=files.gaf,
-            truth=files.truth, meta={"demo_preset": preset, "demo_seed": str(seed)},
+            gff=files.gff, sga=list(files.sga), kuzmin=[files.kuzmin], smf=files.smf,
+            obo=files.obo, gaf=files.gaf, truth=files.truth,
+            meta={"demo_preset": preset, "demo_seed": str(seed)},
         )
         result = ingest(ws, request)
         if root.exists():
@@ -68,11 +69,13 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _ingest(args: argparse.Namespace) -> int:
     request = IngestRequest(
-        gff=args.gff, fasta=args.fasta, sga=args.sga or [], smf=args.smf, obo=args.obo,
+        gff=args.gff, fasta=args.fasta, sga=args.sga or [], kuzmin=args.kuzmin or [],
+        smf=args.smf, obo=args.obo,
         gaf=args.gaf, exclude_kinds=tuple(k for k in (args.exclude_alleles or "").split(",") if k),
     )
-    if not any([request.gff, request.sga, request.smf, request.obo, request.gaf]):
-        raise CreError("nothing to ingest: give at least one of --gff, --sga, --smf, --obo, --gaf")
+    if not any([request.gff, request.sga, request.kuzmin, request.smf, request.obo, request.gaf]):
+        raise CreError("nothing to ingest: give at least one of --gff, --sga, --kuzmin, --smf, "
+                       "--obo, --gaf")
     ws = resolve_workspace(args.workspace)
     started = time.perf_counter()
     result = ingest(ws, request)
@@ -95,6 +98,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ing.add_argument("--gff", type=Path, help="SGD GFF3 (genome after ##FASTA, or give --fasta)")
     ing.add_argument("--fasta", type=Path, help="genome FASTA when the GFF has none")
     ing.add_argument("--sga", type=Path, action="append", help="Costanzo SGA file (repeatable)")
+    ing.add_argument("--kuzmin", type=Path, action="append",
+                     help="Kuzmin 2018 trigenic file, Data S1 layout (.tsv[.gz]/.xlsx; repeatable)")
     ing.add_argument("--smf", type=Path, help="strain_ids_and_single_mutant_fitness .csv/.xlsx")
     ing.add_argument("--obo", type=Path, help="go-basic.obo")
     ing.add_argument("--gaf", type=Path, help="SGD GAF (sgd.gaf)")

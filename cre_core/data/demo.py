@@ -1,8 +1,8 @@
 """The deterministic demo world: raw files in the real formats, with planted, learnable signal.
 
-``generate_demo_files(raw_dir, preset, seed)`` writes a yeast-like genome and a Costanzo-style
-double-mutant screen; the same (preset, seed) always gives byte-identical files. The real
-parsers then ingest them like user data.
+``generate_demo_files(raw_dir, preset, seed)`` writes a yeast-like genome, a Costanzo-style
+double-mutant screen and a Kuzmin-style triple-mutant screen; the same (preset, seed) always
+gives byte-identical files. The real parsers then ingest them like user data.
 
 What is planted (see :mod:`cre_core.data.demo_world` for the numbers):
 
@@ -43,12 +43,24 @@ What is planted (see :mod:`cre_core.data.demo_world` for the numbers):
   noise (sd 0.018-0.042, tied to the reported standard deviation), clipped to [0, 1.2]; the
   file's eps column is DMF - SMF_q*SMF_a from the reported columns. 5% of crosses fail
   (missing rows). Pairs recur in both query/array orientations and at both temperatures.
+- **Triples.** ``kuzmin2018_trigenic.tsv`` in the Kuzmin 2018 Data S1 layout: double-mutant
+  query strains ``X+Y_tmN`` of nonessential genes (60% within a module; 15% built twice) and
+  their single-mutant controls ``X+YDL227C_tmN`` (HO, the neutral marker) against an array of
+  up to 1,200 deletion strains (tiny ~3k, small ~30k, full ~300k triple rows, plus the digenic
+  rows). The planted tau is a hashed function of the gene triple: all three genes in one module
+  interact with chance 0.35 (90% negative, 10% positive in alleviating modules; magnitude 1.5 x
+  module strength x copies), one shared-module pair 0.03, else 0.006; each digenically
+  interacting pair of the triple raises the chance (x 0.4 + 0.6 per hit). f_ijk = f_i f_j f_k
+  + eps_ij f_k + eps_ik f_j + eps_jk f_i + tau + noise; the raw and adjusted scores are
+  computed as Kuzmin does, from the reported fitness values.
 - **Ontology.** GO terms: root -> top-level groups -> parent terms (2-4 modules each) ->
   one term per module (25% linked to their parent by ``part_of``), plus noise terms with
   random genes, two obsolete terms and a few F/C terms. The GAF annotates module genes to
   their module's term with ~10% missing or wrong, a few to parent terms, and a few ``NOT``
   lines that readers must ignore. Each module term's ``def`` names its motifs.
 - **Truth.** ``demo_truth.tsv``: gene, module (-1 = none), severity sigma.
+  ``demo_gene_facts.json``: the per-gene and per-module parameters behind the interactions
+  (:class:`~cre_core.data.demo_world.GeneFacts`), read by the gene-level ceiling.
 """
 
 from __future__ import annotations
@@ -59,15 +71,17 @@ from pathlib import Path
 import duckdb
 
 from cre_core.data import demo_files
-from cre_core.data.demo_world import DemoPreset, World, build_world
+from cre_core.data.demo_world import DemoPreset, World, build_world, gene_facts
 from cre_core.errors import CreError
 
 PRESETS: dict[str, DemoPreset] = {
-    "tiny": DemoPreset("tiny", n_genes=300, n_modules=12, sga_rows=20_000,
+    "tiny": DemoPreset("tiny", n_genes=300, n_modules=12, sga_rows=20_000, trigenic_rows=3_000,
                        description="~300 genes, ~20k SGA rows; builds in a few seconds (tests)"),
     "small": DemoPreset("small", n_genes=1_000, n_modules=25, sga_rows=200_000,
+                        trigenic_rows=30_000,
                         description="~1,000 genes, ~200k SGA rows; laptop demo"),
     "full": DemoPreset("full", n_genes=6_000, n_modules=60, sga_rows=13_000_000,
+                       trigenic_rows=300_000,
                        description="~6,000 genes, ~1.3e7 SGA rows; Costanzo scale, benchmarks"),
 }
 
@@ -76,6 +90,8 @@ SMF_NAME = "strain_ids_and_single_mutant_fitness.csv"
 OBO_NAME = "go-basic.obo"
 GAF_NAME = "sgd.gaf"
 TRUTH_NAME = "demo_truth.tsv"
+FACTS_NAME = "demo_gene_facts.json"
+KUZMIN_NAME = "kuzmin2018_trigenic.tsv"
 
 
 @dataclass(frozen=True)
@@ -84,10 +100,12 @@ class DemoFiles:
 
     gff: Path
     sga: list[Path]
+    kuzmin: Path
     smf: Path
     obo: Path
     gaf: Path
     truth: Path
+    facts: Path
 
 
 def get_preset(preset: str) -> DemoPreset:
@@ -111,8 +129,9 @@ def generate_demo_files(raw_dir: Path, preset: str = "small", seed: int = 0) -> 
     raw_dir.mkdir(parents=True, exist_ok=True)
     files = DemoFiles(
         gff=raw_dir / GFF_NAME, sga=[raw_dir / name for name in demo_files.SGA_FILES],
+        kuzmin=raw_dir / KUZMIN_NAME,
         smf=raw_dir / SMF_NAME, obo=raw_dir / OBO_NAME, gaf=raw_dir / GAF_NAME,
-        truth=raw_dir / TRUTH_NAME,
+        truth=raw_dir / TRUTH_NAME, facts=raw_dir / FACTS_NAME,
     )
     demo_files.write_gff(world, files.gff)
     demo_files.write_smf(world, files.smf)
@@ -120,11 +139,13 @@ def generate_demo_files(raw_dir: Path, preset: str = "small", seed: int = 0) -> 
     demo_files.write_obo(world, onto, files.obo)
     demo_files.write_gaf(world, onto, files.gaf)
     demo_files.write_truth(world, files.truth)
+    files.facts.write_text(gene_facts(world).to_json(), encoding="utf-8")
     blocks = demo_files.sga_blocks(world)
     con = duckdb.connect()
     try:
         for path in files.sga:
             demo_files.write_sga(world, path, blocks[path.name], con)
+        demo_files.write_trigenic(world, files.kuzmin, con)
     finally:
         con.close()
     return files

@@ -16,8 +16,10 @@ import numpy as np
 import pyarrow as pa
 
 from cre_core.data.demo_world import (
-    CHROMOSOMES, World, normals, pair_epsilon, rng_stream, salt_for, uniforms,
+    CHROMOSOMES, World, normals, pair_epsilon, rng_stream, salt_for, triple_tau, uniforms,
 )
+from cre_core.data.kuzmin import COLUMNS as KUZMIN_COLUMNS
+from cre_core.data.kuzmin import HO_MARKER
 
 SGA_HEADER = (
     "Query Strain ID", "Query allele name", "Array Strain ID", "Array allele name",
@@ -29,6 +31,7 @@ SMF_HEADER = (
     "Strain ID,Allele/Gene name,Single mutant fitness (26°),Single mutant fitness (26°) stddev,"
     "Single mutant fitness (30°),Single mutant fitness (30°) stddev"
 )
+KUZMIN_HEADER = tuple(header for _, header, _ in KUZMIN_COLUMNS)
 SGA_FILES = ("SGA_ExE.txt", "SGA_NxN.txt", "SGA_ExN_NxE.txt", "SGA_DAmP.txt")
 ARRAY_TEMPS = ("DMA26", "DMA30", "TSA26", "TSA30")
 DROPOUT = 0.05            # failed measurements
@@ -172,18 +175,24 @@ def write_sga(world: World, path: Path, blocks: list[tuple[list[tuple[int, int]]
                     counted[0] += batch.num_rows
                     yield batch
 
-    con.register("sga_rows", pa.RecordBatchReader.from_batches(columns.schema, batches()))
-    names = dict(zip(("q_id", "q_allele", "a_id", "a_allele", "temp", "eps", "pval", "q_smf",
-                      "a_smf", "dmf", "dmf_sd"), SGA_HEADER))
-    formats = {"eps": "printf('%.4g', eps)", "pval": "printf('%.4g', pval)"}
-    select = ", ".join(f'{formats.get(col, col)} AS "{header}"' for col, header in names.items())
+    reader = pa.RecordBatchReader.from_batches(columns.schema, batches())
+    _copy_tsv(con, reader, columns.schema.names, SGA_HEADER, path)
+    return counted[0]
+
+
+def _copy_tsv(con: duckdb.DuckDBPyConnection, rows: pa.RecordBatchReader | pa.Table,
+              columns: list[str], header: tuple[str, ...], path: Path) -> None:
+    """Write Arrow ``rows`` as a tab-separated file through DuckDB's CSV writer, in order;
+    columns named ``eps``/``tau``/``pval`` are printed with 4 significant digits."""
+    formats = {col: f"printf('%.4g', {col})" for col in ("eps", "raw", "tau", "pval")}
+    select = ", ".join(f'{formats.get(col, col)} AS "{name}"' for col, name in zip(columns, header))
     target = str(path).replace("'", "''")
+    con.register("rows_out", rows)
     try:
-        con.execute(f"COPY (SELECT {select} FROM sga_rows) TO '{target}' "
+        con.execute(f"COPY (SELECT {select} FROM rows_out) TO '{target}' "
                     "(DELIMITER '\t', HEADER true)")
     finally:
-        con.unregister("sga_rows")
-    return counted[0]
+        con.unregister("rows_out")
 
 
 class _SgaColumns:
@@ -235,6 +244,105 @@ class _SgaColumns:
              coded(a, self.alleles), coded(temp, self.temps)]
             + [pa.array(x) for x in (eps, pval, smf_q, smf_a, dmf, sd)],
             schema=self.schema)
+
+
+# --- Kuzmin trigenic screen -------------------------------------------------------------------
+
+def write_trigenic(world: World, path: Path, con: duckdb.DuckDBPyConnection) -> int:
+    """Kuzmin 2018 Data S1 layout: each single-mutant query (gene + HO marker) and each
+    double-mutant query against the array; returns the number of rows.
+
+    Digenic rows measure f_ik = f_i f_k + eps_ik; trigenic rows f_ijk = f_i f_j f_k + eps_ij f_k
+    + eps_ik f_j + eps_jk f_i + tau_ijk, both plus noise like SGA rows. Their scores follow
+    Kuzmin from the reported fitness values: the raw score is the deviation from the product of
+    the single mutants' fitness; the adjusted tau also removes the three digenic scores (eps_ij
+    from the query's double-mutant fitness, eps_ik and eps_jk from the digenic rows of the same
+    array strain). Row randomness is hashed, as in the SGA files.
+    """
+    tg, st = world.trigenic, world.strains
+    n_single = len(tg.singles)
+    base = np.array([(s or g).lower() + "Δ" for g, s in zip(world.names, world.std_names)])
+    names = np.array(world.names)
+    f_rep = _reported_single(world)
+
+    # digenic: single-mutant query strains (gene g + HO) x array strains
+    sq, sa = np.repeat(np.arange(n_single), len(tg.arrays)), np.tile(tg.arrays, n_single)
+    dig = _measure(world, tg.singles[sq], st.gene[sa], sa, None, tg.numbers[sq], f_rep)
+    # trigenic: double-mutant query strains (i, j) x array strains
+    q_index = np.arange(len(tg.pairs))
+    tq, ta = np.repeat(q_index, len(tg.arrays)), np.tile(tg.arrays, len(tg.pairs))
+    numbers = tg.numbers[n_single + tq]
+    i, j = tg.pairs[tq, 0], tg.pairs[tq, 1]
+    tri = _measure(world, i, st.gene[ta], ta, j, numbers, f_rep)
+
+    swap = numbers % 2 == 1                    # the order in a strain ID carries no meaning
+    first, second = np.where(swap, j, i), np.where(swap, i, j)
+    ho = np.full(len(sq), HO_MARKER)
+    q_id = np.concatenate([
+        np.char.add(np.char.add(np.char.add(names[tg.singles[sq]], "+"), ho),
+                    np.char.add("_tm", tg.numbers[sq].astype(str))),
+        np.char.add(np.char.add(np.char.add(names[first], "+"), names[second]),
+                    np.char.add("_tm", numbers.astype(str)))])
+    q_allele = np.concatenate([np.char.add(base[tg.singles[sq]], "+hoΔ"),
+                               np.char.add(np.char.add(base[first], "+"), base[second])])
+    arrays = np.concatenate([sa, ta])
+    keep = np.concatenate([dig["keep"], tri["keep"]])
+    kind = np.concatenate([np.zeros(len(sq), np.int32), np.ones(len(tq), np.int32)])
+    table = pa.table({
+        "q_id": pa.array(q_id[keep]), "q_allele": pa.array(q_allele[keep]),
+        "a_id": pa.array(np.array(st.strain_id)[arrays[keep]]),
+        "a_allele": pa.array(np.array(st.allele)[arrays[keep]]),
+        "kind": pa.DictionaryArray.from_arrays(pa.array(kind[keep]),
+                                               pa.array(["digenic", "trigenic"])),
+        **{col: pa.array(np.concatenate([dig[col], tri[col]])[keep])
+           for col in ("raw", "tau", "pval", "q_fit", "a_smf", "fit", "sd")}})
+    _copy_tsv(con, table, table.column_names, KUZMIN_HEADER, path)
+    return table.num_rows
+
+
+def _reported_single(world: World) -> np.ndarray:
+    """Each gene's reported fitness as a single-mutant query (true deletion fitness + noise)."""
+    u1, u2 = uniforms(np.arange(world.n), salt_for(world.seed, 61), 2)
+    return np.round(np.clip(world.f_del + 0.015 * normals(u1, u2), 0.0, 1.2), 4) + 0.0
+
+
+def _measure(world: World, gi: np.ndarray, gk: np.ndarray, arrays: np.ndarray,
+             gj: np.ndarray | None, numbers: np.ndarray, f_rep: np.ndarray) -> dict:
+    """Measured fitness and scores of (query genes, array strain) rows; ``gj`` None: digenic."""
+    st = world.strains
+    f = world.f_del
+    smf_k = st.smf26[arrays]
+    digenic = gj is None
+    key = (gi if digenic else numbers).astype(np.uint64) * np.uint64(len(st.gene)) \
+        + arrays.astype(np.uint64)
+    u_drop, u1, u2, u_sd = uniforms(key, salt_for(world.seed, 62 if digenic else 64), 4)
+    sd = np.round(0.01 + 0.04 * u_sd ** 2, 4) + 0.0
+    noise = normals(u1, u2) * (0.6 * sd + 0.012)
+    keep = (gk != gi) & (u_drop >= DROPOUT)
+    eps_ik = pair_epsilon(world, gi, gk)
+    if digenic:
+        true = f[gi] * f[gk] + eps_ik
+        q_fit, expected = f_rep[gi], f_rep[gi] * smf_k
+    else:
+        keep &= gk != gj
+        eps_ij, eps_jk = pair_epsilon(world, gi, gj), pair_epsilon(world, gj, gk)
+        true = (f[gi] * f[gj] * f[gk] + eps_ij * f[gk] + eps_ik * f[gj] + eps_jk * f[gi]
+                + triple_tau(world, gi, gj, gk))
+        v1, v2 = uniforms(numbers.astype(np.uint64), salt_for(world.seed, 63), 2)
+        q_fit = np.round(np.clip(f[gi] * f[gj] + eps_ij + 0.015 * normals(v1, v2), 0, 1.2), 4)
+        expected = f_rep[gi] * f_rep[gj] * smf_k
+    fit = np.round(np.clip(true + noise, 0.0, 1.2), 4) + 0.0
+    raw = np.round(fit - expected, 6) + 0.0
+    if digenic:
+        tau = raw
+    else:
+        e_ij = q_fit - f_rep[gi] * f_rep[gj]
+        e_ik = _measure(world, gi, gk, arrays, None, numbers, f_rep)["raw"]
+        e_jk = _measure(world, gj, gk, arrays, None, numbers, f_rep)["raw"]
+        tau = np.round(raw - e_ij * smf_k - e_ik * f_rep[gj] - e_jk * f_rep[gi], 6) + 0.0
+    pval = erfc(np.abs(tau) / (0.5 * sd + 0.01) / np.sqrt(2.0))
+    return {"keep": keep, "raw": raw, "tau": tau, "pval": pval, "q_fit": q_fit + 0.0,
+            "a_smf": smf_k, "fit": fit, "sd": sd}
 
 
 def erfc(x: np.ndarray) -> np.ndarray:

@@ -9,9 +9,12 @@ which rows are generated.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
+
+from cre_core.data.kuzmin import HO_MARKER
 
 # (name, real S288C length in bp, centromere position in bp): gene counts and centromere
 # placement follow these proportions.
@@ -43,15 +46,28 @@ MAGNITUDE = np.array([0.0, 0.20, 0.15, 0.13, 0.12])       # SAME uses the module
 DENSE_SD = 0.012                                          # tiny interaction every pair has
 STRONG_EPS, STRONG_TARGET = 0.08, 0.065   # about 6.5% of pairs get |eps| > 0.08 (deletions)
 
+# Trigenic interactions tau, by how many of a triple's three pairs share a module (0, 1 or 3):
+# mostly within modules and mostly negative (Kuzmin et al. 2018), and more likely the more of
+# the triple's three pairs interact digenically.
+TAU_P = np.array([0.006, 0.03, 0.0, 0.35])
+TAU_NEGATIVE = np.array([0.75, 0.8, 0.0, 0.9])       # alleviating modules: 1 - 0.9
+TAU_MAGNITUDE = np.array([0.08, 0.10, 0.0, 0.0])     # all-same-module triples: TAU_MODULE
+TAU_MODULE = 1.5                                     # x module strength x mean copies / 2
+TAU_DENSE_SD = 0.01
+TAU_ARRAYS = 1_200          # Kuzmin's array: about 1,200 deletion strains
+TAU_DUPLICATED = 0.15       # double-mutant queries built (and screened) twice
+
 
 @dataclass(frozen=True)
 class DemoPreset:
-    """Size of a demo world; ``sga_rows`` is the target number of SGA measurements."""
+    """Size of a demo world; ``sga_rows`` / ``trigenic_rows`` are the target numbers of SGA
+    (double-mutant) and Kuzmin-style triple-mutant measurements."""
 
     name: str
     n_genes: int
     n_modules: int
     sga_rows: int
+    trigenic_rows: int
     description: str
 
 
@@ -93,6 +109,7 @@ class World:
     centromeres: dict[str, tuple[int, int]]
     # strains: one entry per strain (deletions, ts alleles, DAmP)
     strains: "Strains"
+    trigenic: "Trigenic"
     bg_rate: float = 1.0         # multiplier on scattered (unrelated/background) interactions
 
     @property
@@ -117,6 +134,70 @@ class Strains:
     std26: np.ndarray
     std30: np.ndarray
     screens: dict[str, list[tuple[int, int]]]   # query kind -> (strain index, temperature)
+
+
+@dataclass
+class Trigenic:
+    """A Kuzmin-style screen: double-mutant query strains (gene pairs) and single-mutant query
+    strains (a gene plus the HO marker, one per query gene) against a deletion array."""
+
+    pairs: np.ndarray           # (q, 2) gene indices of the double-mutant query strains
+    singles: np.ndarray         # gene index of each single-mutant query strain
+    arrays: np.ndarray          # array strain indices (dma strains)
+    numbers: np.ndarray         # tm strain numbers: the singles', then the pairs'
+
+
+@dataclass
+class GeneFacts:
+    """Everything the world knows per gene (and per module) but nothing per pair or per
+    measurement: the inputs of the demo's gene-level ceiling (:mod:`cre_core.data.ceilings`).
+
+    ``smf`` is a gene's noise-free single-mutant fitness averaged over its strains and both
+    temperatures; ``eps_scale`` the mean interaction scale of those strains (1 for deletions).
+    Arrays are indexed like ``names``; module arrays by module.
+    """
+
+    names: list[str]
+    module: np.ndarray
+    up_copies: np.ndarray
+    sev_copies: np.ndarray
+    smf: np.ndarray
+    eps_scale: np.ndarray
+    module_parent: np.ndarray
+    parent_group: np.ndarray
+    module_sign: np.ndarray
+    module_strength: np.ndarray
+    bg_rate: float
+
+    _ARRAYS = ("module", "up_copies", "sev_copies", "smf", "eps_scale", "module_parent",
+               "parent_group", "module_sign", "module_strength")
+
+    def to_json(self) -> str:
+        """Deterministic text (same world, same bytes)."""
+        body = {"names": self.names, "bg_rate": self.bg_rate}
+        body.update({k: getattr(self, k).tolist() for k in self._ARRAYS})
+        return json.dumps(body, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "GeneFacts":
+        body = json.loads(text)
+        return cls(names=body["names"], bg_rate=float(body["bg_rate"]),
+                   **{k: np.asarray(body[k]) for k in cls._ARRAYS})
+
+
+def gene_facts(world: World) -> GeneFacts:
+    """The per-gene facts of ``world`` (see :class:`GeneFacts`)."""
+    st = world.strains
+    count = np.bincount(st.gene, minlength=world.n)
+    smf = np.bincount(st.gene, (st.f26 + st.f30) / 2, minlength=world.n) / np.maximum(count, 1)
+    scale = np.bincount(st.gene, (st.eps_scale26 + st.eps_scale30) / 2,
+                        minlength=world.n) / np.maximum(count, 1)
+    return GeneFacts(
+        names=list(world.names), module=world.module, up_copies=world.up_copies,
+        sev_copies=world.sev_copies, smf=np.where(count > 0, smf, np.nan),
+        eps_scale=np.where(count > 0, scale, np.nan), module_parent=world.module_parent,
+        parent_group=world.parent_group, module_sign=world.module_sign,
+        module_strength=world.module_strength, bg_rate=world.bg_rate)
 
 
 def rng_stream(seed: int, stream: int) -> np.random.Generator:
@@ -572,29 +653,154 @@ def _strains(rng: np.random.Generator, names: list[str], std: list[str | None],
                    np.array(rows["s30"]), f26, f30, smf26, smf30, std26, std30, screens)
 
 
+def _trigenic(rng: np.random.Generator, names: list[str], module: np.ndarray,
+              strains: Strains, target_rows: int) -> Trigenic:
+    """Kuzmin's design: double mutants of nonessential genes, 60% within a module (as Kuzmin
+    chose related genes), some built twice, screened with their single mutants against an
+    array of up to TAU_ARRAYS deletion strains. No strain involves HO_MARKER."""
+    dma = np.flatnonzero(np.array(strains.kind) == "dma")
+    dma = dma[np.array([names[g] != HO_MARKER for g in strains.gene[dma]], dtype=bool)]
+    arrays = np.sort(rng.choice(dma, min(TAU_ARRAYS, len(dma)), replace=False))
+    genes = strains.gene[dma]
+    n_pairs = max(2, int(round(target_rows / (0.95 * len(arrays)) / (1 + TAU_DUPLICATED))))
+    by_module = [genes[module[genes] == m] for m in range(int(module.max()) + 1)]
+    by_module = [members for members in by_module if len(members) >= 2]
+    chosen: set[tuple[int, int]] = set()
+    for _ in range(50 * n_pairs):
+        if len(chosen) >= n_pairs:
+            break
+        if rng.random() < 0.6:
+            members = by_module[int(rng.integers(len(by_module)))]
+            a, b = rng.choice(members, 2, replace=False)
+        else:
+            a, b = rng.choice(genes, 2, replace=False)
+        chosen.add((int(min(a, b)), int(max(a, b))))
+    unique = np.array(sorted(chosen), dtype=np.int64)
+    twice = unique[rng.random(len(unique)) < TAU_DUPLICATED]
+    pairs = np.concatenate([unique, twice])
+    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+    singles = np.unique(pairs)
+    total = len(singles) + len(pairs)
+    numbers = rng.choice(np.arange(1, 20 * total + 1), total, replace=False)
+    return Trigenic(pairs, singles, arrays, numbers)
+
+
 # --- interactions -----------------------------------------------------------------------------
 
 def pair_epsilon(world: World, gi: np.ndarray, gj: np.ndarray) -> np.ndarray:
     """The planted interaction of gene pairs (deletion scale), symmetric in (gi, gj)."""
     lo, hi = np.minimum(gi, gj), np.maximum(gi, gj)
-    key = lo.astype(np.uint64) * np.uint64(world.n) + hi.astype(np.uint64)
-    u_hit, u_sign, u_mag, u_n1, u_n2 = uniforms(key, salt_for(world.seed, 7), 5)
-    rel = relation(world, lo, hi)
-    # genes with more severity copies interact more (hubs are sick genes)
-    prop = 0.6 + 0.2 * world.sev_copies
-    p_hit = P_INTERACT[rel] * np.where(rel == SAME, 1.0, prop[lo] * prop[hi])
-    p_hit = p_hit * np.where(rel >= UNRELATED, world.bg_rate, 1.0)
-    hit = u_hit < p_hit
-    m = np.maximum(world.module[lo], 0)
-    negative = np.where(rel == SAME, world.module_sign[m] < 0, u_sign < P_NEGATIVE[rel])
-    copies = (world.up_copies[lo] + world.up_copies[hi]) / 4
-    strength = np.where(rel == SAME, world.module_strength[m] * copies, MAGNITUDE[rel])
+    return _pair_from_draws(world, lo, hi, _pair_draws(world, lo, hi))[0]
+
+
+def _pair_from_draws(facts: World | GeneFacts, lo: np.ndarray, hi: np.ndarray,
+                     draws: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """eps and whether the pair interacts, from five uniforms per pair (hashed or sampled)."""
+    u_hit, u_sign, u_mag, u_n1, u_n2 = draws
+    p_hit, p_negative, strength = _pair_terms(facts, lo, hi)
     mag = strength * (0.4 + 1.2 * u_mag)
-    eps = np.where(hit, np.where(negative, -mag, mag), 0.0)
-    return eps + DENSE_SD * normals(u_n1, u_n2)
+    hit = u_hit < p_hit
+    eps = np.where(hit, np.where(u_sign < p_negative, -mag, mag), 0.0)
+    return eps + DENSE_SD * normals(u_n1, u_n2), hit
 
 
-def relation(world: World, gi: np.ndarray, gj: np.ndarray) -> np.ndarray:
+def _pair_draws(world: World, lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
+    key = lo.astype(np.uint64) * np.uint64(world.n) + hi.astype(np.uint64)
+    return uniforms(key, salt_for(world.seed, 7), 5)
+
+
+def pair_hits(world: World, gi: np.ndarray, gj: np.ndarray) -> np.ndarray:
+    """Whether each gene pair got a planted (non-dense) interaction."""
+    lo, hi = np.minimum(gi, gj), np.maximum(gi, gj)
+    return _pair_draws(world, lo, hi)[0] < _pair_terms(world, lo, hi)[0]
+
+
+def sample_triple(facts: World | GeneFacts, g: np.ndarray,
+                  rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
+    """One draw of a world like this one for (n, 3) sorted gene triples: the three pairs' eps
+    (pairs 01, 02, 12) and tau, with fresh per-pair and per-triple draws. Averaging many draws
+    gives expectations of nonlinear quantities (clipped fitness) from per-gene facts."""
+    eps, hits = [], 0.0
+    for a, b in _TRIPLE_PAIRS:
+        e, hit = _pair_from_draws(facts, g[:, a], g[:, b], list(rng.random((5, len(g)))))
+        eps.append(e)
+        hits = hits + hit
+    return eps, _tau_from_draws(facts, g, hits, list(rng.random((5, len(g)))))
+
+
+def expected_pair_epsilon(facts: World | GeneFacts, gi: np.ndarray, gj: np.ndarray) -> np.ndarray:
+    """E[eps] of gene pairs given only per-gene facts: the hashed per-pair draws (whether the
+    pair interacts, its sign and magnitude, the dense term) averaged out analytically."""
+    lo, hi = np.minimum(gi, gj), np.maximum(gi, gj)
+    p_hit, p_negative, strength = _pair_terms(facts, lo, hi)
+    return p_hit * (1.0 - 2.0 * p_negative) * strength     # E[0.4 + 1.2 u] = 1
+
+
+def _pair_terms(facts: World | GeneFacts, lo: np.ndarray, hi: np.ndarray):
+    """Chance a pair interacts, chance a hit is negative, and its mean magnitude."""
+    rel = relation(facts, lo, hi)
+    # genes with more severity copies interact more (hubs are sick genes)
+    prop = 0.6 + 0.2 * facts.sev_copies
+    p_hit = P_INTERACT[rel] * np.where(rel == SAME, 1.0, prop[lo] * prop[hi])
+    p_hit = p_hit * np.where(rel >= UNRELATED, facts.bg_rate, 1.0)
+    m = np.maximum(facts.module[lo], 0)
+    p_negative = np.where(rel == SAME, (facts.module_sign[m] < 0).astype(float), P_NEGATIVE[rel])
+    copies = (facts.up_copies[lo] + facts.up_copies[hi]) / 4
+    strength = np.where(rel == SAME, facts.module_strength[m] * copies, MAGNITUDE[rel])
+    return p_hit, p_negative, strength
+
+
+_TRIPLE_PAIRS = ((0, 1), (0, 2), (1, 2))
+
+
+def triple_tau(world: World, gi: np.ndarray, gj: np.ndarray, gk: np.ndarray) -> np.ndarray:
+    """The planted trigenic interaction of gene triples, symmetric in its genes.
+
+    A triple interacts with a chance set by how many of its pairs share a module, raised by
+    each of its pairs that interacts digenically (0.4 + 0.6 x hits); then like pairs: a sign,
+    a magnitude around the mean strength, and a tiny dense term every triple has.
+    """
+    g = np.sort(np.stack([gi, gj, gk], axis=1), axis=1)
+    n = np.uint64(world.n)
+    key = (g[:, 0].astype(np.uint64) * n + g[:, 1].astype(np.uint64)) * n + g[:, 2].astype(np.uint64)
+    hits = sum(pair_hits(world, g[:, a], g[:, b]).astype(float) for a, b in _TRIPLE_PAIRS)
+    return _tau_from_draws(world, g, hits, uniforms(key, salt_for(world.seed, 11), 5))
+
+
+def _tau_from_draws(facts: World | GeneFacts, g: np.ndarray, hits: np.ndarray,
+                    draws: list[np.ndarray]) -> np.ndarray:
+    u_hit, u_sign, u_mag, u_n1, u_n2 = draws
+    p_base, p_negative, strength = _triple_terms(facts, g)
+    mag = strength * (0.4 + 1.2 * u_mag)
+    tau = np.where(u_hit < p_base * (0.4 + 0.6 * hits),
+                   np.where(u_sign < p_negative, -mag, mag), 0.0)
+    return tau + TAU_DENSE_SD * normals(u_n1, u_n2)
+
+
+def expected_triple_tau(facts: World | GeneFacts, gi: np.ndarray, gj: np.ndarray,
+                        gk: np.ndarray) -> np.ndarray:
+    """E[tau] of gene triples given only per-gene facts (pair hits averaged as well)."""
+    g = np.sort(np.stack([gi, gj, gk], axis=1), axis=1)
+    p_base, p_negative, strength = _triple_terms(facts, g)
+    hits = sum(_pair_terms(facts, g[:, a], g[:, b])[0] for a, b in _TRIPLE_PAIRS)
+    return p_base * (0.4 + 0.6 * hits) * (1.0 - 2.0 * p_negative) * strength
+
+
+def _triple_terms(facts: World | GeneFacts, g: np.ndarray):
+    """Base chance, chance negative and mean magnitude of tau for (n, 3) gene triples."""
+    m = facts.module[g]
+    same = sum(((m[:, a] == m[:, b]) & (m[:, a] >= 0)).astype(int) for a, b in _TRIPLE_PAIRS)
+    mod = np.maximum(m[:, 0], 0)
+    aggravating = facts.module_sign[mod] < 0
+    p_negative = np.where(same == 3, np.where(aggravating, TAU_NEGATIVE[3], 1 - TAU_NEGATIVE[3]),
+                          TAU_NEGATIVE[same])
+    copies = facts.up_copies[g].sum(axis=1) / 6
+    strength = np.where(same == 3, TAU_MODULE * facts.module_strength[mod] * copies,
+                        TAU_MAGNITUDE[same])
+    return TAU_P[same], p_negative, strength
+
+
+def relation(world: World | GeneFacts, gi: np.ndarray, gj: np.ndarray) -> np.ndarray:
     """SAME / SIBLING / COUSIN / UNRELATED / BACKGROUND per gene pair (for tests and docs)."""
     ma, mb = world.module[gi], world.module[gj]
     both = (ma >= 0) & (mb >= 0)
@@ -645,6 +851,7 @@ def build_world(preset: DemoPreset, seed: int) -> World:
     std_names = [s if h else None for s, h in zip(std_all, has_std)]
 
     strains = _strains(r_strain, names, std_names, sigma, essential, preset.sga_rows)
+    trigenic = _trigenic(rng_stream(seed, 9), names, module, strains, preset.trigenic_rows)
     world = World(
         preset=preset, seed=seed, names=names, std_names=std_names, orf_class=orf_class,
         chrom=layout.chrom, start=layout.start, end=layout.end, strand=strand, cds=layout.cds,
@@ -653,7 +860,7 @@ def build_world(preset: DemoPreset, seed: int) -> World:
         parent_group=parent_group, module_weight=weight, module_kind=kind, module_sign=sign,
         module_strength=strength, up_motifs=up_motifs, down_motifs=down_motifs,
         severity_motif=sev_motif, sequences=layout.sequences, lowercase=layout.lowercase,
-        centromeres=layout.centromeres, strains=strains,
+        centromeres=layout.centromeres, strains=strains, trigenic=trigenic,
     )
     _calibrate(world, rng_stream(seed, 8))
     return world

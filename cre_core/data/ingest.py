@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from cre_core.data import kuzmin as kuzmin_files
 from cre_core.data import sga as sga_files
 from cre_core.data.alleles import KINDS
 from cre_core.data.go import read_gaf, read_obo
@@ -30,6 +31,7 @@ class IngestRequest:
     gff: Path | None = None
     fasta: Path | None = None
     sga: list[Path] = field(default_factory=list)
+    kuzmin: list[Path] = field(default_factory=list)
     smf: Path | None = None
     obo: Path | None = None
     gaf: Path | None = None
@@ -67,6 +69,8 @@ def _parse(request: IngestRequest) -> _Parsed:
         parsed.windows = cre_windows(genome)
     for path in request.sga:
         sga_files.check_header(Path(path))
+    for path in request.kuzmin:
+        kuzmin_files.check_header(Path(path))
     if request.smf:
         parsed.smf_raw = read_smf(request.smf)
     if request.obo:
@@ -109,6 +113,10 @@ def _load(con: duckdb.DuckDBPyConnection, request: IngestRequest, parsed: _Parse
         _source(con, "smf", request.smf, len(frame))
     if request.sga or request.exclude_kinds:
         sga_files.rebuild_dmf(con, kinds)
+    for path in request.kuzmin:
+        _source(con, "kuzmin", path, kuzmin_files.load_kuzmin(con, Path(path)))
+    if request.kuzmin or request.exclude_kinds:
+        kuzmin_files.rebuild_tmf(con, kinds)
     has_smf_file = con.execute("SELECT count(*) FROM smf_raw").fetchall()[0][0] > 0
     if has_smf_file:
         rebuild_smf(con, kinds)

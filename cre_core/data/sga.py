@@ -35,16 +35,17 @@ def _normal(name: str) -> str:
     return " ".join(name.strip().strip('"').lower().split())
 
 
-def check_header(path: Path) -> None:
-    """Reject a file whose header is not Costanzo's 11 columns (ε may be in any encoding)."""
+def check_header(path: Path, columns: tuple = COLUMNS, loose: int | None = EPSILON_INDEX) -> None:
+    """Reject a file whose header is not Costanzo's 11 columns (ε may be in any encoding);
+    ``columns`` / ``loose`` (the ε column's index) serve other layouts (Kuzmin's)."""
     header = first_line(path).split("\t")
-    if len(header) != len(COLUMNS):
+    if len(header) != len(columns):
         raise InputError(
-            path, 1, f"header has {len(header)} columns, expected {len(COLUMNS)} "
-            f"({', '.join(c[1] for c in COLUMNS)})"
+            path, 1, f"header has {len(header)} columns, expected {len(columns)} "
+            f"({', '.join(c[1] for c in columns)})"
         )
-    for index, (found, (_, expected, _)) in enumerate(zip(header, COLUMNS)):
-        if index == EPSILON_INDEX:
+    for index, (found, (_, expected, _)) in enumerate(zip(header, columns)):
+        if index == loose:
             ok = _normal(found).startswith("genetic interaction score")
         else:
             ok = _normal(found) == _normal(expected)
@@ -52,25 +53,25 @@ def check_header(path: Path) -> None:
             raise InputError(path, 1, f"column {index + 1} is '{found.strip()}', expected '{expected}'")
 
 
-def _reader(path: Path, rejects: bool = False) -> str:
+def _reader(path: Path, rejects: bool = False, columns: tuple = COLUMNS) -> str:
     """A read_csv call with explicit columns: the header line is skipped, never interpreted.
 
     The fast path parses strictly; ``rejects`` re-reads a failing file to learn the bad line.
     """
-    columns = ", ".join(f"'{name}': '{kind}'" for name, _, kind in COLUMNS)
+    spec = ", ".join(f"'{name}': '{kind}'" for name, _, kind in columns)
     compression = "gzip" if is_gzip(path) else "none"
     errors = ", ignore_errors=true, store_rejects=true" if rejects else ""
     return (
-        f"read_csv(?, delim='\t', header=true, columns={{{columns}}}, quote='', escape='', "
+        f"read_csv(?, delim='\t', header=true, columns={{{spec}}}, quote='', escape='', "
         f"compression='{compression}', nullstr=['', 'NA', 'NaN', 'nan'], auto_detect=false{errors})"
     )
 
 
-def _explain_failure(path: Path, error: duckdb.Error) -> InputError:
+def _explain_failure(path: Path, error: duckdb.Error, columns: tuple = COLUMNS) -> InputError:
     """Re-read the file collecting rejects (on a scratch connection: the load's transaction is
     aborted) to name the first bad line and its problem."""
     with duckdb.connect() as scratch:
-        scratch.execute(f"SELECT count(COLUMNS(*)) FROM {_reader(path, rejects=True)}", [str(path)]).fetchall()
+        scratch.execute(f"SELECT count(COLUMNS(*)) FROM {_reader(path, True, columns)}", [str(path)]).fetchall()
         rows = scratch.execute(
             "SELECT line, error_type, column_name, error_message, csv_line FROM reject_errors "
             "ORDER BY line LIMIT 1"
@@ -79,7 +80,7 @@ def _explain_failure(path: Path, error: duckdb.Error) -> InputError:
         return InputError(path, None, str(error).splitlines()[0])
     line, error_type, column, message, csv_line = rows[0]
     if str(error_type) in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
-        problem = f"{len(csv_line.split(chr(9)))} columns, expected {len(COLUMNS)}"
+        problem = f"{len(csv_line.split(chr(9)))} columns, expected {len(columns)}"
     else:
         problem = f"column '{column}': {message.splitlines()[0]}"
     return InputError(path, int(line), problem)

@@ -39,6 +39,23 @@ CREATE TABLE IF NOT EXISTS dmf(    -- one row per canonical pair (gene_a < gene_
     n INTEGER,                     -- number of measurements aggregated
     epsilon DOUBLE                 -- mean measured interaction score
 );
+CREATE TABLE IF NOT EXISTS trigenic_raw(   -- raw Kuzmin 2018 rows, one per measurement
+    source VARCHAR,                -- file name
+    query_strain VARCHAR, query_allele VARCHAR, array_strain VARCHAR, array_allele VARCHAR,
+    mutant_type VARCHAR,           -- digenic | trigenic, as the file says
+    raw_score DOUBLE, adjusted_score DOUBLE,       -- adjusted: epsilon (pairs) or tau (triples)
+    pvalue DOUBLE, query_fitness DOUBLE, array_smf DOUBLE, fitness DOUBLE, fitness_std DOUBLE,
+    query_gene1 VARCHAR, query_gene2 VARCHAR,      -- the query strain's genes as written (HO too)
+    array_gene VARCHAR, array_kind VARCHAR,
+    gene_a VARCHAR, gene_b VARCHAR, gene_c VARCHAR -- the genotype: distinct genes but HO, sorted;
+);                                                 -- gene_c NULL for a pair, all NULL if a gene repeats
+CREATE TABLE IF NOT EXISTS tmf(    -- one row per canonical triple (gene_a < gene_b < gene_c)
+    gene_a VARCHAR, gene_b VARCHAR, gene_c VARCHAR,
+    fitness DOUBLE,                -- mean triple-mutant fitness over repeats
+    std DOUBLE,                    -- std over repeats; the reported std when measured once
+    n INTEGER,                     -- number of measurements aggregated
+    tau DOUBLE                     -- mean adjusted trigenic interaction score
+);
 CREATE TABLE IF NOT EXISTS smf_raw(
     source VARCHAR, strain VARCHAR, gene VARCHAR, allele VARCHAR, allele_kind VARCHAR,
     temperature INTEGER, fitness DOUBLE, std DOUBLE
@@ -58,7 +75,8 @@ CREATE TABLE IF NOT EXISTS sources(kind VARCHAR, path VARCHAR, rows BIGINT, inge
 CREATE TABLE IF NOT EXISTS meta(key VARCHAR PRIMARY KEY, value VARCHAR);
 """
 
-COUNTED_TABLES = ("genes", "windows", "smf", "dmf", "sga", "go_terms", "go_annotations")
+COUNTED_TABLES = ("genes", "windows", "smf", "dmf", "sga", "tmf", "trigenic_raw", "go_terms",
+                  "go_annotations")
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
