@@ -43,7 +43,7 @@ def ws(synth_root, tmp_path):
 
 
 def add_triples(ws: Workspace, seed: int = 0) -> pd.DataFrame:
-    """A ``tmf`` table (the trigenic store's layout) of triples with a planted τ.
+    """Triples with a planted τ in the store's ``tmf`` table.
 
     Fitness follows Kuzmin's definition with the store's own SMF and ε: f_abc = f_a f_b f_c +
     ε_ab f_c + ε_ac f_b + ε_bc f_a + τ, τ = −0.1 when all three genes share a module.
@@ -78,10 +78,8 @@ def add_triples(ws: Workspace, seed: int = 0) -> pd.DataFrame:
                 rows.append((a, b, c, f, 0.02, 1, tau))
         frame = pd.DataFrame(rows, columns=["gene_a", "gene_b", "gene_c", "fitness", "std", "n", "tau"])
         frame = frame.drop_duplicates(["gene_a", "gene_b", "gene_c"])
-        con.execute("CREATE TABLE tmf(gene_a VARCHAR, gene_b VARCHAR, gene_c VARCHAR, fitness DOUBLE, "
-                    "std DOUBLE, n INTEGER, tau DOUBLE)")
         con.register("t", frame)
-        con.execute("INSERT INTO tmf SELECT * FROM t")
+        con.execute("INSERT INTO tmf(gene_a, gene_b, gene_c, fitness, std, n, tau) SELECT * FROM t")
     finally:
         con.close()
     return frame
@@ -247,3 +245,23 @@ def test_triples_are_loaded_split_and_no_worse_than_multiplicative(ws, monkeypat
     preds = pd.read_parquet(f"{model['run_dir']}/predictions.parquet")
     triples = preds[preds["n_genes"] == 3]
     assert triples["genes"].str.count(",").eq(2).all() and triples["gene_c"].notna().all()
+
+
+def test_demo_run_reports_every_size_beside_its_ceilings(workspace_copy):
+    """The tiny demo (singles, pairs, the trigenic screen's triples): per-size r, ceilings, fractions."""
+    cfg = TrainConfig(model="interaction", embedder="id", epochs=1, batch_size=512, hidden=16, rank=4)
+    s = train_run(workspace_copy, cfg, echo=quiet)
+    assert s["status"] == "done" and set(s["by_size"]) == {"1", "2", "3"} and s["n_tau"] > 0
+    assert s["ceiling_source"] == "truth"
+    truth = s["ceilings"]["truth"]
+    assert 0 < truth["by_size"]["2"]["epsilon_r"] < 1 and s["ceilings"]["replicate"]["n_fitness"] > 0
+    pairs = s["by_size"]["2"]
+    assert pairs["interaction_ceiling"] == truth["by_size"]["2"]["epsilon_r"]
+    assert pairs["interaction_fraction"] == pytest.approx(pairs["interaction_pearson"] / pairs["interaction_ceiling"])
+    assert s["ceiling_fraction"]["epsilon"] == pairs["interaction_fraction"]
+    assert s["ceiling_fraction"]["fitness"] == pytest.approx(pairs["pearson"] / truth["by_size"]["2"]["fitness_r"])
+    from cre_core.train.runs import list_runs
+
+    row = list_runs(workspace_copy).iloc[0]
+    assert row["eps_ceiling_fraction"] == pytest.approx(pairs["interaction_fraction"])
+    assert row["n_tau"] == s["n_tau"] and "-interaction-id-" in row["run_id"]

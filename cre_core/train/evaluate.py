@@ -86,8 +86,36 @@ def prediction_frame(table: D.SetTable, rows: np.ndarray, true: np.ndarray, pred
 
 
 def ceiling_summary(ws: Workspace, table: D.SetTable, test_rows: np.ndarray, by_size: dict) -> dict[str, Any]:
-    """``ceilings`` (the noise ceilings of cre_core.data.ceilings) and ``ceiling_fraction``.
+    """The noise ceilings of the test sets and each r as a fraction of its ceiling.
 
-    The seam for the ceilings API (the ``trigenic`` branch); until it is merged: no ceilings.
+    ``ceilings``: ``truth`` (demo workspaces: the gene-level ceiling of these test sets,
+    :func:`cre_core.data.ceilings.truth_ceiling`; None elsewhere) and ``replicate`` (the store's
+    split-half ceiling, :func:`~cre_core.data.ceilings.replicate_ceiling`). ``ceiling_source``
+    names the one fractions use: the truth ceiling when there is one (it bounds a model of
+    per-gene facts on exactly these sets), else the replicate ceiling. ``by_size[k]`` gains
+    ``fitness_ceiling``, ``interaction_ceiling``, ``fitness_fraction`` and
+    ``interaction_fraction`` (r / ceiling; None where either is undefined); ``ceiling_fraction``
+    holds the doubles' and triples' fractions: ``fitness``, ``epsilon`` (pairs), ``tau``.
     """
-    return {"ceilings": None, "ceiling_fraction": None}
+    from cre_core.data.ceilings import replicate_ceiling, truth_ceiling
+
+    truth = truth_ceiling(ws, table.genes, table.idx[test_rows], table.fitness[test_rows],
+                          table.interaction[test_rows])
+    replicate = replicate_ceiling(ws)
+    source, chosen = ("truth", truth) if truth is not None else ("replicate", replicate)
+    for key, entry in by_size.items():
+        ceiling = chosen["by_size"].get(int(key)) or {}
+        entry["fitness_ceiling"], entry["interaction_ceiling"] = ceiling.get("fitness_r"), ceiling.get("epsilon_r")
+        entry["fitness_fraction"] = _fraction(entry.get("pearson"), entry["fitness_ceiling"])
+        entry["interaction_fraction"] = _fraction(entry.get("interaction_pearson"), entry["interaction_ceiling"])
+    pairs, triples = by_size.get("2", {}), by_size.get("3", {})
+    return {"ceilings": {"truth": truth, "replicate": replicate}, "ceiling_source": source,
+            "ceiling_fraction": {"fitness": pairs.get("fitness_fraction"),
+                                 "epsilon": pairs.get("interaction_fraction"),
+                                 "tau": triples.get("interaction_fraction")}}
+
+
+def _fraction(r: float | None, ceiling: float | None) -> float | None:
+    if r is None or ceiling is None or not np.isfinite(r) or ceiling <= 0:
+        return None
+    return float(r) / float(ceiling)
