@@ -325,6 +325,7 @@ def test_train_form_shows_each_models_options(tiny_workspace, monkeypatch):
         at.selectbox(key="cfg_model").set_value(model).run()
         assert not problems(at), (model, problems(at))
         keys = {w.key for w in [*at.number_input, *at.selectbox, *at.checkbox, *at.text_input]}
-        assert ("cfg_embedder" in keys) == (model in ("deepset", "wt-diff", "wt-anchored")), model
+        assert ("cfg_embedder" in keys) == (model in ("deepset", "wt-diff", "wt-anchored", "interaction")), model
+        assert ("cfg_smf_aware" in keys) == ("cfg_rank" in keys) == (model == "interaction"), model
         assert ("cfg_wt_warmup" in keys) == (model == "wt-diff"), model
         assert ("cfg_dcell_alpha" in keys) == (model == "dcell"), model

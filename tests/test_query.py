@@ -21,14 +21,14 @@ QUICK = dict(epochs=2, batch_size=64, hidden=16)
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A synthetic workspace with a deepset, a wt-diff and a dcell run (fake features)."""
+    """A synthetic workspace with deepset, wt-diff, dcell, multiplicative and interaction runs (fake features)."""
     mp = pytest.MonkeyPatch()
     install_fake_features(mp)
     root = tmp_path_factory.mktemp("query") / "ws"
     ws = build_workspace(root, n_genes=48)
     runs = {}
     for model, extra in (("deepset", {}), ("wt-diff", {"norm": "batch"}), ("dcell", {"dcell_min_genes": 4}),
-                         ("multiplicative", {})):
+                         ("multiplicative", {}), ("interaction", {"rank": 4})):
         runs[model] = train_run(ws, TrainConfig(model=model, **QUICK, **extra), echo=lambda m: None)["run_id"]
     yield ws, runs
     mp.undo()
@@ -87,7 +87,7 @@ def test_unknown_gene_gives_suggestions(trained):
         service.predict(ws, "nope", ["YAL001W"])
 
 
-@pytest.mark.parametrize("model", ["deepset", "wt-diff", "dcell"])
+@pytest.mark.parametrize("model", ["deepset", "wt-diff", "dcell", "interaction"])
 def test_scan_equals_forward_on_every_pair(trained, model):
     ws, runs = trained
     frame = service.scan(ws, runs[model], "gen3", top_k=None)

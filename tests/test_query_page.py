@@ -73,7 +73,7 @@ def test_partner_scan_draws_the_interval(ensemble_workspace, monkeypatch):
     ws, ens, _ = ensemble_workspace
     at = app("query.py", ws, monkeypatch).run()
     at.selectbox(key="q_scan_run").set_value(ens)
-    gene = D.load_pairs(ws).genes[0]
+    gene = D.load_sets(ws).genes[0]
     at.text_input(key="q_scan_gene").set_value(gene).run()
     assert not problems(at), problems(at)
     scan = at.dataframe[0].value

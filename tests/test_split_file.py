@@ -92,7 +92,7 @@ def test_split_round_trips_through_a_run(workspace_copy, tmp_path, capsys, monke
         first["n_train"], first["n_val"], first["n_test"])
     assert sum(1 for _ in out.open()) == 1 + sizes["train"] + sizes["val"] + sizes["test"]
 
-    table = D.load_pairs(ws)
+    table = D.load_sets(ws)
     rows = np.arange(len(table))
     original = D.make_split(table.idx, rows, "gene", 3, 0.1, 0.2)
     again = D.make_split(table.idx, rows, "random", 0, 0.1, 0.2, str(out), table.genes)

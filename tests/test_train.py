@@ -23,7 +23,7 @@ from cre_core.train import runs as R
 from cre_core.train.checkpoint import load_checkpoint, save_checkpoint
 from cre_core.train.config import TrainConfig, add_arguments, config_from_args, options
 from cre_core.train.loop import train_run
-from cre_core.train.metrics import epsilon_metrics, pearson, r2, rankdata, regression_metrics, spearman
+from cre_core.train.metrics import interaction_metrics, null_expectation, pearson, r2, rankdata, regression_metrics, spearman
 from cre_core.workspace import Workspace
 from test_train_support import build_workspace, install_fake_features
 
@@ -99,24 +99,34 @@ def test_epsilon_metrics_use_pairs_with_both_smf():
     a = np.array([0.9, 0.8, np.nan, 1.0, 0.7])
     b = np.array([0.8, 0.9, 0.5, 0.9, 0.6])
     eps = np.array([-0.2, -0.1, 0.0, 0.0, np.nan])
-    m = epsilon_metrics(pred, a, b, eps)
-    assert m["n_eps"] == 3
+    expected = null_expectation(np.stack([np.arange(5), np.arange(5, 10)], 1), np.concatenate([a, b]),
+                                np.zeros((0, 2), np.int64), np.zeros(0))
+    m = interaction_metrics(pred, expected, eps)
+    assert m["n"] == 3
     eps_pred = [0.5 - 0.72, 0.6 - 0.72, 0.9 - 0.9]
-    assert m["eps_pearson"] == pytest.approx(_ref_pearson(eps_pred, [-0.2, -0.1, 0.0]))
+    assert m["pearson"] == pytest.approx(_ref_pearson(eps_pred, [-0.2, -0.1, 0.0]))
 
 
 # --- data and splits ----------------------------------------------------------------------
 
-def test_load_pairs_indexes_the_vocabulary(ws):
-    t = D.load_pairs(ws)
-    assert t.n_genes == 48 and len(t) == 48 * 47 // 2
-    assert (t.idx[:, 0] < t.idx[:, 1]).all()
-    assert np.isnan(t.smf).sum() > 0 and np.isfinite(t.smf).sum() > 30
+def test_load_sets_indexes_the_vocabulary(ws):
+    t = D.load_sets(ws)
+    n_singles = int(np.isfinite(t.smf).sum())
+    assert t.n_genes == 48 and len(t) == n_singles + 48 * 47 // 2
+    assert list(np.unique(t.size)) == [1, 2] and (np.diff(t.size) >= 0).all()     # ordered by size
+    singles, pairs = t.idx[t.size == 1], t.idx[t.size == 2]
+    assert (singles[:, 1:] == -1).all() and (pairs[:, 2] == -1).all()
+    assert (pairs[:, 0] < pairs[:, 1]).all()
+    assert np.isnan(t.smf).sum() > 0 and n_singles > 30
+    assert np.allclose(t.fitness[t.size == 1], t.smf[singles[:, 0]])
+    assert np.isnan(t.interaction[t.size == 1]).all() and np.isfinite(t.interaction[t.size == 2]).all()
+    row7 = n_singles + 7
     con = ws.connect()
-    row = con.execute("SELECT fitness FROM dmf WHERE gene_a = ? AND gene_b = ?",
-                      [t.genes[t.idx[7, 0]], t.genes[t.idx[7, 1]]]).fetchone()
+    row = con.execute("SELECT fitness, epsilon FROM dmf WHERE gene_a = ? AND gene_b = ?",
+                      [t.genes[t.idx[row7, 0]], t.genes[t.idx[row7, 1]]]).fetchone()
     con.close()
-    assert t.fitness[7] == pytest.approx(row[0], abs=1e-6)
+    assert t.fitness[row7] == pytest.approx(row[0], abs=1e-6)
+    assert t.interaction[row7] == pytest.approx(row[1], abs=1e-6)
 
 
 def test_random_split_partitions_the_rows():
@@ -276,7 +286,10 @@ def test_deepset_run_writes_every_file(ws, features):
     assert R.read_step_metrics(ws, run_id).empty
     pred = R.read_predictions(ws, run_id)
     assert len(pred) == s["n_test"] and {"genes", "n_genes", "true", "predicted"} <= set(pred.columns)
-    assert pred["genes"].str.count(",").eq(1).all()
+    assert (pred["genes"].str.count(",") + 1).eq(pred["n_genes"]).all()
+    assert set(pred["n_genes"]) == {1, 2} and set(s["by_size"]) == {"1", "2"}
+    assert s["by_size"]["2"]["n"] + s["by_size"]["1"]["n"] == s["n_test"]
+    assert s["by_size"]["2"]["n_interaction"] == s["n_eps"] > 0
     assert pearson(pred["true"], pred["predicted"]) == pytest.approx(s["pearson"])
     loaded = R.load_run(ws, run_id)
     assert loaded["config"]["model"] == "deepset" and loaded["summary"]["n_test"] == s["n_test"]
@@ -330,7 +343,7 @@ def _steps_per_epoch(n_train: int, batch: int = 64) -> int:
 
 
 def _split_args(ws):
-    t = D.load_pairs(ws)
+    t = D.load_sets(ws)
     return t.idx, np.arange(len(t)), "random", 0, 0.1, 0.2
 
 

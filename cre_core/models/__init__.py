@@ -12,20 +12,27 @@ from cre_core.models.base import PAD, FitnessModel
 from cre_core.models.baselines import MeanModel, Multiplicative
 from cre_core.models.dcell import DCell, Ontology, build_ontology
 from cre_core.models.deepset import DeepSet
+from cre_core.models.genes import FeatureTable, LearnedGenes
+from cre_core.models.interaction import InteractionModel
 from cre_core.models.wt_anchored import WtAnchored
 from cre_core.models.wt_diff import WtDiff
 
-MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id")
-FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored")   # models that read CRE embeddings
+MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id", "interaction")
+FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored", "interaction")   # models that read CRE embeddings
 
 
 def build_model(
     name: str, n_genes: int, *, in_dim: int = 0, hidden: int = 128, phi_layers: int = 2,
     rho_layers: int = 2, norm: str = "none", dropout: float = 0.0, pooling: str = "sum",
     gene_dim: int = 64, wt_copies: int = 1, ontology: Ontology | None = None,
-    dcell_alpha: float = 0.3, smf: torch.Tensor | None = None,
+    dcell_alpha: float = 0.3, smf: torch.Tensor | None = None, learned_genes: bool = False,
+    rank: int = 32, smf_aware: bool = True, interaction_weight: float = 1.0,
 ) -> FitnessModel:
-    """A fresh model by name (see ``MODELS``)."""
+    """A fresh model by name (see ``MODELS``).
+
+    ``interaction`` reads a feature table of width ``in_dim``, or, with ``learned_genes``,
+    learned per-gene vectors of width ``gene_dim`` (gene-id as its representation).
+    """
     common = dict(hidden=hidden, phi_layers=phi_layers, rho_layers=rho_layers, norm=norm,
                   dropout=dropout, pooling=pooling)
     if name == "deepset":
@@ -40,6 +47,11 @@ def build_model(
         if ontology is None:
             raise ValueError("dcell needs an ontology")
         return DCell(n_genes, ontology, alpha=dcell_alpha)
+    if name == "interaction":
+        genes = LearnedGenes(n_genes, gene_dim) if learned_genes else FeatureTable(n_genes, in_dim)
+        return InteractionModel(genes, hidden=hidden, phi_layers=phi_layers, rank=rank, norm=norm,
+                                dropout=dropout, smf=smf, smf_aware=smf_aware,
+                                interaction_weight=interaction_weight)
     if name == "mean":
         return MeanModel()
     if name == "multiplicative":
@@ -51,5 +63,5 @@ def build_model(
 
 __all__ = [
     "MODELS", "FEATURE_MODELS", "PAD", "FitnessModel", "build_model", "DeepSet", "WtAnchored",
-    "WtDiff", "DCell", "Ontology", "build_ontology", "MeanModel", "Multiplicative",
+    "WtDiff", "InteractionModel", "DCell", "Ontology", "build_ontology", "MeanModel", "Multiplicative",
 ]

@@ -29,6 +29,7 @@ class FitnessModel(nn.Module):
 
     trainable = True
     wt_model = False
+    uses_interaction = False      # forward takes ``interaction=`` (measured ε/τ) for its loss
 
     def predict(self, idx: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

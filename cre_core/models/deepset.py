@@ -14,6 +14,8 @@ fixed-shape matmul, no host sync on CUDA). Neither path builds per-sample Python
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -87,13 +89,7 @@ class DeepSet(FitnessModel):
     # --- forward -------------------------------------------------------------------------
     def node_embeddings(self, idx: torch.Tensor) -> torch.Tensor:
         """φ(x_g) for every slot of ``idx`` (B, K, H); padding slots hold φ of gene 0."""
-        safe = idx.clamp(min=0)
-        # F.embedding rather than ``[]``: on the CPU its gather and its backward (a scatter-add)
-        # are 2-4x faster than advanced indexing's, a third of a training step (bench/train.py)
-        if safe.numel() >= self.n_genes * (1 if safe.is_cuda else WHOLE_TABLE_SLOTS):
-            return F.embedding(safe, self.phi_all())
-        uniq, inverse = torch.unique(safe, return_inverse=True)
-        return F.embedding(inverse, self.phi(self.encode(uniq)))
+        return per_slot(idx, self.n_genes, lambda genes: self.phi(self.encode(genes)), self.phi_all)
 
     def pooled(self, idx: torch.Tensor) -> torch.Tensor:
         return pool(self.node_embeddings(idx), set_mask(idx), self.pooling)
@@ -123,6 +119,23 @@ class DeepSet(FitnessModel):
         if self.pooling == "mean":
             pooled = pooled / 2
         return self.rho(pooled).squeeze(-1).float()
+
+
+def per_slot(idx: torch.Tensor, n_genes: int, some: Callable[[torch.Tensor], torch.Tensor],
+             every: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """A per-gene function at every slot of ``idx`` (B, K, ...), computed once per unique gene.
+
+    ``some(genes)`` computes it for a 1-d tensor of genes, ``every()`` for the whole vocabulary;
+    the whole table is used once the batch holds ``WHOLE_TABLE_SLOTS`` slots per gene (one on
+    CUDA). Padding slots hold gene 0's value: callers mask them.
+    """
+    safe = idx.clamp(min=0)
+    # F.embedding rather than ``[]``: on the CPU its gather and its backward (a scatter-add)
+    # are 2-4x faster than advanced indexing's, a third of a training step (bench/train.py)
+    if safe.numel() >= n_genes * (1 if safe.is_cuda else WHOLE_TABLE_SLOTS):
+        return F.embedding(safe, every())
+    uniq, inverse = torch.unique(safe, return_inverse=True)
+    return F.embedding(inverse, some(uniq))
 
 
 def empty_sets(n: int, k: int = 1, device: torch.device | str | None = None) -> torch.Tensor:

@@ -23,8 +23,8 @@ from cre_core.errors import CreError
 
 # Plain values (no torch import, so every CLI command starts fast); tests check they match
 # cre_core.models.MODELS / FEATURE_MODELS and cre_core.models.base.NORMS / POOLINGS.
-MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id")
-FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored")
+MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id", "interaction")
+FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored", "interaction")
 NORMS = ("none", "batch", "layer")
 POOLINGS = ("sum", "mean")
 
@@ -111,7 +111,8 @@ class TrainConfig:
     split: str = option("random", "random: pairs split at random; gene: gene-disjoint (no test "
                         "gene in training)", choices=("random", "gene"))
     embedder: str = option("kmer", "gene embedding: kmer spectrum, random (seeded Gaussian "
-                           "control) or specieslm", choices=("kmer", "random", "specieslm"))
+                           "control), specieslm, or id (learned per-gene vectors; --model "
+                           "interaction only)", choices=("kmer", "random", "specieslm", "id"))
     embed_model: str | None = option(None, "SpeciesLM weights (local folder or hub cache id) "
                                      "for --embedder specieslm")
     split_file: str | None = option(None, "CSV/TSV of gene_a, gene_b[, gene_c], split "
@@ -163,6 +164,13 @@ class TrainConfig:
                                   "sets", at_least=1)
     ensemble: int = option(1, "train K members (seeds seed..seed+K-1) as one run: predictions get "
                            "an 80-percent interval", at_least=1)
+    smf_aware: bool = option(True, "interaction: use the measured single-mutant fitness where the "
+                             "store has it (--no-smf-aware: predict it from the gene "
+                             "representation, as for genes never measured)")
+    interaction_weight: float = option(1.0, "interaction: weight of the loss on measured ε "
+                                       "(doubles) and τ (triples)", at_least=0, step=0.1)
+    rank: int = option(32, "interaction: width of the per-gene vectors of the pairwise ε and "
+                       "triple τ terms", at_least=1)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -177,10 +185,12 @@ class TrainConfig:
         if self.val_frac + self.test_frac >= 1:
             raise CreError(f"--val-frac plus --test-frac must be below 1; got {self.val_frac:g} + "
                            f"{self.test_frac:g}")
+        if self.embedder == "id" and self.model != "interaction":
+            raise CreError("--embedder id is for --model interaction (the DeepSet's is --model gene-id)")
 
     @property
     def uses_features(self) -> bool:
-        return self.model in FEATURE_MODELS
+        return self.model in FEATURE_MODELS and self.embedder != "id"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

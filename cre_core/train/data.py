@@ -1,19 +1,24 @@
-"""From the store to index tensors: pair tables, seeded subsets, splits, features, ontology.
+"""From the store to index tensors: set tables, seeded subsets, splits, features, ontology.
 
-Everything here is vectorised: DuckDB joins the pair table to gene indices, numpy does subsets
-and splits, and the result is a handful of arrays (no per-sample Python objects). The training
-process opens ``cre.duckdb`` read-only, fetches what it needs and closes it at once.
+Everything here is vectorised: DuckDB joins the measured genotypes to gene indices, numpy does
+subsets and splits, and the result is a handful of arrays (no per-sample Python objects). The
+training process opens ``cre.duckdb`` read-only, fetches what it needs and closes it at once.
 
-Splits (``make_split``):
+One training set holds every measured genotype (``load_sets``): single mutants (``smf``),
+double mutants (``dmf``) and, when the store has them, triple mutants (``tmf``), each a set of
+1-3 gene indices padded with ``PAD`` to width 3, with its fitness and, where measured, its
+interaction score (ε for doubles, τ for triples; NaN for singles and unmeasured sets).
 
-- ``random``: pairs are shuffled with ``split_seed``; ``test_frac`` of them are test,
+Splits (``make_split``), over all sets of every size:
+
+- ``random``: sets are shuffled with ``split_seed``; ``test_frac`` of them are test,
   ``val_frac`` validation, the rest training.
-- ``gene`` (gene-disjoint): the genes that occur in the pairs are shuffled with ``split_seed``;
+- ``gene`` (gene-disjoint): the genes that occur in the sets are shuffled with ``split_seed``;
   ``test_frac`` of the genes are test genes, ``val_frac`` validation genes, the rest training
-  genes. A pair is a test pair when both genes are test genes, a validation pair when both are
-  validation genes, a training pair when both are training genes; pairs that mix groups are
-  dropped (their count is reported). So no test gene occurs in any training or validation pair.
-  With the defaults (0.1 val, 0.2 test) about 49% of pairs train, 1% validate, 4% test.
+  genes. A set is a test set when every one of its genes is a test gene (likewise validation
+  and training); sets that mix groups are dropped (their count is reported). So no test gene
+  occurs in any training or validation set. With the defaults (0.1 val, 0.2 test) about 49% of
+  pairs train, 1% validate, 4% test; every single mutant lands in its gene's part.
 """
 
 from __future__ import annotations
@@ -30,22 +35,27 @@ from cre_core.train.config import TrainConfig
 from cre_core.train.split_file import split_from_file
 from cre_core.workspace import Workspace
 
+MAX_SET = 3      # widest genotype in the store (triple mutants)
+
 
 @dataclass
-class PairTable:
-    """Double mutants as arrays over a gene vocabulary.
+class SetTable:
+    """Every measured genotype as arrays over a gene vocabulary.
 
     ``genes``/``names``: vocabulary (index → systematic / standard name): every gene of the
-    genes table plus any gene that only occurs in dmf/smf. ``idx`` (n, 2) gene indices of the
-    canonical pairs; ``fitness`` measured double-mutant fitness; ``epsilon`` measured ε (NaN
-    when missing); ``smf`` single-mutant fitness per gene (NaN when not measured).
+    genes table plus any gene that only occurs in smf/dmf/tmf. ``idx`` (n, 3) gene indices of
+    each set, ascending, padded with ``PAD`` (-1); ``size`` (n,) its number of genes; rows are
+    ordered by size, then indices. ``fitness`` measured fitness; ``interaction`` measured ε
+    (doubles) or τ (triples), NaN otherwise; ``smf`` single-mutant fitness per gene (NaN when
+    not measured).
     """
 
     genes: list[str]
     names: list[str]
     idx: np.ndarray
+    size: np.ndarray
     fitness: np.ndarray
-    epsilon: np.ndarray
+    interaction: np.ndarray
     smf: np.ndarray
 
     @property
@@ -56,13 +66,21 @@ class PairTable:
         return len(self.fitness)
 
 
+def has_table(con, name: str) -> bool:
+    """Whether the store has table ``name`` (older stores have no ``tmf``)."""
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()[0][0])
+
+
 def load_vocabulary(con) -> tuple[list[str], list[str]]:
     """Sorted gene vocabulary with standard names (the name is the gene when none is known)."""
+    triples = (" UNION SELECT gene_a FROM tmf UNION SELECT gene_b FROM tmf UNION SELECT gene_c FROM tmf"
+               if has_table(con, "tmf") else "")
     rows = con.execute(
-        """
+        f"""
         WITH g AS (SELECT gene, name FROM genes),
         extra AS (
-            SELECT gene_a AS gene FROM dmf UNION SELECT gene_b FROM dmf UNION SELECT gene FROM smf
+            SELECT gene_a AS gene FROM dmf UNION SELECT gene_b FROM dmf UNION SELECT gene FROM smf{triples}
         )
         SELECT gene, coalesce(name, gene) FROM g
         UNION ALL
@@ -73,38 +91,52 @@ def load_vocabulary(con) -> tuple[list[str], list[str]]:
     return [r[0] for r in rows], [r[1] for r in rows]
 
 
-def load_pairs(ws: Workspace) -> PairTable:
-    """Every dmf pair with a fitness, as gene indices (ordered by gene_a, gene_b)."""
+# One query per set size: gene columns (sorted into ascending index order afterwards), fitness,
+# interaction score. Rows without a finite fitness are not training data.
+_SET_QUERIES = {
+    1: ("smf", ("gene",), "NULL"),
+    2: ("dmf", ("gene_a", "gene_b"), "epsilon"),
+    3: ("tmf", ("gene_a", "gene_b", "gene_c"), "tau"),
+}
+
+
+def load_sets(ws: Workspace) -> SetTable:
+    """Every single, double and (when present) triple mutant with a fitness, as gene indices."""
     con = ws.connect(read_only=True)
     try:
         genes, names = load_vocabulary(con)
         vocab = pd.DataFrame({"gene": genes, "i": np.arange(len(genes), dtype=np.int64)})
         con.register("vocab", vocab)
-        pairs = con.execute(
-            """
-            SELECT a.i AS a, b.i AS b, d.fitness, d.epsilon
-            FROM dmf d JOIN vocab a ON d.gene_a = a.gene JOIN vocab b ON d.gene_b = b.gene
-            WHERE d.fitness IS NOT NULL AND isfinite(d.fitness)
-            ORDER BY a.i, b.i
-            """
-        ).fetchnumpy()
-        smf_rows = con.execute(
-            "SELECT v.i, s.fitness FROM smf s JOIN vocab v ON s.gene = v.gene "
-            "WHERE s.fitness IS NOT NULL"
-        ).fetchnumpy()
+        parts = {}
+        for size, (table, cols, inter) in _SET_QUERIES.items():
+            if not has_table(con, table):
+                continue
+            joins = " ".join(f"JOIN vocab v{k} ON t.{c} = v{k}.gene" for k, c in enumerate(cols))
+            picks = ", ".join(f"v{k}.i AS g{k}" for k in range(len(cols)))
+            parts[size] = con.execute(
+                f"SELECT {picks}, t.fitness, {inter if inter == 'NULL' else 't.' + inter} AS inter "
+                f"FROM {table} t {joins} WHERE t.fitness IS NOT NULL AND isfinite(t.fitness)"
+            ).fetchnumpy()
         con.unregister("vocab")
     finally:
         con.close()
-    if len(pairs["a"]) == 0:
+    if 2 not in parts or len(parts[2]["fitness"]) == 0:
         raise CreError(f"{ws.root} has no double-mutant fitness (dmf): ingest SGA files first")
     smf = np.full(len(genes), np.nan, dtype=np.float32)
-    smf[np.asarray(smf_rows["i"], dtype=np.int64)] = np.asarray(smf_rows["fitness"], dtype=np.float32)
-    eps = _filled(pairs["epsilon"])
-    return PairTable(
-        genes=genes, names=names,
-        idx=np.stack([np.asarray(pairs["a"], np.int64), np.asarray(pairs["b"], np.int64)], axis=1),
-        fitness=np.asarray(pairs["fitness"], dtype=np.float32), epsilon=eps, smf=smf,
-    )
+    smf[np.asarray(parts[1]["g0"], dtype=np.int64)] = _filled(parts[1]["fitness"])
+    idx, size, fit, inter = [], [], [], []
+    for k, rows in parts.items():
+        block = np.full((len(rows["fitness"]), MAX_SET), -1, dtype=np.int64)
+        block[:, :k] = np.sort(np.stack([np.asarray(rows[f"g{j}"], np.int64) for j in range(k)], 1), 1)
+        idx.append(block)
+        size.append(np.full(len(block), k, dtype=np.int8))
+        fit.append(_filled(rows["fitness"]))
+        inter.append(_filled(rows["inter"]) if k > 1 else np.full(len(block), np.nan, np.float32))
+    idx, size = np.concatenate(idx), np.concatenate(size)
+    # by size, then by the genes left to right
+    order = np.lexsort(tuple(idx[:, j] for j in reversed(range(MAX_SET))) + (size,))
+    return SetTable(genes=genes, names=names, idx=idx[order], size=size[order],
+                    fitness=np.concatenate(fit)[order], interaction=np.concatenate(inter)[order], smf=smf)
 
 
 def _filled(values) -> np.ndarray:
@@ -124,7 +156,7 @@ def subset_rows(n: int, size: int | None, seed: int) -> np.ndarray:
 
 @dataclass
 class Split:
-    """Row numbers (into the pair table) of each part, and what the split did."""
+    """Row numbers (into the set table) of each part, and what the split did."""
 
     kind: str
     train: np.ndarray
@@ -136,8 +168,9 @@ class Split:
 def make_split(idx: np.ndarray, rows: np.ndarray, kind: str, seed: int,
                val_frac: float, test_frac: float, split_file: str | None = None,
                genes: list[str] | None = None) -> Split:
-    """Split ``rows`` of the pair table ``idx`` (n, 2) into train/val/test (module docstring);
-    a ``split_file`` (with the vocabulary ``genes``) overrides ``kind`` (train/split_file.py)."""
+    """Split ``rows`` of the set table ``idx`` (n, K; PAD-padded) into train/val/test (module
+    docstring); a ``split_file`` (with the vocabulary ``genes``) overrides ``kind``
+    (train/split_file.py)."""
     rng = np.random.default_rng([seed, 2])
     if split_file is not None:
         kind = "file"
@@ -149,13 +182,16 @@ def make_split(idx: np.ndarray, rows: np.ndarray, kind: str, seed: int,
         info = {"kind": kind, "dropped": 0}
     elif kind == "gene":
         genes = np.unique(idx[rows])
+        genes = genes[genes >= 0]
         perm = genes[rng.permutation(len(genes))]
         n_test, n_val = round(test_frac * len(genes)), round(val_frac * len(genes))
-        part = np.zeros(int(idx.max()) + 1, dtype=np.int8)       # 0 train, 1 val, 2 test
+        part = np.full(int(idx.max()) + 2, -1, dtype=np.int8)    # 0 train, 1 val, 2 test; PAD → -1
+        part[perm[n_test + n_val:]] = 0
         part[perm[:n_test]] = 2
         part[perm[n_test:n_test + n_val]] = 1
-        pa, pb = part[idx[rows, 0]], part[idx[rows, 1]]
-        same = pa == pb
+        slots = part[idx[rows]]                                   # PAD (-1) reads the last entry
+        pa = slots[:, 0]
+        same = ((slots == pa[:, None]) | (idx[rows] < 0)).all(1)
         train, val, test = rows[same & (pa == 0)], rows[same & (pa == 1)], rows[same & (pa == 2)]
         info = {"kind": kind, "dropped": int((~same).sum()), "train_genes": len(genes) - n_test - n_val,
                 "val_genes": n_val, "test_genes": n_test}
@@ -164,8 +200,8 @@ def make_split(idx: np.ndarray, rows: np.ndarray, kind: str, seed: int,
     info.update(n_train=len(train), n_val=len(val), n_test=len(test))
     if min(len(train), len(val), len(test)) == 0:
         raise CreError(
-            f"the {kind} split of {len(rows):,} pairs left an empty part ({info}); "
-            "use more pairs or larger --val-frac/--test-frac"
+            f"the {kind} split of {len(rows):,} sets left an empty part ({info}); "
+            "use more data or larger --val-frac/--test-frac"
         )
     return Split(kind, np.sort(train), np.sort(val), np.sort(test), info)
 
@@ -261,12 +297,14 @@ def model_from_config(config: TrainConfig, n_genes: int, in_dim: int = 0,
         pooling=config.pooling, gene_dim=config.gene_dim, wt_copies=config.wt_copies,
         ontology=ontology, dcell_alpha=config.dcell_alpha,
         smf=None if smf is None else torch.as_tensor(smf, dtype=torch.float32),
+        learned_genes=config.embedder == "id", rank=config.rank, smf_aware=config.smf_aware,
+        interaction_weight=config.interaction_weight,
     )
 
 
-def training_rows(ws: Workspace, config: TrainConfig) -> tuple[PairTable, Split]:
-    """The pair table and the split a run with ``config`` trains on (same seeds, same rows)."""
-    table = load_pairs(ws)
+def training_rows(ws: Workspace, config: TrainConfig) -> tuple[SetTable, Split]:
+    """The set table and the split a run with ``config`` trains on (same seeds, same rows)."""
+    table = load_sets(ws)
     rows = subset_rows(len(table), config.subset, config.split_seed)
     split = make_split(table.idx, rows, config.split, config.split_seed, config.val_frac,
                        config.test_frac, config.split_file, table.genes)

@@ -43,7 +43,8 @@ from cre_core.train import data as D
 from cre_core.train import runs as R
 from cre_core.train.checkpoint import load_checkpoint, save_checkpoint
 from cre_core.train.config import TrainConfig
-from cre_core.train.metrics import epsilon_metrics, regression_metrics
+from cre_core.train.evaluate import ceiling_summary
+from cre_core.train.metrics import null_expectation, regression_metrics, set_size_metrics
 from cre_core.train.rebuild import rebuild_model
 from cre_core.workspace import Workspace
 
@@ -202,13 +203,15 @@ def aggregate(ws: Workspace, config: TrainConfig, folder: Path) -> dict:
         raise CreError("member 0's test predictions do not match the split: train the ensemble again")
 
     parts = {}
+    doubles = table.size == 2
     for part in ("val", "test"):
         rows = getattr(split, part)
         members = member_predictions(model, table.idx, rows, config.eval_batch_size)
-        pairs = table.idx[rows]
-        mult = (table.smf[pairs[:, 0]] * table.smf[pairs[:, 1]]).astype(np.float64)
+        # fitness without the set's own interaction (f_a·f_b for pairs, Kuzmin's for triples)
+        mult = null_expectation(table.idx[rows], table.smf, table.idx[doubles, :2], table.interaction[doubles])
         parts[part] = dict(members=members, mean=members.mean(0), sd=spread(members), mult=mult,
-                           y=table.fitness[rows].astype(np.float64), eps=table.epsilon[rows].astype(np.float64))
+                           y=table.fitness[rows].astype(np.float64),
+                           eps=table.interaction[rows].astype(np.float64))
     val, test = parts["val"], parts["test"]
     cal_fit = fit_calibration(val["mean"], val["sd"], val["y"])
     cal_eps = fit_calibration(val["mean"] - val["mult"], val["sd"], val["eps"])
@@ -229,6 +232,8 @@ def aggregate(ws: Workspace, config: TrainConfig, folder: Path) -> dict:
     })
     member_summaries = [R.read_json(f / "summary.json") or {} for f in folders]
     metrics = regression_metrics(test["y"], test["mean"])
+    by_size = set_size_metrics(table.size[split.test], test["y"], test["mean"], test["mult"], test["eps"])
+    pairs, triples = by_size.get("2", {}), by_size.get("3", {})
     summary = {
         "run_id": folder.name, "run_dir": str(folder),
         "status": "diverged" if any(s.get("status") == "diverged" for s in member_summaries) else "done",
@@ -240,8 +245,10 @@ def aggregate(ws: Workspace, config: TrainConfig, folder: Path) -> dict:
         "device": "cpu", "world_size": 1, "ensemble": config.ensemble,
         "pearson": metrics["pearson"], "spearman": metrics["spearman"], "r2": metrics["r2"],
         "mse": metrics["mse"], "n_test": metrics["n"],
-        **epsilon_metrics(test["mean"], table.smf[table.idx[split.test, 0]],
-                          table.smf[table.idx[split.test, 1]], test["eps"]),
+        "eps_pearson": pairs.get("interaction_pearson"), "eps_spearman": pairs.get("interaction_spearman"),
+        "n_eps": pairs.get("n_interaction", 0), "tau_pearson": triples.get("interaction_pearson"),
+        "n_tau": triples.get("n_interaction", 0), "by_size": by_size,
+        **ceiling_summary(ws, table, split.test, by_size),
         "wt_pred": None, "interval": interval,
         "coverage": interval["fitness"]["coverage"], "eps_coverage": interval["epsilon"]["coverage"],
         "members": [{"member": k, "seed": config.seed + k, "status": s.get("status"),

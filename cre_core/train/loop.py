@@ -1,6 +1,7 @@
 """The training engine (``Engine``: gradient steps on index batches) and one run (``train_run``).
 
-Data path: the pair table is two device tensors (gene indices (n, 2) and fitness (n,)); an epoch
+Data path: the set table (singles, doubles, triples) is device tensors (gene indices (n, 3)
+padded with -1, fitness (n,), and the measured interaction (n,) for models that learn it); an epoch
 is a seeded permutation of the training rows cut into slices; a step gathers ``idx[rows]`` and
 ``y[rows]`` and calls the model. The feature table sits in the model as a device buffer. No
 DataLoader, no per-sample objects. On CUDA the forward runs under bf16 autocast.
@@ -37,6 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
@@ -51,7 +53,7 @@ from cre_core.train import runs as R
 from cre_core.train.checkpoint import Checkpointer, load_checkpoint
 from cre_core.train.config import TrainConfig
 from cre_core.train.early_stopping import EarlyStopping
-from cre_core.train.evaluate import predict_rows, score_test
+from cre_core.train.evaluate import ceiling_summary, predict_rows, score_test
 from cre_core.train.metric_log import MetricLog
 from cre_core.train.metrics import regression_metrics
 from cre_core.train.rebuild import rebuild_model, run_meta
@@ -75,8 +77,10 @@ class Engine:
         self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, idx: torch.Tensor,
         y: torch.Tensor, *, batch_size: int, seed: int = 0, amp: bool = True,
         clip: float | None = None, grad_norm: bool = False, dist_info: DistContext | None = None,
+        interaction: torch.Tensor | None = None,
     ) -> None:
         self.model, self.optimizer, self.idx, self.y = model, optimizer, idx, y
+        self.interaction = interaction      # measured ε/τ per row (NaN = none), for models that learn it
         self.core = cast(FitnessModel, model.module if isinstance(model, DistributedDataParallel) else model)
         self.batch_size, self.seed, self.clip = batch_size, seed, clip
         self.dist = dist_info or DistContext()
@@ -113,6 +117,8 @@ class Engine:
         with self.autocast():
             if wt_only:
                 out = self.model(self.idx[rows[:0]], self.y[rows[:0]], wt_only=True)
+            elif self.interaction is not None:
+                out = self.model(self.idx[rows], self.y[rows], interaction=self.interaction[rows])
             else:
                 out = self.model(self.idx[rows], self.y[rows])
         self.optimizer.zero_grad(set_to_none=True)
@@ -260,6 +266,7 @@ class _Run:
         self.core: FitnessModel = model
         self.idx = torch.from_numpy(table.idx).to(self.device)
         self.y = torch.from_numpy(table.fitness).to(self.device)
+        inter = torch.from_numpy(table.interaction).to(self.device) if model.uses_interaction else None
         self.rows = {k: torch.from_numpy(getattr(self.split, k)).to(self.device) for k in ("train", "val", "test")}
         wrapped: torch.nn.Module = model
         if ctx.active and model.trainable:
@@ -271,16 +278,19 @@ class _Run:
             self.optimizer = optimizer = make_optimizer(model, cfg, self.device)
             self.engine = Engine(
                 wrapped, optimizer, self.idx, self.y, batch_size=max(1, cfg.batch_size // ctx.world) * ctx.world,
-                seed=cfg.seed, amp=cfg.amp, clip=cfg.clip, grad_norm=model.wt_model, dist_info=ctx)
+                seed=cfg.seed, amp=cfg.amp, clip=cfg.clip, grad_norm=model.wt_model, dist_info=ctx,
+                interaction=inter)
         self.early = EarlyStopping(cfg.patience)
         self.checkpoints = Checkpointer(self.folder, meta, enabled=ctx.is_main)
         if ckpt is not None:
             self._restore(ckpt)
         self.log.open(self.position["epoch"], self.engine.step if self.engine else 0, steps=model.wt_model)
         extra = f", {missing} genes without features" if missing else ""
+        used = table.size[np.concatenate([self.split.train, self.split.val, self.split.test])]
+        sizes = ", ".join(f"{int((used == k).sum()):,} of {k}" for k in sorted(set(used.tolist())))
         self.echo(
-            f"{cfg.model}: {self.split.info['n_rows']:,} pairs "
-            f"({cfg.split} split: {self.split.info['n_train']:,} train, "
+            f"{cfg.model}: {self.split.info['n_rows']:,} gene sets ({sizes}; "
+            f"{cfg.split} split: {self.split.info['n_train']:,} train, "
             f"{self.split.info['n_val']:,} val, {self.split.info['n_test']:,} test, "
             f"{self.split.info['dropped']:,} dropped), {table.n_genes:,} genes{extra}, device {self.device}, "
             f"{sum(p.numel() for p in model.parameters()):,} parameters, data in {time.perf_counter() - t0:.1f} s"
@@ -473,9 +483,12 @@ class _Run:
         }
         if best.exists():
             self.core.load_state_dict(load_checkpoint(best, map_location=self.device)["model"])
+            cfg = self.config
+            smf_input = cfg.model == "multiplicative" or (cfg.model == "interaction" and cfg.smf_aware)
             summary.update(score_test(self.core, self.table, self.split.test, self.idx, self.rows["test"],
-                                      self.config.eval_batch_size, self.engine.amp if self.engine else False,
-                                      self.folder / "predictions.parquet"))
+                                      cfg.eval_batch_size, self.engine.amp if self.engine else False,
+                                      self.folder / "predictions.parquet", smf_input=smf_input))
+            summary.update(ceiling_summary(self.ws, self.table, self.split.test, summary["by_size"]))
         else:
             summary.update(pearson=None, spearman=None, r2=None, mse=None, n_test=len(self.split.test))
         summary["seconds"] = round(self.checkpoints.seconds(), 2)

@@ -1,4 +1,4 @@
-"""Regression metrics on numpy arrays (no scipy): Pearson, Spearman, R², MSE, and ε scores.
+"""Regression metrics on numpy arrays (no scipy): Pearson, Spearman, R², MSE, ε/τ scores per set size.
 
 Undefined values (fewer than two points, a constant input) are returned as NaN; the run files
 write them as JSON null.
@@ -62,17 +62,70 @@ def regression_metrics(true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
             "r2": r2(true, pred), "mse": mse(true, pred), "n": int(np.asarray(true).size)}
 
 
-def epsilon_metrics(pred: np.ndarray, smf_a: np.ndarray, smf_b: np.ndarray, eps_true: np.ndarray) -> dict[str, float]:
-    """Interaction scores: predicted ε = f̂_ij − f_i·f_j against measured ε.
+def interaction_metrics(pred: np.ndarray, expected: np.ndarray, measured: np.ndarray) -> dict[str, float]:
+    """Interaction scores: predicted interaction = f̂(D) − ``expected`` against ``measured``.
 
-    Only pairs with both single-mutant fitnesses and a measured ε count (``n_eps``).
+    ``expected`` is the fitness the set would have without its own interaction, from measured
+    values (``null_expectation``); only sets with it and a measured score count (``n``).
     """
-    mult = np.asarray(np.asarray(smf_a) * np.asarray(smf_b), np.float64)   # in the SMF's precision
-    pred, eps = np.asarray(pred, np.float64), np.asarray(eps_true, np.float64)
-    ok = np.isfinite(mult) & np.isfinite(eps) & np.isfinite(pred)
-    eps_pred = pred[ok] - mult[ok]
-    return {"eps_pearson": pearson(eps_pred, eps[ok]), "eps_spearman": spearman(eps_pred, eps[ok]),
-            "n_eps": int(ok.sum())}
+    expected = np.asarray(expected, np.float64)
+    pred, measured = np.asarray(pred, np.float64), np.asarray(measured, np.float64)
+    ok = np.isfinite(expected) & np.isfinite(measured) & np.isfinite(pred)
+    inter = pred[ok] - expected[ok]
+    return {"pearson": pearson(inter, measured[ok]), "spearman": spearman(inter, measured[ok]),
+            "n": int(ok.sum())}
+
+
+def null_expectation(idx: np.ndarray, smf: np.ndarray, pairs: np.ndarray, pair_eps: np.ndarray) -> np.ndarray:
+    """Fitness of each set without its own interaction term, from measured values (float64).
+
+    Doubles: f_a·f_b (so f_ab − this is ε). Triples: f_a f_b f_c + ε_ab f_c + ε_ac f_b +
+    ε_bc f_a with the measured ε of the three pairs (Kuzmin et al. 2018; f_abc − this is τ).
+    NaN for single mutants and wherever a needed SMF or ε is not measured. ``idx`` (n, K) is
+    PAD-padded; ``pairs`` (m, 2) ascending gene pairs with their measured ``pair_eps``.
+    """
+    idx = np.asarray(idx, np.int64)
+    present = idx >= 0
+    size = present.sum(1)
+    smf = np.asarray(smf)
+    # the product in the SMF's own precision, as the multiplicative model computes it
+    f = np.where(present, smf[idx.clip(min=0)], smf.dtype.type(1))
+    out = np.where(size >= 2, f.prod(1).astype(np.float64), np.nan)
+    f = f.astype(np.float64)
+    triple = np.flatnonzero(size == 3)
+    if len(triple) and not len(pairs):
+        out[triple] = np.nan
+    elif len(triple):
+        width = int(max(idx.max(), pairs.max())) + 1
+        keys = pairs[:, 0].astype(np.int64) * width + pairs[:, 1]
+        order = np.argsort(keys)
+        keys, eps = keys[order], np.asarray(pair_eps, np.float64)[order]
+        tri = np.sort(idx[triple, :3], 1)
+        ft = np.take_along_axis(f[triple, :3], np.argsort(idx[triple, :3], 1), 1)
+        for a, b, c in ((0, 1, 2), (0, 2, 1), (1, 2, 0)):
+            want = tri[:, a] * width + tri[:, b]
+            at = np.searchsorted(keys, want).clip(max=len(keys) - 1)
+            out[triple] += np.where(keys[at] == want, eps[at], np.nan) * ft[:, c]
+    return out
+
+
+def set_size_metrics(size: np.ndarray, true: np.ndarray, pred: np.ndarray, expected: np.ndarray,
+                     measured: np.ndarray) -> dict[str, dict]:
+    """Per set size (keys "1", "2", "3"): fitness metrics and the interaction's (ε, τ) r.
+
+    Each entry: ``pearson spearman r2 mse n`` of fitness, and for sizes ≥ 2
+    ``interaction_pearson interaction_spearman n_interaction`` (``interaction_metrics``).
+    """
+    out = {}
+    for k in np.unique(size):
+        sel = size == k
+        entry = regression_metrics(true[sel], pred[sel])
+        if k >= 2:
+            inter = interaction_metrics(pred[sel], expected[sel], measured[sel])
+            entry.update(interaction_pearson=inter["pearson"], interaction_spearman=inter["spearman"],
+                         n_interaction=inter["n"])
+        out[str(int(k))] = entry
+    return out
 
 
 def fitness_bins(true: np.ndarray, pred: np.ndarray,

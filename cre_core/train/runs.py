@@ -35,7 +35,8 @@ from cre_core.workspace import Workspace
 STATUSES = ("queued", "running", "done", "diverged", "failed", "interrupted")
 RUN_COLUMNS = ["run_id", "model", "features", "split", "embedder", "status", "created", "epoch",
                "test_pearson", "test_spearman", "test_r2", "test_mse", "n_test", "wt_pred",
-               "eps_pearson", "n_eps", "seconds", "ensemble", "coverage", "eps_coverage"]
+               "eps_pearson", "n_eps", "seconds", "ensemble", "coverage", "eps_coverage",
+               "pairs_pearson", "tau_pearson", "n_tau", "eps_ceiling_fraction", "fitness_ceiling_fraction"]
 EPOCH_COLUMNS = ["epoch", "train_loss", "val_loss", "val_pearson", "val_spearman", "val_r2"]
 STEP_COLUMNS = ["step", "epoch", "loss", "wt_mean", "wt_loss", "grad_norm"]
 
@@ -120,6 +121,8 @@ def new_run_id(config) -> str:
     parts = [time.strftime("%Y%m%d-%H%M%S"), config.model]
     if config.uses_features:
         parts.append(config.features if config.embedder == "kmer" else f"{config.features}-{config.embedder}")
+    elif config.embedder == "id":
+        parts.append("id")
     parts += [config.split, secrets.token_hex(2)]
     return "-".join(parts)
 
@@ -173,7 +176,9 @@ def list_runs(ws: Workspace) -> pd.DataFrame:
         config = read_json(cfg_path) or {}
         status = read_json(folder / "status.json") or {}
         summary = read_json(folder / "summary.json") or {}
-        uses_features = config.get("model") in FEATURE_MODELS
+        uses_features = config.get("model") in FEATURE_MODELS and config.get("embedder") != "id"
+        pairs = (summary.get("by_size") or {}).get("2") or {}
+        fraction = summary.get("ceiling_fraction") or {}
         rows.append({
             "run_id": folder.name, "model": config.get("model"),
             "features": config.get("features") if uses_features else None,
@@ -187,6 +192,9 @@ def list_runs(ws: Workspace) -> pd.DataFrame:
             "eps_pearson": summary.get("eps_pearson"), "n_eps": summary.get("n_eps"),
             "seconds": summary.get("seconds"), "ensemble": config.get("ensemble") or 1,
             "coverage": summary.get("coverage"), "eps_coverage": summary.get("eps_coverage"),
+            "pairs_pearson": pairs.get("pearson"), "tau_pearson": summary.get("tau_pearson"),
+            "n_tau": summary.get("n_tau"), "eps_ceiling_fraction": fraction.get("epsilon"),
+            "fitness_ceiling_fraction": fraction.get("fitness"),
         })
     frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
     if len(frame):
