@@ -67,7 +67,7 @@ def test_ensemble_run_folder_members_and_summary(trained):
     seeds = [json.loads((member_dir(folder, k) / "config.json").read_text())["seed"] for k in range(3)]
     assert seeds == [0, 1, 2]
     assert [m["status"] for m in ens["members"]] == ["done"] * 3
-    assert ens["ensemble"] == 3 and ens["n_test"] == 403
+    assert ens["ensemble"] == 3 and ens["n_test"] == 414           # 403 pairs, 11 single mutants
     fit, eps = ens["interval"]["fitness"], ens["interval"]["epsilon"]
     assert 0.65 <= fit["coverage"] <= 0.92 and 0.65 <= eps["coverage"] <= 0.92
     assert 0 < fit["mean_width"] < 0.5 and fit["tau"] > 0 and fit["scale"] > 0
@@ -173,9 +173,10 @@ def test_cli_predict_and_scan_print_the_interval(trained, capsys):
     result = json.loads(out[-1])
     assert f"(80% [{result['predicted_lo']:.4f}, {result['predicted_hi']:.4f}])" in out[0]
     assert out[1].strip() == f"GEN3 (YAL003W): seen in training: {result['train_counts'][0]} pairs"
-    assert main(["predict", "--workspace", str(ws.root), "--run", single["run_id"], "--genes", "YAL003W"]) == 0
+    triple = "YAL003W,YAL010W,YAL012W"                             # the workspace has no triples
+    assert main(["predict", "--workspace", str(ws.root), "--run", single["run_id"], "--genes", triple]) == 0
     out = capsys.readouterr().out
-    assert "single model: no interval" in out and "never trained on sets of 1 gene(s)" in out
+    assert "single model: no interval" in out and "never trained on sets of 3 gene(s)" in out
     assert main(["scan", "--workspace", str(ws.root), "--run", ens["run_id"], "--gene", "YAL003W", "--top", "0"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "predicted_lo" in lines[0] and len(json.loads(lines[-1])["partners"]) == 63

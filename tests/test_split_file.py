@@ -66,7 +66,7 @@ def test_three_gene_rows(tmp_path):
         ("gene_a\tgene_b\tsplit\nYAL001C\tYAL002W\ttraining\n", 2,
          "split 'training', expected train, val or test"),
         ("gene_a\tgene_b\tsplit\n\nYAL001C\tYAL002W\n", 3, "2 columns, expected 3"),
-        ("gene_a\tgene_b\tsplit\nYAL001C\t\ttrain\n", 2, "a strain needs at least two genes"),
+        ("gene_a\tgene_b\tsplit\n\t\ttrain\n", 2, "no gene: a strain needs gene_a (single mutants leave gene_b empty)"),
         ("gene_a\tgene_b\tsplit\nYAL001C\tYAL002W\ttrain\nYAL002W\tYAL001C\ttest\n", 3,
          "YAL002W/YAL001C is already in train (an earlier line)"),
     ],
