@@ -7,6 +7,8 @@ rows at once, (K, B), for the interval (``cre_core.train.ensemble``).
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -27,19 +29,23 @@ class Ensemble(FitnessModel):
     def __len__(self) -> int:
         return len(self.members)
 
+    def each(self) -> list[FitnessModel]:
+        """The members, typed (nn.ModuleList yields plain modules)."""
+        return [cast(FitnessModel, m) for m in self.members]
+
     def member_predict(self, idx: torch.Tensor) -> torch.Tensor:
-        return torch.stack([m.predict(idx).float() for m in self.members])
+        return torch.stack([m.predict(idx).float() for m in self.each()])
 
     def predict(self, idx: torch.Tensor) -> torch.Tensor:
         return self.member_predict(idx).mean(0)
 
     def eval_rows(self, default: int) -> int:
-        return min(m.eval_rows(default) for m in self.members)
+        return min(m.eval_rows(default) for m in self.each())
 
     @torch.no_grad()
     def member_scan(self, gene: int, n_genes: int) -> torch.Tensor:
         """(K, n_genes): every member's fast scan (DeepSets: φ of every gene once per member)."""
-        return torch.stack([m.scan(gene, n_genes).float() for m in self.members])
+        return torch.stack([m.scan(gene, n_genes).float() for m in self.each()])
 
     @torch.no_grad()
     def scan(self, gene: int, n_genes: int, chunk: int = 0) -> torch.Tensor:

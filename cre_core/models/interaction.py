@@ -45,6 +45,7 @@ from cre_core.models.genes import FeatureTable, GeneRepresentation
 
 
 class InteractionModel(FitnessModel):
+    smf: torch.Tensor
     """Π ŝ + pairwise ε̂ + triple τ̂ over a gene representation (module docstring).
 
     Args:

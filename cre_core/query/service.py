@@ -92,11 +92,12 @@ class LoadedRun:
                "predicted_hi": np.full_like(pred, np.nan), "multiplicative": mult,
                "epsilon_pred": pred - mult, "epsilon_lo": np.full_like(pred, np.nan),
                "epsilon_hi": np.full_like(pred, np.nan)}
-        if self.calibration is not None:
+        fit, eps = (self.calibration or {}).get("fitness"), (self.calibration or {}).get("epsilon")
+        if fit is not None:
             sd = spread(members)
-            out["predicted_lo"], out["predicted_hi"] = self.calibration["fitness"].bounds(pred, sd)
-            if self.calibration.get("epsilon") is not None:
-                out["epsilon_lo"], out["epsilon_hi"] = self.calibration["epsilon"].bounds(pred - mult, sd)
+            out["predicted_lo"], out["predicted_hi"] = fit.bounds(pred, sd)
+            if eps is not None:
+                out["epsilon_lo"], out["epsilon_hi"] = eps.bounds(pred - mult, sd)
         return out
 
     def training_support(self, ws: Workspace) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -142,6 +143,7 @@ def _load(ws: Workspace, folder: Path, path: Path, stamp: tuple[int, int]) -> Lo
     config = TrainConfig.from_dict(meta["config"])
     genes = list(meta["genes"])
     calibration = None
+    model: FitnessModel
     if "members" in ckpt:            # an ensemble run (cre_core.train.ensemble)
         model = members_from_states(ws, meta, ckpt["members"])
         calibration = {k: Calibration.from_dict(v) if v else None for k, v in ckpt["calibration"].items()}

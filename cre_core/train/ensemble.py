@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -128,6 +129,8 @@ def train_ensemble(ws: Workspace, config: TrainConfig, run_dir: str | Path | Non
             echo(f"member {k + 1}/{k_total} (seed {config.seed + k})" + (": resuming" if again else ""))
             summary = train_member(ws, member_config(config, k), sub, resume=again,
                                    echo=lambda m, k=k: echo(f"[{k + 1}/{k_total}] {m}"))
+            if summary is None:
+                raise CreError(f"ensemble member {k + 1} returned no summary")
             if summary["status"] == "interrupted":
                 R.write_status(folder, "interrupted", message=f"stopped in member {k + 1}/{k_total}; "
                                "resume with --resume")
@@ -214,6 +217,9 @@ def aggregate(ws: Workspace, config: TrainConfig, folder: Path) -> dict:
                            eps=table.interaction[rows].astype(np.float64))
     val, test = parts["val"], parts["test"]
     cal_fit = fit_calibration(val["mean"], val["sd"], val["y"])
+    if cal_fit is None:
+        raise CreError("the validation part has fewer than 2 measured sets: an interval cannot be "
+                       "calibrated; use a larger --val-frac")
     cal_eps = fit_calibration(val["mean"] - val["mult"], val["sd"], val["eps"])
     lo, hi = cal_fit.bounds(test["mean"], test["sd"])
     eps_center = test["mean"] - test["mult"]
@@ -223,7 +229,7 @@ def aggregate(ws: Workspace, config: TrainConfig, folder: Path) -> dict:
     with atomic_path(folder / "predictions.parquet") as tmp:
         frame.to_parquet(tmp, index=False)
 
-    interval = {"level": LEVEL, "fitness": _interval_report(cal_fit, lo, hi, test["y"]),
+    interval: dict[str, Any] = {"level": LEVEL, "fitness": _interval_report(cal_fit, lo, hi, test["y"]),
                 "epsilon": _interval_report(cal_eps, eps_lo, eps_hi, test["eps"])}
     save_checkpoint(folder / "checkpoints" / "best.pt", {
         "members": [m.state_dict() for m in model.members],
