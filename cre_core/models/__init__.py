@@ -1,7 +1,8 @@
 """Fitness models: plain torch modules, no I/O.
 
 ``build_model`` is the one registry the training loop and the query service share; it takes
-what a model needs as values (sizes, a feature width, an ontology, SMF tensor), never a path.
+what a model needs as values (sizes, a feature width, an ontology, SMF tensor, a gene
+representation such as the sequence encoder), never a path.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from cre_core.models.base import PAD, FitnessModel
 from cre_core.models.baselines import MeanModel, Multiplicative
 from cre_core.models.dcell import DCell, Ontology, build_ontology
 from cre_core.models.deepset import DeepSet
+from cre_core.models.genes import FeatureTable, GeneRepresentation, LearnedGenes
+from cre_core.models.seq_encoder import SeqEncoder
 from cre_core.models.wt_anchored import WtAnchored
 from cre_core.models.wt_diff import WtDiff
 
@@ -24,10 +27,14 @@ def build_model(
     rho_layers: int = 2, norm: str = "none", dropout: float = 0.0, pooling: str = "sum",
     gene_dim: int = 64, wt_copies: int = 1, ontology: Ontology | None = None,
     dcell_alpha: float = 0.3, smf: torch.Tensor | None = None,
+    genes: GeneRepresentation | None = None,
 ) -> FitnessModel:
-    """A fresh model by name (see ``MODELS``)."""
+    """A fresh model by name (see ``MODELS``); ``genes`` replaces the feature table of the
+    FEATURE_MODELS (e.g. a SeqEncoder)."""
     common = dict(hidden=hidden, phi_layers=phi_layers, rho_layers=rho_layers, norm=norm,
                   dropout=dropout, pooling=pooling)
+    if name in FEATURE_MODELS and genes is not None:
+        common["genes"] = genes
     if name == "deepset":
         return DeepSet(n_genes, in_dim, **common)
     if name == "gene-id":
@@ -52,4 +59,5 @@ def build_model(
 __all__ = [
     "MODELS", "FEATURE_MODELS", "PAD", "FitnessModel", "build_model", "DeepSet", "WtAnchored",
     "WtDiff", "DCell", "Ontology", "build_ontology", "MeanModel", "Multiplicative",
+    "GeneRepresentation", "FeatureTable", "LearnedGenes", "SeqEncoder",
 ]

@@ -95,9 +95,11 @@ def _load(ws: Workspace, folder: Path, path: Path, stamp: tuple[int, int]) -> Lo
     placeholder = np.full(len(genes), np.nan, np.float32) if config.model == "multiplicative" else None
     model = D.model_from_config(config, len(genes), meta["in_dim"], ontology, placeholder)
     model.load_state_dict(ckpt["model"])
-    if config.uses_features:
+    if config.uses_table:
         stats = (meta["feature_mean"].numpy(), meta["feature_std"].numpy())
         model.set_features(torch.from_numpy(D.gene_features(ws, config, genes, stats=stats).table))
+    if config.uses_windows:
+        model.encoder.set_windows(D.gene_windows(ws, config.features, genes).codes)
     model.eval()
     con = ws.connect(read_only=True)
     try:

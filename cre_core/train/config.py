@@ -27,7 +27,7 @@ CHOICES: dict[str, tuple] = {
     "model": MODELS,
     "features": ("downstream", "upstream", "both"),
     "split": ("random", "gene"),
-    "embedder": ("kmer", "random", "specieslm"),
+    "embedder": ("kmer", "random", "specieslm", "encoder"),
     "norm": NORMS,
     "pooling": POOLINGS,
     "device": ("auto", "cpu", "cuda"),
@@ -37,7 +37,8 @@ FIELD_HELP: dict[str, str] = {
     "model": "model: deepset, wt-diff, wt-anchored, dcell, mean, multiplicative, gene-id",
     "features": "CRE windows embedded for each gene: downstream, upstream or both (concatenated)",
     "split": "random: pairs split at random; gene: gene-disjoint (no test gene in training)",
-    "embedder": "gene embedding: kmer spectrum, random (seeded Gaussian control) or specieslm",
+    "embedder": "gene embedding: kmer spectrum, random (seeded Gaussian control), specieslm, or encoder "
+                "(a CNN over the one-hot windows, trained with the model)",
     "embed_model": "SpeciesLM weights (local folder or hub cache id) for --embedder specieslm",
     "subset": "train on a seeded random subset of N pairs (before splitting); all pairs when empty",
     "epochs": "maximum number of passes over the training pairs",
@@ -65,7 +66,12 @@ FIELD_HELP: dict[str, str] = {
     "amp": "bf16 autocast on CUDA (ignored on CPU)",
     "log_every": "per-step metrics every N steps (0 = auto: every step up to 1,000 steps an epoch)",
     "eval_batch_size": "strains per batch when predicting validation and test sets",
+    "encoder_filters": "--embedder encoder: number of first-layer PWM filters (each read on both strands)",
+    "encoder_width": "--embedder encoder: filter width in bp (at least 10 + context to read 10-bp motifs)",
 }
+
+# (low, high) bounds of the encoder's options
+BOUNDS: dict[str, tuple[int, int]] = {"encoder_filters": (1, 1024), "encoder_width": (4, 64)}
 
 
 @dataclass
@@ -103,6 +109,8 @@ class TrainConfig:
     amp: bool = True
     log_every: int = 0
     eval_batch_size: int = 8192
+    encoder_filters: int = 64
+    encoder_width: int = 15
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -126,10 +134,23 @@ class TrainConfig:
             raise CreError("--lr must be positive")
         if self.clip is not None and self.clip <= 0:
             raise CreError("--clip must be positive")
+        for name, (low, high) in BOUNDS.items():
+            if not low <= getattr(self, name) <= high:
+                raise CreError(f"--{_flag(name)} must be between {low} and {high}")
 
     @property
     def uses_features(self) -> bool:
         return self.model in FEATURE_MODELS
+
+    @property
+    def uses_windows(self) -> bool:
+        """The model reads the genes' one-hot windows (the trainable sequence encoder)."""
+        return self.uses_features and self.embedder == "encoder"
+
+    @property
+    def uses_table(self) -> bool:
+        """The model reads a feature table from the embeddings layer."""
+        return self.uses_features and self.embedder != "encoder"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

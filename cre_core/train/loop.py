@@ -266,13 +266,16 @@ class _Run:
         rows = D.subset_rows(len(table), cfg.subset, cfg.split_seed)
         self.split = D.make_split(table.idx, rows, cfg.split, cfg.split_seed, cfg.val_frac, cfg.test_frac)
         self.table = table
-        features = D.gene_features(self.ws, cfg, table.genes) if cfg.uses_features else None
+        features = D.gene_features(self.ws, cfg, table.genes) if cfg.uses_table else None
+        windows = D.gene_windows(self.ws, cfg.features, table.genes) if cfg.uses_windows else None
         ontology = D.load_ontology(self.ws, table.genes, cfg.dcell_min_genes) if cfg.model == "dcell" else None
         torch.manual_seed(cfg.seed)
         in_dim = features.table.shape[1] if features is not None else 0
         model = D.model_from_config(cfg, table.n_genes, in_dim, ontology, table.smf).to(self.device)
         if features is not None:
             model.set_features(torch.from_numpy(features.table))
+        if windows is not None:
+            model.encoder.set_windows(windows.codes)
         self.train_mean = float(table.fitness[self.split.train].mean())
         model.init_output(self.train_mean)
         self.core = model
@@ -290,7 +293,8 @@ class _Run:
         ) if model.trainable else None
         self.state = {"epoch": 0, "epoch_step": 0, "best_val": math.inf, "best_epoch": -1,
                       "bad_epochs": 0, "loss_sum": 0.0, "loss_count": 0}
-        extra = f", {features.missing} genes without features" if features is not None and features.missing else ""
+        inputs = features or windows
+        extra = f", {inputs.missing} genes without features" if inputs is not None and inputs.missing else ""
         self.echo(
             f"{cfg.model}: {len(rows):,} pairs ({cfg.split} split: {self.split.info['n_train']:,} train, "
             f"{self.split.info['n_val']:,} val, {self.split.info['n_test']:,} test, "

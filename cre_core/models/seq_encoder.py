@@ -1,0 +1,158 @@
+"""A trainable CNN over one-hot CRE windows: the gene representation that reads the sequence.
+
+Windows are held on the device as uint8 codes (A, C, G, T = 0..3, anything else 4), one row
+per gene and region, in a non-persistent buffer (checkpoints never carry sequences; the query
+service reloads them from the store). A batch's one-hot input is built from the codes of its
+unique genes only, so the (u, L, 4) float tensor exists per step, never for the genome.
+
+The first layer is ``filters`` position weight matrices of ``width`` bp (wide enough to read a
+10-bp motif with a few bases of context). Each filter is applied to both strands: its reverse
+complement is the same weights flipped in position and base (A↔T, C↔G is a flip of the ACGT
+axis), and a position scores the better strand, so a motif counts the same on either strand and
+no parameter is spent learning it twice. After a ReLU each region's activations are pooled two
+ways per filter: the maximum (is the motif there?) and log1p of the sum (how many copies?).
+The gene's vector is those pooled values of every region side by side:
+``out_dim = 2 * filters * len(regions)``.
+
+Training passes over more than ``CHUNK_GENES`` genes are cut into chunks whose activations are
+recomputed in the backward pass (torch.utils.checkpoint), so peak memory is one chunk's, not
+the genome's. In eval mode the vectors of every gene are computed once and reused until the
+module goes back to training mode (evaluation, queries, scans).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
+
+from cre_core.models.genes import GeneRepresentation
+
+BASES = "ACGT"
+N_CODE = 4
+CHUNK_GENES = 256          # genes per encoding chunk (memory: chunk × L × 2·filters floats)
+
+_CODE_TABLE = np.full(256, N_CODE, dtype=np.uint8)
+for _i, _b in enumerate(BASES):
+    _CODE_TABLE[ord(_b)] = _CODE_TABLE[ord(_b.lower())] = _i
+
+
+def sequence_codes(sequences: list[str], length: int | None = None) -> np.ndarray:
+    """uint8 codes (n, length) of equal-length sequences; shorter ones are N-padded at the end."""
+    length = max((len(s) for s in sequences), default=0) if length is None else length
+    out = np.full((len(sequences), length), N_CODE, dtype=np.uint8)
+    for i, seq in enumerate(sequences):
+        raw = np.frombuffer(seq[:length].encode("ascii", "replace"), dtype=np.uint8)
+        out[i, :len(raw)] = _CODE_TABLE[raw]
+    return out
+
+
+def one_hot(codes: torch.Tensor) -> torch.Tensor:
+    """(…, L) codes → (…, L, 4) float one-hot; N (code 4) is all zeros."""
+    return F.one_hot(codes.long(), N_CODE + 1)[..., :N_CODE].float()
+
+
+class SeqEncoder(GeneRepresentation):
+    """Reverse-complement-shared PWM filters, max + count pooling per region (module docstring).
+
+    Args:
+        n_genes: vocabulary size; ``set_windows`` installs one code row per gene and region.
+        regions: the windows read, in output order (``upstream``, ``downstream``).
+        filters: number of first-layer PWM filters.
+        width: filter width in bp.
+    """
+
+    cheap_all = False
+
+    def __init__(self, n_genes: int, regions: tuple[str, ...] | list[str], filters: int = 64,
+                 width: int = 15) -> None:
+        super().__init__()
+        self.n_genes, self.regions = n_genes, tuple(regions)
+        self.filters, self.width = filters, width
+        self.out_dim = 2 * filters * len(self.regions)
+        self.weight = nn.Parameter(torch.randn(filters, 4, width) * (2.0 / (4 * width)) ** 0.5)
+        self.bias = nn.Parameter(torch.full((filters,), -0.5))
+        for region in self.regions:
+            self.register_buffer(f"codes_{region}", torch.full((n_genes, width), N_CODE, dtype=torch.uint8),
+                                 persistent=False)
+        self._cache: torch.Tensor | None = None
+
+    # --- windows -------------------------------------------------------------------------
+    def set_windows(self, windows: dict[str, np.ndarray | torch.Tensor]) -> None:
+        """Install (n_genes, L) uint8 codes per region (moved to the module's device)."""
+        for region in self.regions:
+            codes = torch.as_tensor(windows[region], dtype=torch.uint8)
+            if codes.ndim != 2 or codes.shape[0] != self.n_genes or codes.shape[1] < self.width:
+                raise ValueError(f"{region} windows are {tuple(codes.shape)}; expected ({self.n_genes}, ≥{self.width})")
+            setattr(self, f"codes_{region}", codes.to(self.bias.device))
+        self._cache = None
+
+    def codes(self, region: str) -> torch.Tensor:
+        return getattr(self, f"codes_{region}")
+
+    # --- the network ---------------------------------------------------------------------
+    def both_strands(self) -> torch.Tensor:
+        """(2·filters, 4·width) matmul weights: every filter, then its reverse complement."""
+        rc = self.weight.flip(1, 2)
+        return torch.cat([self.weight, rc]).reshape(2 * self.filters, 4 * self.width)
+
+    def activations(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One-hot (u, L, 4) → ReLU activations (u, L - width + 1, filters) of the better strand,
+        and which strand it was (True = reverse complement)."""
+        u, length, _ = x.shape
+        windows = x.unfold(1, self.width, 1).reshape(u, length - self.width + 1, 4 * self.width)
+        w = self.both_strands().to(windows.dtype)
+        scores = windows @ w.t()
+        fwd, rev = scores[..., :self.filters], scores[..., self.filters:]
+        best = torch.maximum(fwd, rev)
+        return torch.relu(best + self.bias.to(best.dtype)), rev > fwd
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """One-hot (u, L, 4) of one region → (u, 2·filters): max, log1p(sum) per filter."""
+        act = self.activations(x)[0].float()
+        return torch.cat([act.amax(1), torch.log1p(act.sum(1))], dim=1)
+
+    def encode_onehot(self, onehots: list[torch.Tensor]) -> torch.Tensor:
+        """Vectors (u, out_dim) from one one-hot tensor per region (attribution's entry point)."""
+        return torch.cat([self.pooled(x) for x in onehots], dim=1)
+
+    def _encode_codes(self, *codes: torch.Tensor) -> torch.Tensor:
+        return self.encode_onehot([one_hot(c) for c in codes])
+
+    def encode_genes(self, genes: torch.Tensor) -> torch.Tensor:
+        """Vectors of ``genes`` from their windows, in chunks of CHUNK_GENES genes."""
+        parts = []
+        for start in range(0, len(genes), CHUNK_GENES):
+            chunk = [self.codes(r)[genes[start:start + CHUNK_GENES]] for r in self.regions]
+            if torch.is_grad_enabled() and len(genes) > CHUNK_GENES:
+                parts.append(checkpoint(self._encode_codes, *chunk, use_reentrant=False))
+            else:
+                parts.append(self._encode_codes(*chunk))
+        if not parts:
+            return torch.zeros(0, self.out_dim, device=self.bias.device)
+        return torch.cat(parts)
+
+    # --- GeneRepresentation --------------------------------------------------------------
+    def forward(self, genes: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return F.embedding(genes, self.all())
+        return self.encode_genes(genes)
+
+    def all(self) -> torch.Tensor:
+        """Every gene's vector; cached in eval mode (computed without gradients)."""
+        if self.training:
+            return self.encode_genes(torch.arange(self.n_genes, device=self.bias.device))
+        if self._cache is None:
+            with torch.no_grad():
+                self._cache = self.encode_genes(torch.arange(self.n_genes, device=self.bias.device)).float()
+        return self._cache
+
+    def train(self, mode: bool = True) -> "SeqEncoder":
+        self._cache = None
+        return super().train(mode)
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self._cache = None
+        super()._load_from_state_dict(*args, **kwargs)
