@@ -72,7 +72,9 @@ class SeqEncoder(GeneRepresentation):
         self.n_genes, self.regions = n_genes, tuple(regions)
         self.filters, self.width = filters, width
         self.out_dim = 2 * filters * len(self.regions)
-        self.weight = nn.Parameter(torch.randn(filters, 4, width) * (2.0 / (4 * width)) ** 0.5)
+        # a random window scores about N(0, 4): filters start selective, so the few windows that
+        # pass the ReLU steer each filter towards one motif (a smaller start learns much slower)
+        self.weight = nn.Parameter(torch.randn(filters, 4, width) * 2.0 / width ** 0.5)
         self.bias = nn.Parameter(torch.full((filters,), -0.5))
         for region in self.regions:
             self.register_buffer(f"codes_{region}", torch.full((n_genes, width), N_CODE, dtype=torch.uint8),
