@@ -119,3 +119,50 @@ def test_encoder_plugs_into_the_deepset_paths():
     enc.register_forward_hook(lambda mod, inp, out: seen.append(len(inp[0])))
     model.predict(torch.tensor([[1, 2], [2, 5]]))
     assert seen == [3]
+
+
+def test_train_embedder_encoder_on_the_tiny_demo(workspace_copy, capsys):
+    """``train --embedder encoder`` end to end, then ``motifs`` and ``explain`` on the run."""
+    from cre_core.cli import main
+    from cre_core.data.demo import PRESETS
+    from cre_core.data.demo_world import planted_motifs
+    from cre_core.train.data import load_pairs
+
+    ws = workspace_copy
+    args = ["--workspace", str(ws.root)]
+    assert main(["train", *args, "--model", "deepset", "--embedder", "encoder", "--split", "gene",
+                 "--epochs", "1", "--subset", "3000", "--encoder-filters", "6", "--encoder-width", "12",
+                 "--hidden", "16", "--batch-size", "1024"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["status"] == "done" and summary["embedder"] == "encoder" and summary["n_test"] > 0
+    run = summary["run_id"]
+
+    assert main(["motifs", *args, "--run", run, "--top", "4"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    planted = planted_motifs(PRESETS["tiny"], 0)
+    assert report["n_planted"] == len(planted) == 2 * 12 + 1
+    assert len(report["filters"]) == 4 and len(report["filters"][0]["pwm"]) == 12
+    usage = [f["usage"] for f in report["filters"]]
+    assert usage == sorted(usage, reverse=True)
+    assert 0 <= report["fraction_recovered"] <= 1
+
+    gene = load_pairs(ws).genes[0]
+    assert main(["explain", *args, "--run", run, "--gene", gene]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [len(r["scores"]) for r in result["regions"].values()] == [1003, 300]
+    assert result["gene"] == gene and np.isfinite(result["predicted_fitness"])
+    assert main(["explain", *args, "--run", run, "--gene", gene, "--tsv"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 1003 + 300
+
+    assert main(["explain", *args, "--run", run, "--gene", "NOSUCHGENE"]) == 2
+
+
+def test_planted_motifs_replay_the_generator():
+    from cre_core.data.demo import PRESETS
+    from cre_core.data.demo_world import build_world, planted_motifs
+
+    world = build_world(PRESETS["tiny"], 3)
+    named = planted_motifs(PRESETS["tiny"], 3)
+    assert named["severity"] == world.severity_motif
+    assert [named[f"module {m} upstream"] for m in range(12)] == world.up_motifs
+    assert [named[f"module {m} downstream"] for m in range(12)] == world.down_motifs

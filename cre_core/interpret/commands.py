@@ -1,0 +1,55 @@
+"""CLI: ``motifs`` (a sequence-encoder run's filters as PWMs) and ``explain`` (one gene's
+attribution map), each one JSON document on stdout (``explain --tsv``: one row per position)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from cre_core.workspace import resolve_workspace
+
+
+def _motifs(args: argparse.Namespace) -> int:
+    from cre_core.interpret.motifs import motif_report
+
+    report = motif_report(resolve_workspace(args.workspace), args.run, top=args.top, threshold=args.threshold)
+    if "fraction_recovered" in report:
+        print(f"{report['recovered']}/{report['n_planted']} planted motifs recovered "
+              f"(match score ≥ {report['threshold']})", file=sys.stderr)
+    print(json.dumps(report))
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from cre_core.interpret.attribution import explain, explain_frame
+
+    result = explain(resolve_workspace(args.workspace), args.run, args.gene, top_filters=args.filters)
+    if args.tsv:
+        explain_frame(result).to_csv(sys.stdout, sep="\t", index=False)
+    else:
+        print(json.dumps(result))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``motifs`` and ``explain``."""
+    from cre_core.interpret.motifs import MATCH_THRESHOLD
+
+    mo = subparsers.add_parser("motifs", help="a sequence-encoder run's most used filters as PWMs, "
+                                              "matched to the demo's planted motifs")
+    mo.add_argument("--workspace")
+    mo.add_argument("--run", required=True, help="run id or run folder (trained with --embedder encoder)")
+    mo.add_argument("--top", type=int, default=20, help="filters to list, most used first")
+    mo.add_argument("--threshold", type=float, default=MATCH_THRESHOLD,
+                    help="match score for a planted motif to count as recovered")
+    mo.set_defaults(func=_motifs)
+
+    ex = subparsers.add_parser("explain", help="per-base attribution of a gene's predicted deletion "
+                                               "fitness over its CRE windows, with motif hits")
+    ex.add_argument("--workspace")
+    ex.add_argument("--run", required=True, help="run id or run folder (trained with --embedder encoder)")
+    ex.add_argument("--gene", required=True, help="systematic or standard name")
+    ex.add_argument("--filters", type=int, default=10, help="most used filters whose sites are listed")
+    ex.add_argument("--tsv", action="store_true", help="one row per position (region, position, base, score)")
+    ex.set_defaults(func=_explain)
