@@ -125,6 +125,7 @@ def test_train_embedder_encoder_on_the_tiny_demo(workspace_copy, capsys):
     """``train --embedder encoder`` end to end, then ``motifs`` and ``explain`` on the run."""
     from cre_core.cli import main
     from cre_core.data.demo import PRESETS
+    from cre_core.embed.features import list_embeddings, load_features
     from cre_core.data.demo_world import planted_motifs
     from cre_core.train.data import load_pairs
 
@@ -155,6 +156,18 @@ def test_train_embedder_encoder_on_the_tiny_demo(workspace_copy, capsys):
     assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 1003 + 300
 
     assert main(["explain", *args, "--run", run, "--gene", "NOSUCHGENE"]) == 2
+    capsys.readouterr()
+
+    assert main(["export-encoder", *args, "--run", run]) == 0
+    assert json.loads(capsys.readouterr().out)["files"] == [f"encoder/{run}/upstream.parquet",
+                                                            f"encoder/{run}/downstream.parquet"]
+    listed = list_embeddings(ws)
+    assert set(listed.loc[listed["embedder"] == "encoder", "dim"]) == {12}
+    genes, x = load_features(ws, "both", embedder="encoder", model=run)
+    from cre_core.interpret.motifs import run_encoder
+    loaded, enc = run_encoder(ws, run)
+    rows = [loaded.index[g] for g in genes]
+    assert np.allclose(x, enc.all().numpy()[rows], atol=1e-6)     # [upstream | downstream] blocks
 
 
 def test_planted_motifs_replay_the_generator():

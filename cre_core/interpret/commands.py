@@ -1,5 +1,6 @@
-"""CLI: ``motifs`` (a sequence-encoder run's filters as PWMs) and ``explain`` (one gene's
-attribution map), each one JSON document on stdout (``explain --tsv``: one row per position)."""
+"""CLI: ``motifs`` (a sequence-encoder run's filters as PWMs), ``explain`` (one gene's
+attribution map), each one JSON document on stdout (``explain --tsv``: one row per position),
+and ``export-encoder`` (the run's gene vectors as an embedding)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,16 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from cre_core.interpret.export import export_encoder
+
+    written = export_encoder(resolve_workspace(args.workspace), args.run)
+    print(json.dumps({"run": args.run, "files": written}))
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``motifs`` and ``explain``."""
+    """Add ``motifs``, ``explain`` and ``export-encoder``."""
     from cre_core.interpret.motifs import MATCH_THRESHOLD
 
     mo = subparsers.add_parser("motifs", help="a sequence-encoder run's most used filters as PWMs, "
@@ -53,3 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ex.add_argument("--filters", type=int, default=10, help="most used filters whose sites are listed")
     ex.add_argument("--tsv", action="store_true", help="one row per position (region, position, base, score)")
     ex.set_defaults(func=_explain)
+
+    xp = subparsers.add_parser("export-encoder", help="write a sequence-encoder run's gene vectors as an "
+                                                      "embedding (embedder encoder, model = the run id)")
+    xp.add_argument("--workspace")
+    xp.add_argument("--run", required=True, help="run id or run folder (trained with --embedder encoder)")
+    xp.set_defaults(func=_export)
