@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cre_core.app_support import workspace_sidebar
+from dashboard.support import workspace_sidebar
 
 HERE = Path(__file__).parent
 

@@ -41,9 +41,9 @@ from cre_core.embed.specieslm import (  # noqa: E402
     DEFAULT_SPECIES,
     FIRST_LAYER,
     SpeciesLMEmbedder,
-    resolve_device,
     save_random_model,
 )
+from cre_core.runtime import resolve_device  # noqa: E402
 
 
 def machine(device: str) -> str:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import typing
 
 from cre_core.errors import CreError
 
 COMMAND_MODULES = (
     "cre_core.data.commands",
+    "cre_core.overview",
     "cre_core.genome.commands",
     "cre_core.embed.commands",
     "cre_core.train.commands",
@@ -22,9 +24,16 @@ COMMAND_MODULES = (
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad options are one line on stderr (exit 2) that points to --help, not a usage dump."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every registered subcommand."""
-    parser = argparse.ArgumentParser(prog="python -m cre_core", description=__doc__)
+    parser = OneLineParser(prog="python -m cre_core", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)

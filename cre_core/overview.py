@@ -1,7 +1,9 @@
-"""What a workspace holds, in one read: the Home page's numbers (and handy in a notebook)."""
+"""What a workspace holds, in one read: the Home page's numbers and the ``info`` command."""
 
 from __future__ import annotations
 
+import argparse
+import json
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -9,7 +11,7 @@ import pandas as pd
 from cre_core.data.store import counts, get_meta, list_sources
 from cre_core.embed.cache import cache_files
 from cre_core.train.runs import list_runs
-from cre_core.workspace import Workspace
+from cre_core.workspace import Workspace, resolve_workspace
 
 
 @dataclass
@@ -64,3 +66,22 @@ def embedding_table(ws: Workspace) -> pd.DataFrame:
     from cre_core.embed.features import list_embeddings   # imports the embedders (torch): lazily
 
     return list_embeddings(ws).drop(columns=["path"], errors="ignore")
+
+
+def _info(args: argparse.Namespace) -> int:
+    ws = resolve_workspace(args.workspace)
+    info = overview(ws)
+    if not info.exists:
+        ws.connect(read_only=True)        # raises the usual one-line "no workspace at ..." error
+    for table, n in info.counts.items():
+        print(f"{table:>15}: {n:,}")
+    print(json.dumps({"workspace": info.root, **info.counts, "meta": info.meta,
+                      "embedding_caches": len(info.embeddings), "runs": info.runs}))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``info``."""
+    info = subparsers.add_parser("info", help="counts of what a workspace holds")
+    info.add_argument("--workspace")
+    info.set_defaults(func=_info)

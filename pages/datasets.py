@@ -4,11 +4,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from cre_core.app_support import current_workspace, gene_label, guard, require_store, store
-from cre_core.charts import histogram_chart, partner_chart
 from cre_core.data import browse
 from cre_core.data.lookup import UnknownGeneError
 from cre_core.workspace import Workspace
+from dashboard.charts import histogram_chart, partner_chart
+from dashboard.support import current_workspace, gene_label, guard, require_store, store
 
 st.title("Datasets")
 ws = current_workspace()

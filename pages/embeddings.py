@@ -4,14 +4,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from cre_core.app_support import current_workspace, guard, require_store
 from cre_core.embed import jobs
 from cre_core.embed.base import REGIONS, feature_regions
 from cre_core.embed.features import list_embeddings
 from cre_core.embed.runner import EMBEDDERS, embed_workspace, make_embedder
 from cre_core.embed.specieslm import DEFAULT_MODEL, DEFAULT_SPECIES, device_note
-from cre_core.embed.umap_view import COLOURS, umap_chart, umap_frame
+from cre_core.embed.umap_view import umap_frame
 from cre_core.workspace import Workspace
+from dashboard.charts import COLOURS, umap_chart
+from dashboard.support import current_workspace, guard, require_store
 
 st.title("Embeddings")
 st.caption("Each gene's upstream (1003 bp) and downstream (300 bp) CRE window as a vector: a "

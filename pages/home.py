@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from cre_core.app_support import current_workspace, guard, page_link, require_store
 from cre_core.overview import embedding_table, overview
+from dashboard.support import current_workspace, guard, page_link, require_store
 
 st.title("CRE Fitness Lab")
 st.caption("Predict yeast gene-deletion fitness from the cis-regulatory DNA around each deleted gene.")

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from cre_core.app_support import current_workspace, gene_label, guard, require_store, store
-from cre_core.charts import partner_chart
 from cre_core.data.lookup import UnknownGeneError
-from cre_core.gene_sets import MAX_SET_SIZE, check_sets, parse_csv, parse_names
 from cre_core.query import service
-from cre_core.run_views import queryable, runs_with_configs
+from cre_core.query.gene_sets import MAX_SET_SIZE, check_sets, parse_csv, parse_names
+from cre_core.train.run_tables import queryable, runs_with_configs
+from dashboard.charts import partner_chart
+from dashboard.support import current_workspace, gene_label, guard, require_store, store
 
 st.title("Query")
 st.caption("Predicted fitness of deletion strains (wild type = 1.0), the multiplicative expectation "

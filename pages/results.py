@@ -4,11 +4,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from cre_core.app_support import current_workspace, guard, require_store
-from cre_core.charts import box_chart, epoch_curves, metric_bars, pred_vs_true_chart
-from cre_core.run_views import FINISHED, box_stats, collect_epochs, comparison_table, runs_with_configs
+from cre_core.train.run_tables import FINISHED, box_stats, collect_epochs, comparison_table, runs_with_configs
 from cre_core.train.runs import read_predictions, run_dir
 from cre_core.workspace import Workspace
+from dashboard.charts import box_chart, epoch_curves, metric_bars, pred_vs_true_chart
+from dashboard.support import current_workspace, guard, require_store
 
 st.title("Results")
 ws = current_workspace()

@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from cre_core.app_support import config_widget, current_workspace, guard, require_store
-from cre_core.charts import epoch_curves, step_chart
-from cre_core.run_views import (LIVE, MAIN_FIELDS, WT_MODELS, device_summary, field_applies,
-                                form_fields, log_tail)
+from cre_core.runtime import device_summary
 from cre_core.train import jobs
-from cre_core.train.config import TrainConfig
+from cre_core.train.config import TrainConfig, options
+from cre_core.train.run_tables import LIVE, WT_MODELS, log_tail
 from cre_core.train.runs import list_runs, load_run, read_epoch_metrics, read_step_metrics
+from dashboard.charts import epoch_curves, step_chart
+from dashboard.support import current_workspace, guard, require_store
+from dashboard.train_form import MAIN_FIELDS, config_widget, field_applies
 
 st.title("Train")
 ws = current_workspace()
@@ -16,7 +17,7 @@ SELECTED = "train_run"
 
 
 def new_run_form() -> None:
-    specs = {s.name: s for s in form_fields()}
+    specs = {s.name: s for s in options()}
     st.caption(device_summary())
     model = config_widget(specs["model"])
     with st.form("train_form", border=True):

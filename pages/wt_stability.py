@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from cre_core.app_support import current_workspace, guard, require_store
-from cre_core.charts import step_chart, wt_mean_chart
-from cre_core.run_views import (WT_MODELS, WT_VARIANTS, collect_steps, runs_with_configs, thin_steps,
-                                wt_variant_configs)
 from cre_core.train import jobs
+from cre_core.train.run_tables import (WT_MODELS, WT_VARIANTS, collect_steps, runs_with_configs, thin_steps,
+                                       wt_variant_configs)
 from cre_core.train.stability import spike_steps, spike_summary
+from dashboard.charts import step_chart, wt_mean_chart
+from dashboard.support import current_workspace, guard, require_store
 
 st.title("wt_mean stability")
 st.caption("The wildtype-difference model predicts fitness relative to a wild type that should stay "

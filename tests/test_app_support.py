@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cre_core import charts
 from cre_core.errors import CreError
-from cre_core.gene_sets import check_sets, parse_csv, parse_names
 from cre_core.overview import overview
-from cre_core.run_views import (box_stats, comparison_table, field_applies, form_fields,
-                                runs_with_configs, thin_steps)
-from cre_core.train.config import TrainConfig
+from cre_core.query.gene_sets import check_sets, parse_csv, parse_names
+from cre_core.train.config import TrainConfig, options
+from cre_core.train.run_tables import box_stats, comparison_table, runs_with_configs, thin_steps
 from cre_core.workspace import Workspace
+from dashboard import charts
+from dashboard.train_form import field_applies
 from tests.fake_runs import write_fake_run
 
 # --- gene sets ---------------------------------------------------------------------------------
@@ -62,16 +62,17 @@ def test_check_sets_reports_problems_with_suggestions(tiny_workspace):
 
 
 def test_form_covers_every_train_option():
-    names = {s.name for s in form_fields()}
+    names = {s.name for s in options()}
     assert names == {f.name for f in dataclasses.fields(TrainConfig)} - {"extra"}
-    by_name = {s.name: s for s in form_fields()}
-    assert by_name["model"].kind == "choice" and "wt-diff" in by_name["model"].choices
-    assert by_name["clip"].optional and by_name["subset"].optional
-    assert by_name["amp"].kind == "bool" and by_name["lr"].kind == "float" and by_name["epochs"].kind == "int"
-    # every default passes the form's own lower bounds
-    for s in form_fields():
-        if s.minimum is not None and s.default is not None:
-            assert s.default >= s.minimum, s
+    by_name = {s.name: s for s in options()}
+    assert by_name["model"].required and "wt-diff" in by_name["model"].choices
+    assert by_name["clip"].optional and by_name["subset"].optional and not by_name["epochs"].optional
+    assert by_name["amp"].kind is bool and by_name["lr"].kind is float and by_name["epochs"].kind is int
+    assert by_name["dropout"].minimum == 0 and by_name["patience"].minimum == 1
+    # every default passes its own option's checks
+    for s in options():
+        if not s.required:
+            assert s.problem(s.default) is None, s
     assert not field_applies("embedder", "gene-id") and field_applies("embedder", "deepset")
     assert field_applies("wt_warmup", "wt-diff") and not field_applies("wt_warmup", "deepset")
 
@@ -165,7 +166,7 @@ def test_density_grid_counts_every_point():
 
 
 def test_wt_variants_are_valid_configs_on_one_split():
-    from cre_core.run_views import WT_VARIANTS, wt_variant_configs
+    from cre_core.train.run_tables import WT_VARIANTS, wt_variant_configs
 
     configs = wt_variant_configs(3, subset=1000)
     assert list(configs) == list(WT_VARIANTS)

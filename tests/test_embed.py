@@ -191,6 +191,16 @@ def test_load_features_computes_kmer_on_demand_and_genes_are_those_with_windows(
     assert len(cache_files(ws)) == 1
 
 
+def test_read_paths_never_compute_or_write_embeddings(workspace_copy):
+    ws = workspace_copy
+    with pytest.raises(CreError, match="have no kmer embedding .* run `python -m cre_core embed"):
+        load_features(ws, "both", compute=False)
+    assert not cache_files(ws)                                 # nothing written
+    load_features(ws, "upstream")                              # a write path computes it...
+    genes, x = load_features(ws, "upstream", compute=False)    # ...and a read path reads it
+    assert len(cache_files(ws)) == 1 and x.shape == (len(genes), 768)
+
+
 def test_load_features_errors_are_actionable(workspace_copy, tmp_path):
     with pytest.raises(CreError, match="unknown features"):
         load_features(workspace_copy, "sideways")

@@ -16,7 +16,8 @@ from cre_core.cli import main
 from cre_core.embed.features import list_embeddings
 from cre_core.embed.kmer import KmerEmbedder
 from cre_core.embed.runner import embed_workspace
-from cre_core.embed.umap_view import FRAME_COLUMNS, chromosome_order, compute_umap, umap_chart, umap_frame
+from cre_core.embed.umap_view import FRAME_COLUMNS, compute_umap, umap_frame
+from dashboard.charts import chromosome_order, umap_chart
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "pages" / "embeddings.py")

@@ -138,6 +138,17 @@ def test_models_are_cached_and_reloaded_when_the_checkpoint_changes(trained):
     assert service.load_model(ws, runs["deepset"]) is not first
 
 
+def test_loading_a_model_never_computes_embeddings(trained, monkeypatch):
+    from cre_core.train import data as D
+
+    ws, runs = trained
+    asked = []
+    source = D.feature_source
+    monkeypatch.setattr(D, "feature_source", lambda *a: asked.append(a[4]) or source(*a))
+    service.load_model(ws, runs["deepset"])
+    assert asked == [False]                                    # compute=False: a read path
+
+
 def test_run_without_model_is_a_clear_error(trained, tmp_path):
     ws, runs = trained
     folder = ws.runs_dir / "empty-run"

@@ -21,7 +21,7 @@ from cre_core.train import data as D
 from cre_core.train import jobs
 from cre_core.train import runs as R
 from cre_core.train.checkpoint import load_checkpoint, save_checkpoint
-from cre_core.train.config import FIELD_HELP, TrainConfig, add_arguments, config_from_args
+from cre_core.train.config import TrainConfig, add_arguments, config_from_args, options
 from cre_core.train.loop import train_run
 from cre_core.train.metrics import epsilon_metrics, pearson, r2, rankdata, regression_metrics, spearman
 from cre_core.workspace import Workspace
@@ -176,7 +176,7 @@ def test_config_round_trips_through_the_command_line():
     add_arguments(parser)
     back = config_from_args(parser.parse_args(cfg.to_cli_args()))
     assert back == cfg
-    assert set(FIELD_HELP) >= {f for f in cfg.to_dict() if f != "extra"}
+    assert all(spec.help for spec in options())
 
 
 def test_config_choices_match_the_models():
@@ -201,6 +201,58 @@ def test_config_rejects_bad_values():
         TrainConfig(model="deepset", subset=0)
     with pytest.raises(CreError, match="--model"):
         TrainConfig(model="transformer")
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("dropout", 1.5, "--dropout must be at least 0 and below 1; got 1.5"),
+    ("dropout", -1, "--dropout must be at least 0 and below 1; got -1"),
+    ("patience", 0, "--patience must be at least 1; got 0"),
+    ("weight_decay", -1.0, "--weight-decay must be at least 0; got -1.0"),
+    ("log_every", -5, "--log-every must be at least 0; got -5"),
+    ("lr", float("nan"), "--lr must be a finite number; got nan"),
+    ("lr", 0.0, "--lr must be above 0; got 0.0"),
+    ("seed", -1, "--seed must be at least 0; got -1"),
+    ("epochs", 2.5, "--epochs must be a whole number; got 2.5"),
+    ("amp", "yes", "--amp must be true or false; got 'yes'"),
+    ("val_frac", 0.85, "--val-frac plus --test-frac must be below 1; got 0.85 + 0.2"),
+])
+def test_every_bad_option_value_is_one_line(name, value, message):
+    with pytest.raises(CreError) as caught:
+        TrainConfig(model="deepset", **{name: value})
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--dropout", "1.5"], "error: --dropout must be at least 0 and below 1; got 1.5"),
+    (["--patience", "0"], "error: --patience must be at least 1; got 0"),
+    (["--weight-decay", "-1"], "error: --weight-decay must be at least 0; got -1.0"),
+    (["--log-every", "-5"], "error: --log-every must be at least 0; got -5"),
+    (["--epochs", "abc"], "error: argument --epochs: invalid int value: 'abc' "
+                          "(see python -m cre_core train --help)"),
+])
+def test_train_cli_refuses_bad_values_in_one_line(tmp_path, capsys, argv, message):
+    from cre_core.cli import main
+
+    ws = tmp_path / "ws"
+    try:
+        rc = main(["train", "--workspace", str(ws), "--model", "deepset", *argv])
+    except SystemExit as exc:                                # argparse's own refusals
+        rc = exc.code
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [message]
+    assert not ws.exists()                                   # nothing created
+
+
+def test_train_help_shows_model_as_required_and_the_bounds(capsys):
+    from cre_core.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    assert "train --model MODEL [options]" in text and "required (except with --resume)" in text
+    assert "the seed" not in text
+    assert "at least 0 and below 1" in " ".join(text.split())          # --dropout's bounds
 
 
 # --- runs -----------------------------------------------------------------------------------
@@ -484,3 +536,54 @@ def test_random_embedder_control_runs(workspace_copy):
     s = train_run(workspace_copy, cfg, echo=quiet)
     assert s["status"] == "done" and s["embedder"] == "random"
     assert "-random-" in s["run_id"] or "both-random" in s["run_id"]
+
+
+# --- one writer per run folder; failures leave a clean trail (issue 13: D5, D12) ------------
+
+def test_resume_of_a_run_whose_process_is_alive_is_refused(ws, features, capsys):
+    from cre_core.cli import main
+
+    first = train_run(ws, TrainConfig(model="deepset", **{**QUICK, "epochs": 1}), echo=quiet)
+    folder = ws.runs_dir / first["run_id"]
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        R.write_status(folder, "running", **process_identity(other.pid))
+        before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+        rc = main(["train", "--workspace", str(ws.root), "--run-dir", str(folder), "--resume"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1
+        assert f"is still running in process {other.pid}" in err[0]
+        assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+    finally:
+        other.kill()
+        other.wait()
+    resumed = train_run(ws, TrainConfig.load(folder / "config.json"), folder, resume=True, echo=quiet)
+    assert resumed["status"] == "done"                        # once the process is gone: fine
+
+
+def test_failed_checkpoint_write_marks_the_run_failed_and_resume_never_repeats_epochs(ws, features,
+                                                                                    monkeypatch):
+    from cre_core.train import checkpoint
+
+    original = checkpoint.save_checkpoint
+
+    def disk_full(path, state):
+        if Path(path).name == "last.pt":
+            raise OSError(28, "No space left on device")
+        original(path, state)
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", disk_full)
+    cfg = TrainConfig(model="deepset", **QUICK)
+    with pytest.raises(OSError):
+        train_run(ws, cfg, ws.runs_dir / "full", echo=quiet)
+    folder = ws.runs_dir / "full"
+    status = R.read_json(folder / "status.json")
+    assert status["status"] == "failed" and "No space left on device" in status["message"]
+    assert [e["epoch"] for e in R.read_jsonl(folder / "epochs.jsonl")] == [1]   # logged, not saved
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", original)
+    msgs: list[str] = []
+    resumed = train_run(ws, cfg, folder, resume=True, echo=msgs.append)
+    assert "no checkpoint yet: starting from the beginning" in msgs
+    assert resumed["status"] == "done"
+    assert [e["epoch"] for e in R.read_jsonl(folder / "epochs.jsonl")] == [1, 2, 3]

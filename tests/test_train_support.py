@@ -99,7 +99,7 @@ def install_fake_features(monkeypatch: pytest.MonkeyPatch, dim: int = 12) -> lis
 
     calls = []
 
-    def source(ws, features, embedder, model):
+    def source(ws, features, embedder, model, compute=True):
         con = ws.connect(read_only=True)
         try:
             genes = [r[0] for r in con.execute("SELECT gene FROM genes ORDER BY gene").fetchall()]

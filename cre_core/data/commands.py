@@ -1,4 +1,4 @@
-"""CLI commands of the data layer: ``demo``, ``ingest``, ``info``."""
+"""CLI commands of the data layer: ``demo`` and ``ingest``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 
 from cre_core.data.alleles import KINDS
 from cre_core.data.ingest import IngestRequest, ingest
-from cre_core.data.store import counts, get_meta
 from cre_core.errors import CreError
 from cre_core.workspace import Workspace, resolve_workspace
 
@@ -82,22 +81,8 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _info(args: argparse.Namespace) -> int:
-    ws = resolve_workspace(args.workspace)
-    con = ws.connect(read_only=True)
-    try:
-        table_counts = counts(con)
-        meta = get_meta(con)
-    finally:
-        con.close()
-    for table, n in table_counts.items():
-        print(f"{table:>15}: {n:,}")
-    print(json.dumps({"workspace": str(ws.root), **table_counts, "meta": meta}))
-    return 0
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add demo, ingest and info."""
+    """Add demo and ingest (``info`` is in cre_core.overview)."""
     demo = subparsers.add_parser("demo", help="build the seeded demo workspace")
     demo.add_argument("--workspace", help="folder to create (default $CRE_WORKSPACE or workspace/demo)")
     demo.add_argument("--preset", default="small", choices=["tiny", "small", "full"])
@@ -118,7 +103,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"comma list of allele kinds left out of dmf/smf ({', '.join(KINDS)}), e.g. ts,damp",
     )
     ing.set_defaults(func=_ingest)
-
-    info = subparsers.add_parser("info", help="counts of what a workspace holds")
-    info.add_argument("--workspace")
-    info.set_defaults(func=_info)

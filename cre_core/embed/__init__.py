@@ -6,9 +6,8 @@
 - ``specieslm``: SpeciesLM (local folder or hub cache, never downloaded), batched fast path;
 - ``cache``: content-addressed Parquet caches under ``WORKSPACE/embeddings``;
 - ``runner``: bring the caches up to date (only missing windows are computed);
-- ``distributed``: shard and gather under ``torchrun``;
 - ``features``: ``load_features`` (what models train on) and ``list_embeddings``;
-- ``umap_view``: seeded, cached UMAP and the Embeddings page's chart;
+- ``umap_view``: seeded, cached UMAP (the chart is in the app's dashboard.charts);
 - ``jobs``: background ``embed`` runs started from the app;
 - ``commands``: the ``embed`` and ``umap`` CLI commands.
 """

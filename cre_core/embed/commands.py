@@ -103,7 +103,7 @@ class _Progress:
 
 
 def run_embed(args: argparse.Namespace) -> int:
-    from cre_core.embed import distributed
+    from cre_core import runtime
     from cre_core.embed.runner import embed_workspace, make_embedder
 
     ws = resolve_workspace(args.workspace)
@@ -112,15 +112,13 @@ def run_embed(args: argparse.Namespace) -> int:
         raise CreError("--batch-size must be at least 1")
     device = args.device
     if args.embedder == "specieslm":
-        from cre_core.embed.specieslm import resolve_device
-
-        device = resolve_device(args.device)
-    ctx = distributed.setup(device)
+        device = runtime.resolve_device(args.device)
+    ctx = runtime.setup(device)
     progress = _Progress(args.progress_file if ctx.is_main else None)
     try:
         progress.write("running")
         embedder = make_embedder(args.embedder, args.model, regions, species=args.species,
-                                 device=distributed.device_for_rank(device, ctx),
+                                 device=runtime.device_for_rank(device, ctx),
                                  batch_size=args.batch_size, precision=args.precision)
         results = embed_workspace(ws, embedder, regions, progress=progress, dist=ctx)
         progress.close_bar()

@@ -15,7 +15,7 @@ import pandas as pd
 
 from cre_core.embed.base import REGIONS, feature_regions, read_windows, sequence_key
 from cre_core.embed.cache import cache_files, cache_path, read_cache, read_meta
-from cre_core.embed.distributed import DistContext
+from cre_core.runtime import DistContext
 from cre_core.embed.runner import EMBEDDERS, embed_workspace, make_embedder
 from cre_core.errors import CreError
 from cre_core.workspace import Workspace
@@ -26,12 +26,14 @@ LIST_COLUMNS = ["embedder", "model", "region", "n_genes", "dim", "created", "sec
 
 
 def load_features(ws: Workspace, features: str, embedder: str = "kmer",
-                  model: str | None = None) -> tuple[list[str], np.ndarray]:
+                  model: str | None = None, compute: bool = True) -> tuple[list[str], np.ndarray]:
     """(genes, X): sorted systematic names of the genes with windows, float32 (n_genes, dim).
 
     ``features``: upstream | downstream | both (= [upstream | downstream], concatenated).
-    kmer and random are computed and cached when missing; specieslm must have been embedded
-    with the ``embed`` command (it needs the model and, in practice, a GPU).
+    kmer and random are computed and cached when missing, unless ``compute`` is False (read
+    paths such as queries: they never write a cache and refuse with the ``embed`` command to
+    run instead); specieslm must have been embedded with the ``embed`` command (it needs the
+    model and, in practice, a GPU).
     """
     regions = feature_regions(features)
     if embedder not in (*EMBEDDERS, EXPORTED_ENCODER):
@@ -43,8 +45,9 @@ def load_features(ws: Workspace, features: str, embedder: str = "kmer",
         paths, key = {r: cache_path(ws, embedder, model, r) for r in regions}, sequence_key
     elif embedder in ON_DEMAND:
         emb = make_embedder(embedder, model, regions=regions, device="cpu")
-        # one process, no collectives: every caller (e.g. each training rank) stands alone
-        embed_workspace(ws, emb, regions, dist=DistContext())
+        if compute:
+            # one process, no collectives: every caller (e.g. each training rank) stands alone
+            embed_workspace(ws, emb, regions, dist=DistContext())
         paths = {r: cache_path(ws, emb.name, emb.cache_id(r), r) for r in regions}
         key = emb.key
     else:

@@ -17,7 +17,7 @@ import numpy as np
 
 from cre_core.embed.base import REGIONS, Embedder, Window, check_regions, read_windows
 from cre_core.embed.cache import cache_path, read_cache, write_cache
-from cre_core.embed.distributed import DistContext
+from cre_core.runtime import DistContext
 from cre_core.errors import CreError
 from cre_core.workspace import Workspace
 

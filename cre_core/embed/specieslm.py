@@ -43,6 +43,7 @@ import numpy as np
 from cre_core.embed.base import REGIONS, Embedder, Progress, Window, slug
 from cre_core.embed.kmer import encode
 from cre_core.errors import CreError
+from cre_core.runtime import resolve_device
 
 DEFAULT_MODEL = "gagneurlab/SpeciesLM"
 DEFAULT_SPECIES = "candida_glabrata"
@@ -235,20 +236,6 @@ def tokenize(windows: Sequence[Window], region: str, vocab: Vocab, species: int
 
 
 # --- the embedder ---------------------------------------------------------------------------
-
-def resolve_device(device: str | None) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; ``cuda`` without one -> CreError."""
-    import torch
-
-    device = (device or "auto").lower()
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise CreError("--device cuda: no CUDA GPU is visible here (use --device cpu or auto)")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise CreError(f"--device {device}: choose auto, cpu or cuda")
-    return device
-
 
 def device_note() -> str:
     """One line on where SpeciesLM would run here (for the app)."""

@@ -25,12 +25,12 @@ import torch
 
 from cre_core.data.lookup import resolve_genes
 from cre_core.errors import CreError
-from cre_core.models import FitnessModel, Ontology
+from cre_core.models import FitnessModel
 from cre_core.models.base import PAD
-from cre_core.train import data as D
 from cre_core.train import runs as R
 from cre_core.train.checkpoint import load_checkpoint
 from cre_core.train.config import TrainConfig
+from cre_core.train.rebuild import rebuild_model
 from cre_core.workspace import Workspace
 
 ORDERS = ("fitness", "epsilon")
@@ -88,18 +88,9 @@ def clear_cache() -> None:
 
 def _load(ws: Workspace, folder: Path, path: Path, stamp: tuple[int, int]) -> LoadedRun:
     ckpt = load_checkpoint(path)
-    meta = ckpt["meta"]
-    config = TrainConfig.from_dict(meta["config"])
-    genes = list(meta["genes"])
-    ontology = Ontology.from_dict(meta["ontology"]) if meta.get("ontology") else None
-    placeholder = np.full(len(genes), np.nan, np.float32) if config.model == "multiplicative" else None
-    model = D.model_from_config(config, len(genes), meta["in_dim"], ontology, placeholder)
-    model.load_state_dict(ckpt["model"])
-    if config.uses_table:
-        stats = (meta["feature_mean"].numpy(), meta["feature_std"].numpy())
-        model.set_features(torch.from_numpy(D.gene_features(ws, config, genes, stats=stats).table))
-    if config.uses_windows:
-        model.encoder.set_windows(D.gene_windows(ws, config.features, genes).codes)
+    config = TrainConfig.from_dict(ckpt["meta"]["config"])
+    genes = list(ckpt["meta"]["genes"])
+    model = rebuild_model(ws, ckpt)                      # never computes or caches embeddings
     model.eval()
     con = ws.connect(read_only=True)
     try:

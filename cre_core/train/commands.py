@@ -48,7 +48,10 @@ def _runs(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``train`` and ``runs``."""
     train = subparsers.add_parser(
-        "train", help="train one model (prints the run folder, then the summary JSON line)")
+        "train", help="train one model (prints the run folder, then the summary JSON line)",
+        usage="%(prog)s --model MODEL [options]\n       %(prog)s --resume --run-dir DIR [options]",
+        description="Train one model on a workspace's double-mutant fitness. The last line "
+                    "printed on stdout is the run's summary as JSON.")
     train.add_argument("--workspace", help="workspace folder (default $CRE_WORKSPACE or workspace/demo)")
     train.add_argument("--run-dir", help="run folder (default: a new folder under WORKSPACE/runs)")
     train.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")

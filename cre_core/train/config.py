@@ -1,15 +1,20 @@
-"""One training run's settings: a flat dataclass shared by the CLI, the app's form and runs.
+"""One training run's settings, each option defined once: type, default, bounds, choices, help.
 
-``FIELD_HELP`` holds one line of help per option; ``CHOICES`` the allowed values. argparse
-options are generated from the dataclass (``add_arguments``), and ``to_cli_args`` turns a
-config back into the command line the app launches (``python -m cre_core train ...``).
+``TrainConfig`` is a flat dataclass; every field is declared with ``option(...)``, which keeps
+its help line, allowed values and bounds in the field's metadata. From that single definition
+come validation (``TrainConfig.validate``), the CLI flags (``add_arguments``), the app's Train
+form (``dashboard.train_form``) and the command line the app launches (``to_cli_args``).
+To add an option: add one field here with ``option(default, help, ...)``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
+import math
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -23,120 +28,156 @@ FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored")
 NORMS = ("none", "batch", "layer")
 POOLINGS = ("sum", "mean")
 
-CHOICES: dict[str, tuple] = {
-    "model": MODELS,
-    "features": ("downstream", "upstream", "both"),
-    "split": ("random", "gene"),
-    "embedder": ("kmer", "random", "specieslm", "encoder"),
-    "norm": NORMS,
-    "pooling": POOLINGS,
-    "device": ("auto", "cpu", "cuda"),
-}
 
-FIELD_HELP: dict[str, str] = {
-    "model": "model: deepset, wt-diff, wt-anchored, dcell, mean, multiplicative, gene-id",
-    "features": "CRE windows embedded for each gene: downstream, upstream or both (concatenated)",
-    "split": "random: pairs split at random; gene: gene-disjoint (no test gene in training)",
-    "embedder": "gene embedding: kmer spectrum, random (seeded Gaussian control), specieslm, or encoder "
-                "(a CNN over the one-hot windows, trained with the model)",
-    "embed_model": "SpeciesLM weights (local folder or hub cache id) for --embedder specieslm",
-    "subset": "train on a seeded random subset of N pairs (before splitting); all pairs when empty",
-    "epochs": "maximum number of passes over the training pairs",
-    "seed": "seed of model initialisation and batch order",
-    "split_seed": "seed of the subset and of the train/val/test split (keep it to compare models)",
-    "val_frac": "validation share: of pairs (random split) or of genes (gene split)",
-    "test_frac": "test share: of pairs (random split) or of genes (gene split)",
-    "lr": "AdamW learning rate",
-    "weight_decay": "AdamW weight decay",
-    "batch_size": "strains per optimiser step (summed over processes under torchrun)",
-    "hidden": "width of φ's output and ρ's hidden layers",
-    "phi_layers": "number of Linear layers in φ",
-    "rho_layers": "number of Linear layers in ρ (the last one outputs fitness)",
-    "dropout": "dropout after every hidden layer (0 = none)",
-    "norm": "normalisation in φ and ρ: none, batch or layer (wt-diff reproduces the seed with it)",
-    "pooling": "how the deleted genes' φ vectors are combined: sum or mean",
-    "gene_dim": "width of the learned per-gene vectors of gene-id",
-    "clip": "clip the gradient norm to this value (empty = no clipping)",
-    "wt_warmup": "wt-diff: first fit only the wild type to 1.0 for N steps (the seed's attempted fix)",
-    "wt_copies": "wt-diff: wild-type sets batched with every batch (the seed's wild type)",
-    "dcell_min_genes": "dcell: keep GO terms with at least this many genes (after propagation)",
-    "dcell_alpha": "dcell: weight of the per-term auxiliary losses",
-    "patience": "early stopping: stop after N epochs without a better validation loss",
-    "device": "auto (CUDA when available), cpu or cuda",
-    "amp": "bf16 autocast on CUDA (ignored on CPU)",
-    "log_every": "per-step metrics every N steps (0 = auto: every step up to 1,000 steps an epoch)",
-    "eval_batch_size": "strains per batch when predicting validation and test sets",
-    "encoder_filters": "--embedder encoder: number of first-layer PWM filters (each read on both strands)",
-    "encoder_width": "--embedder encoder: filter width in bp (at least 10 + context to read 10-bp motifs)",
-}
+def option(default: Any = dataclasses.MISSING, help: str = "", *, choices: tuple = (),
+           at_least: float | None = None, above: float | None = None,
+           below: float | None = None, step: float | None = None) -> Any:
+    """A TrainConfig field with its help, choices and bounds (``at_least``/``above`` and
+    ``below`` are the lowest allowed value, an exclusive lower and an exclusive upper bound);
+    ``step`` is the form's increment."""
+    meta = {"help": help, "choices": tuple(choices), "at_least": at_least, "above": above,
+            "below": below, "step": step}
+    return field(default=default, metadata=meta)
 
-# (low, high) bounds of the encoder's options
-BOUNDS: dict[str, tuple[int, int]] = {"encoder_filters": (1, 1024), "encoder_width": (4, 64)}
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option as the CLI, the form and validation see it."""
+
+    name: str
+    kind: type                 # int, float, str or bool
+    default: Any               # dataclasses.MISSING when the option is required
+    optional: bool             # None allowed (an empty value)
+    help: str
+    choices: tuple = ()
+    at_least: float | None = None
+    above: float | None = None
+    below: float | None = None
+    step: float | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def required(self) -> bool:
+        return self.default is dataclasses.MISSING
+
+    @property
+    def minimum(self) -> float | None:
+        """The lowest value a widget may offer (exclusive bounds are left to validation)."""
+        return self.at_least
+
+    def bounds(self) -> str:
+        """``at least 1``, ``above 0 and below 1``...; empty without bounds."""
+        parts = [f"at least {self.at_least:g}" if self.at_least is not None else "",
+                 f"above {self.above:g}" if self.above is not None else "",
+                 f"below {self.below:g}" if self.below is not None else ""]
+        return " and ".join(p for p in parts if p)
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is not allowed for this option, or None when it is."""
+        if value is None:
+            return None if self.optional else "must be given"
+        if self.kind is bool:
+            return None if isinstance(value, bool) else f"must be true or false; got {value!r}"
+        if self.kind is str:
+            if not isinstance(value, str):
+                return f"must be text; got {value!r}"
+        elif self.kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            return f"must be a whole number; got {value!r}"
+        elif self.kind is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return f"must be a number; got {value!r}"
+            if not math.isfinite(value):
+                return f"must be a finite number; got {value!r}"
+        if self.choices and value not in self.choices:
+            return f"must be one of {', '.join(self.choices)}; got {value!r}"
+        if self.kind in (int, float) and not (
+                (self.at_least is None or value >= self.at_least)
+                and (self.above is None or value > self.above)
+                and (self.below is None or value < self.below)):
+            return f"must be {self.bounds()}; got {value!r}"
+        return None
 
 
 @dataclass
 class TrainConfig:
     """Everything a run needs to be reproduced (saved as the run's ``config.json``)."""
 
-    model: str
-    features: str = "both"
-    split: str = "random"
-    embedder: str = "kmer"
-    embed_model: str | None = None
-    subset: int | None = None
-    epochs: int = 30
-    seed: int = 0
-    split_seed: int = 0
-    val_frac: float = 0.1
-    test_frac: float = 0.2
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    batch_size: int = 512
-    hidden: int = 128
-    phi_layers: int = 2
-    rho_layers: int = 2
-    dropout: float = 0.0
-    norm: str = "none"
-    pooling: str = "sum"
-    gene_dim: int = 64
-    clip: float | None = None
-    wt_warmup: int = 0
-    wt_copies: int = 1
-    dcell_min_genes: int = 6
-    dcell_alpha: float = 0.3
-    patience: int = 5
-    device: str = "auto"
-    amp: bool = True
-    log_every: int = 0
-    eval_batch_size: int = 8192
-    encoder_filters: int = 64
-    encoder_width: int = 15
+    model: str = option(help="the model to train: " + ", ".join(MODELS), choices=MODELS)
+    features: str = option("both", "CRE windows embedded for each gene: downstream, upstream or "
+                           "both (concatenated)", choices=("downstream", "upstream", "both"))
+    split: str = option("random", "random: pairs split at random; gene: gene-disjoint (no test "
+                        "gene in training)", choices=("random", "gene"))
+    embedder: str = option("kmer", "gene embedding: kmer spectrum, random (seeded Gaussian "
+                           "control), specieslm, or encoder (a CNN over the one-hot windows, "
+                           "trained with the model)", choices=("kmer", "random", "specieslm", "encoder"))
+    embed_model: str | None = option(None, "SpeciesLM weights (local folder or hub cache id) "
+                                     "for --embedder specieslm")
+    subset: int | None = option(None, "train on a seeded random subset of N pairs (before "
+                                "splitting); all pairs when empty", at_least=1)
+    epochs: int = option(30, "maximum number of passes over the training pairs", at_least=1)
+    seed: int = option(0, "random seed of model initialisation and batch order", at_least=0)
+    split_seed: int = option(0, "random seed of the subset and of the train/val/test split "
+                             "(keep it to compare models)", at_least=0)
+    val_frac: float = option(0.1, "validation share: of pairs (random split) or of genes "
+                             "(gene split)", above=0, below=1, step=0.05)
+    test_frac: float = option(0.2, "test share: of pairs (random split) or of genes (gene split)",
+                              above=0, below=1, step=0.05)
+    lr: float = option(1e-3, "AdamW learning rate", above=0, step=1e-4)
+    weight_decay: float = option(1e-4, "AdamW weight decay", at_least=0, step=1e-5)
+    batch_size: int = option(512, "strains per optimiser step (summed over processes under "
+                             "torchrun)", at_least=1)
+    hidden: int = option(128, "width of the per-gene network φ's output and of the pooled "
+                         "network ρ's hidden layers", at_least=1)
+    phi_layers: int = option(2, "number of Linear layers in the per-gene network φ", at_least=1)
+    rho_layers: int = option(2, "number of Linear layers in the pooled network ρ (the last one "
+                             "outputs fitness)", at_least=1)
+    dropout: float = option(0.0, "dropout after every hidden layer (0 = none)", at_least=0,
+                            below=1, step=0.05)
+    norm: str = option("none", "normalisation in φ and ρ: none, batch or layer (wt-diff with "
+                       "batch shows the wt_mean spikes)", choices=NORMS)
+    pooling: str = option("sum", "how the deleted genes' φ vectors are combined: sum or mean",
+                          choices=POOLINGS)
+    gene_dim: int = option(64, "width of the learned per-gene vectors of gene-id", at_least=1)
+    clip: float | None = option(None, "clip the gradient norm to this value (empty = no "
+                                "clipping)", above=0, step=0.5)
+    wt_warmup: int = option(0, "wt-diff: first fit only the wild type to 1.0 for N steps",
+                            at_least=0)
+    wt_copies: int = option(1, "wt-diff: copies of the wild-type (no deletion) set added to "
+                            "every batch", at_least=1)
+    dcell_min_genes: int = option(6, "dcell: keep GO terms with at least this many genes (after "
+                                  "propagation)", at_least=1)
+    dcell_alpha: float = option(0.3, "dcell: weight of the per-term auxiliary losses",
+                                at_least=0, step=0.05)
+    patience: int = option(5, "early stopping: stop after N epochs without a better validation "
+                           "loss", at_least=1)
+    device: str = option("auto", "auto (CUDA when available), cpu or cuda",
+                         choices=("auto", "cpu", "cuda"))
+    amp: bool = option(True, "bf16 autocast on CUDA (ignored on CPU)")
+    log_every: int = option(0, "per-step metrics every N steps (0 = auto: every step up to "
+                            "1,000 steps an epoch)", at_least=0)
+    eval_batch_size: int = option(8192, "strains per batch when predicting validation and test "
+                                  "sets", at_least=1)
+    encoder_filters: int = option(64, "--embedder encoder: number of first-layer PWM filters (each "
+                                  "read on both strands)", at_least=1, below=1025)
+    encoder_width: int = option(15, "--embedder encoder: filter width in bp (10-bp motifs need at "
+                                "least 10, a few more give context)", at_least=4, below=65)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        """Raise CreError on a value no run could use."""
-        for name, allowed in CHOICES.items():
-            value = getattr(self, name)
-            if value not in allowed:
-                raise CreError(f"--{_flag(name)} must be one of {', '.join(allowed)}; got {value!r}")
-        for name in ("epochs", "batch_size", "hidden", "phi_layers", "rho_layers", "gene_dim",
-                     "wt_copies", "dcell_min_genes", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise CreError(f"--{_flag(name)} must be at least 1")
-        if self.subset is not None and self.subset < 1:
-            raise CreError("--subset must be at least 1")
-        if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
-            raise CreError("--val-frac and --test-frac must be in (0, 1) with a sum below 1")
-        if self.lr <= 0:
-            raise CreError("--lr must be positive")
-        if self.clip is not None and self.clip <= 0:
-            raise CreError("--clip must be positive")
-        for name, (low, high) in BOUNDS.items():
-            if not low <= getattr(self, name) <= high:
-                raise CreError(f"--{_flag(name)} must be between {low} and {high}")
+        """Raise CreError (one line naming the option) on a value no run could use."""
+        for spec in options():
+            problem = spec.problem(getattr(self, spec.name))
+            if problem:
+                raise CreError(f"{spec.flag} {problem}")
+        if self.val_frac + self.test_frac >= 1:
+            raise CreError(f"--val-frac plus --test-frac must be below 1; got {self.val_frac:g} + "
+                           f"{self.test_frac:g}")
 
     @property
     def uses_features(self) -> bool:
@@ -167,49 +208,61 @@ class TrainConfig:
     def to_cli_args(self) -> list[str]:
         """``--option value`` for every setting (None left out), parseable by ``add_arguments``."""
         args: list[str] = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "extra" or value is None:
+        for spec in options():
+            value = getattr(self, spec.name)
+            if value is None:
                 continue
             if isinstance(value, bool):
-                args.append(f"--{_flag(f.name)}" if value else f"--no-{_flag(f.name)}")
+                args.append(spec.flag if value else "--no-" + spec.flag[2:])
             else:
-                args += [f"--{_flag(f.name)}", str(value)]
+                args += [spec.flag, str(value)]
         return args
 
 
-def _flag(name: str) -> str:
-    return name.replace("_", "-")
+@functools.cache
+def options() -> tuple[OptionSpec, ...]:
+    """Every TrainConfig option (all fields but ``extra``), in the dataclass's order."""
+    hints = typing.get_type_hints(TrainConfig)
+    specs = []
+    for f in fields(TrainConfig):
+        if f.name == "extra":
+            continue
+        args = [a for a in typing.get_args(hints[f.name]) if a is not type(None)]
+        kind = args[0] if args else hints[f.name]
+        specs.append(OptionSpec(name=f.name, kind=kind, default=f.default,
+                                optional=type(None) in typing.get_args(hints[f.name]),
+                                **f.metadata))
+    return tuple(specs)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One option per TrainConfig field, help from FIELD_HELP, choices from CHOICES.
+    """One CLI option per TrainConfig option, with its help, choices, default and bounds.
 
     Every default is None here so ``config_from_args`` can tell a given option from an
     omitted one (``--resume`` keeps the saved config unless an option overrides it).
     """
-    defaults = TrainConfig.__dataclass_fields__
-    for f in fields(TrainConfig):
-        if f.name == "extra":
-            continue
-        default = defaults[f.name].default
-        shown = "" if default is dataclasses.MISSING else f" (default {default})"
-        kwargs: dict[str, Any] = {"help": FIELD_HELP[f.name] + shown, "default": None}
-        if f.name in CHOICES:
-            kwargs["choices"] = CHOICES[f.name]
-        if f.type in ("bool",) or isinstance(default, bool):
+    required = parser.add_argument_group("required (except with --resume)")
+    settings = parser.add_argument_group("training options")
+    for spec in options():
+        notes = [] if spec.default in (None, dataclasses.MISSING) else [f"default {spec.default}"]
+        notes += [spec.bounds()] if spec.bounds() else []
+        shown = f" ({'; '.join(notes)})" if notes else ""
+        kwargs: dict[str, Any] = {"help": spec.help + shown, "default": None, "dest": spec.name}
+        if spec.choices:
+            kwargs["choices"] = spec.choices
+            kwargs["metavar"] = spec.name.upper() if spec.required else None
+        if spec.kind is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
-        elif isinstance(default, float) or f.name in ("clip",):
-            kwargs["type"] = float
-        elif isinstance(default, int) or f.name in ("subset",):
-            kwargs["type"] = int
-        parser.add_argument(f"--{_flag(f.name)}", dest=f.name, **kwargs)
+        elif spec.kind in (int, float):
+            kwargs["type"] = spec.kind
+            kwargs["metavar"] = "N" if spec.kind is int else "X"
+        (required if spec.required else settings).add_argument(spec.flag, **kwargs)
 
 
 def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:
     """A config from parsed options; options not given keep ``base``'s values (or defaults)."""
-    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
-             if f.name != "extra" and getattr(args, f.name, None) is not None}
+    given = {spec.name: getattr(args, spec.name) for spec in options()
+             if getattr(args, spec.name, None) is not None}
     if base is not None:
         return TrainConfig.from_dict({**base.to_dict(), **given})
     if "model" not in given:

@@ -166,13 +166,15 @@ def make_split(idx: np.ndarray, rows: np.ndarray, kind: str, seed: int,
 
 # --- features --------------------------------------------------------------------------------
 
-def feature_source(ws: Workspace, features: str, embedder: str, model: str | None):
-    """(genes, X) from the embeddings layer; tests replace this function."""
+def feature_source(ws: Workspace, features: str, embedder: str, model: str | None,
+                   compute: bool = True):
+    """(genes, X) from the embeddings layer (``compute=False``: never write a cache); tests
+    replace this function."""
     try:
         from cre_core.embed.features import load_features
     except ImportError as exc:   # the embeddings layer is missing from this installation
         raise CreError(f"gene features are not available: {exc}") from exc
-    return load_features(ws, features, embedder=embedder, model=model)
+    return load_features(ws, features, embedder=embedder, model=model, compute=compute)
 
 
 @dataclass
@@ -190,13 +192,15 @@ class Features:
 
 
 def gene_features(ws: Workspace, config: TrainConfig, genes: list[str],
-                  stats: tuple[np.ndarray, np.ndarray] | None = None) -> Features:
+                  stats: tuple[np.ndarray, np.ndarray] | None = None,
+                  compute: bool = True) -> Features:
     """Features of ``genes`` (rows in vocabulary order), columns standardised.
 
     Columns are z-scored over the genes that have features (given ``stats`` are reused); a
     constant column becomes 0. Genes the embedder has no row for get a zero row (the mean).
+    ``compute=False``: missing embeddings are an error, never computed and cached.
     """
-    names, x = feature_source(ws, config.features, config.embedder, config.embed_model)
+    names, x = feature_source(ws, config.features, config.embedder, config.embed_model, compute)
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] != len(names):
         raise CreError(f"feature matrix has shape {x.shape} for {len(names)} genes")

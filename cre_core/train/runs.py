@@ -97,7 +97,17 @@ def write_status(run_dir: Path, status: str, **fields: Any) -> dict:
     current = read_json(Path(run_dir) / "status.json") or {}
     current.update(fields)
     current.update(status=status, updated=time.time())
-    write_json_atomic(Path(run_dir) / "status.json", current)
+    path = Path(run_dir) / "status.json"
+    try:
+        write_json_atomic(path, current)
+    except OSError:
+        # a full disk has no room for the new file an atomic write needs, but the old file's
+        # blocks can be overwritten: a failed run must still say so, and why
+        if not path.exists():
+            raise
+        with open(path, "r+") as f:
+            f.write(json.dumps(clean_json(current), indent=1))
+            f.truncate()
     return current
 
 

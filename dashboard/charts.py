@@ -220,3 +220,69 @@ def partner_chart(scan: pd.DataFrame, value: str, value_title: str) -> alt.Chart
                 axis=_band_axis(260)),
         tooltip=tips,
     ).properties(height=alt.Step(22), autosize=AUTOSIZE)
+
+
+# --- the chart the Embeddings page draws ---------------------------------------------------
+
+COLOURS = {            # label -> (column, Vega-Lite type)
+    "SMF": ("smf", "quantitative"),
+    "Chromosome": ("chrom", "nominal"),
+    "ORF class": ("orf_class", "nominal"),
+    "Demo module": ("module", "nominal"),
+}
+_ROMAN = {"I": 1, "V": 5, "X": 10}
+
+
+def chromosome_order(names) -> list[str]:
+    """chrI, chrII, ... chrXVI, then chrmt and anything else, alphabetically."""
+    def rank(name: str):
+        numeral = str(name).removeprefix("chr")
+        if numeral and set(numeral) <= set(_ROMAN):
+            values = [_ROMAN[c] for c in numeral]
+            return (0, sum(-v if i + 1 < len(values) and v < values[i + 1] else v
+                           for i, v in enumerate(values)), "")
+        return (1, 0, str(name))
+    return sorted({str(n) for n in names if n is not None and n == n}, key=rank)
+
+
+def umap_chart(frame, colour: str = "SMF"):
+    """Interactive Altair scatter of ``umap_frame`` output coloured by a COLOURS label.
+
+    Zoom and pan with the mouse; click a legend entry to highlight one category.
+    """
+    column, kind = COLOURS[colour]
+    data = frame.copy()
+    data["module"] = data["module"].astype("string").fillna("none")
+    data["orf_class"] = data["orf_class"].fillna("unknown")
+    if kind == "nominal":
+        sort = chromosome_order(data[column]) if column == "chrom" else sorted(data[column].unique())
+        pick = alt.selection_point(fields=[column], bind="legend")
+        color = alt.Color(f"{column}:N", title=colour, sort=sort,
+                          scale=alt.Scale(scheme="category20"),
+                          legend=alt.Legend(orient="right", symbolLimit=40, columns=1 if len(sort) <= 20 else 2))
+        opacity = alt.condition(pick, alt.value(0.85), alt.value(0.08))
+    else:
+        pick = None                       # genes without a measurement stay visible, in grey
+        color = alt.condition(f"isValid(datum.{column})",
+                              alt.Color(f"{column}:Q", title="single-mutant fitness",
+                                        scale=alt.Scale(scheme="viridis"),
+                                        legend=alt.Legend(orient="right")),
+                              alt.value("#c8c8c8"))
+        opacity = alt.value(0.85)
+    chart = alt.Chart(data).mark_circle(size=30).encode(
+        x=alt.X("x:Q", title="UMAP 1", scale=alt.Scale(zero=False), axis=alt.Axis(grid=False)),
+        y=alt.Y("y:Q", title="UMAP 2", scale=alt.Scale(zero=False), axis=alt.Axis(grid=False)),
+        color=color,
+        opacity=opacity,
+        tooltip=[
+            alt.Tooltip("gene:N", title="gene"),
+            alt.Tooltip("name:N", title="name"),
+            alt.Tooltip("chrom:N", title="chromosome"),
+            alt.Tooltip("orf_class:N", title="orf class"),
+            alt.Tooltip("smf:Q", title="SMF", format=".3f"),
+            alt.Tooltip("module:N", title="demo module"),
+        ],
+    ).properties(height=520)
+    if pick is not None:
+        chart = chart.add_params(pick)
+    return chart.interactive()

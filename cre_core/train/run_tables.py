@@ -1,14 +1,11 @@
-"""What the Train, wt_mean stability and Results pages show, built from the run folders.
+"""Tables of several runs, built from the run folders: what Train, wt_mean and Results show.
 
-Run labels, the training form's field specs (from TrainConfig, CHOICES and FIELD_HELP), groups
-of runs that share a test set, the comparison table, step metrics of several runs, and box
-statistics. Pure pandas on top of ``cre_core.train.runs``; no Streamlit here.
+Run labels, groups of runs that share a test set, the comparison table, step metrics of several
+runs, and box statistics. Pure pandas on top of ``cre_core.train.runs``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,7 +13,7 @@ import pandas as pd
 
 from cre_core import processes
 from cre_core.train import runs as run_files
-from cre_core.train.config import CHOICES, FIELD_HELP, TrainConfig
+from cre_core.train.config import TrainConfig
 from cre_core.train.metrics import fitness_bins
 from cre_core.workspace import Workspace
 
@@ -25,75 +22,6 @@ FINISHED = ("done", "diverged")              # runs with test predictions
 LIVE = ("queued", "running")
 # The settings that define a test set: runs agreeing on them were scored on the same pairs.
 SPLIT_KEYS = ("split", "split_seed", "val_frac", "test_frac", "subset")
-# Settings shown up front on the form; every other field sits under "More options".
-MAIN_FIELDS = ("model", "features", "embedder", "split", "epochs", "subset", "norm", "clip",
-               "wt_warmup", "lr", "batch_size", "hidden", "seed", "device")
-# Options relevant to one model only (hidden on the form for other models).
-MODEL_ONLY = {
-    "wt_warmup": WT_MODELS[:1], "wt_copies": WT_MODELS[:1],
-    "dcell_min_genes": ("dcell",), "dcell_alpha": ("dcell",), "gene_dim": ("gene-id",),
-}
-NO_FEATURES = ("features", "embedder", "embed_model")
-# Lower bounds on the form (TrainConfig.validate has the final word).
-AT_LEAST = {
-    **dict.fromkeys(("epochs", "batch_size", "hidden", "phi_layers", "rho_layers", "gene_dim",
-                     "wt_copies", "dcell_min_genes", "eval_batch_size", "subset", "patience"), 1),
-    **dict.fromkeys(("seed", "split_seed", "wt_warmup", "dropout", "weight_decay", "log_every",
-                     "dcell_alpha"), 0),
-}
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One form widget: name, kind (choice/int/float/bool/text), default, optional, help."""
-
-    name: str
-    kind: str
-    default: Any
-    optional: bool = False            # None allowed ("empty" on the form)
-    choices: tuple = ()
-    help: str = ""
-    minimum: float | None = None
-    step: float | None = None
-
-
-def form_fields() -> list[FieldSpec]:
-    """A widget spec for every TrainConfig option, in the dataclass's order."""
-    specs = []
-    hints = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
-    for f in dataclasses.fields(TrainConfig):
-        if f.name == "extra":
-            continue
-        default = None if f.default is dataclasses.MISSING else f.default
-        hint = str(hints[f.name])
-        optional = "None" in hint
-        if f.name in CHOICES:
-            kind = "choice"
-        elif "bool" in hint:
-            kind = "bool"
-        elif "float" in hint:
-            kind = "float"
-        elif "int" in hint:
-            kind = "int"
-        else:
-            kind = "text"
-        minimum = AT_LEAST.get(f.name)
-        step = {"lr": 1e-4, "weight_decay": 1e-5, "val_frac": 0.05, "test_frac": 0.05,
-                "dropout": 0.05, "clip": 0.5, "dcell_alpha": 0.05}.get(f.name)
-        specs.append(FieldSpec(f.name, kind, default, optional, tuple(CHOICES.get(f.name, ())),
-                               FIELD_HELP.get(f.name, ""), minimum, step))
-    return specs
-
-
-def field_applies(name: str, model: str) -> bool:
-    """Whether an option means anything for ``model`` (others are hidden on the form)."""
-    from cre_core.models import FEATURE_MODELS
-
-    if name in NO_FEATURES and model not in FEATURE_MODELS:
-        return False
-    if name in MODEL_ONLY and model not in MODEL_ONLY[name]:
-        return False
-    return True
 
 
 def run_label(row: dict | pd.Series, config: dict | None = None) -> str:
@@ -215,15 +143,6 @@ def box_stats(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
             if b["n"]:
                 rows.append({"run": label, "order": order, **b})
     return pd.DataFrame(rows, columns=["run", "order", "bin", "n", "p05", "q1", "median", "q3", "p95"])
-
-
-def device_summary() -> str:
-    """Where training will run when device is ``auto``."""
-    import torch
-
-    if torch.cuda.is_available():
-        return f"GPU available: {torch.cuda.get_device_name(0)} (device auto uses it)"
-    return "No GPU here: runs use the CPU (device auto picks CUDA when present)"
 
 
 def log_tail(ws: Workspace, run_id: str, lines: int = 40) -> str:

@@ -1,7 +1,6 @@
 """Streamlit glue shared by the pages: the workspace chooser, error guard, store access.
 
 Pages import from here and from the domain modules; nothing in here knows about one page.
-Only the app imports this module (it imports streamlit).
 """
 
 from __future__ import annotations
@@ -112,29 +111,3 @@ def page_link(page: str, label: str, icon: str | None = None) -> None:
         st.page_link(page, label=label, icon=icon)
     except StreamlitPageNotFoundError:
         st.markdown(f"- {label}")
-
-
-def config_widget(spec, container=st, key_prefix: str = "cfg_"):
-    """One training-option widget from a run_views.FieldSpec; returns the chosen value."""
-    label = spec.name.replace("_", " ")
-    key = f"{key_prefix}{spec.name}"
-    help_text = spec.help + ("  \nEmpty = none." if spec.optional else "")
-    if spec.kind == "choice":
-        options = list(spec.choices)
-        index = options.index(spec.default) if spec.default in options else 0
-        return container.selectbox(label, options, index=index, key=key,
-                                   help=help_text)
-    if spec.kind == "bool":
-        return container.checkbox(label, value=bool(spec.default), key=key, help=help_text)
-    if spec.kind in ("int", "float"):
-        integer = spec.kind == "int"
-        value = spec.default if spec.default is not None else None
-        kwargs = dict(min_value=(int(spec.minimum) if integer else float(spec.minimum))
-                      if spec.minimum is not None else None,
-                      step=1 if integer else (spec.step or None))
-        if not integer:
-            kwargs["format"] = "%g"
-        return container.number_input(label, value=value, key=key, help=help_text,
-                                      placeholder="none" if spec.optional else None, **kwargs)
-    text = container.text_input(label, value=spec.default or "", key=key, help=help_text)
-    return text.strip() or None

@@ -1,0 +1,54 @@
+"""The Train page's form: a widget per training option (from its spec), which a model uses."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import streamlit as st
+
+from cre_core.train.config import FEATURE_MODELS, OptionSpec
+from cre_core.train.run_tables import WT_MODELS
+
+# Settings shown up front on the form; every other field sits under "More options".
+MAIN_FIELDS = ("model", "features", "embedder", "split", "epochs", "subset", "norm", "clip",
+               "wt_warmup", "lr", "batch_size", "hidden", "seed", "device")
+# Options relevant to one model only (hidden on the form for other models).
+MODEL_ONLY = {
+    "wt_warmup": WT_MODELS[:1], "wt_copies": WT_MODELS[:1],
+    "dcell_min_genes": ("dcell",), "dcell_alpha": ("dcell",), "gene_dim": ("gene-id",),
+}
+NO_FEATURES = ("features", "embedder", "embed_model")
+
+
+def field_applies(name: str, model: str) -> bool:
+    """Whether an option means anything for ``model`` (others are hidden on the form)."""
+    if name in NO_FEATURES and model not in FEATURE_MODELS:
+        return False
+    if name in MODEL_ONLY and model not in MODEL_ONLY[name]:
+        return False
+    return True
+
+
+def config_widget(spec: OptionSpec, container: Any = st, key_prefix: str = "cfg_") -> Any:
+    """One training-option widget (bounds and steps from the option's spec); the chosen value."""
+    label = spec.name.replace("_", " ")
+    key = f"{key_prefix}{spec.name}"
+    help_text = spec.help + ("  \nEmpty = none." if spec.optional else "")
+    default = None if spec.default is dataclasses.MISSING else spec.default
+    if spec.choices:
+        options = list(spec.choices)
+        index = options.index(default) if default in options else 0
+        return container.selectbox(label, options, index=index, key=key, help=help_text)
+    if spec.kind is bool:
+        return container.checkbox(label, value=bool(default), key=key, help=help_text)
+    if spec.kind in (int, float):
+        kind = spec.kind
+        kwargs = dict(min_value=kind(spec.minimum) if spec.minimum is not None else None,
+                      step=1 if kind is int else (spec.step or None))
+        if kind is float:
+            kwargs["format"] = "%g"
+        return container.number_input(label, value=default, key=key, help=help_text,
+                                      placeholder="none" if spec.optional else None, **kwargs)
+    text = container.text_input(label, value=default or "", key=key, help=help_text)
+    return text.strip() or None
