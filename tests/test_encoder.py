@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import shutil
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +18,7 @@ from cre_core.interpret.attribution import attribute, planted_hits, planted_mass
 from cre_core.interpret.motifs import MATCH_THRESHOLD, describe_filters, match_score
 from cre_core.models import DeepSet, SeqEncoder, build_model
 from cre_core.models.seq_encoder import sequence_codes
+from cre_core.workspace import Workspace
 
 MOTIF, DECOY = "GATTACAGCC", "CTTGACGTAA"
 
@@ -121,20 +127,32 @@ def test_encoder_plugs_into_the_deepset_paths():
     assert seen == [3]
 
 
-def test_train_embedder_encoder_on_the_tiny_demo(workspace_copy, capsys):
-    """``train --embedder encoder`` end to end, then ``motifs`` and ``explain`` on the run."""
+@pytest.fixture(scope="module")
+def encoder_run(tiny_workspace, tmp_path_factory):
+    """A copy of the tiny demo with one ``train --embedder encoder`` run (CLI, 1 epoch)."""
+    from cre_core.cli import main
+
+    root = tmp_path_factory.mktemp("encoder") / "ws"
+    shutil.copytree(tiny_workspace.root, root, ignore=shutil.ignore_patterns("runs"))
+    ws = Workspace(root)
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        code = main(["train", "--workspace", str(root), "--model", "deepset", "--embedder", "encoder",
+                     "--split", "gene", "--epochs", "1", "--subset", "3000", "--encoder-filters", "6",
+                     "--encoder-width", "12", "--hidden", "16", "--batch-size", "1024"])
+    assert code == 0
+    return ws, json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+def test_train_embedder_encoder_on_the_tiny_demo(encoder_run, capsys):
+    """``train --embedder encoder`` end to end, then ``motifs``, ``explain`` and ``export-encoder``."""
     from cre_core.cli import main
     from cre_core.data.demo import PRESETS
-    from cre_core.embed.features import list_embeddings, load_features
     from cre_core.data.demo_world import planted_motifs
+    from cre_core.embed.features import list_embeddings, load_features
     from cre_core.train.data import load_pairs
 
-    ws = workspace_copy
+    ws, summary = encoder_run
     args = ["--workspace", str(ws.root)]
-    assert main(["train", *args, "--model", "deepset", "--embedder", "encoder", "--split", "gene",
-                 "--epochs", "1", "--subset", "3000", "--encoder-filters", "6", "--encoder-width", "12",
-                 "--hidden", "16", "--batch-size", "1024"]) == 0
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["status"] == "done" and summary["embedder"] == "encoder" and summary["n_test"] > 0
     run = summary["run_id"]
 
@@ -179,3 +197,32 @@ def test_planted_motifs_replay_the_generator():
     assert named["severity"] == world.severity_motif
     assert [named[f"module {m} upstream"] for m in range(12)] == world.up_motifs
     assert [named[f"module {m} downstream"] for m in range(12)] == world.down_motifs
+
+
+def test_pages_show_attribution_and_logos(encoder_run, monkeypatch):
+    """Query's Sequence tab draws both windows' tracks; Results shows the filters' logos."""
+    from streamlit.testing.v1 import AppTest
+
+    from cre_core.train.data import load_pairs
+    from dashboard.sequence import logo_frame
+
+    ws, summary = encoder_run
+    monkeypatch.setenv("CRE_WORKSPACE", str(ws.root))
+    pages = Path(__file__).resolve().parents[1] / "pages"
+    at = AppTest.from_file(str(pages / "query.py"), default_timeout=30)
+    at.run(timeout=30)
+    before = len(at.get("vega_lite_chart"))
+    at.text_input(key="q_attr_gene").set_value(load_pairs(ws).genes[0]).run(timeout=30)
+    assert not at.exception and not at.error
+    assert len(at.get("vega_lite_chart")) == before + 2             # upstream and downstream tracks
+    assert any("planted motifs" in c.value for c in at.caption)
+    at = AppTest.from_file(str(pages / "results.py"), default_timeout=30)
+    at.run(timeout=30)
+    assert not at.exception and not at.error
+    assert any("Motifs the sequence encoder learned" in h.value for h in at.subheader)
+    assert any("planted motifs recovered" in c.value for c in at.caption)
+
+    logo = logo_frame([[0.97, 0.01, 0.01, 0.01], [0.25, 0.25, 0.25, 0.25]])
+    first = logo[logo["position"] == 1]
+    assert first["top"].max() == pytest.approx(2 + 0.97 * np.log2(0.97) + 3 * 0.01 * np.log2(0.01))
+    assert logo[logo["position"] == 2]["top"].max() == pytest.approx(0, abs=1e-9)
