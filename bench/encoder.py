@@ -41,7 +41,8 @@ from cre_core.models.seq_encoder import one_hot  # noqa: E402
 from cre_core.train.config import TrainConfig  # noqa: E402
 from cre_core.workspace import Workspace  # noqa: E402
 
-ENCODER = dict(encoder_filters=64, encoder_width=15, batch_size=2048, lr=3e-3, weight_decay=0.1)
+ENCODER = dict(encoder_filters=64, encoder_width=15, encoder_block=128, batch_size=4096, lr=3e-3,
+               weight_decay=0.1)
 TABLE = dict(batch_size=512)
 
 

@@ -71,8 +71,10 @@ class Engine:
         self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, idx: torch.Tensor,
         y: torch.Tensor, *, batch_size: int, seed: int = 0, amp: bool = True,
         clip: float | None = None, grad_norm: bool = False, dist_info: DistContext | None = None,
+        gene_block: int = 0,
     ) -> None:
         self.model, self.optimizer, self.idx, self.y = model, optimizer, idx, y
+        self.gene_block = gene_block
         self.core: FitnessModel = model.module if isinstance(model, DistributedDataParallel) else model
         self.batch_size, self.seed, self.clip = batch_size, seed, clip
         self.dist = dist_info or DistContext()
@@ -97,7 +99,35 @@ class Engine:
         gen = torch.Generator(device=device).manual_seed(self.seed * 1_000_003 + epoch)
         order = rows[torch.randperm(len(rows), generator=gen, device=device)]
         bs, world = self.batch_size, self.dist.world
+        if self.gene_block:
+            return [b[self.dist.rank::world] for b in self._block_batches(order, gen)]
         return [order[s * bs:(s + 1) * bs][self.dist.rank::world] for s in range(self.steps_per_epoch(len(rows)))]
+
+    def _block_batches(self, order: torch.Tensor, gen: torch.Generator) -> list[torch.Tensor]:
+        """Batches of the pairs between two blocks of ``gene_block`` genes (seeded partition).
+
+        The genes are dealt into random blocks; a batch holds the (shuffled) rows whose genes
+        fall in one pair of blocks, cut at ``batch_size`` rows. A step then touches at most
+        2·gene_block genes: what a costly gene representation (the sequence encoder) needs,
+        since its cost per step grows with the genes of the batch, not with the pairs.
+        """
+        genes = self.idx[order].clamp(min=0)
+        n_genes = int(genes.max()) + 1
+        block = torch.randperm(n_genes, generator=gen, device=order.device) // self.gene_block
+        n_blocks = int(block.max()) + 1
+        pair = block[genes]                                            # (n, K) block per slot
+        key = pair.min(1).values * n_blocks + pair.max(1).values       # the rows' block pair
+        key_order = torch.randperm(n_blocks * n_blocks, generator=gen, device=order.device)
+        grouped = order[torch.argsort(key_order[key], stable=True)]
+        counts = torch.bincount(key_order[key], minlength=n_blocks * n_blocks).tolist()
+        out, start = [], 0
+        for count in counts:
+            for s in range(start, start + count, self.batch_size):
+                part = grouped[s:min(s + self.batch_size, start + count)]
+                if len(part) >= 2 * self.dist.world:        # BatchNorm needs two rows per process
+                    out.append(part)
+            start += count
+        return out
 
     def steps_per_epoch(self, n_rows: int) -> int:
         bs = self.batch_size
@@ -260,6 +290,7 @@ class _Run:
         self.engine = Engine(
             wrapped, self.optimizer, self.idx, self.y, batch_size=max(1, cfg.batch_size // ctx.world) * ctx.world,
             seed=cfg.seed, amp=cfg.amp, clip=cfg.clip, grad_norm=model.wt_model, dist_info=ctx,
+            gene_block=cfg.encoder_block if cfg.uses_windows else 0,
         ) if model.trainable else None
         self.early = EarlyStopping(cfg.patience)
         self.checkpoints = Checkpointer(self.folder, meta, enabled=ctx.is_main)
