@@ -244,3 +244,20 @@ def test_gene_block_batches_cover_every_pair_once_and_touch_few_genes():
     assert all(len(b) <= 64 and len(torch.unique(idx[b])) <= 16 for b in batches)
     again = engine.epoch_batches(rows, epoch=0)
     assert all(torch.equal(x, y) for x, y in zip(batches, again))      # seeded: resume-safe
+
+
+@pytest.mark.parametrize("name", ["wt-anchored", "wt-diff"])
+def test_wild_type_models_read_the_encoder(name):
+    seqs, *_ = synthetic(n=24, length=60)
+    enc = SeqEncoder(24, ("upstream",), filters=4, width=12)
+    enc.set_windows({"upstream": sequence_codes(seqs)})
+    model = build_model(name, 24, hidden=8, genes=enc)
+    assert model.encoder is enc
+    sets = torch.tensor([[0, 1], [2, -1]])
+    out = model(sets, torch.tensor([0.5, 0.9]))
+    out["loss"].backward()
+    assert enc.weight.grad is not None and enc.weight.grad.abs().sum() > 0
+    model.eval()
+    if name == "wt-anchored":
+        assert model.wt_prediction() == 1.0
+    assert model.predict(sets).shape == (2,)
