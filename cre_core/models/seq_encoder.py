@@ -10,7 +10,8 @@ The first layer is ``filters`` position weight matrices of ``width`` bp (wide en
 complement is the same weights flipped in position and base (A↔T, C↔G is a flip of the ACGT
 axis), and a position scores the better strand, so a motif counts the same on either strand and
 no parameter is spent learning it twice. After a ReLU each region's activations are pooled two
-ways per filter: the maximum (is the motif there?) and log1p of the sum (how many copies?).
+ways per filter, over positions and both strands: the maximum (is the motif there?) and log1p of
+the sum (how many copies?); a window and its reverse complement pool to the same vector.
 The gene's vector is those pooled values of every region side by side:
 ``out_dim = 2 * filters * len(regions)``.
 
@@ -49,9 +50,12 @@ def sequence_codes(sequences: list[str], length: int | None = None) -> np.ndarra
     return out
 
 
+_ONE_HOT = torch.eye(N_CODE + 1)[:, :N_CODE]      # code → ACGT row; N is all zeros
+
+
 def one_hot(codes: torch.Tensor) -> torch.Tensor:
-    """(…, L) codes → (…, L, 4) float one-hot; N (code 4) is all zeros."""
-    return F.one_hot(codes.long(), N_CODE + 1)[..., :N_CODE].float()
+    """(…, L) codes → (…, L, 4) float one-hot; N (code 4) is all zeros (one gather, no copies)."""
+    return F.embedding(codes.long(), _ONE_HOT.to(codes.device))
 
 
 class SeqEncoder(GeneRepresentation):
@@ -100,21 +104,27 @@ class SeqEncoder(GeneRepresentation):
         rc = self.weight.flip(1, 2)
         return torch.cat([self.weight, rc]).reshape(2 * self.filters, 4 * self.width)
 
-    def activations(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One-hot (u, L, 4) → ReLU activations (u, L - width + 1, filters) of the better strand,
-        and which strand it was (True = reverse complement)."""
+    def strand_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """One-hot (u, L, 4) → ReLU activations (u, L - width + 1, 2, filters): every filter at
+        every position on the plus strand (index 0) and the minus strand (index 1)."""
         u, length, _ = x.shape
         windows = x.unfold(1, self.width, 1).reshape(u, length - self.width + 1, 4 * self.width)
-        w = self.both_strands().to(windows.dtype)
-        scores = windows @ w.t()
-        fwd, rev = scores[..., :self.filters], scores[..., self.filters:]
-        best = torch.maximum(fwd, rev)
-        return torch.relu(best + self.bias.to(best.dtype)), rev > fwd
+        act = torch.relu(F.linear(windows, self.both_strands(), self.bias.repeat(2)))
+        return act.view(u, length - self.width + 1, 2, self.filters)
+
+    def activations(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(u, L - width + 1, filters) activations of the better strand, and which strand it
+        was (True = minus): what the motif report and the attribution hits read."""
+        best, strand = self.strand_activations(x).max(2)
+        return best, strand.bool()
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        """One-hot (u, L, 4) of one region → (u, 2·filters): max, log1p(sum) per filter."""
-        act = self.activations(x)[0].float()
-        return torch.cat([act.amax(1), torch.log1p(act.sum(1))], dim=1)
+        """One-hot (u, L, 4) of one region → (u, 2·filters): per filter the max and log1p of
+        the sum over positions and both strands (a reverse-complemented window pools the same)."""
+        act = self.strand_activations(x).float()
+        flat = act.reshape(len(act), -1, self.filters)          # (u, 2·positions, filters)
+        # max(dim).values: its backward scatters into the argmax, cheaper than amax's tie mask
+        return torch.cat([flat.max(1).values, torch.log1p(flat.sum(1))], dim=1)
 
     def encode_onehot(self, onehots: list[torch.Tensor]) -> torch.Tensor:
         """Vectors (u, out_dim) from one one-hot tensor per region (attribution's entry point)."""
