@@ -18,7 +18,7 @@ MODEL_ONLY = {
     "wt_warmup": WT_MODELS[:1], "wt_copies": WT_MODELS[:1],
     "dcell_min_genes": ("dcell",), "dcell_alpha": ("dcell",), "gene_dim": ("gene-id",),
 }
-NO_FEATURES = ("features", "embedder", "embed_model")
+NO_FEATURES = ("features", "embedder", "embed_model", "encoder_filters", "encoder_block", "encoder_width")
 
 
 def field_applies(name: str, model: str) -> bool:
