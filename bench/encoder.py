@@ -41,7 +41,7 @@ from cre_core.models.seq_encoder import one_hot  # noqa: E402
 from cre_core.train.config import TrainConfig  # noqa: E402
 from cre_core.workspace import Workspace  # noqa: E402
 
-ENCODER = dict(encoder_filters=64, encoder_width=15, encoder_block=128, batch_size=4096, lr=3e-3,
+ENCODER = dict(encoder_filters=64, encoder_width=15, encoder_block=128, batch_size=4096, lr=5e-3,
                weight_decay=0.1)
 TABLE = dict(batch_size=512)
 
@@ -81,9 +81,9 @@ def science(args: argparse.Namespace) -> None:
     root = Path(args.workdir or tempfile.mkdtemp(prefix="bench-encoder-"))
     rows = []
     for seed in args.seeds:
-        ws_root = root / f"small{seed}"
+        ws_root = root / f"{args.preset}{seed}"
         if not (ws_root / "cre.duckdb").exists():
-            build_demo(ws_root, preset="small", seed=seed)
+            build_demo(ws_root, preset=args.preset, seed=seed)
         ws = Workspace(ws_root)
         for split in args.splits:
             for embedder in args.embedders:
@@ -192,6 +192,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     sc = sub.add_parser("science")
     sc.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    sc.add_argument("--preset", default="small", help="demo preset (tiny: a smoke test)")
     sc.add_argument("--splits", nargs="+", default=["gene", "random"])
     sc.add_argument("--embedders", nargs="+", default=["encoder", "kmer", "random"])
     sc.add_argument("--epochs", type=int, default=30)
