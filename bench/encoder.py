@@ -90,7 +90,7 @@ def science(args: argparse.Namespace) -> None:
                 extra = ENCODER if embedder == "encoder" else TABLE
                 cfg = TrainConfig(model="deepset", embedder=embedder, split=split, features="both",
                                   epochs=args.epochs, patience=args.patience, seed=0, split_seed=seed, **extra)
-                run_dir = ws_root / "runs" / f"{embedder}-{split}"
+                run_dir = ws_root / "runs" / f"{embedder}-{split}-{time.strftime('%H%M%S')}"
                 t0 = time.perf_counter()
                 summary = train_run(ws, cfg, run_dir, echo=lambda m: print(m, file=sys.stderr, flush=True))
                 epochs = [json.loads(line) for line in (run_dir / "epochs.jsonl").read_text().splitlines()]

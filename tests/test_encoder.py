@@ -23,7 +23,7 @@ from cre_core.workspace import Workspace
 MOTIF, DECOY = "GATTACAGCC", "CTTGACGTAA"
 
 
-def synthetic(n: int = 192, length: int = 120, seed: int = 0):
+def synthetic(n: int = 384, length: int = 120, seed: int = 0):
     """Random windows; gene i holds copies[i] (0-2) of MOTIF, on a random strand each."""
     rng = np.random.default_rng(seed)
     seqs, copies, sites = [], rng.integers(0, 3, n), []

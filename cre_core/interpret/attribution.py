@@ -47,7 +47,7 @@ def filter_hits(encoder: SeqEncoder, gene: int, filters: list[int]) -> list[dict
     """Sites of ``filters`` in the gene's windows (activation ≥ SITE_FRACTION of the filter's
     largest max-pooled activation over all genes)."""
     f = encoder.filters
-    vectors = encoder.all()
+    vectors = encoder.raw_all()
     hits = []
     for r, region in enumerate(encoder.regions):
         peak = vectors[:, 2 * f * r: 2 * f * r + f].amax(0)

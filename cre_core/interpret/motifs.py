@@ -49,7 +49,7 @@ class FilterMotif:
 
 def filter_usage(encoder: SeqEncoder) -> np.ndarray:
     """(filters,) std over genes of each filter's max-pooled activation, summed over regions."""
-    vectors = encoder.all().float().cpu().numpy()
+    vectors = encoder.raw_all().cpu().numpy()
     f = encoder.filters
     maxima = [vectors[:, 2 * f * r: 2 * f * r + f] for r in range(len(encoder.regions))]
     return np.sum([m.std(0) for m in maxima], axis=0)

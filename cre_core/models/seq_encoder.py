@@ -10,10 +10,15 @@ The first layer is ``filters`` position weight matrices of ``width`` bp (wide en
 complement is the same weights flipped in position and base (A↔T, C↔G is a flip of the ACGT
 axis), and a position scores the better strand, so a motif counts the same on either strand and
 no parameter is spent learning it twice. After a ReLU each region's activations are pooled two
-ways per filter, over positions and both strands: the maximum (is the motif there?) and log1p of
-the sum (how many copies?); a window and its reverse complement pool to the same vector.
-The gene's vector is those pooled values of every region side by side:
-``out_dim = 2 * filters * len(regions)``.
+ways per filter, over positions and both strands: the maximum (is the motif there?) and the mean
+of the ``TOP_K`` strongest sites (how many copies, up to TOP_K?); a window and its reverse
+complement pool to the same vector. Pooling over the strongest sites only, not the sum over the
+window, keeps the gradient (and so the attribution maps) on the sites a filter is read from:
+a sum gives every weakly active background window the same weight as a motif.
+The gene's vector is those pooled values of every region side by side, standardised per column
+by a BatchNorm (the raw values sit near the same level for every gene, so without it the
+first steps see inputs of a scale nothing else in the model has): ``out_dim = 2 * filters *
+len(regions)``. ``raw_all()`` gives the values before it (the motif report reads those).
 
 Training passes over more than ``CHUNK_GENES`` genes are cut into chunks whose activations are
 recomputed in the backward pass (torch.utils.checkpoint), so peak memory is one chunk's, not
@@ -33,6 +38,7 @@ from cre_core.models.genes import GeneRepresentation
 
 BASES = "ACGT"
 N_CODE = 4
+TOP_K = 4                  # copies a filter counts: the mean of its TOP_K strongest sites
 CHUNK_GENES = 256          # genes per encoding chunk (memory: chunk × L × 2·filters floats)
 
 _CODE_TABLE = np.full(256, N_CODE, dtype=np.uint8)
@@ -80,10 +86,12 @@ class SeqEncoder(GeneRepresentation):
         # pass the ReLU steer each filter towards one motif (a smaller start learns much slower)
         self.weight = nn.Parameter(torch.randn(filters, 4, width) * 2.0 / width ** 0.5)
         self.bias = nn.Parameter(torch.full((filters,), -0.5))
+        self.norm = nn.BatchNorm1d(self.out_dim)
         for region in self.regions:
             self.register_buffer(f"codes_{region}", torch.full((n_genes, width), N_CODE, dtype=torch.uint8),
                                  persistent=False)
         self._cache: torch.Tensor | None = None
+        self._raw_cache: torch.Tensor | None = None
 
     # --- windows -------------------------------------------------------------------------
     def set_windows(self, windows: dict[str, np.ndarray | torch.Tensor]) -> None:
@@ -93,7 +101,7 @@ class SeqEncoder(GeneRepresentation):
             if codes.ndim != 2 or codes.shape[0] != self.n_genes or codes.shape[1] < self.width:
                 raise ValueError(f"{region} windows are {tuple(codes.shape)}; expected ({self.n_genes}, ≥{self.width})")
             setattr(self, f"codes_{region}", codes.to(self.bias.device))
-        self._cache = None
+        self._cache = self._raw_cache = None
 
     def codes(self, region: str) -> torch.Tensor:
         return getattr(self, f"codes_{region}")
@@ -119,32 +127,40 @@ class SeqEncoder(GeneRepresentation):
         return best, strand.bool()
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        """One-hot (u, L, 4) of one region → (u, 2·filters): per filter the max and log1p of
-        the sum over positions and both strands (a reverse-complemented window pools the same)."""
+        """One-hot (u, L, 4) of one region → (u, 2·filters): per filter the max and the mean of
+        the TOP_K largest activations over positions and both strands."""
         act = self.strand_activations(x).float()
         flat = act.reshape(len(act), -1, self.filters)          # (u, 2·positions, filters)
-        # max(dim).values: its backward scatters into the argmax, cheaper than amax's tie mask
-        return torch.cat([flat.max(1).values, torch.log1p(flat.sum(1))], dim=1)
+        top = flat.topk(min(TOP_K, flat.shape[1]), dim=1).values
+        return torch.cat([top[:, 0], top.mean(1)], dim=1)
 
     def encode_onehot(self, onehots: list[torch.Tensor]) -> torch.Tensor:
         """Vectors (u, out_dim) from one one-hot tensor per region (attribution's entry point)."""
+        return self.norm(self.raw_onehot(onehots))
+
+    def raw_onehot(self, onehots: list[torch.Tensor]) -> torch.Tensor:
+        """The pooled values before the BatchNorm, (u, out_dim)."""
         return torch.cat([self.pooled(x) for x in onehots], dim=1)
 
-    def _encode_codes(self, *codes: torch.Tensor) -> torch.Tensor:
-        return self.encode_onehot([one_hot(c) for c in codes])
+    def _raw_codes(self, *codes: torch.Tensor) -> torch.Tensor:
+        return self.raw_onehot([one_hot(c) for c in codes])
 
-    def encode_genes(self, genes: torch.Tensor) -> torch.Tensor:
-        """Vectors of ``genes`` from their windows, in chunks of CHUNK_GENES genes."""
+    def raw_genes(self, genes: torch.Tensor) -> torch.Tensor:
+        """Pooled values of ``genes`` (before the norm), in chunks of CHUNK_GENES genes."""
         parts = []
         for start in range(0, len(genes), CHUNK_GENES):
             chunk = [self.codes(r)[genes[start:start + CHUNK_GENES]] for r in self.regions]
             if torch.is_grad_enabled() and len(genes) > CHUNK_GENES:
-                parts.append(checkpoint(self._encode_codes, *chunk, use_reentrant=False))
+                parts.append(checkpoint(self._raw_codes, *chunk, use_reentrant=False))
             else:
-                parts.append(self._encode_codes(*chunk))
+                parts.append(self._raw_codes(*chunk))
         if not parts:
             return torch.zeros(0, self.out_dim, device=self.bias.device)
         return torch.cat(parts)
+
+    def encode_genes(self, genes: torch.Tensor) -> torch.Tensor:
+        """Vectors of ``genes`` from their windows (the norm sees the batch's genes together)."""
+        return self.norm(self.raw_genes(genes))
 
     # --- GeneRepresentation --------------------------------------------------------------
     def forward(self, genes: torch.Tensor) -> torch.Tensor:
@@ -161,10 +177,21 @@ class SeqEncoder(GeneRepresentation):
                 self._cache = self.encode_genes(torch.arange(self.n_genes, device=self.bias.device)).float()
         return self._cache
 
+    @torch.no_grad()
+    def raw_all(self) -> torch.Tensor:
+        """Every gene's pooled values before the norm (eval mode: cached): column block
+        ``r`` of the max-pooled activations is ``[2·filters·r, 2·filters·r + filters)``."""
+        if self.training or self._raw_cache is None:
+            raw = self.raw_genes(torch.arange(self.n_genes, device=self.bias.device)).float()
+            if self.training:
+                return raw
+            self._raw_cache = raw
+        return self._raw_cache
+
     def train(self, mode: bool = True) -> "SeqEncoder":
-        self._cache = None
+        self._cache = self._raw_cache = None
         return super().train(mode)
 
     def _load_from_state_dict(self, *args, **kwargs) -> None:
-        self._cache = None
+        self._cache = self._raw_cache = None
         super()._load_from_state_dict(*args, **kwargs)
