@@ -87,7 +87,8 @@ def science(args: argparse.Namespace) -> None:
         ws = Workspace(ws_root)
         for split in args.splits:
             for embedder in args.embedders:
-                extra = dict(ENCODER, dropout=args.dropout) if embedder == "encoder" else TABLE
+                extra = (dict(ENCODER, dropout=args.dropout, encoder_block=args.block)
+                         if embedder == "encoder" else TABLE)
                 cfg = TrainConfig(model="deepset", embedder=embedder, split=split, features="both",
                                   epochs=args.epochs, patience=args.patience, seed=0, split_seed=seed, **extra)
                 run_dir = ws_root / "runs" / f"{embedder}-{split}-{time.strftime('%H%M%S')}"
@@ -212,6 +213,7 @@ def main() -> None:
     sc.add_argument("--patience", type=int, default=5)
     sc.add_argument("--attribution-genes", type=int, default=30)
     sc.add_argument("--dropout", type=float, default=0.0, help="dropout in φ and ρ of the encoder runs")
+    sc.add_argument("--block", type=int, default=ENCODER["encoder_block"], help="--encoder-block of the encoder runs")
     sc.add_argument("--workdir", help="reuse demo workspaces here (default: a new temporary folder)")
     sp = sub.add_parser("speed")
     sp.add_argument("--genes", type=int, default=6000)
