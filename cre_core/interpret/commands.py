@@ -14,7 +14,8 @@ from cre_core.workspace import resolve_workspace
 def _motifs(args: argparse.Namespace) -> int:
     from cre_core.interpret.motifs import motif_report
 
-    report = motif_report(resolve_workspace(args.workspace), args.run, top=args.top, threshold=args.threshold)
+    options = {} if args.threshold is None else {"threshold": args.threshold}
+    report = motif_report(resolve_workspace(args.workspace), args.run, top=args.top, **options)
     if "fraction_recovered" in report:
         print(f"{report['recovered']}/{report['n_planted']} planted motifs recovered "
               f"(match score ≥ {report['threshold']})", file=sys.stderr)
@@ -42,16 +43,14 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``motifs``, ``explain`` and ``export-encoder``."""
-    from cre_core.interpret.motifs import MATCH_THRESHOLD
-
+    """Add ``motifs``, ``explain`` and ``export-encoder`` (torch is imported when they run)."""
     mo = subparsers.add_parser("motifs", help="a sequence-encoder run's most used filters as PWMs, "
                                               "matched to the demo's planted motifs")
     mo.add_argument("--workspace")
     mo.add_argument("--run", required=True, help="run id or run folder (trained with --embedder encoder)")
     mo.add_argument("--top", type=int, default=20, help="filters to list, most used first")
-    mo.add_argument("--threshold", type=float, default=MATCH_THRESHOLD,
-                    help="match score for a planted motif to count as recovered")
+    mo.add_argument("--threshold", type=float,
+                    help="match score for a planted motif to count as recovered (default 0.75)")
     mo.set_defaults(func=_motifs)
 
     ex = subparsers.add_parser("explain", help="per-base attribution of a gene's predicted deletion "
