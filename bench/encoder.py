@@ -35,11 +35,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cre_core.data.commands import build_demo  # noqa: E402
-from cre_core.models import DeepSet, SeqEncoder  # noqa: E402
-from cre_core.models.seq_encoder import one_hot  # noqa: E402
-from cre_core.train.config import TrainConfig  # noqa: E402
-from cre_core.workspace import Workspace  # noqa: E402
+from cre_core.data.commands import build_demo
+from cre_core.models import DeepSet, SeqEncoder
+from cre_core.models.seq_encoder import one_hot
+from cre_core.train.config import TrainConfig
+from cre_core.workspace import Workspace
 
 ENCODER = dict(encoder_filters=64, encoder_width=15, encoder_block=128, batch_size=4096, lr=5e-3,
                weight_decay=0.1)

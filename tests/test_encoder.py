@@ -6,7 +6,6 @@ import contextlib
 import io
 import json
 import shutil
-
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +72,7 @@ def test_sequence_codes_and_strand_sharing():
 
 
 def test_planted_motif_is_recovered_by_a_short_training_run(trained):
-    model, enc, *_ , loss = trained
+    _, enc, *_, loss = trained
     assert loss < 0.1 * 0.09 * 2 / 3         # < 10% of the target's variance (0.3² · var(copies))
     filters, best = describe_filters(enc, {"planted": MOTIF, "decoy": DECOY})
     top = filters[0]
@@ -93,7 +92,7 @@ def test_match_score_reads_both_strands_and_offsets():
 def test_attribution_peaks_on_the_planted_motif(trained):
     model, enc, seqs, copies, sites, _ = trained
     gene = int(np.flatnonzero(copies == 2)[0])
-    pred, scores = attribute(model, enc, gene)
+    pred, _ = attribute(model, enc, gene)
     assert pred == pytest.approx(model.predict(torch.tensor([[gene]]))[0].item(), abs=1e-5)
     hits = planted_hits(seqs[gene], "upstream", {"planted": MOTIF})
     assert sorted(h["start"] for h in hits) == sites[gene]
@@ -207,7 +206,7 @@ def test_pages_show_attribution_and_logos(encoder_run, monkeypatch):
     from cre_core.train.data import load_pairs
     from dashboard.sequence import logo_frame
 
-    ws, summary = encoder_run
+    ws, _ = encoder_run
     monkeypatch.setenv("CRE_WORKSPACE", str(ws.root))
     pages = Path(__file__).resolve().parents[1] / "pages"
     at = AppTest.from_file(str(pages / "query.py"), default_timeout=30)

@@ -92,8 +92,8 @@ def planted_mass(scores: np.ndarray, hits: list[dict]) -> tuple[float, float]:
 
 def explain(ws: Workspace, run_id: str, gene: str, top_filters: int = 10) -> dict:
     """Attribution tracks, filter and planted-motif hits, and planted mass of one gene."""
-    from cre_core.interpret.motifs import run_encoder
     from cre_core.data.lookup import resolve_genes
+    from cre_core.interpret.motifs import run_encoder
     from cre_core.query.service import _indices
 
     loaded, encoder = run_encoder(ws, run_id)

@@ -11,7 +11,7 @@ any model can use them).
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cre_core.embed.base import read_windows, sequence_key
 from cre_core.embed.cache import cache_path, write_cache
@@ -38,7 +38,7 @@ def export_encoder(ws: Workspace, run_id: str) -> list[str]:
         rows = [index[w.gene] for w in windows]
         path = cache_path(ws, EXPORTED, loaded.run_id, region)
         meta = {"embedder": EXPORTED, "model": f"{EXPORTED}:{loaded.run_id}", "region": region,
-                "n_genes": len(windows), "dim": block, "created": datetime.now(timezone.utc).isoformat(),
+                "n_genes": len(windows), "dim": block, "created": datetime.now(UTC).isoformat(),
                 "seconds": round(time.perf_counter() - t0, 3),
                 "params": {"model_arg": loaded.run_id, "filters": encoder.filters, "width": encoder.width}}
         write_cache(path, [w.gene for w in windows], [sequence_key(w) for w in windows],

@@ -22,7 +22,6 @@ from torch.nn import functional as F
 from cre_core.models.base import PAD, FitnessModel, phi_net, pool, rho_net, set_mask
 from cre_core.models.genes import FeatureTable, GeneRepresentation, LearnedGenes
 
-
 # On the CPU, φ runs on the whole table once a batch holds this many gene slots per gene (then
 # ~86% of genes occur in it, and one plain matmul beats unique + gather + scatter-add); below
 # that, φ on the unique genes is less work (bench/train.py: 1.25x at batch 4,096 of 6,000
@@ -76,7 +75,7 @@ class DeepSet(FitnessModel):
         """φ of every gene, (n_genes, hidden)."""
         return self.phi(self.encoder.all())
 
-    def train(self, mode: bool = True) -> "DeepSet":
+    def train(self, mode: bool = True) -> DeepSet:
         self._phi_cache = None
         return super().train(mode)
 

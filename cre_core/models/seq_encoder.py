@@ -188,7 +188,7 @@ class SeqEncoder(GeneRepresentation):
             self._raw_cache = raw
         return self._raw_cache
 
-    def train(self, mode: bool = True) -> "SeqEncoder":
+    def train(self, mode: bool = True) -> SeqEncoder:
         self._cache = self._raw_cache = None
         return super().train(mode)
 
