@@ -41,7 +41,7 @@ from cre_core.models.seq_encoder import one_hot
 from cre_core.train.config import TrainConfig
 from cre_core.workspace import Workspace
 
-ENCODER = dict(encoder_filters=64, encoder_width=15, encoder_block=128, batch_size=4096, lr=5e-3,
+ENCODER = dict(encoder_filters=64, encoder_width=15, encoder_block=32, batch_size=4096, lr=5e-3,
                weight_decay=0.1)
 TABLE = dict(batch_size=512)
 

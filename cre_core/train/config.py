@@ -162,7 +162,7 @@ class TrainConfig:
                                   "sets", at_least=1)
     encoder_filters: int = option(64, "--embedder encoder: number of first-layer PWM filters (each "
                                   "read on both strands)", at_least=1, below=1025)
-    encoder_block: int = option(128, "--embedder encoder: a batch holds the pairs between two random "
+    encoder_block: int = option(32, "--embedder encoder: a batch holds the pairs between two random "
                                 "blocks of N genes (at most --batch-size of them), so a step encodes "
                                 "at most 2N genes; 0 = batches of random pairs", at_least=0)
     encoder_width: int = option(15, "--embedder encoder: filter width in bp (10-bp motifs need at "
