@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "cre_core.embed.commands",
     "cre_core.train.commands",
     "cre_core.query.commands",
+    "cre_core.interpret.commands",
 )
 
 

@@ -19,7 +19,7 @@ MODEL_ONLY = {
     "dcell_min_genes": ("dcell",), "dcell_alpha": ("dcell",), "gene_dim": ("gene-id", "interaction"),
     "smf_aware": ("interaction",), "interaction_weight": ("interaction",), "rank": ("interaction",),
 }
-NO_FEATURES = ("features", "embedder", "embed_model")
+NO_FEATURES = ("features", "embedder", "embed_model", "encoder_filters", "encoder_block", "encoder_width")
 
 
 def field_applies(name: str, model: str) -> bool:

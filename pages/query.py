@@ -9,6 +9,7 @@ from cre_core.query.format import fmt_interval, fmt_support, fmt_value, tidy_zer
 from cre_core.query.gene_sets import MAX_SET_SIZE, check_sets, parse_csv, parse_names
 from cre_core.train.run_tables import queryable, runs_with_configs
 from dashboard.charts import partner_chart
+from dashboard.sequence import attribution_section
 from dashboard.support import current_workspace, gene_label, guard, require_store, store
 
 st.title("Query")
@@ -163,7 +164,7 @@ with guard("Query"):
                 st.info("Choose at least one finished run.")
             else:
                 selected = done[done["run_id"].isin(chosen)]
-                tab_one, tab_scan, tab_batch = st.tabs(["Gene set", "Partner scan", "Batch"])
+                tab_one, tab_scan, tab_batch, tab_seq = st.tabs(["Gene set", "Partner scan", "Batch", "Sequence"])
                 with tab_one:
                     with guard("Query · gene set"):
                         single_query(selected)
@@ -173,3 +174,6 @@ with guard("Query"):
                 with tab_batch:
                     with guard("Query · batch"):
                         batch(selected)
+                with tab_seq:
+                    with guard("Query · sequence"):
+                        attribution_section(ws, selected)

@@ -8,6 +8,7 @@ from cre_core.train.run_tables import FINISHED, box_stats, collect_epochs, compa
 from cre_core.train.runs import read_predictions, run_dir
 from cre_core.workspace import Workspace
 from dashboard.charts import box_chart, epoch_curves, metric_bars, pred_vs_true_chart
+from dashboard.sequence import motif_section
 from dashboard.support import current_workspace, guard, require_store
 
 st.title("Results")
@@ -90,6 +91,8 @@ with guard("Results"):
                     c1, c2 = st.columns(2)
                     c1.altair_chart(loss)
                     c2.altair_chart(corr)
+
+                motif_section(ws, selected)
 
                 st.subheader("Download")
                 for run_id, label in zip(selected["run_id"], selected["label"]):

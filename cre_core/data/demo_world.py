@@ -262,6 +262,18 @@ def choose_motifs(rng: np.random.Generator, count: int) -> list[str]:
 
 # --- gene table -------------------------------------------------------------------------------
 
+def planted_motifs(preset: DemoPreset, seed: int) -> dict[str, str]:
+    """The motifs ``build_world(preset, seed)`` plants, by name (``module 3 upstream``,
+    ``module 3 downstream``, ``severity``), without building the world: they are the first
+    draws of its motif stream (stream 4; tests check both agree)."""
+    n_mod = preset.n_modules
+    motifs = choose_motifs(rng_stream(seed, 4), 2 * n_mod + 1)
+    named = {f"module {m} upstream": motifs[m] for m in range(n_mod)}
+    named.update({f"module {m} downstream": motifs[n_mod + m] for m in range(n_mod)})
+    named["severity"] = motifs[-1]
+    return named
+
+
 def _split_counts(total: int, weights: np.ndarray, minimum: int) -> np.ndarray:
     """Largest-remainder split of ``total`` in proportion to ``weights`` (each >= minimum)."""
     raw = weights / weights.sum() * (total - minimum * len(weights))

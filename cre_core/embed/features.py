@@ -21,6 +21,7 @@ from cre_core.runtime import DistContext
 from cre_core.workspace import Workspace
 
 ON_DEMAND = ("kmer", "random")   # cheap: computed and cached when missing
+EXPORTED_ENCODER = "encoder"     # vectors exported from a trained sequence-encoder run
 LIST_COLUMNS = ["embedder", "model", "region", "n_genes", "dim", "created", "seconds"]
 
 
@@ -35,10 +36,14 @@ def load_features(ws: Workspace, features: str, embedder: str = "kmer",
     model and, in practice, a GPU).
     """
     regions = feature_regions(features)
-    if embedder not in EMBEDDERS:
+    if embedder not in (*EMBEDDERS, EXPORTED_ENCODER):
         raise CreError(f"unknown embedder '{embedder}': choose one of {', '.join(EMBEDDERS)}")
     windows = read_windows(ws, regions)
-    if embedder in ON_DEMAND:
+    if embedder == EXPORTED_ENCODER:    # a trained encoder run's vectors (cre_core.interpret.export)
+        if not model:
+            raise CreError("--embedder encoder features need the run id as --model")
+        paths, key = {r: cache_path(ws, embedder, model, r) for r in regions}, sequence_key
+    elif embedder in ON_DEMAND:
         emb = make_embedder(embedder, model, regions=regions, device="cpu")
         if compute:
             # one process, no collectives: every caller (e.g. each training rank) stands alone
@@ -56,10 +61,11 @@ def load_features(ws: Workspace, features: str, embedder: str = "kmer",
         missing = [w.gene for w in windows[region] if key(w) not in index]
         if missing:
             model_arg = f" --model {model}" if model else ""
+            command = (f"export-encoder --workspace {ws.root} --run {model}" if embedder == EXPORTED_ENCODER
+                       else f"embed --workspace {ws.root} --embedder {embedder}{model_arg} --regions {region}")
             raise CreError(
                 f"{len(missing):,} of {len(windows[region]):,} {region} windows have no "
-                f"{embedder} embedding (e.g. {missing[0]}): run `python -m cre_core embed "
-                f"--workspace {ws.root} --embedder {embedder}{model_arg} --regions {region}` first"
+                f"{embedder} embedding (e.g. {missing[0]}): run `python -m cre_core {command}` first"
             )
         parts[region] = {w.gene: cache.vectors[index[key(w)]] for w in windows[region]}
     genes = sorted(set.intersection(*(set(p) for p in parts.values())))

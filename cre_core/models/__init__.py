@@ -1,7 +1,8 @@
 """Fitness models: plain torch modules, no I/O.
 
 ``build_model`` is the one registry the training loop and the query service share; it takes
-what a model needs as values (sizes, a feature width, an ontology, SMF tensor), never a path.
+what a model needs as values (sizes, a feature width, an ontology, SMF tensor, a gene
+representation such as the sequence encoder), never a path.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from cre_core.models.base import PAD, FitnessModel
 from cre_core.models.baselines import MeanModel, Multiplicative
 from cre_core.models.dcell import DCell, Ontology, build_ontology
 from cre_core.models.deepset import DeepSet
-from cre_core.models.genes import FeatureTable, LearnedGenes
+from cre_core.models.genes import FeatureTable, GeneRepresentation, LearnedGenes
 from cre_core.models.interaction import InteractionModel
+from cre_core.models.seq_encoder import SeqEncoder
 from cre_core.models.wt_anchored import WtAnchored
 from cre_core.models.wt_diff import WtDiff
 
@@ -27,14 +29,18 @@ def build_model(
     gene_dim: int = 64, wt_copies: int = 1, ontology: Ontology | None = None,
     dcell_alpha: float = 0.3, smf: torch.Tensor | None = None, learned_genes: bool = False,
     rank: int = 32, smf_aware: bool = True, interaction_weight: float = 1.0,
+    genes: GeneRepresentation | None = None,
 ) -> FitnessModel:
     """A fresh model by name (see ``MODELS``).
 
+    ``genes`` replaces the feature table of the FEATURE_MODELS (e.g. a SeqEncoder).
     ``interaction`` reads a feature table of width ``in_dim``, or, with ``learned_genes``,
     learned per-gene vectors of width ``gene_dim`` (gene-id as its representation).
     """
     common = dict(hidden=hidden, phi_layers=phi_layers, rho_layers=rho_layers, norm=norm,
                   dropout=dropout, pooling=pooling)
+    if name in FEATURE_MODELS and genes is not None:
+        common["genes"] = genes
     if name == "deepset":
         return DeepSet(n_genes, in_dim, **common)
     if name == "gene-id":
@@ -48,7 +54,8 @@ def build_model(
             raise ValueError("dcell needs an ontology")
         return DCell(n_genes, ontology, alpha=dcell_alpha)
     if name == "interaction":
-        genes = LearnedGenes(n_genes, gene_dim) if learned_genes else FeatureTable(n_genes, in_dim)
+        if genes is None:
+            genes = LearnedGenes(n_genes, gene_dim) if learned_genes else FeatureTable(n_genes, in_dim)
         return InteractionModel(genes, hidden=hidden, phi_layers=phi_layers, rank=rank, norm=norm,
                                 dropout=dropout, smf=smf, smf_aware=smf_aware,
                                 interaction_weight=interaction_weight)
@@ -64,4 +71,5 @@ def build_model(
 __all__ = [
     "MODELS", "FEATURE_MODELS", "PAD", "FitnessModel", "build_model", "DeepSet", "WtAnchored",
     "WtDiff", "InteractionModel", "DCell", "Ontology", "build_ontology", "MeanModel", "Multiplicative",
+    "GeneRepresentation", "FeatureTable", "LearnedGenes", "SeqEncoder",
 ]

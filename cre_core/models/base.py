@@ -45,6 +45,14 @@ class FitnessModel(nn.Module):
         """Install the (n_genes, in_dim) feature table; models without one refuse."""
         raise ValueError(f"{type(self).__name__} takes no feature table")
 
+    def set_windows(self, windows: dict) -> None:
+        """Install the genes' window codes in a sequence-encoder representation; others refuse."""
+        encoder = getattr(self, "encoder", None) or getattr(self, "genes", None)
+        install = getattr(encoder, "set_windows", None)
+        if install is None:
+            raise ValueError(f"{type(self).__name__} has no sequence encoder")
+        install(windows)
+
     def init_output(self, mean: float) -> None:
         """Start the output at the training mean (saves the first epochs of every run)."""
 

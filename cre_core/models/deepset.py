@@ -2,14 +2,16 @@
 
 fitness(D) = ρ(pool_{g ∈ D} φ(x_g)) for the set D of deleted genes (1, 2, 3... genes).
 
-``x_g`` is a row of a fixed feature table (CRE embeddings: downstream, upstream or both),
+``x_g`` comes from the model's gene representation (cre_core.models.genes), held as
+``encoder``: a row of a fixed feature table (CRE embeddings: downstream, upstream or both),
 held as a non-persistent buffer so it lives on the device once and is not copied into every
-checkpoint; or, for ``gene-id``, a learned per-gene vector (nn.Embedding) that cannot
-generalise to genes never seen in training.
+checkpoint; for ``gene-id``, a learned per-gene vector that cannot generalise to genes never
+seen in training; or the trainable sequence encoder over the gene's CRE windows.
 
 φ runs once per unique gene of a batch: either on ``torch.unique`` of the batch's indices, or,
-when a batch holds enough gene slots that nearly every gene occurs, on the whole table (one
-fixed-shape matmul, no host sync on CUDA). Neither path builds per-sample Python objects.
+when a batch holds enough gene slots that nearly every gene occurs and the representation is a
+table (``cheap_all``), on the whole table (one fixed-shape matmul, no host sync on CUDA).
+Neither path builds per-sample Python objects.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from cre_core.models.base import PAD, FitnessModel, phi_net, pool, rho_net, set_mask
+from cre_core.models.genes import FeatureTable, GeneRepresentation, LearnedGenes
 
 # On the CPU, φ runs on the whole table once a batch holds this many gene slots per gene (then
 # ~86% of genes occur in it, and one plain matmul beats unique + gather + scatter-add); below
@@ -41,21 +43,20 @@ class DeepSet(FitnessModel):
         norm: ``none`` | ``batch`` | ``layer`` inside φ and ρ.
         pooling: ``sum`` | ``mean``.
         learned: ``gene-id`` baseline: learned per-gene vectors of width ``gene_dim``.
+        genes: any other gene representation (the sequence encoder); overrides the above.
     """
 
     def __init__(
         self, n_genes: int, in_dim: int = 0, hidden: int = 128, phi_layers: int = 2,
         rho_layers: int = 2, norm: str = "none", dropout: float = 0.0, pooling: str = "sum",
-        learned: bool = False, gene_dim: int = 64,
+        learned: bool = False, gene_dim: int = 64, genes: GeneRepresentation | None = None,
     ) -> None:
         super().__init__()
         self.n_genes, self.pooling, self.learned = n_genes, pooling, learned
-        if learned:
-            self.encoder = nn.Embedding(n_genes, gene_dim)
-            nn.init.normal_(self.encoder.weight, std=gene_dim ** -0.5)
-            in_dim = gene_dim
-        else:
-            self.register_buffer("table", torch.zeros(n_genes, in_dim), persistent=False)
+        if genes is None:
+            genes = LearnedGenes(n_genes, gene_dim) if learned else FeatureTable(n_genes, in_dim)
+        self.encoder = genes
+        in_dim = genes.out_dim
         self.in_dim = in_dim
         self.phi = phi_net(in_dim, hidden, phi_layers, norm, dropout)
         self.rho = rho_net(hidden, rho_layers, norm, dropout)
@@ -64,23 +65,17 @@ class DeepSet(FitnessModel):
     # --- features ------------------------------------------------------------------------
     def set_features(self, features: torch.Tensor) -> None:
         """Install the (n_genes, in_dim) feature table (moved to the module's device)."""
-        if self.learned:
-            raise ValueError("gene-id has no feature table")
-        if tuple(features.shape) != (self.n_genes, self.in_dim):
-            raise ValueError(
-                f"feature table is {tuple(features.shape)}, model expects {(self.n_genes, self.in_dim)}"
-            )
-        self.table = features.to(self.table.device, torch.float32)
+        if not isinstance(self.encoder, FeatureTable):
+            raise ValueError(f"{type(self.encoder).__name__} genes have no feature table")
+        self.encoder.set_features(features)
         self._phi_cache = None
 
     def encode(self, genes: torch.Tensor) -> torch.Tensor:
-        return self.encoder(genes) if self.learned else F.embedding(genes, self.table)
+        return self.encoder(genes)
 
     def phi_all(self) -> torch.Tensor:
         """φ of every gene, (n_genes, hidden)."""
-        if self.learned:
-            return self.phi(self.encoder.weight)
-        return self.phi(self.table)
+        return self.phi(self.encoder.all())
 
     def train(self, mode: bool = True) -> DeepSet:
         self._phi_cache = None
@@ -89,7 +84,10 @@ class DeepSet(FitnessModel):
     # --- forward -------------------------------------------------------------------------
     def node_embeddings(self, idx: torch.Tensor) -> torch.Tensor:
         """φ(x_g) for every slot of ``idx`` (B, K, H); padding slots hold φ of gene 0."""
-        return per_slot(idx, self.n_genes, lambda genes: self.phi(self.encode(genes)), self.phi_all)
+        # eval: the encoder's cache makes the whole table cheap too
+        whole = self.encoder.cheap_all or not self.training
+        return per_slot(idx, self.n_genes, lambda genes: self.phi(self.encode(genes)), self.phi_all,
+                        whole=whole)
 
     def pooled(self, idx: torch.Tensor) -> torch.Tensor:
         return pool(self.node_embeddings(idx), set_mask(idx), self.pooling)
@@ -122,17 +120,18 @@ class DeepSet(FitnessModel):
 
 
 def per_slot(idx: torch.Tensor, n_genes: int, some: Callable[[torch.Tensor], torch.Tensor],
-             every: Callable[[], torch.Tensor]) -> torch.Tensor:
+             every: Callable[[], torch.Tensor], whole: bool = True) -> torch.Tensor:
     """A per-gene function at every slot of ``idx`` (B, K, ...), computed once per unique gene.
 
     ``some(genes)`` computes it for a 1-d tensor of genes, ``every()`` for the whole vocabulary;
     the whole table is used once the batch holds ``WHOLE_TABLE_SLOTS`` slots per gene (one on
-    CUDA). Padding slots hold gene 0's value: callers mask them.
+    CUDA), unless ``whole`` is False (a costly representation in training: the sequence
+    encoder). Padding slots hold gene 0's value: callers mask them.
     """
     safe = idx.clamp(min=0)
     # F.embedding rather than ``[]``: on the CPU its gather and its backward (a scatter-add)
     # are 2-4x faster than advanced indexing's, a third of a training step (bench/train.py)
-    if safe.numel() >= n_genes * (1 if safe.is_cuda else WHOLE_TABLE_SLOTS):
+    if whole and safe.numel() >= n_genes * (1 if safe.is_cuda else WHOLE_TABLE_SLOTS):
         return F.embedding(safe, every())
     uniq, inverse = torch.unique(safe, return_inverse=True)
     return F.embedding(inverse, some(uniq))

@@ -8,6 +8,9 @@ genes of a batch only, so a costly representation (a sequence encoder) runs once
   as a non-persistent buffer so it lives on the device once and is not copied into checkpoints.
 - ``LearnedGenes``: a learned vector per gene (the gene-identity baseline); it cannot
   generalise to genes never seen in training.
+- ``SeqEncoder`` (cre_core.models.seq_encoder): a CNN over the genes' one-hot CRE windows,
+  trained end to end; its ``all()`` is a pass over every window, so models call it only on the
+  genes a batch holds (``cheap_all`` is False).
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ class GeneRepresentation(nn.Module):
 
     out_dim: int
     n_genes: int
+    # True when ``all()`` costs no more than a gather (a table): models may then run φ on
+    # every gene at once instead of on a batch's unique genes
+    cheap_all = True
 
     def forward(self, genes: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -63,16 +69,19 @@ class FeatureTable(GeneRepresentation):
 
 
 class LearnedGenes(GeneRepresentation):
-    """One learned vector per gene (nn.Embedding), initialised at scale 1/sqrt(dim)."""
+    """One learned vector per gene, initialised at scale 1/sqrt(dim).
+
+    A bare parameter named ``weight`` (as nn.Embedding's), so a model holding it as
+    ``encoder`` keeps the checkpoint key ``encoder.weight`` of runs saved before this class.
+    """
 
     def __init__(self, n_genes: int, dim: int) -> None:
         super().__init__()
         self.n_genes, self.out_dim = n_genes, dim
-        self.weight = nn.Embedding(n_genes, dim)
-        nn.init.normal_(self.weight.weight, std=dim ** -0.5)
+        self.weight = nn.Parameter(torch.randn(n_genes, dim) * dim ** -0.5)
 
     def forward(self, genes: torch.Tensor) -> torch.Tensor:
-        return self.weight(genes)
+        return F.embedding(genes, self.weight)
 
     def all(self) -> torch.Tensor:
-        return self.weight.weight
+        return self.weight

@@ -116,7 +116,8 @@ class InteractionModel(FitnessModel):
     # --- sets ------------------------------------------------------------------------------
     def terms(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         """``pred`` (B,), ``interaction`` (B,: the set's own ε̂ or τ̂, 0 for singles), ``head`` (B, K)."""
-        out = per_slot(idx, self.n_genes, self.gene_outputs, self.all_outputs)   # (B, K, 1+2r)
+        out = per_slot(idx, self.n_genes, self.gene_outputs, self.all_outputs,   # (B, K, 1+2r)
+                       whole=self.genes.cheap_all or not self.training)
         present = set_mask(idx)
         head, u, t = out.split([1, self.rank, self.rank], dim=-1)
         head = head.squeeze(-1)

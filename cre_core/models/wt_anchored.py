@@ -34,20 +34,24 @@ class WtAnchored(DeepSet):
         super().__init__(n_genes, in_dim, hidden, **kwargs)
         self.s_wt = nn.Parameter(torch.zeros(hidden))
 
-    def _perturbed(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mask = set_mask(idx)
-        nodes = self.node_embeddings(idx) * mask.unsqueeze(-1).to(self.s_wt.dtype)
-        deleted = nodes.sum(1)
+    def _anchored(self, nodes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """f(D) from φ of each slot (B, K, H) and the slots that hold a gene."""
+        deleted = (nodes * mask.unsqueeze(-1).to(self.s_wt.dtype)).sum(1)
         if self.pooling == "sum":
-            return self.s_wt - deleted, mask
-        g = float(self.n_genes)
-        return (g * self.s_wt - deleted) / (g - mask.sum(1, keepdim=True)).clamp(min=1), mask
-
-    def predict(self, idx: torch.Tensor) -> torch.Tensor:
-        z, mask = self._perturbed(idx)
+            z = self.s_wt - deleted
+        else:
+            g = float(self.n_genes)
+            z = (g * self.s_wt - deleted) / (g - mask.sum(1, keepdim=True)).clamp(min=1)
         out = self.rho(torch.cat([z, self.s_wt.unsqueeze(0).to(z.dtype)])).squeeze(-1).float()
         diff = out[:-1] - out[-1]
         return 1.0 + torch.where(mask.any(1), diff, torch.zeros_like(diff))
+
+    def predict(self, idx: torch.Tensor) -> torch.Tensor:
+        return self._anchored(self.node_embeddings(idx), set_mask(idx))
+
+    def predict_features(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The anchored prediction from raw per-gene inputs (B, K, in_dim) (attribution's path)."""
+        return self._anchored(self.phi(x), mask)
 
     def forward(self, idx: torch.Tensor, target: torch.Tensor | None = None) -> dict:
         """Also reports the wild type's prediction, run as one extra row of the same batch."""

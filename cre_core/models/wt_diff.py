@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from cre_core.models.base import PAD, FitnessModel, Norm, block, rho_net, set_mask
+from cre_core.models.genes import FeatureTable, GeneRepresentation
 
 
 class WtDiff(FitnessModel):
@@ -37,11 +38,13 @@ class WtDiff(FitnessModel):
     def __init__(
         self, n_genes: int, in_dim: int, hidden: int = 128, phi_layers: int = 2,
         rho_layers: int = 2, norm: str = "none", dropout: float = 0.0, pooling: str = "sum",
-        wt_copies: int = 1,
+        wt_copies: int = 1, genes: GeneRepresentation | None = None,
     ) -> None:
         super().__init__()
+        # the genes' inputs: a feature table, or any representation (its ``all()`` runs per step)
+        self.encoder = FeatureTable(n_genes, in_dim) if genes is None else genes
+        in_dim = self.encoder.out_dim
         self.n_genes, self.in_dim, self.pooling, self.wt_copies = n_genes, in_dim, pooling, wt_copies
-        self.register_buffer("table", torch.zeros(n_genes, in_dim), persistent=False)
         self.phi_in = nn.Linear(in_dim, hidden)
         rest: list[nn.Module] = [Norm(norm, hidden), nn.ReLU()]
         if dropout > 0:
@@ -52,11 +55,9 @@ class WtDiff(FitnessModel):
         self.rho = rho_net(hidden, rho_layers, norm, dropout)
 
     def set_features(self, features: torch.Tensor) -> None:
-        if tuple(features.shape) != (self.n_genes, self.in_dim):
-            raise ValueError(
-                f"feature table is {tuple(features.shape)}, model expects {(self.n_genes, self.in_dim)}"
-            )
-        self.table = features.to(self.table.device, torch.float32)
+        if not isinstance(self.encoder, FeatureTable):
+            raise ValueError(f"{type(self.encoder).__name__} genes have no feature table")
+        self.encoder.set_features(features)
 
     def init_output(self, mean: float) -> None:
         with torch.no_grad():
@@ -70,7 +71,7 @@ class WtDiff(FitnessModel):
         r = torch.arange(rows, device=idx.device).unsqueeze(1).expand_as(idx)
         present[r[mask], idx[mask]] = False
         set_id, gene_id = present.nonzero(as_tuple=True)
-        first = self.phi_in(self.table)                     # per-node linear, once per gene
+        first = self.phi_in(self.encoder.all())             # per-node linear, once per gene
         nodes = self.phi_rest(first[gene_id]).float()       # (M, H): every node of every set
         z = torch.zeros(rows, nodes.shape[1], dtype=torch.float32, device=nodes.device)
         z = z.index_add(0, set_id, nodes)                   # fp32 sum over the genome, also under bf16
@@ -105,7 +106,7 @@ class WtDiff(FitnessModel):
         numbers as the whole-genome pass up to float rounding (tests check it), at a cost that
         does not grow with the batch times the genome.
         """
-        phi = self.phi_rest(self.phi_in(self.table)).float()
+        phi = self.phi_rest(self.phi_in(self.encoder.all())).float()
         mask = set_mask(idx)
         deleted = (phi[idx.clamp(min=0)] * mask.unsqueeze(-1).to(phi.dtype)).sum(1)
         if self.pooling == "sum":
@@ -121,5 +122,5 @@ class WtDiff(FitnessModel):
 
     @torch.no_grad()
     def wt_prediction(self) -> float:
-        idx = torch.full((1, 1), PAD, dtype=torch.long, device=self.table.device)
+        idx = torch.full((1, 1), PAD, dtype=torch.long, device=self.rho[-1].bias.device)
         return float(self.forward(idx)["pred"][0])

@@ -111,8 +111,10 @@ class TrainConfig:
     split: str = option("random", "random: pairs split at random; gene: gene-disjoint (no test "
                         "gene in training)", choices=("random", "gene"))
     embedder: str = option("kmer", "gene embedding: kmer spectrum, random (seeded Gaussian "
-                           "control), specieslm, or id (learned per-gene vectors; --model "
-                           "interaction only)", choices=("kmer", "random", "specieslm", "id"))
+                           "control), specieslm, id (learned per-gene vectors; --model "
+                           "interaction only), or encoder (a CNN over the one-hot windows, "
+                           "trained with the model)",
+                           choices=("kmer", "random", "specieslm", "id", "encoder"))
     embed_model: str | None = option(None, "SpeciesLM weights (local folder or hub cache id) "
                                      "for --embedder specieslm")
     split_file: str | None = option(None, "CSV/TSV of gene_a, gene_b[, gene_c], split "
@@ -171,6 +173,13 @@ class TrainConfig:
                                        "(doubles) and τ (triples)", at_least=0, step=0.1)
     rank: int = option(32, "interaction: width of the per-gene vectors of the pairwise ε and "
                        "triple τ terms", at_least=1)
+    encoder_filters: int = option(64, "--embedder encoder: number of first-layer PWM filters (each "
+                                  "read on both strands)", at_least=1, below=1025)
+    encoder_block: int = option(32, "--embedder encoder: a batch holds the pairs between two random "
+                                "blocks of N genes (at most --batch-size of them), so a step encodes "
+                                "at most 2N genes; 0 = batches of random pairs", at_least=0)
+    encoder_width: int = option(15, "--embedder encoder: filter width in bp (10-bp motifs need at "
+                                "least 10, a few more give context)", at_least=4, below=65)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -191,6 +200,16 @@ class TrainConfig:
     @property
     def uses_features(self) -> bool:
         return self.model in FEATURE_MODELS and self.embedder != "id"
+
+    @property
+    def uses_windows(self) -> bool:
+        """The model reads the genes' one-hot windows (the trainable sequence encoder)."""
+        return self.uses_features and self.embedder == "encoder"
+
+    @property
+    def uses_table(self) -> bool:
+        """The model reads a feature table from the embeddings layer."""
+        return self.uses_features and self.embedder != "encoder"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 
 from cre_core.errors import CreError
-from cre_core.models import FitnessModel, Ontology, build_model, build_ontology
+from cre_core.models import FitnessModel, Ontology, SeqEncoder, build_model, build_ontology
 from cre_core.train.config import TrainConfig
 from cre_core.train.split_file import split_from_file
 from cre_core.workspace import Workspace
@@ -264,6 +264,42 @@ def gene_features(ws: Workspace, config: TrainConfig, genes: list[str],
     return Features(table, mean.astype(np.float32), std.astype(np.float32), int((~have).sum()))
 
 
+# --- windows (the sequence encoder's input) -----------------------------------------------------
+
+@dataclass
+class GeneWindows:
+    """uint8 window codes per region aligned to a gene vocabulary (cre_core.models.seq_encoder).
+
+    Genes without a window (e.g. only named in the SGA files) get an all-N row, which encodes
+    to the same vector as an empty window; ``missing`` counts them.
+    """
+
+    codes: dict[str, np.ndarray]
+    missing: int
+
+
+def gene_windows(ws: Workspace, features: str, genes: list[str]) -> GeneWindows:
+    """The windows of ``features``' regions for ``genes`` (rows in vocabulary order)."""
+    from cre_core.embed.base import feature_regions, read_windows
+    from cre_core.models.seq_encoder import sequence_codes
+
+    regions = feature_regions(features)
+    stored = read_windows(ws, regions)
+    pos = {g: i for i, g in enumerate(genes)}
+    codes, have = {}, np.zeros(len(genes), dtype=bool)
+    for region in regions:
+        rows = [w for w in stored[region] if w.gene in pos]
+        if not rows:
+            raise CreError(f"no gene of the dataset has a {region} window: run the windows command first")
+        length = max(len(w.sequence) for w in rows)
+        table = np.full((len(genes), length), 4, dtype=np.uint8)
+        at = np.array([pos[w.gene] for w in rows], dtype=np.int64)
+        table[at] = sequence_codes([w.sequence for w in rows], length)
+        have[at] = True
+        codes[region] = table
+    return GeneWindows(codes, int((~have).sum()))
+
+
 # --- ontology --------------------------------------------------------------------------------
 
 def load_ontology(ws: Workspace, genes: list[str], min_genes: int) -> Ontology:
@@ -290,13 +326,23 @@ def load_ontology(ws: Workspace, genes: list[str], min_genes: int) -> Ontology:
 
 def model_from_config(config: TrainConfig, n_genes: int, in_dim: int = 0,
                       ontology: Ontology | None = None, smf: np.ndarray | None = None) -> FitnessModel:
-    """The model a config describes (shared by training and the query service)."""
+    """The model a config describes (shared by training and the query service).
+
+    With ``--embedder encoder`` its genes are a SeqEncoder; install the windows with
+    ``model.set_windows(gene_windows(...).codes)``.
+    """
+    from cre_core.embed.base import feature_regions
+
+    genes = None
+    if config.uses_windows:
+        genes = SeqEncoder(n_genes, feature_regions(config.features), filters=config.encoder_filters,
+                           width=config.encoder_width)
     return build_model(
         config.model, n_genes, in_dim=in_dim, hidden=config.hidden, phi_layers=config.phi_layers,
         rho_layers=config.rho_layers, norm=config.norm, dropout=config.dropout,
         pooling=config.pooling, gene_dim=config.gene_dim, wt_copies=config.wt_copies,
         ontology=ontology, dcell_alpha=config.dcell_alpha,
-        smf=None if smf is None else torch.as_tensor(smf, dtype=torch.float32),
+        smf=None if smf is None else torch.as_tensor(smf, dtype=torch.float32), genes=genes,
         learned_genes=config.embedder == "id", rank=config.rank, smf_aware=config.smf_aware,
         interaction_weight=config.interaction_weight,
     )

@@ -77,10 +77,11 @@ class Engine:
         self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, idx: torch.Tensor,
         y: torch.Tensor, *, batch_size: int, seed: int = 0, amp: bool = True,
         clip: float | None = None, grad_norm: bool = False, dist_info: DistContext | None = None,
-        interaction: torch.Tensor | None = None,
+        interaction: torch.Tensor | None = None, gene_block: int = 0,
     ) -> None:
         self.model, self.optimizer, self.idx, self.y = model, optimizer, idx, y
         self.interaction = interaction      # measured ε/τ per row (NaN = none), for models that learn it
+        self.gene_block = gene_block
         self.core = cast(FitnessModel, model.module if isinstance(model, DistributedDataParallel) else model)
         self.batch_size, self.seed, self.clip = batch_size, seed, clip
         self.dist = dist_info or DistContext()
@@ -105,7 +106,35 @@ class Engine:
         gen = torch.Generator(device=device).manual_seed(self.seed * 1_000_003 + epoch)
         order = rows[torch.randperm(len(rows), generator=gen, device=device)]
         bs, world = self.batch_size, self.dist.world
+        if self.gene_block:
+            return [b[self.dist.rank::world] for b in self._block_batches(order, gen)]
         return [order[s * bs:(s + 1) * bs][self.dist.rank::world] for s in range(self.steps_per_epoch(len(rows)))]
+
+    def _block_batches(self, order: torch.Tensor, gen: torch.Generator) -> list[torch.Tensor]:
+        """Batches of the pairs between two blocks of ``gene_block`` genes (seeded partition).
+
+        The genes are dealt into random blocks; a batch holds the (shuffled) rows whose genes
+        fall in one pair of blocks, cut at ``batch_size`` rows. A step then touches at most
+        2·gene_block genes: what a costly gene representation (the sequence encoder) needs,
+        since its cost per step grows with the genes of the batch, not with the pairs.
+        """
+        genes = self.idx[order].clamp(min=0)
+        n_genes = int(genes.max()) + 1
+        block = torch.randperm(n_genes, generator=gen, device=order.device) // self.gene_block
+        n_blocks = int(block.max()) + 1
+        pair = block[genes]                                            # (n, K) block per slot
+        key = pair.min(1).values * n_blocks + pair.max(1).values       # the rows' block pair
+        key_order = torch.randperm(n_blocks * n_blocks, generator=gen, device=order.device)
+        grouped = order[torch.argsort(key_order[key], stable=True)]
+        counts = torch.bincount(key_order[key], minlength=n_blocks * n_blocks).tolist()
+        out, start = [], 0
+        for count in counts:
+            for s in range(start, start + count, self.batch_size):
+                part = grouped[s:min(s + self.batch_size, start + count)]
+                if len(part) >= 2 * self.dist.world:        # BatchNorm needs two rows per process
+                    out.append(part)
+            start += count
+        return out
 
     def steps_per_epoch(self, n_rows: int) -> int:
         bs = self.batch_size
@@ -279,7 +308,7 @@ class _Run:
             self.engine = Engine(
                 wrapped, optimizer, self.idx, self.y, batch_size=max(1, cfg.batch_size // ctx.world) * ctx.world,
                 seed=cfg.seed, amp=cfg.amp, clip=cfg.clip, grad_norm=model.wt_model, dist_info=ctx,
-                interaction=inter)
+                interaction=inter, gene_block=cfg.encoder_block if cfg.uses_windows else 0)
         self.early = EarlyStopping(cfg.patience)
         self.checkpoints = Checkpointer(self.folder, meta, enabled=ctx.is_main)
         if ckpt is not None:
@@ -303,16 +332,20 @@ class _Run:
     def _new_model(self) -> tuple[FitnessModel, dict, int]:
         """A freshly initialised model, its checkpoint meta and the genes without features."""
         cfg, table = self.config, self.table
-        features = D.gene_features(self.ws, cfg, table.genes) if cfg.uses_features else None
+        features = D.gene_features(self.ws, cfg, table.genes) if cfg.uses_table else None
+        windows = D.gene_windows(self.ws, cfg.features, table.genes) if cfg.uses_windows else None
         ontology = D.load_ontology(self.ws, table.genes, cfg.dcell_min_genes) if cfg.model == "dcell" else None
         torch.manual_seed(cfg.seed)
         in_dim = features.table.shape[1] if features is not None else 0
         model = D.model_from_config(cfg, table.n_genes, in_dim, ontology, table.smf).to(self.device)
         if features is not None:
             model.set_features(torch.from_numpy(features.table))
+        if windows is not None:
+            model.set_windows(windows.codes)
         model.init_output(self.train_mean)
         meta = run_meta(cfg, table.genes, in_dim, features, ontology, self.train_mean)
-        return model, meta, features.missing if features is not None else 0
+        inputs = features or windows
+        return model, meta, inputs.missing if inputs is not None else 0
 
     def _last_checkpoint(self) -> dict | None:
         if not self.resume:

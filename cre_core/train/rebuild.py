@@ -46,9 +46,11 @@ def rebuild_model(ws: Workspace, checkpoint: dict[str, Any], smf: np.ndarray | N
     if smf is None and config.model == "multiplicative":
         smf = np.full(len(genes), np.nan, np.float32)          # replaced by the saved buffer
     model = D.model_from_config(config, len(genes), meta["in_dim"], ontology, smf)
-    if config.uses_features:
+    if config.uses_table:
         stats = (meta["feature_mean"].cpu().numpy(), meta["feature_std"].cpu().numpy())
         table = D.gene_features(ws, config, genes, stats=stats, compute=compute).table
         model.set_features(torch.from_numpy(table))
+    if config.uses_windows:
+        model.set_windows(D.gene_windows(ws, config.features, genes).codes)
     model.load_state_dict(checkpoint["model"])
     return model.to(device)

@@ -1,0 +1,69 @@
+"""CLI: ``motifs`` (a sequence-encoder run's filters as PWMs), ``explain`` (one gene's
+attribution map), each one JSON document on stdout (``explain --tsv``: one row per position),
+and ``export-encoder`` (the run's gene vectors as an embedding)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from cre_core.workspace import resolve_workspace
+
+
+def _motifs(args: argparse.Namespace) -> int:
+    from cre_core.interpret.motifs import motif_report
+
+    options = {} if args.threshold is None else {"threshold": args.threshold}
+    report = motif_report(resolve_workspace(args.workspace), args.run, top=args.top, **options)
+    if "fraction_recovered" in report:
+        print(f"{report['recovered']}/{report['n_planted']} planted motifs recovered "
+              f"(match score ≥ {report['threshold']})", file=sys.stderr)
+    print(json.dumps(report))
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from cre_core.interpret.attribution import explain, explain_frame
+
+    result = explain(resolve_workspace(args.workspace), args.run, args.gene, top_filters=args.filters)
+    if args.tsv:
+        explain_frame(result).to_csv(sys.stdout, sep="\t", index=False)
+    else:
+        print(json.dumps(result))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from cre_core.interpret.export import export_encoder
+
+    written = export_encoder(resolve_workspace(args.workspace), args.run)
+    print(json.dumps({"run": args.run, "files": written}))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``motifs``, ``explain`` and ``export-encoder`` (torch is imported when they run)."""
+    mo = subparsers.add_parser("motifs", help="a sequence-encoder run's most used filters as PWMs, "
+                                              "matched to the demo's planted motifs")
+    mo.add_argument("--workspace")
+    mo.add_argument("--run", required=True, help="run id or run folder (trained with --embedder encoder)")
+    mo.add_argument("--top", type=int, default=20, help="filters to list, most used first")
+    mo.add_argument("--threshold", type=float,
+                    help="match score for a planted motif to count as recovered (default 0.75)")
+    mo.set_defaults(func=_motifs)
+
+    ex = subparsers.add_parser("explain", help="per-base attribution of a gene's predicted deletion "
+                                               "fitness over its CRE windows, with motif hits")
+    ex.add_argument("--workspace")
+    ex.add_argument("--run", required=True, help="run id or run folder (trained with --embedder encoder)")
+    ex.add_argument("--gene", required=True, help="systematic or standard name")
+    ex.add_argument("--filters", type=int, default=10, help="most used filters whose sites are listed")
+    ex.add_argument("--tsv", action="store_true", help="one row per position (region, position, base, score)")
+    ex.set_defaults(func=_explain)
+
+    xp = subparsers.add_parser("export-encoder", help="write a sequence-encoder run's gene vectors as an "
+                                                      "embedding (embedder encoder, model = the run id)")
+    xp.add_argument("--workspace")
+    xp.add_argument("--run", required=True, help="run id or run folder (trained with --embedder encoder)")
+    xp.set_defaults(func=_export)
