@@ -162,7 +162,7 @@ def run_encoder(ws: Workspace, run_id: str):
     from cre_core.query.service import load_model
 
     loaded = load_model(ws, run_id)
-    encoder = getattr(loaded.model, "encoder", None)
+    encoder = loaded.model.representation()
     if not isinstance(encoder, SeqEncoder):
         raise CreError(f"run {loaded.run_id} does not use the sequence encoder (train with --embedder encoder)")
     return loaded, encoder

@@ -45,10 +45,13 @@ class FitnessModel(nn.Module):
         """Install the (n_genes, in_dim) feature table; models without one refuse."""
         raise ValueError(f"{type(self).__name__} takes no feature table")
 
+    def representation(self) -> nn.Module | None:
+        """The model's gene representation (cre_core.models.genes), None for models without one."""
+        return None
+
     def set_windows(self, windows: dict) -> None:
         """Install the genes' window codes in a sequence-encoder representation; others refuse."""
-        encoder = getattr(self, "encoder", None) or getattr(self, "genes", None)
-        install = getattr(encoder, "set_windows", None)
+        install = getattr(self.representation(), "set_windows", None)
         if install is None:
             raise ValueError(f"{type(self).__name__} has no sequence encoder")
         install(windows)

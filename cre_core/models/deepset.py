@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from cre_core.models.base import PAD, FitnessModel, phi_net, pool, rho_net, set_mask
@@ -69,6 +70,9 @@ class DeepSet(FitnessModel):
             raise ValueError(f"{type(self.encoder).__name__} genes have no feature table")
         self.encoder.set_features(features)
         self._phi_cache = None
+
+    def representation(self) -> nn.Module:
+        return self.encoder
 
     def encode(self, genes: torch.Tensor) -> torch.Tensor:
         return self.encoder(genes)

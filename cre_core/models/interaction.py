@@ -78,6 +78,9 @@ class InteractionModel(FitnessModel):
         self._cache: torch.Tensor | None = None
 
     # --- per gene --------------------------------------------------------------------------
+    def representation(self) -> nn.Module:
+        return self.genes
+
     def set_features(self, features: torch.Tensor) -> None:
         """Install the feature table of a :class:`FeatureTable` representation."""
         if not isinstance(self.genes, FeatureTable):

@@ -54,6 +54,9 @@ class WtDiff(FitnessModel):
         self.phi_rest = nn.Sequential(*rest)
         self.rho = rho_net(hidden, rho_layers, norm, dropout)
 
+    def representation(self) -> nn.Module:
+        return self.encoder
+
     def set_features(self, features: torch.Tensor) -> None:
         if not isinstance(self.encoder, FeatureTable):
             raise ValueError(f"{type(self.encoder).__name__} genes have no feature table")
