@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from cre_core.data.demo_world import revcomp
+from cre_core.genome.dna import reverse_complement as revcomp
 from cre_core.interpret.attribution import attribute, planted_hits, planted_mass
 from cre_core.interpret.motifs import MATCH_THRESHOLD, describe_filters, match_score
 from cre_core.models import DeepSet, SeqEncoder, build_model
