@@ -229,6 +229,13 @@ def predict(ws: Workspace, run_id: str, genes: list[str]) -> dict:
     }
 
 
+def _no_single_epsilon(values: dict[str, np.ndarray], sizes: np.ndarray) -> dict[str, np.ndarray]:
+    """A single deletion has no interaction: its ε̂ and ε̂ interval are NaN, never a fake 0."""
+    for key in ("epsilon_pred", "epsilon_lo", "epsilon_hi"):
+        values[key] = np.where(sizes == 1, np.nan, values[key])
+    return values
+
+
 def predict_table(ws: Workspace, run_ids: list[str], gene_sets: list[list[str]]) -> pd.DataFrame:
     """Batch mode: one row per (gene set, run), each run's sets in one batched forward.
 
@@ -247,7 +254,8 @@ def predict_table(ws: Workspace, run_ids: list[str], gene_sets: list[list[str]])
             "run_id": loaded.run_id, "model": loaded.config.model, "members": loaded.members,
             "genes": [",".join(s) for s in resolved],
             "names": [",".join(loaded.names[i] for i in s) for s in sets],
-            "n_genes": [len(s) for s in sets], **loaded.values(loaded.member_sets(sets), mult),
+            "n_genes": [len(s) for s in sets], **_no_single_epsilon(loaded.values(loaded.member_sets(sets), mult),
+                                                                    np.array([len(s) for s in sets])),
             "measured_fitness": measured["measured_fitness"].to_numpy(dtype=float, na_value=np.nan),
             "measured_epsilon": measured["measured_epsilon"].to_numpy(dtype=float, na_value=np.nan),
             "train_counts": [",".join(str(int(counts[i])) for i in s) for s in sets],
