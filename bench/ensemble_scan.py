@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +27,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import pytest
 import torch
+from scan import timed
 from test_train_support import build_workspace, install_fake_features
 
 from cre_core.models.base import FitnessModel
@@ -44,15 +43,6 @@ def naive_scan(loaded: service.LoadedRun, gene: int) -> None:
     n = len(loaded.genes)
     members = torch.stack([FitnessModel.scan(m, gene, n) for m in loaded.model.members]).double().numpy()
     loaded.values(members, loaded.smf[gene] * loaded.smf)
-
-
-def timed(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -25,3 +25,20 @@ def workspace_copy(tiny_workspace: Workspace, tmp_path: Path) -> Workspace:
     root = tmp_path / "ws"
     shutil.copytree(tiny_workspace.root, root, ignore=shutil.ignore_patterns("runs"))
     return Workspace(root)
+
+
+@pytest.fixture(scope="module")
+def synth_root(tmp_path_factory) -> Path:
+    """One synthetic 48-gene workspace per test module (tests/test_train_support.py)."""
+    from test_train_support import build_workspace
+
+    root = tmp_path_factory.mktemp("synth") / "ws"
+    build_workspace(root, n_genes=48)
+    return root
+
+
+@pytest.fixture
+def ws(synth_root, tmp_path):
+    """A private copy of ``synth_root`` (runs written by one test never meet another's)."""
+    shutil.copytree(synth_root, tmp_path / "ws")
+    return Workspace(tmp_path / "ws")

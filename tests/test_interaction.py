@@ -4,7 +4,6 @@ expectation of a triple."""
 
 from __future__ import annotations
 
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -20,7 +19,7 @@ from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
 from cre_core.train.metrics import null_expectation
 from cre_core.workspace import Workspace
-from test_train_support import MODULE_SIZE, build_workspace, install_fake_features
+from test_train_support import MODULE_SIZE, install_fake_features
 
 QUICK = dict(epochs=30, batch_size=32, hidden=32, rank=8, patience=8, lr=3e-3)
 
@@ -29,17 +28,6 @@ def quiet(_msg: str) -> None:
     pass
 
 
-@pytest.fixture(scope="module")
-def synth_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("inter") / "ws"
-    build_workspace(root, n_genes=48)
-    return root
-
-
-@pytest.fixture
-def ws(synth_root, tmp_path):
-    shutil.copytree(synth_root, tmp_path / "ws")
-    return Workspace(tmp_path / "ws")
 
 
 def add_triples(ws: Workspace, seed: int = 0) -> pd.DataFrame:

@@ -24,27 +24,12 @@ from cre_core.train.checkpoint import load_checkpoint, save_checkpoint
 from cre_core.train.config import TrainConfig, add_arguments, config_from_args, options
 from cre_core.train.loop import train_run
 from cre_core.train.metrics import interaction_metrics, null_expectation, pearson, r2, rankdata, regression_metrics, spearman
-from cre_core.workspace import Workspace
-from test_train_support import build_workspace, install_fake_features
+from test_train_support import install_fake_features
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = dict(epochs=3, batch_size=64, hidden=16, patience=10)
 
 
-@pytest.fixture(scope="module")
-def synth_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("synth") / "ws"
-    build_workspace(root, n_genes=48)
-    return root
-
-
-@pytest.fixture
-def ws(synth_root, tmp_path):
-    """A private copy (runs written by one test never meet another's)."""
-    import shutil
-
-    shutil.copytree(synth_root, tmp_path / "ws")
-    return Workspace(tmp_path / "ws")
 
 
 @pytest.fixture

@@ -110,3 +110,4 @@ def install_fake_features(monkeypatch: pytest.MonkeyPatch, dim: int = 12) -> lis
 
     monkeypatch.setattr(data, "feature_source", source)
     return calls
+
