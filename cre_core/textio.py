@@ -11,7 +11,7 @@ import os
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from cre_core.errors import InputError
 
@@ -37,7 +37,8 @@ def is_gzip(path: Path) -> bool:
 def open_binary(path: str | Path) -> IO[bytes]:
     """Open a possibly gzip-compressed file for reading bytes."""
     path = check_readable(path)
-    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+    # GzipFile and BufferedReader both are binary file objects; their stubs don't say IO[bytes].
+    return cast(IO[bytes], gzip.open(path, "rb") if is_gzip(path) else open(path, "rb"))
 
 
 def iter_raw_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:

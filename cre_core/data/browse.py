@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -219,7 +220,7 @@ class _Matching:
     ordered_by_row: bool      # rows carry _row (their place in the table) and must be sorted by it
 
 
-def _matching(s: TableSpec, f: Filters, genes: list[str] | None, extra: list[str] = ()) -> _Matching:
+def _matching(s: TableSpec, f: Filters, genes: list[str] | None, extra: Sequence[str] = ()) -> _Matching:
     """Rows of ``s`` matching the filters (plus ``extra`` conditions on trusted columns).
 
     A gene search on a pair table (gene in either column) is a UNION ALL of two branches, each
@@ -254,7 +255,7 @@ def count_rows(con: duckdb.DuckDBPyConnection, table: str, filters: Filters = Fi
     if genes == []:
         return 0
     m = _matching(s, filters, genes)
-    return con.execute(f"SELECT count(*) FROM {m.sql}", m.params).fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM {m.sql}", m.params).fetchall()[0][0]
 
 
 def browse(
@@ -307,7 +308,7 @@ def browse(
         else:
             rows = None
     if total is None:
-        total = con.execute(f"SELECT count(*) FROM {m.sql}", m.params).fetchone()[0]
+        total = con.execute(f"SELECT count(*) FROM {m.sql}", m.params).fetchall()[0][0]
     n_pages = max(1, math.ceil(total / page_size))
     if rows is None or page > n_pages:
         page = min(page, n_pages)
@@ -368,10 +369,10 @@ def histogram(
         # Otherwise the range comes from column statistics when unfiltered, then one pass.
         # NaN/inf are filtered only when the range shows some (the filter defeats statistics).
         m = _matching(s, filters, None)
-        lo, hi = con.execute(f"SELECT min({column}), max({column}) FROM {m.sql}", m.params).fetchone()
+        lo, hi = con.execute(f"SELECT min({column}), max({column}) FROM {m.sql}", m.params).fetchall()[0]
         if lo is not None and not (math.isfinite(lo) and math.isfinite(hi)):
             m = _matching(s, filters, None, extra=[f"isfinite({column})"])
-            lo, hi = con.execute(f"SELECT min({column}), max({column}) FROM {m.sql}", m.params).fetchone()
+            lo, hi = con.execute(f"SELECT min({column}), max({column}) FROM {m.sql}", m.params).fetchall()[0]
         if lo is None:
             return empty
         frame = con.execute(

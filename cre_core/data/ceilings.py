@@ -117,7 +117,7 @@ def _split_half_sql(repeats: str) -> str:
 def _reliability_entry(target: str, r: float | None, n: int) -> dict:
     """Rounded to 6 decimals: DuckDB's parallel sums differ in the last bits between runs."""
     usable = n >= MIN_GENOTYPES and r is not None and math.isfinite(r) and r > -1
-    reliability = round(2 * r / (1 + r), 6) if usable else None
+    reliability = round(2 * r / (1 + r), 6) if usable and r is not None else None  # narrows r
     ceiling = round(math.sqrt(max(reliability, 0.0)), 6) if reliability is not None else None
     return {f"{target}_r": ceiling, f"{target}_reliability": reliability, f"n_{target}": n}
 

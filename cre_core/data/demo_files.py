@@ -327,7 +327,7 @@ def _measure(world: World, gi: np.ndarray, gk: np.ndarray, arrays: np.ndarray,
     noise = normals(u1, u2) * (0.6 * sd + 0.012)
     keep = (gk != gi) & (u_drop >= DROPOUT)
     eps_ik = pair_epsilon(world, gi, gk)
-    if digenic:
+    if gj is None:
         true = f[gi] * f[gk] + eps_ik
         q_fit, expected = f_rep[gi], f_rep[gi] * smf_k
     else:
@@ -340,7 +340,7 @@ def _measure(world: World, gi: np.ndarray, gk: np.ndarray, arrays: np.ndarray,
         expected = f_rep[gi] * f_rep[gj] * smf_k
     fit = np.round(np.clip(true + noise, 0.0, 1.2), 4) + 0.0
     raw = np.round(fit - expected, 6) + 0.0
-    if digenic:
+    if gj is None:
         tau = raw
     else:
         e_ij = q_fit - f_rep[gi] * f_rep[gj]

@@ -161,7 +161,7 @@ def _load(con: duckdb.DuckDBPyConnection, request: IngestRequest, parsed: _Parse
     """Load everything parsed, in the caller's transaction; returns the warning lines."""
     kinds = request.kinds()
     notes: list[str] = []
-    if parsed.genes is not None:
+    if parsed.genes is not None and parsed.windows is not None:  # parsed together
         _replace(con, "genes", parsed.genes)
         _replace(con, "windows", parsed.windows)
         for i, path in enumerate([request.gff] if request.gff else request.genbank):
@@ -178,7 +178,7 @@ def _load(con: duckdb.DuckDBPyConnection, request: IngestRequest, parsed: _Parse
     refresh_dcell = has_dcell and bool(
         request.dcell_pairs or request.sga or request.smf or request.exclude_kinds
     )
-    if parsed.smf_raw is not None:
+    if parsed.smf_raw is not None and request.smf is not None:  # parsed only when requested
         frame = parsed.smf_raw.assign(source=Path(request.smf).name)
         _replace(con, "smf_raw", frame)
         notes += _source(con, "smf", request.smf, len(frame))
@@ -195,11 +195,11 @@ def _load(con: duckdb.DuckDBPyConnection, request: IngestRequest, parsed: _Parse
         sga_files.smf_from_sga(con, kinds)
     if refresh_dcell:
         dcell.add_dcell_dmf(con)
-    if parsed.go_terms is not None:
+    if parsed.go_terms is not None and request.obo is not None:
         _replace(con, "go_terms", parsed.go_terms)
         _replace(con, "go_edges", parsed.go_edges)
         notes += _source(con, "obo", request.obo, len(parsed.go_terms))
-    if parsed.gaf is not None:
+    if parsed.gaf is not None and request.gaf is not None:
         _load_gaf(con, parsed.gaf)
         notes += _source(con, "gaf", request.gaf, len(parsed.gaf))
     if parsed.truth is not None:
@@ -214,7 +214,7 @@ def _absorbed(con: duckdb.DuckDBPyConnection, request: IngestRequest) -> list[st
     """Counted warnings for what the aggregation would otherwise absorb silently: raw rows
     measured twice (same strains, array type and temperature) and gene IDs the genome lacks.
     Each check runs only when its tables changed (a scan of 1.3e7 SGA rows is not free)."""
-    notes = []
+    notes: list[str] = []
     if not (request.sga or request.smf or request.gff):
         return notes
     # Distinct hashes, not strings: on 3e6 rows 1.1 s either way but 170 MB instead of 460 MB of
@@ -289,8 +289,9 @@ def ingest(ws: Workspace, request: IngestRequest,
         except BaseException:
             _rollback(con)
             raise
-        for note in notes if warn else ():
-            warn(note)
+        if warn is not None:
+            for note in notes:
+                warn(note)
         result = counts(con)
         if parsed.skipped_genes:
             result["genes_skipped_missing_chromosome"] = parsed.skipped_genes

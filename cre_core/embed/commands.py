@@ -15,11 +15,15 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cre_core.embed.base import FEATURES, REGIONS, check_regions
 from cre_core.embed.runner import EMBEDDERS
 from cre_core.errors import CreError
 from cre_core.workspace import resolve_workspace
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,8 +73,8 @@ class _Progress:
 
     def __init__(self, file: Path | None) -> None:
         self.file = file
-        self.bar = None
-        self.region = None
+        self.bar: tqdm | None = None
+        self.region: str | None = None
         self.results: list[dict] = []
         self._last_write = 0.0
 
@@ -82,6 +86,7 @@ class _Progress:
             self.region = region
             self.bar = tqdm(total=total, desc=f"embed {region}", unit="win", file=sys.stderr,
                             mininterval=1.0, dynamic_ncols=True)
+        assert self.bar is not None, "the bar is open while its region runs"
         self.bar.update(done - self.bar.n)
         now = time.monotonic()
         if now - self._last_write > 0.5 or done == total:
@@ -157,6 +162,8 @@ def export_parquet(ws, embedder, regions: list[str], out: Path) -> int:
     genes, region_col, blocks = [], [], []
     for region in regions:
         cache = read_cache(cache_path(ws, embedder.name, embedder.cache_id(region), region))
+        if cache is None:
+            raise CreError(f"no {embedder.name} embeddings cached for the {region} windows: run embed first")
         index = cache.index()
         rows = [index[embedder.key(w)] for w in windows[region]]
         genes += [w.gene for w in windows[region]]

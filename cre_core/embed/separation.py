@@ -83,7 +83,7 @@ def module_separation(ws: Workspace, k: int = K, seed: int = 0) -> pd.DataFrame:
 
     Empty (with the columns) when the workspace is not a demo or nothing is embedded.
     """
-    modules = demo_modules(ws)
+    modules = demo_modules(ws) or {}
     rows = []
     for embedder, model, features, genes, x in (cached_feature_sets(ws) if modules else []):
         keep = [i for i, g in enumerate(genes) if g in modules]

@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -44,6 +45,9 @@ from cre_core.embed.base import REGIONS, Embedder, Progress, Window, slug
 from cre_core.embed.kmer import encode, kmer_codes
 from cre_core.errors import CreError
 from cre_core.runtime import resolve_device
+
+if TYPE_CHECKING:
+    import torch  # imported at run time inside the functions: torch is slow to import
 
 DEFAULT_MODEL = "gagneurlab/SpeciesLM"
 DEFAULT_SPECIES = "candida_glabrata"
@@ -206,11 +210,11 @@ def tokenize(windows: Sequence[Window], region: str, vocab: Vocab, species: int
     mask = np.zeros((len(windows), width), dtype=bool)
     for length in np.unique(lengths):
         rows = np.flatnonzero(lengths == length)
-        codes = encode([windows[i].sequence for i in rows])
+        codes = encode([windows[int(i)].sequence for i in rows])
         m = int(length) - K + 1                           # number of 6-mers
         kint, bad = kmer_codes(codes, K)
         kmers = np.where(bad, vocab.unk, vocab.kmer_ids[kint])
-        pad = np.minimum([windows[i].pad_len for i in rows], m).astype(np.int64)
+        pad = np.minimum([windows[int(i)].pad_len for i in rows], m).astype(np.int64)
         pos = np.arange(m)[None, :]
         block = np.empty((len(rows), m + 3), dtype=np.int64)
         block[:, 0], block[:, 1], block[:, 2 : m + 2], block[:, m + 2] = vocab.cls, species, kmers, vocab.sep
@@ -372,7 +376,7 @@ class SpeciesLMEmbedder(Embedder):
         return out
 
 
-def pool(hidden_states: Sequence, mask) -> torch.Tensor:  # noqa: F821
+def pool(hidden_states: Sequence, mask) -> torch.Tensor:
     """Mean of ``hidden_states[8:]``, then the mean over positions where ``mask`` is true (fp32)."""
     layers = hidden_states[FIRST_LAYER:]
     total = layers[0].float()

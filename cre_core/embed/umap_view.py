@@ -114,7 +114,7 @@ def with_gene_fields(ws: Workspace, xy: pd.DataFrame) -> pd.DataFrame:
         smf = con.execute("SELECT gene, fitness AS smf FROM smf").df()
         has_truth = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'demo_truth'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         truth = (con.execute("SELECT gene, module FROM demo_truth WHERE module >= 0").df()
                  if has_truth else pd.DataFrame({"gene": [], "module": []}))
     finally:

@@ -15,6 +15,7 @@ class MeanModel(FitnessModel):
     """Predicts the training mean for every strain."""
 
     trainable = False
+    mean: torch.Tensor                       # buffers, declared for the type checker
 
     def __init__(self, mean: float = 1.0) -> None:
         super().__init__()
@@ -35,6 +36,8 @@ class Multiplicative(FitnessModel):
     """
 
     trainable = False
+    smf: torch.Tensor
+    fallback: torch.Tensor
 
     def __init__(self, smf: torch.Tensor, fallback: float | None = None) -> None:
         super().__init__()

@@ -15,6 +15,7 @@ one row shared by all the others (``DCell.terms_forward`` says why this is exact
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -28,6 +29,8 @@ ALONE = 1 << 17        # weights of a term that runs in a group of its own (see 
 
 class _Group(nn.Module):
     """A group of terms of one level run together: padded batched Linear → BN → Tanh + heads."""
+
+    unit_mask: torch.Tensor                  # buffer, declared for the type checker
 
     def __init__(self, in_dims: list[int], widths: list[int]) -> None:
         super().__init__()
@@ -54,6 +57,9 @@ class _Group(nn.Module):
         z = z.to(torch.promote_types(z.dtype, torch.float32))             # bf16 matmul (CUDA amp), fp32 stats
         t, _, w = z.shape
         bn = self.bn
+        # BatchNorm1d built with the defaults (running stats tracked, momentum 0.1) has all of them
+        assert bn.running_mean is not None and bn.running_var is not None
+        assert bn.num_batches_tracked is not None and bn.momentum is not None
         if self.training:
             share = (row_weight / batch).unsqueeze(1).to(z.dtype)                  # (T, 1, N)
             mean = torch.bmm(share, z).squeeze(1)
@@ -74,6 +80,15 @@ class _Group(nn.Module):
 
 class DCell(FitnessModel):
     """DCell over an :class:`Ontology`; input is the set of deleted gene indices."""
+
+    # buffers, declared for the type checker (also chunk_k, src_term_k, src_unit_k per group k)
+    run_order: torch.Tensor
+    width_ext: torch.Tensor
+    group_of: torch.Tensor
+    group_pos: torch.Tensor
+    gene_terms: torch.Tensor
+    gene_direct_term: torch.Tensor
+    gene_direct_slot: torch.Tensor
 
     def __init__(self, n_genes: int, ontology: Ontology, alpha: float = 0.3, group_size: int = 256) -> None:
         super().__init__()
@@ -110,9 +125,8 @@ class DCell(FitnessModel):
         for k, chunk in enumerate(term_ids):
             for p, t in enumerate(chunk):
                 group_of[t], group_pos[t] = k, p
-        members = ontology.gene_sets()
         terms_of: list[list[int]] = [[] for _ in range(n_genes + 1)]
-        for t, genes in enumerate(members):
+        for t, genes in enumerate(ontology.gene_sets()):
             for g in genes:
                 terms_of[g].append(t)
         buffers = {
@@ -129,7 +143,7 @@ class DCell(FitnessModel):
             buffers[f"chunk_{k}"] = torch.tensor(term_ids[k], dtype=torch.long)
         for name, value in buffers.items():
             self.register_buffer(name, value, persistent=False)
-        self.max_in = max(g.weight.shape[1] for g in groups)
+        self.max_in = max(cast(_Group, g).weight.shape[1] for g in groups)
         self.root_group = group_of[ontology.root]
         self.root_pos = group_pos[ontology.root]
 
@@ -139,7 +153,7 @@ class DCell(FitnessModel):
     def init_output(self, mean: float) -> None:
         with torch.no_grad():
             for g in self.groups:
-                g.head_b.fill_(mean)
+                cast(_Group, g).head_b.fill_(mean)
 
     def terms_forward(self, idx: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Root prediction (B,) and every group's head outputs ((B, terms of the group) each).
@@ -169,13 +183,13 @@ class DCell(FitnessModel):
         d_term, d_slot = d_term[keep], self.gene_direct_slot[genes][keep]
         d_group = self.group_of[d_term]
 
-        dtype = self.groups[0].weight.dtype
+        dtype = cast(_Group, self.groups[0]).weight.dtype
         flat = torch.zeros(1, dtype=dtype, device=idx.device)
         heads: list[torch.Tensor] = []
         for ids in self.level_groups:
             pieces = []
             for k in ids:
-                group = self.groups[k]
+                group = cast(_Group, self.groups[k])
                 chunk = getattr(self, f"chunk_{k}")
                 src_term, src_unit = getattr(self, f"src_term_{k}"), getattr(self, f"src_unit_{k}")
                 n_rows = count[chunk]
