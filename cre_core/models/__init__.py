@@ -7,6 +7,8 @@ representation such as the sequence encoder), never a path.
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 import torch
 
 from cre_core.models.base import PAD, FitnessModel
@@ -23,6 +25,18 @@ MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative"
 FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored", "interaction")   # models that read CRE embeddings
 
 
+class _SetArgs(TypedDict):
+    """The keyword arguments the set models (DeepSet, WtAnchored, WtDiff) share."""
+
+    hidden: int
+    phi_layers: int
+    rho_layers: int
+    norm: str
+    dropout: float
+    pooling: str
+    genes: NotRequired[GeneRepresentation]
+
+
 def build_model(
     name: str, n_genes: int, *, in_dim: int = 0, hidden: int = 128, phi_layers: int = 2,
     rho_layers: int = 2, norm: str = "none", dropout: float = 0.0, pooling: str = "sum",
@@ -37,8 +51,8 @@ def build_model(
     ``interaction`` reads a feature table of width ``in_dim``, or, with ``learned_genes``,
     learned per-gene vectors of width ``gene_dim`` (gene-id as its representation).
     """
-    common = dict(hidden=hidden, phi_layers=phi_layers, rho_layers=rho_layers, norm=norm,
-                  dropout=dropout, pooling=pooling)
+    common = _SetArgs(hidden=hidden, phi_layers=phi_layers, rho_layers=rho_layers, norm=norm,
+                      dropout=dropout, pooling=pooling)
     if name in FEATURE_MODELS and genes is not None:
         common["genes"] = genes
     if name == "deepset":

@@ -17,6 +17,7 @@ Neither path builds per-sample Python objects.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import nn
@@ -105,7 +106,7 @@ class DeepSet(FitnessModel):
 
     def init_output(self, mean: float) -> None:
         with torch.no_grad():
-            self.rho[-1].bias.fill_(mean)
+            cast(nn.Linear, self.rho[-1]).bias.fill_(mean)
 
     @torch.no_grad()
     def cached_phi(self) -> torch.Tensor:

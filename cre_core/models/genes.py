@@ -40,13 +40,15 @@ class GeneRepresentation(nn.Module):
     def device(self) -> torch.device:
         for t in self.parameters():
             return t.device
-        for t in self.buffers():
-            return t.device
+        for b in self.buffers():
+            return b.device
         return torch.device("cpu")
 
 
 class FeatureTable(GeneRepresentation):
     """A fixed (n_genes, in_dim) feature table; install it with ``set_features``."""
+
+    table: torch.Tensor                      # buffer, declared for the type checker
 
     def __init__(self, n_genes: int, in_dim: int) -> None:
         super().__init__()

@@ -22,6 +22,8 @@ grows linearly with the genome, as in the seed.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -64,7 +66,7 @@ class WtDiff(FitnessModel):
 
     def init_output(self, mean: float) -> None:
         with torch.no_grad():
-            self.rho[-1].bias.fill_(mean)
+            cast(nn.Linear, self.rho[-1]).bias.fill_(mean)
 
     def set_embeddings(self, idx: torch.Tensor) -> torch.Tensor:
         """z for each row of ``idx``: pool of φ over the whole genome minus the row's genes."""
@@ -125,5 +127,5 @@ class WtDiff(FitnessModel):
 
     @torch.no_grad()
     def wt_prediction(self) -> float:
-        idx = torch.full((1, 1), PAD, dtype=torch.long, device=self.rho[-1].bias.device)
+        idx = torch.full((1, 1), PAD, dtype=torch.long, device=cast(nn.Linear, self.rho[-1]).bias.device)
         return float(self.forward(idx)["pred"][0])
