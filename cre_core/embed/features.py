@@ -67,7 +67,9 @@ def load_features(ws: Workspace, features: str, embedder: str = "kmer",
                 f"{len(missing):,} of {len(windows[region]):,} {region} windows have no "
                 f"{embedder} embedding (e.g. {missing[0]}): run `python -m cre_core {command}` first"
             )
-        parts[region] = {w.gene: cache.vectors[index[key(w)]] for w in windows[region]}
+        # no cache here means no windows either (else ``missing`` raised above)
+        parts[region] = {} if cache is None else {
+            w.gene: cache.vectors[index[key(w)]] for w in windows[region]}
     genes = sorted(set.intersection(*(set(p) for p in parts.values())))
     if not genes:
         raise CreError(f"no gene has every window of '{features}'")
@@ -90,11 +92,12 @@ def specieslm_caches(ws: Workspace, model: str | None, regions: list[str]) -> di
         found: dict[str, list[Path]] = {}
         for path in cache_files(ws):
             meta = read_meta(path) or {}
-            if meta.get("embedder") != "specieslm":
+            region = meta.get("region")
+            if meta.get("embedder") != "specieslm" or not isinstance(region, str):
                 continue
             given = (meta.get("params") or {}).get("model_arg")
             if model is None or str(model) in (given, meta.get("model")):
-                found.setdefault(meta.get("region"), []).append(path)
+                found.setdefault(region, []).append(path)
         if all(len(found.get(r, [])) == 1 for r in regions):
             return {r: found[r][0] for r in regions}
         hint = ("several SpeciesLM caches match; name one with --model"

@@ -108,13 +108,13 @@ def load_sets(ws: Workspace) -> SetTable:
         vocab = pd.DataFrame({"gene": genes, "i": np.arange(len(genes), dtype=np.int64)})
         con.register("vocab", vocab)
         parts = {}
-        for size, (table, cols, inter) in _SET_QUERIES.items():
+        for set_size, (table, cols, inter_col) in _SET_QUERIES.items():
             if not has_table(con, table):
                 continue
             joins = " ".join(f"JOIN vocab v{k} ON t.{c} = v{k}.gene" for k, c in enumerate(cols))
             picks = ", ".join(f"v{k}.i AS g{k}" for k in range(len(cols)))
-            parts[size] = con.execute(
-                f"SELECT {picks}, t.fitness, {inter if inter == 'NULL' else 't.' + inter} AS inter "
+            parts[set_size] = con.execute(
+                f"SELECT {picks}, t.fitness, {inter_col if inter_col == 'NULL' else 't.' + inter_col} AS inter "
                 f"FROM {table} t {joins} WHERE t.fitness IS NOT NULL AND isfinite(t.fitness)"
             ).fetchnumpy()
         con.unregister("vocab")
@@ -124,19 +124,19 @@ def load_sets(ws: Workspace) -> SetTable:
         raise CreError(f"{ws.root} has no double-mutant fitness (dmf): ingest SGA files first")
     smf = np.full(len(genes), np.nan, dtype=np.float32)
     smf[np.asarray(parts[1]["g0"], dtype=np.int64)] = _filled(parts[1]["fitness"])
-    idx, size, fit, inter = [], [], [], []
+    blocks, sizes, fits, inters = [], [], [], []
     for k, rows in parts.items():
         block = np.full((len(rows["fitness"]), MAX_SET), -1, dtype=np.int64)
         block[:, :k] = np.sort(np.stack([np.asarray(rows[f"g{j}"], np.int64) for j in range(k)], 1), 1)
-        idx.append(block)
-        size.append(np.full(len(block), k, dtype=np.int8))
-        fit.append(_filled(rows["fitness"]))
-        inter.append(_filled(rows["inter"]) if k > 1 else np.full(len(block), np.nan, np.float32))
-    idx, size = np.concatenate(idx), np.concatenate(size)
+        blocks.append(block)
+        sizes.append(np.full(len(block), k, dtype=np.int8))
+        fits.append(_filled(rows["fitness"]))
+        inters.append(_filled(rows["inter"]) if k > 1 else np.full(len(block), np.nan, np.float32))
+    idx, size = np.concatenate(blocks), np.concatenate(sizes)
     # by size, then by the genes left to right
     order = np.lexsort(tuple(idx[:, j] for j in reversed(range(MAX_SET))) + (size,))
     return SetTable(genes=genes, names=names, idx=idx[order], size=size[order],
-                    fitness=np.concatenate(fit)[order], interaction=np.concatenate(inter)[order], smf=smf)
+                    fitness=np.concatenate(fits)[order], interaction=np.concatenate(inters)[order], smf=smf)
 
 
 def _filled(values) -> np.ndarray:
@@ -181,10 +181,10 @@ def make_split(idx: np.ndarray, rows: np.ndarray, kind: str, seed: int,
         test, val, train = perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
         info = {"kind": kind, "dropped": 0}
     elif kind == "gene":
-        genes = np.unique(idx[rows])
-        genes = genes[genes >= 0]
-        perm = genes[rng.permutation(len(genes))]
-        n_test, n_val = round(test_frac * len(genes)), round(val_frac * len(genes))
+        present = np.unique(idx[rows])
+        present = present[present >= 0]
+        perm = present[rng.permutation(len(present))]
+        n_test, n_val = round(test_frac * len(present)), round(val_frac * len(present))
         part = np.full(int(idx.max()) + 2, -1, dtype=np.int8)    # 0 train, 1 val, 2 test; PAD → -1
         part[perm[n_test + n_val:]] = 0
         part[perm[:n_test]] = 2
@@ -193,7 +193,7 @@ def make_split(idx: np.ndarray, rows: np.ndarray, kind: str, seed: int,
         pa = slots[:, 0]
         same = ((slots == pa[:, None]) | (idx[rows] < 0)).all(1)
         train, val, test = rows[same & (pa == 0)], rows[same & (pa == 1)], rows[same & (pa == 2)]
-        info = {"kind": kind, "dropped": int((~same).sum()), "train_genes": len(genes) - n_test - n_val,
+        info = {"kind": kind, "dropped": int((~same).sum()), "train_genes": len(present) - n_test - n_val,
                 "val_genes": n_val, "test_genes": n_test}
     else:
         raise CreError(f"unknown split {kind!r}; choose random or gene")
