@@ -632,12 +632,12 @@ def _strains(rng: np.random.Generator, names: list[str], std: list[str | None],
                 float(np.exp(-sigma[g] * h * 1.1)))
     gene = np.array(rows["gene"])
     kind = rows["kind"]
-    f26, f30 = np.array(rows["f26"]), np.array(rows["f30"])
+    true26, true30 = np.array(rows["f26"]), np.array(rows["f30"])
     m = len(gene)
     std26 = np.round(0.005 + rng.gamma(2.0, 0.012, m), 4)
     std30 = np.round(0.005 + rng.gamma(2.0, 0.012, m), 4)
-    smf26 = np.round(np.clip(f26 + rng.normal(0, 0.015, m), 0.0, 1.2), 4) + 0.0
-    smf30 = np.round(np.clip(f30 + rng.normal(0, 0.015, m), 0.0, 1.2), 4) + 0.0
+    smf26 = np.round(np.clip(true26 + rng.normal(0, 0.015, m), 0.0, 1.2), 4) + 0.0
+    smf30 = np.round(np.clip(true30 + rng.normal(0, 0.015, m), 0.0, 1.2), 4) + 0.0
 
     # queries: ts alleles and a subset of deletions; screens at 26, 30 or both
     kinds = np.array(kind)
@@ -657,7 +657,7 @@ def _strains(rng: np.random.Generator, names: list[str], std: list[str | None],
         for t in temps:
             screens[kinds[q]].append((int(q), t))
     return Strains(gene, kind, rows["id"], rows["allele"], np.array(rows["s26"]),
-                   np.array(rows["s30"]), f26, f30, smf26, smf30, std26, std30, screens)
+                   np.array(rows["s30"]), true26, true30, smf26, smf30, std26, std30, screens)
 
 
 def _trigenic(rng: np.random.Generator, names: list[str], module: np.ndarray,
@@ -727,7 +727,8 @@ def sample_triple(facts: World | GeneFacts, g: np.ndarray,
     """One draw of a world like this one for (n, 3) sorted gene triples: the three pairs' eps
     (pairs 01, 02, 12) and tau, with fresh per-pair and per-triple draws. Averaging many draws
     gives expectations of nonlinear quantities (clipped fitness) from per-gene facts."""
-    eps, hits = [], 0.0
+    eps: list[np.ndarray] = []
+    hits = np.zeros(len(g))
     for a, b in _TRIPLE_PAIRS:
         e, hit = _pair_from_draws(facts, g[:, a], g[:, b], list(rng.random((5, len(g)))))
         eps.append(e)
@@ -770,7 +771,8 @@ def triple_tau(world: World, gi: np.ndarray, gj: np.ndarray, gk: np.ndarray) -> 
     g = np.sort(np.stack([gi, gj, gk], axis=1), axis=1)
     n = np.uint64(world.n)
     key = (g[:, 0].astype(np.uint64) * n + g[:, 1].astype(np.uint64)) * n + g[:, 2].astype(np.uint64)
-    hits = sum(pair_hits(world, g[:, a], g[:, b]).astype(float) for a, b in _TRIPLE_PAIRS)
+    hits = sum((pair_hits(world, g[:, a], g[:, b]).astype(float) for a, b in _TRIPLE_PAIRS),
+               np.zeros(len(g)))
     return _tau_from_draws(world, g, hits, uniforms(key, salt_for(world.seed, 11), 5))
 
 
