@@ -149,7 +149,7 @@ def test_train_embedder_encoder_on_the_tiny_demo(encoder_run, capsys):
     from cre_core.data.demo import PRESETS
     from cre_core.data.demo_world import planted_motifs
     from cre_core.embed.features import list_embeddings, load_features
-    from cre_core.train.data import load_pairs
+    from cre_core.train.data import load_sets
 
     ws, summary = encoder_run
     args = ["--workspace", str(ws.root)]
@@ -165,7 +165,7 @@ def test_train_embedder_encoder_on_the_tiny_demo(encoder_run, capsys):
     assert usage == sorted(usage, reverse=True)
     assert 0 <= report["fraction_recovered"] <= 1
 
-    gene = load_pairs(ws).genes[0]
+    gene = load_sets(ws).genes[0]
     assert main(["explain", *args, "--run", run, "--gene", gene]) == 0
     result = json.loads(capsys.readouterr().out)
     assert [len(r["scores"]) for r in result["regions"].values()] == [1003, 300]
@@ -203,7 +203,7 @@ def test_pages_show_attribution_and_logos(encoder_run, monkeypatch):
     """Query's Sequence tab draws both windows' tracks; Results shows the filters' logos."""
     from streamlit.testing.v1 import AppTest
 
-    from cre_core.train.data import load_pairs
+    from cre_core.train.data import load_sets
     from dashboard.sequence import logo_frame
 
     ws, _ = encoder_run
@@ -212,7 +212,7 @@ def test_pages_show_attribution_and_logos(encoder_run, monkeypatch):
     at = AppTest.from_file(str(pages / "query.py"), default_timeout=30)
     at.run(timeout=30)
     before = len(at.get("vega_lite_chart"))
-    at.text_input(key="q_attr_gene").set_value(load_pairs(ws).genes[0]).run(timeout=30)
+    at.text_input(key="q_attr_gene").set_value(load_sets(ws).genes[0]).run(timeout=30)
     assert not at.exception and not at.error
     assert len(at.get("vega_lite_chart")) == before + 2             # upstream and downstream tracks
     assert any("planted motifs" in c.value for c in at.caption)

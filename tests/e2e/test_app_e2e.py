@@ -112,7 +112,9 @@ def test_train_a_run_then_query_it(page, app_server):
     wait_for_app(page)
     page.get_by_text(re.compile(r"2 gene set\(s\) × \d run\(s\) predicted")).wait_for()
     assert page.get_by_text("1 of 3 row(s) skipped").is_visible()
-    assert page.get_by_role("button", name="Download predictions (CSV)").is_visible()
+    download = page.get_by_role("button", name="Download predictions (CSV)")
+    download.wait_for()                       # it streams in after the table
+    assert download.is_visible()
     assert not errors_on(page), errors_on(page)
     screenshot(page, "query-batch")
 
