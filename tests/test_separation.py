@@ -30,3 +30,18 @@ def test_kmer_separates_modules_and_random_does_not(workspace_copy):
     assert kmer["knn_accuracy"] > 0.8 > 0.2 > random["knn_accuracy"]
     assert kmer["shuffled"] < 0.2 and kmer["genes"] == random["genes"] > 150
     assert " | " in kmer["model"]                            # both regions' models named
+
+
+def test_listing_reads_caches_written_with_and_without_microseconds(workspace_copy):
+    """An exported encoder run stamps microseconds, embed runs whole seconds: both list."""
+    from cre_core.embed.cache import cache_path, write_cache
+
+    ws = workspace_copy
+    load_features(ws, "upstream", "kmer")
+    meta = {"embedder": "encoder", "model": "run-1", "region": "upstream", "dim": 2, "n_genes": 1,
+            "created": "2026-12-01T04:42:25.123456+00:00", "seconds": 0.0}
+    write_cache(cache_path(ws, "encoder", "run-1", "upstream"), ["G"], ["G"], np.zeros((1, 2)), meta)
+    from cre_core.embed.features import list_embeddings
+
+    listed = list_embeddings(ws)
+    assert sorted(listed["embedder"]) == ["encoder", "kmer"] and listed["created"].notna().all()

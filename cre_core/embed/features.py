@@ -127,7 +127,7 @@ def list_embeddings(ws: Workspace) -> pd.DataFrame:
             "path": str(path.relative_to(ws.embeddings_dir)),
         })
     frame = pd.DataFrame(rows, columns=[*LIST_COLUMNS, "model_arg", "path"])
-    frame["created"] = pd.to_datetime(frame["created"], utc=True)
+    frame["created"] = pd.to_datetime(frame["created"], utc=True, format="ISO8601")
     frame = frame.astype({"n_genes": "int64", "dim": "int64", "seconds": "float64"})
     order = frame["region"].map({r: i for i, r in enumerate(REGIONS)}).fillna(len(REGIONS))
     frame = frame.assign(_order=order).sort_values(["embedder", "model", "_order"], ignore_index=True)
