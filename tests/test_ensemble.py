@@ -172,7 +172,7 @@ def test_cli_predict_and_scan_print_the_interval(trained, capsys):
     out = capsys.readouterr().out.splitlines()
     result = json.loads(out[-1])
     assert f"(80% [{result['predicted_lo']:.4f}, {result['predicted_hi']:.4f}])" in out[0]
-    assert out[1].strip() == f"GEN3 (YAL003W): seen in training: {result['train_counts'][0]} pairs"
+    assert out[1].strip() == f"GEN3 (YAL003W): seen in training: {result['train_counts'][0]} strains"
     triple = "YAL003W,YAL010W,YAL012W"                             # the workspace has no triples
     assert main(["predict", "--workspace", str(ws.root), "--run", single["run_id"], "--genes", triple]) == 0
     out = capsys.readouterr().out

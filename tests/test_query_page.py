@@ -36,7 +36,7 @@ def test_values_never_read_minus_zero():
     assert fmt_value(-0.00001) == "0.0000" and fmt_value(-0.00006) == "-0.0001"
     assert fmt_value(None) == fmt_value(float("nan")) == "–" and fmt_value(0.12345) == "0.1235"
     assert fmt_interval(-0.00002, 0.5) == "[0.0000, 0.5000]" and fmt_interval(None, 0.5) == "no interval"
-    assert fmt_support(0) == "never seen" and fmt_support(312) == "seen in training: 312 pairs"
+    assert fmt_support(0) == "never seen" and fmt_support(312) == "seen in training: 312 strains"
     tidy = tidy_zeros(pd.Series([-0.00001, -0.2, 0.3, np.nan]))
     assert [f"{v:.4f}" for v in tidy[:3]] == ["0.0000", "-0.2000", "0.3000"] and tidy.isna().iloc[3]
 
@@ -55,7 +55,7 @@ def test_query_page_shows_interval_and_training_support(ensemble_workspace, monk
     at.text_input(key="q_genes").set_value(f"{test_gene}, {train_gene}").run()
     assert not problems(at), problems(at)
     text = " ".join(m.value for m in at.markdown)
-    assert "never seen" in text and f"seen in training: {seen[table.genes.index(train_gene)]:,} pairs" in text
+    assert "never seen" in text and f"seen in training: {seen[table.genes.index(train_gene)]:,} strains" in text
     shown = at.dataframe[0].value.set_index("members")
     assert shown.loc[3, "predicted_lo"] < shown.loc[3, "predicted"] < shown.loc[3, "predicted_hi"]
     assert np.isnan(shown.loc[1, "predicted_lo"])

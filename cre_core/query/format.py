@@ -20,8 +20,11 @@ def fmt_interval(lo: float | None, hi: float | None, digits: int = 4) -> str:
 
 
 def fmt_support(count: int) -> str:
-    """Training support of one gene: ``seen in training: 312 pairs`` or ``never seen``."""
-    return f"seen in training: {count:,} pair{'s' if count != 1 else ''}" if count else "never seen"
+    """Training support of one gene: ``seen in training: 312 strains`` or ``never seen``.
+
+    Strains, not pairs: runs train on single, double and triple deletions alike.
+    """
+    return f"seen in training: {count:,} strain{'s' if count != 1 else ''}" if count else "never seen"
 
 
 def tidy_zeros(values, digits: int = 4):
