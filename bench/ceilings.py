@@ -25,27 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 from cre_core.data.ceilings import replicate_ceiling, truth_ceiling
 from cre_core.data.commands import build_demo
+from cre_core.train.data import load_sets
 from cre_core.workspace import Workspace
 
 TEST_FRAC = 0.2
-
-
-def measured_sets(ws: Workspace) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """(genes, idx (n, 3) padded with -1, fitness, interaction) of every measured set."""
-    con = ws.connect()
-    try:
-        genes = [g for (g,) in con.execute("SELECT gene FROM genes ORDER BY gene").fetchall()]
-        rows = con.execute(
-            """SELECT gene, NULL, NULL, fitness, NULL FROM smf
-               UNION ALL SELECT gene_a, gene_b, NULL, fitness, epsilon FROM dmf
-               UNION ALL SELECT gene_a, gene_b, gene_c, fitness, tau FROM tmf""").fetchall()
-    finally:
-        con.close()
-    pos = {g: i for i, g in enumerate(genes)}
-    idx = np.array([[pos.get(g, -1) if g else -1 for g in r[:3]] for r in rows])
-    fitness = np.array([r[3] for r in rows], dtype=float)
-    interaction = np.array([np.nan if r[4] is None else r[4] for r in rows], dtype=float)
-    return genes, idx, fitness, interaction
 
 
 def test_sets(idx: np.ndarray, n_genes: int, seed: int) -> dict[str, np.ndarray]:
@@ -59,7 +42,8 @@ def test_sets(idx: np.ndarray, n_genes: int, seed: int) -> dict[str, np.ndarray]
 
 
 def measure(ws: Workspace, seed: int) -> list[dict]:
-    genes, idx, fitness, interaction = measured_sets(ws)
+    table = load_sets(ws)                                   # every measured set, as training sees it
+    genes, idx, fitness, interaction = table.genes, table.idx, table.fitness, table.interaction
     replicate = replicate_ceiling(ws)
     shuffled = np.random.default_rng(seed).permutation(interaction)
     out = []

@@ -17,6 +17,7 @@ from cre_core.data.demo_world import (
     triple_tau,
 )
 from cre_core.data.store import counts, create_schema
+from cre_core.train.data import load_sets
 from cre_core.workspace import Workspace
 
 
@@ -110,26 +111,9 @@ def test_sampled_triples_match_the_planted_ones() -> None:
     assert np.mean(np.abs(e01) > 0.08) == pytest.approx(np.mean(np.abs(planted_eps) > 0.08), abs=0.01)
 
 
-def _demo_test_set(ws: Workspace) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """Every measured single, pair and triple of the workspace, as a test set would hold them."""
-    con = ws.connect()
-    try:
-        genes = [g for (g,) in con.execute("SELECT gene FROM genes ORDER BY gene").fetchall()]
-        sets = con.execute(
-            """SELECT gene_a, gene_b, NULL, fitness, epsilon FROM dmf
-               UNION ALL SELECT gene_a, gene_b, gene_c, fitness, tau FROM tmf
-               UNION ALL SELECT gene, NULL, NULL, fitness, NULL FROM smf""").fetchall()
-    finally:
-        con.close()
-    pos = {g: i for i, g in enumerate(genes)}
-    idx = np.array([[pos.get(g, -1) for g in row[:3]] for row in sets])
-    fitness = np.array([row[3] for row in sets], dtype=float)
-    interaction = np.array([np.nan if row[4] is None else row[4] for row in sets], dtype=float)
-    return genes, idx, fitness, interaction
-
-
 def test_truth_ceiling_on_tiny_demo(tiny_workspace: Workspace) -> None:
-    genes, idx, fitness, interaction = _demo_test_set(tiny_workspace)
+    table = load_sets(tiny_workspace)                     # every measured single, pair and triple
+    genes, idx, fitness, interaction = table.genes, table.idx, table.fitness, table.interaction
     result = truth_ceiling(tiny_workspace, genes, idx, fitness, interaction)
     size = (idx >= 0).sum(axis=1)
     assert [result["by_size"][k]["n"] for k in (1, 2, 3)] == [int((size == k).sum()) for k in (1, 2, 3)]
