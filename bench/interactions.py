@@ -41,10 +41,13 @@ from cre_core.workspace import Workspace  # noqa: E402
 # (label, TrainConfig overrides): the interaction model on every representation, both ŝ modes,
 # the DeepSet, and the baselines; the random-embedding control sits beside the kmer rows.
 ROWS = (
+    ("interaction words", dict(model="interaction", embedder="words")),
     ("interaction kmer", dict(model="interaction")),
     ("interaction random (control)", dict(model="interaction", embedder="random")),
     ("interaction gene-id", dict(model="interaction", embedder="id")),
     ("interaction kmer sequence-only", dict(model="interaction", smf_aware=False)),
+    ("interaction kmer, trunk pair map", dict(model="interaction", pair_from="trunk",
+                                              interaction_weight=1.0)),
     ("deepset kmer", dict(model="deepset")),
     ("multiplicative", dict(model="multiplicative")),
     ("mean", dict(model="mean")),

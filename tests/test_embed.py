@@ -16,9 +16,9 @@ from cre_core.embed import kmer
 from cre_core.embed.base import Window, read_windows
 from cre_core.embed.cache import cache_files, cache_path, read_cache
 from cre_core.embed.features import list_embeddings, load_features
-from cre_core.embed.kmer import KmerEmbedder, encode, spectrum
+from cre_core.embed.kmer import KmerEmbedder, WordsEmbedder, encode, spectrum
 from cre_core.embed.random import RandomEmbedder
-from cre_core.embed.runner import embed_workspace
+from cre_core.embed.runner import embed_workspace, make_embedder
 from cre_core.errors import CreError
 from cre_core.workspace import Workspace
 
@@ -125,6 +125,23 @@ def test_kmer_vocabulary_is_in_the_cache_id():
     without.prepare({"upstream": plant(rng, "GATTACAGCC", 200, 0)})
     assert with_motif.cache_id("upstream") != without.cache_id("upstream")
     assert with_motif.cache_id("upstream").startswith("c1-4_w8_")
+
+
+def test_words_embedder_is_the_kmer_word_block_alone():
+    """``words``: the same vocabulary and counts as kmer's word columns, no composition, its own
+    cache id (so a kmer cache is never read as words)."""
+    windows = plant(np.random.default_rng(7), "GATTACAGCC", n=300, carriers=40)
+    both, words = KmerEmbedder(), WordsEmbedder()
+    both.prepare({"upstream": windows})
+    words.prepare({"upstream": windows})
+    x, w = both.embed(windows, "upstream"), words.embed(windows, "upstream")
+    assert w.shape == (300, kmer.N_WORDS) == (300, words.dim("upstream"))
+    assert np.array_equal(w, x[:, 340:])
+    assert (w[:40, :3] >= 1).all()
+    assert words.cache_id("upstream") != both.cache_id("upstream")
+    assert words.cache_id("upstream").startswith("w8_")
+    assert words.describe("upstream")["composition_ks"] == []
+    assert make_embedder("words").name == "words"
 
 
 # --- random control ---------------------------------------------------------------------------

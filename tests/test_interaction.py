@@ -140,7 +140,8 @@ def test_losses_use_the_measured_interaction_and_singles():
     plain = m(sets, y)["loss"]
     with_eps = m(sets, y, interaction=inter)
     expected_extra = (with_eps["interaction"][0] - inter[0]) ** 2
-    assert with_eps["loss"].item() == pytest.approx(plain.item() + expected_extra.item(), rel=1e-5)
+    assert m.interaction_weight == 5.0
+    assert with_eps["loss"].item() == pytest.approx(plain.item() + 5.0 * expected_extra.item(), rel=1e-5)
     with_eps["loss"].backward()
     assert m.pair_w.grad.abs().sum() > 0 and m.heads.weight.grad[0].abs().sum() > 0   # the ŝ head learns
 
@@ -182,9 +183,10 @@ def test_null_expectation_of_doubles_and_triples():
 
 def test_planted_interaction_is_recovered_and_not_from_noise(ws, monkeypatch):
     """Features that carry each gene's module recover ε (−0.15 within modules, random split):
-    well above the DeepSet on the same features and the same model on noise features."""
+    well above the DeepSet on the same features and the same model on noise features. The
+    module is an angle (sin, cos) in these features, a nonlinear reading: the trunk's."""
     install_fake_features(monkeypatch)
-    cfg = TrainConfig(model="interaction", **QUICK)
+    cfg = TrainConfig(model="interaction", pair_from="trunk", interaction_weight=1.0, **QUICK)
     real = train_run(ws, cfg, echo=quiet)
     deepset = train_run(ws, TrainConfig(model="deepset", **{k: v for k, v in QUICK.items() if k != "rank"}), echo=quiet)
 
@@ -221,7 +223,8 @@ def test_triples_are_loaded_split_and_no_worse_than_multiplicative(ws, monkeypat
         sets = table.idx[getattr(split, name)]
         assert (np.where(sets >= 0, part[sets], part[sets[:, :1]]) == part[sets[:, :1]]).all()
 
-    cfg = TrainConfig(model="interaction", **QUICK)
+    # the fake features hold the module as an angle (sin, cos): the trunk reads it
+    cfg = TrainConfig(model="interaction", pair_from="trunk", interaction_weight=1.0, **QUICK)
     model = train_run(ws, cfg, echo=quiet)
     mult = train_run(ws, TrainConfig(model="multiplicative"), echo=quiet)
     assert set(model["by_size"]) == {"1", "2", "3"} and model["n_tau"] > 50
@@ -253,3 +256,44 @@ def test_demo_run_reports_every_size_beside_its_ceilings(workspace_copy):
     row = list_runs(workspace_copy).iloc[0]
     assert row["eps_ceiling_fraction"] == pytest.approx(pairs["interaction_fraction"])
     assert row["n_tau"] == s["n_tau"] and "-interaction-id-" in row["run_id"]
+
+
+def test_features_pair_map_carries_interactions_to_unseen_genes(tmp_path, monkeypatch):
+    """Gene split: module words (a count per module motif) plus noise columns. The bilinear
+    form of the features (``pair_from="features"``) finds "same module → ε −0.15" for genes it
+    never saw; the same model on the noise columns alone cannot."""
+    from test_train_support import build_workspace
+
+    ws = build_workspace(tmp_path / "wsg", n_genes=96, seed=3)
+    con = ws.connect(read_only=True)
+    genes = [r[0] for r in con.execute("SELECT gene FROM genes ORDER BY gene").fetchall()]
+    con.close()
+    rng = np.random.default_rng(0)
+    words = np.zeros((len(genes), 96 // MODULE_SIZE), np.float32)
+    words[np.arange(len(genes)), np.arange(len(genes)) // MODULE_SIZE] = rng.integers(1, 4, len(genes))
+    noise = rng.normal(0, 1, (len(genes), 24)).astype(np.float32)
+    table = {"words": np.hstack([words, noise]), "random": noise}
+    monkeypatch.setattr(D, "feature_source",
+                        lambda ws_, features, embedder, model, compute=True: (genes, table[embedder]))
+    base = dict(QUICK, model="interaction", split="gene", pair_from="features", weight_decay=1.0,
+                rank=16, epochs=20, patience=20, batch_size=64)
+    seen = train_run(ws, TrainConfig(embedder="words", **base), echo=quiet)
+    blind = train_run(ws, TrainConfig(embedder="random", **base), echo=quiet)
+    assert seen["n_eps"] > 100
+    assert seen["eps_pearson"] > 0.6, seen["eps_pearson"]
+    assert blind["eps_pearson"] < 0.3, blind["eps_pearson"]
+    assert seen["eps_pearson"] > blind["eps_pearson"] + 0.4
+
+
+def test_features_pair_map_is_linear_in_the_representation():
+    """With ``pair_from="features"`` u and t are one linear map of the features (no φ)."""
+    torch.manual_seed(0)
+    m = build_model("interaction", 10, in_dim=5, hidden=8, rank=3, pair_from="features")
+    x = torch.randn(10, 5)
+    m.set_features(x)
+    out = m.all_outputs()
+    assert out.shape == (10, 1 + 2 * 3)
+    assert torch.allclose(out[:, 1:], m.pair_map(x), atol=1e-6)
+    assert m.heads.out_features == 1
+    with pytest.raises(ValueError, match="pair_from"):
+        build_model("interaction", 10, in_dim=5, pair_from="both")

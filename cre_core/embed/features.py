@@ -20,7 +20,7 @@ from cre_core.errors import CreError
 from cre_core.runtime import DistContext
 from cre_core.workspace import Workspace
 
-ON_DEMAND = ("kmer", "random")   # cheap: computed and cached when missing
+ON_DEMAND = ("kmer", "words", "random")   # cheap: computed and cached when missing
 EXPORTED_ENCODER = "encoder"     # vectors exported from a trained sequence-encoder run
 LIST_COLUMNS = ["embedder", "model", "region", "n_genes", "dim", "created", "seconds"]
 

@@ -21,7 +21,7 @@ from cre_core.errors import CreError
 from cre_core.runtime import DistContext
 from cre_core.workspace import Workspace
 
-EMBEDDERS = ("kmer", "random", "specieslm")
+EMBEDDERS = ("kmer", "words", "random", "specieslm")
 
 # progress(region, done, total)
 RegionProgress = Callable[[str, int, int], None]
@@ -50,11 +50,15 @@ class RegionResult:
 def make_embedder(name: str, model: str | None = None, regions: Sequence[str] = REGIONS,
                   species: str | None = None, device: str = "auto",
                   batch_size: int | None = None, precision: str = "auto") -> Embedder:
-    """The embedder called ``name`` (kmer | random | specieslm) for ``regions``."""
+    """The embedder called ``name`` (kmer | words | random | specieslm) for ``regions``."""
     if name == "kmer":
         from cre_core.embed.kmer import KmerEmbedder
 
         return KmerEmbedder()
+    if name == "words":
+        from cre_core.embed.kmer import WordsEmbedder
+
+        return WordsEmbedder()
     if name == "random":
         from cre_core.embed.random import RandomEmbedder
 

@@ -42,8 +42,8 @@ def build_model(
     rho_layers: int = 2, norm: str = "none", dropout: float = 0.0, pooling: str = "sum",
     gene_dim: int = 64, wt_copies: int = 1, ontology: Ontology | None = None,
     dcell_alpha: float = 0.3, smf: torch.Tensor | None = None, learned_genes: bool = False,
-    rank: int = 32, smf_aware: bool = True, interaction_weight: float = 1.0,
-    genes: GeneRepresentation | None = None,
+    rank: int = 32, smf_aware: bool = True, interaction_weight: float = 5.0,
+    pair_from: str = "features", pair_decay: float = 1.0, genes: GeneRepresentation | None = None,
 ) -> FitnessModel:
     """A fresh model by name (see ``MODELS``).
 
@@ -72,7 +72,8 @@ def build_model(
             genes = LearnedGenes(n_genes, gene_dim) if learned_genes else FeatureTable(n_genes, in_dim)
         return InteractionModel(genes, hidden=hidden, phi_layers=phi_layers, rank=rank, norm=norm,
                                 dropout=dropout, smf=smf, smf_aware=smf_aware,
-                                interaction_weight=interaction_weight)
+                                interaction_weight=interaction_weight, pair_from=pair_from,
+                                pair_decay=pair_decay)
     if name == "mean":
         return MeanModel()
     if name == "multiplicative":

@@ -59,6 +59,11 @@ class FitnessModel(nn.Module):
     def init_output(self, mean: float) -> None:
         """Start the output at the training mean (saves the first epochs of every run)."""
 
+    def param_groups(self, weight_decay: float) -> list[dict]:
+        """AdamW parameter groups; models whose parts need their own decay split them."""
+        return [{"params": [p for p in self.parameters() if p.requires_grad],
+                 "weight_decay": weight_decay}]
+
     def eval_rows(self, default: int) -> int:
         """Rows per prediction batch (models with wide per-row state lower it)."""
         return default

@@ -17,10 +17,15 @@ which for a double is ŝ_a ŝ_b + ε̂_ab and for a triple is Kuzmin et al.'s (2
   which a pooled sum followed by ρ has to rediscover from a sum that mixes both genes.
 - τ̂_abc = Σ_k v_k t_ak t_bk t_ck + b₃: the symmetric trilinear analogue for triples.
 
-u, t and the ŝ head read one trunk φ over the gene representation (a
-:class:`~cre_core.models.genes.GeneRepresentation`: a feature table of kmer / SpeciesLM /
+The ŝ head reads a trunk φ over the gene representation (a
+:class:`~cre_core.models.genes.GeneRepresentation`: a feature table of kmer / words / SpeciesLM /
 random-control embeddings, learned gene-id vectors, or a trainable sequence encoder), evaluated
-once per unique gene of a batch (:func:`~cre_core.models.deepset.per_slot`).
+once per unique gene of a batch (:func:`~cre_core.models.deepset.per_slot`). u and t come from
+the same trunk (``pair_from="trunk"``) or straight from the representation by one linear map
+(``"features"``): ε̂ is then a low-rank bilinear form of the two genes' features, xₐᵀ W x_b.
+Why the second: a trunk of hidden layers can give every training gene its own u (it has more
+parameters than there are genes) and so memorise partners by identity; a linear map of motif
+counts can only say which motifs interact, which is what carries over to genes never seen.
 
 Loss: MSE on fitness plus ``interaction_weight`` × MSE of the set's own term (ε̂ for a double,
 τ̂ for a triple) against the measured interaction score where one exists, plus, in the SMF-aware
@@ -55,6 +60,8 @@ class InteractionModel(FitnessModel):
         smf: measured single-mutant fitness per gene (NaN = not measured); stored with the model.
         smf_aware: use measured SMF for ŝ where present (else always the head).
         interaction_weight: weight of the ε/τ loss.
+        pair_from: "trunk" (u, t from φ) or "features" (u, t linear in the representation).
+        pair_decay: AdamW weight decay of that linear map and of the ε/τ weights (features only).
     """
 
     uses_interaction = True
@@ -62,13 +69,20 @@ class InteractionModel(FitnessModel):
     def __init__(
         self, genes: GeneRepresentation, hidden: int = 128, phi_layers: int = 2, rank: int = 32,
         norm: str = "none", dropout: float = 0.0, smf: torch.Tensor | None = None,
-        smf_aware: bool = True, interaction_weight: float = 1.0,
+        smf_aware: bool = True, interaction_weight: float = 5.0, pair_from: str = "features",
+        pair_decay: float = 1.0,
     ) -> None:
         super().__init__()
         self.genes, self.n_genes, self.rank = genes, genes.n_genes, rank
         self.smf_aware, self.interaction_weight = smf_aware, interaction_weight
+        if pair_from not in PAIR_FROM:
+            raise ValueError(f"pair_from must be one of {PAIR_FROM}, not {pair_from!r}")
+        self.pair_from, self.pair_decay = pair_from, pair_decay
         self.phi = phi_net(genes.out_dim, hidden, phi_layers, norm, dropout)
-        self.heads = nn.Linear(hidden, 1 + 2 * rank)              # ŝ | u (pairs) | t (triples)
+        linear = pair_from == "features"
+        # ŝ | u (pairs) | t (triples): all from φ, or ŝ from φ and u | t from the representation
+        self.heads = nn.Linear(hidden, 1 if linear else 1 + 2 * rank)
+        self.pair_map = nn.Linear(genes.out_dim, 2 * rank) if linear else None
         self.pair_w = nn.Parameter(torch.zeros(rank))
         self.triple_w = nn.Parameter(torch.zeros(rank))
         self.pair_b = nn.Parameter(torch.zeros(()))
@@ -90,10 +104,25 @@ class InteractionModel(FitnessModel):
 
     def gene_outputs(self, genes: torch.Tensor) -> torch.Tensor:
         """(u, 1 + 2·rank): predicted SMF, pair vector, triple vector of each gene."""
-        return self.heads(self.phi(self.genes(genes)))
+        return self._outputs(self.genes(genes))
 
     def all_outputs(self) -> torch.Tensor:
-        return self.heads(self.phi(self.genes.all()))
+        return self._outputs(self.genes.all())
+
+    def _outputs(self, rep: torch.Tensor) -> torch.Tensor:
+        out = self.heads(self.phi(rep))
+        if self.pair_map is None:
+            return out
+        return torch.cat([out, self.pair_map(rep)], dim=-1)
+
+    def param_groups(self, weight_decay: float) -> list[dict]:
+        """The linear pair map and the ε/τ weights decay by ``pair_decay``, the rest as asked."""
+        if self.pair_map is None:
+            return super().param_groups(weight_decay)
+        pair = {id(p) for p in (*self.pair_map.parameters(), self.pair_w, self.triple_w)}
+        params = [p for p in self.parameters() if p.requires_grad]
+        return [{"params": [p for p in params if id(p) in pair], "weight_decay": self.pair_decay},
+                {"params": [p for p in params if id(p) not in pair], "weight_decay": weight_decay}]
 
     def train(self, mode: bool = True) -> InteractionModel:
         self._cache = None
@@ -181,6 +210,9 @@ class InteractionModel(FitnessModel):
         out = self.cached_outputs()
         s, u = out[:, 0], out[:, 1:1 + self.rank]
         return s[gene] * s + u @ (self.pair_w * u[gene]) + self.pair_b
+
+
+PAIR_FROM = ("trunk", "features")
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

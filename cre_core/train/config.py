@@ -110,11 +110,12 @@ class TrainConfig:
                            "both (concatenated)", choices=("downstream", "upstream", "both"))
     split: str = option("random", "random: pairs split at random; gene: gene-disjoint (no test "
                         "gene in training)", choices=("random", "gene"))
-    embedder: str = option("kmer", "gene embedding: kmer spectrum, random (seeded Gaussian "
-                           "control), specieslm, id (learned per-gene vectors; --model "
+    embedder: str = option("kmer", "gene embedding: kmer (composition + enriched 8-mer "
+                           "counts), words (the enriched 8-mer counts alone), random (seeded "
+                           "Gaussian control), specieslm, id (learned per-gene vectors; --model "
                            "interaction only), or encoder (a CNN over the one-hot windows, "
                            "trained with the model)",
-                           choices=("kmer", "random", "specieslm", "id", "encoder"))
+                           choices=("kmer", "words", "random", "specieslm", "id", "encoder"))
     embed_model: str | None = option(None, "SpeciesLM weights (local folder or hub cache id) "
                                      "for --embedder specieslm")
     split_file: str | None = option(None, "CSV/TSV of gene_a, gene_b[, gene_c], split "
@@ -169,10 +170,18 @@ class TrainConfig:
     smf_aware: bool = option(True, "interaction: use the measured single-mutant fitness where the "
                              "store has it (--no-smf-aware: predict it from the gene "
                              "representation, as for genes never measured)")
-    interaction_weight: float = option(1.0, "interaction: weight of the loss on measured ε "
+    interaction_weight: float = option(5.0, "interaction: weight of the loss on measured ε "
                                        "(doubles) and τ (triples)", at_least=0, step=0.1)
     rank: int = option(32, "interaction: width of the per-gene vectors of the pairwise ε and "
                        "triple τ terms", at_least=1)
+    pair_from: str = option("features", "interaction: where the per-gene ε/τ vectors come from: "
+                            "features (one linear map of the gene representation: ε is a "
+                            "bilinear form of the two genes' features) or trunk (the hidden "
+                            "layers φ that also give ŝ; can memorise genes by identity)",
+                            choices=("features", "trunk"))
+    pair_decay: float = option(1.0, "interaction with --pair-from features: AdamW weight decay of "
+                               "that linear map (strong, so ε follows motifs shared between genes "
+                               "rather than each gene's identity)", at_least=0, step=0.1)
     encoder_filters: int = option(64, "--embedder encoder: number of first-layer PWM filters (each "
                                   "read on both strands)", at_least=1, below=1025)
     encoder_block: int = option(32, "--embedder encoder: a batch holds the pairs between two random "
@@ -217,6 +226,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
+        # runs saved before --pair-from existed computed ε/τ vectors from the trunk
+        data = {"pair_from": "trunk", **data}
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @classmethod

@@ -344,7 +344,8 @@ def model_from_config(config: TrainConfig, n_genes: int, in_dim: int = 0,
         ontology=ontology, dcell_alpha=config.dcell_alpha,
         smf=None if smf is None else torch.as_tensor(smf, dtype=torch.float32), genes=genes,
         learned_genes=config.embedder == "id", rank=config.rank, smf_aware=config.smf_aware,
-        interaction_weight=config.interaction_weight,
+        interaction_weight=config.interaction_weight, pair_from=config.pair_from,
+        pair_decay=config.pair_decay,
     )
 
 

@@ -160,10 +160,10 @@ class Engine:
         return out, norm
 
 
-def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+def make_optimizer(model: FitnessModel, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
     fused = device.type == "cuda"
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
+    return torch.optim.AdamW(model.param_groups(config.weight_decay), lr=config.lr,
+                             weight_decay=config.weight_decay, fused=fused)
 
 
 
