@@ -41,7 +41,7 @@ from cre_core.models.seq_encoder import one_hot
 from cre_core.train.config import TrainConfig
 from cre_core.workspace import Workspace
 
-ENCODER = dict(encoder_filters=64, encoder_width=15, encoder_block=32, batch_size=4096, lr=5e-3,
+ENCODER = dict(encoder_filters=128, encoder_width=15, encoder_block=32, batch_size=4096, lr=3e-3,
                weight_decay=0.1)
 TABLE = dict(batch_size=512)
 
@@ -87,7 +87,10 @@ def science(args: argparse.Namespace) -> None:
         ws = Workspace(ws_root)
         for split in args.splits:
             for embedder in args.embedders:
-                extra = (dict(ENCODER, dropout=args.dropout, encoder_block=args.block)
+                extra = (dict(ENCODER, dropout=args.dropout, encoder_block=args.block,
+                              encoder_filters=args.filters, encoder_init=args.init, lr=args.lr,
+                              weight_decay=args.weight_decay, encoder_pretrain=args.pretrain,
+                              encoder_lr=args.encoder_lr)
                          if embedder == "encoder" else TABLE)
                 cfg = TrainConfig(model="deepset", embedder=embedder, split=split, features="both",
                                   epochs=args.epochs, patience=args.patience, seed=0, split_seed=seed, **extra)
@@ -95,7 +98,9 @@ def science(args: argparse.Namespace) -> None:
                 t0 = time.perf_counter()
                 summary = train_run(ws, cfg, run_dir, echo=lambda m: print(m, file=sys.stderr, flush=True))
                 epochs = [json.loads(line) for line in (run_dir / "epochs.jsonl").read_text().splitlines()]
-                row = {"seed": seed, "split": split, "embedder": embedder, "r": summary["pearson"],
+                row = {"seed": seed, "split": split, "embedder": embedder,
+                       **({"filters": cfg.encoder_filters, "init": cfg.encoder_init, "dropout": cfg.dropout,
+                           "lr": cfg.lr, "wd": cfg.weight_decay, "pretrain": cfg.encoder_pretrain, "encoder_lr": cfg.encoder_lr} if embedder == "encoder" else {}), "r": summary["pearson"],
                        "eps_r": summary["eps_pearson"], "ceiling": ceiling(ws, run_dir),
                        "epochs": summary["epochs_run"], "best_epoch": summary["best_epoch"],
                        "epoch_s": epochs[0]["seconds"], "n_train": summary["n_train"],
@@ -214,6 +219,12 @@ def main() -> None:
     sc.add_argument("--attribution-genes", type=int, default=30)
     sc.add_argument("--dropout", type=float, default=0.0, help="dropout in φ and ρ of the encoder runs")
     sc.add_argument("--block", type=int, default=ENCODER["encoder_block"], help="--encoder-block of the encoder runs")
+    sc.add_argument("--filters", type=int, default=ENCODER["encoder_filters"], help="--encoder-filters")
+    sc.add_argument("--init", default="words", choices=("words", "random"), help="--encoder-init")
+    sc.add_argument("--lr", type=float, default=ENCODER["lr"], help="learning rate of the encoder runs")
+    sc.add_argument("--weight-decay", type=float, default=ENCODER["weight_decay"])
+    sc.add_argument("--pretrain", type=int, default=25, help="--encoder-pretrain")
+    sc.add_argument("--encoder-lr", type=float, default=0.1, help="--encoder-lr")
     sc.add_argument("--workdir", help="reuse demo workspaces here (default: a new temporary folder)")
     sp = sub.add_parser("speed")
     sp.add_argument("--genes", type=int, default=6000)

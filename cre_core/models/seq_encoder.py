@@ -92,6 +92,7 @@ class SeqEncoder(GeneRepresentation):
                                  persistent=False)
         self._cache: torch.Tensor | None = None
         self._raw_cache: torch.Tensor | None = None
+        self.frozen = False
 
     # --- windows -------------------------------------------------------------------------
     def set_windows(self, windows: dict[str, np.ndarray | torch.Tensor]) -> None:
@@ -105,6 +106,15 @@ class SeqEncoder(GeneRepresentation):
 
     def codes(self, region: str) -> torch.Tensor:
         return getattr(self, f"codes_{region}")
+
+    @torch.no_grad()
+    def seed_words(self) -> int:
+        """Start the first filters from the installed windows' enriched words (no labels:
+        cre_core.models.word_seeds); returns how many filters were seeded."""
+        from cre_core.models.word_seeds import assemble, genome_words, seed_filters
+
+        words = genome_words({r: self.codes(r).cpu().numpy() for r in self.regions})
+        return seed_filters(self.weight, self.bias, assemble(words, self.width))
 
     # --- the network ---------------------------------------------------------------------
     def both_strands(self) -> torch.Tensor:
@@ -188,7 +198,20 @@ class SeqEncoder(GeneRepresentation):
             self._raw_cache = raw
         return self._raw_cache
 
+    def filter_parameters(self) -> list[nn.Parameter]:
+        """The first layer (filters and their biases): trained at their own rate (--encoder-lr)."""
+        return [self.weight, self.bias]
+
+    def freeze(self) -> None:
+        """Stop training the encoder: no gradients, eval mode for good (BatchNorm on its running
+        statistics), so every gene's vector is computed once and reused by every later step."""
+        self.requires_grad_(False)
+        self.frozen = True
+        self.eval()
+
     def train(self, mode: bool = True) -> SeqEncoder:
+        if self.frozen:
+            return super().train(False)
         self._cache = self._raw_cache = None
         return super().train(mode)
 

@@ -161,9 +161,16 @@ class Engine:
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters; the encoder's first-layer filters at
+    ``--encoder-lr`` × ``--lr`` (seeded filters are refined, not overwritten)."""
     params = [p for p in model.parameters() if p.requires_grad]
     fused = device.type == "cuda"
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
+    groups: list[dict] = [{"params": params}]
+    if config.uses_windows and config.encoder_lr != 1:
+        slow = {id(p) for p in model.representation().filter_parameters()}
+        groups = [{"params": [p for p in params if id(p) not in slow]},
+                  {"params": [p for p in params if id(p) in slow], "lr": config.lr * config.encoder_lr}]
+    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
 
 
 
@@ -342,6 +349,9 @@ class _Run:
             model.set_features(torch.from_numpy(features.table))
         if windows is not None:
             model.set_windows(windows.codes)
+            if cfg.encoder_init == "words":
+                seeded = model.representation().seed_words()
+                self.echo(f"encoder: {seeded} of {cfg.encoder_filters} filters start from enriched words")
         model.init_output(self.train_mean)
         meta = run_meta(cfg, table.genes, in_dim, features, ontology, self.train_mean)
         inputs = features or windows
@@ -385,6 +395,8 @@ class _Run:
         self.log_every = cfg.log_every or (1 if n_steps <= 1000 else math.ceil(n_steps / 1000))
         if isinstance(self.core, WtDiff) and self.trainer.step < cfg.wt_warmup and self.position["epoch"] == 0:
             self._warmup()
+        if cfg.uses_windows and cfg.encoder_pretrain:
+            self._pretrain_encoder()
         while self.position["epoch"] < cfg.epochs:
             epoch = self.position["epoch"]
             t0 = time.perf_counter()
@@ -406,6 +418,35 @@ class _Run:
             if self._stop_requested():
                 self._save_last(0, 0)
                 raise StopRequested()
+
+    def _pretrain_encoder(self) -> None:
+        """--encoder-pretrain N: N epochs on the training genes' single mutants (batches of
+        2·encoder_block genes), then the encoder is frozen (its vectors cached) for the epochs
+        on every set. Steps count in the engine's step, so a resumed run finishes what is left
+        and freezes again."""
+        cfg, engine = self.config, self.trainer
+        if self.ctx.active:      # DDP cannot drop parameters from its gradient reduction midway
+            raise CreError("--encoder-pretrain trains in one process: pass --encoder-pretrain 0 under torchrun")
+        singles = self.rows["train"][self.idx[self.rows["train"], 1] < 0]
+        if not len(singles):
+            raise CreError("--encoder-pretrain needs single mutants among the training sets (or pass 0)")
+        size = max(2, min(2 * cfg.encoder_block or cfg.batch_size, cfg.batch_size))
+        per_epoch = max(1, len(singles) // size)
+        while engine.step < cfg.encoder_pretrain * per_epoch:
+            epoch, t0, losses = engine.step // per_epoch, time.perf_counter(), []
+            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 - 1 - epoch)
+            order = singles[torch.randperm(len(singles), generator=gen).to(singles.device)]
+            for i in range(engine.step - epoch * per_epoch, per_epoch):
+                out, _ = engine.train_step(order[i * size:(i + 1) * size])
+                losses.append(out["loss"].detach())
+            loss = torch.stack(losses)
+            self._check_finite(loss, 0)
+            self.echo(f"encoder pretraining {epoch + 1}/{cfg.encoder_pretrain} on {len(singles):,} single "
+                      f"mutants  train_loss {float(loss.mean()):.5f}  {time.perf_counter() - t0:.1f} s")
+            if self._stop_requested():
+                self._save_last(0, 0)
+                raise StopRequested()
+        self.core.representation().freeze()
 
     def _train_epoch(self, epoch: int) -> float:
         batches = self.trainer.epoch_batches(self.rows["train"], epoch)
