@@ -17,7 +17,7 @@ from cre_core.genome.dna import reverse_complement as revcomp
 from cre_core.interpret.attribution import attribute, planted_hits, planted_mass
 from cre_core.interpret.motifs import MATCH_THRESHOLD, describe_filters, match_score
 from cre_core.models import DeepSet, SeqEncoder, build_model
-from cre_core.models.seq_encoder import sequence_codes
+from cre_core.models.seq_encoder import one_hot, sequence_codes
 from cre_core.workspace import Workspace
 
 MOTIF, DECOY = "GATTACAGCC", "CTTGACGTAA"
@@ -293,8 +293,8 @@ def test_seeded_filter_fires_on_its_word_and_one_mismatch_only():
     two = mutant[:7] + ("A" if mutant[7] != "A" else "C") + mutant[8:]
     assert seed_filters(enc.weight, enc.bias, [Seed(MOTIF)]) == 1
     assert torch.equal(enc.weight[1], random_filter)          # filters beyond the seeds stay random
-    x = torch.nn.functional.one_hot(torch.as_tensor(sequence_codes([f"TT{s}TT" for s in (MOTIF, mutant, two)])).long(), 4)
-    best = enc.activations(x.float())[0][:, :, 0].amax(1)
+    codes = torch.as_tensor(sequence_codes([f"TT{s}TT" for s in (MOTIF, mutant, two)]))
+    best = enc.activations(one_hot(codes))[0][:, :, 0].amax(1)
     assert torch.allclose(best, torch.tensor([SLACK, SLACK - 1, 0.0]))
 
 

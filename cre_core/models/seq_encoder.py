@@ -6,10 +6,13 @@ service reloads them from the store). A batch's one-hot input is built from the 
 unique genes only, so the (u, L, 4) float tensor exists per step, never for the genome.
 
 The first layer is ``filters`` position weight matrices of ``width`` bp (wide enough to read a
-10-bp motif with a few bases of context). Each filter is applied to both strands: its reverse
-complement is the same weights flipped in position and base (A↔T, C↔G is a flip of the ACGT
-axis), and a position scores the better strand, so a motif counts the same on either strand and
-no parameter is spent learning it twice. After a ReLU each region's activations are pooled two
+10-bp motif with a few bases of context). By default (``--encoder-init words``) training starts
+them from the genome's enriched words (``seed_words``: cre_core.models.word_seeds, no labels)
+and refines them at a tenth of the learning rate (``--encoder-lr``); from random weights the
+~700 training genes of the small demo are memorised before the filters find motifs.
+Each filter is applied to both strands: its reverse complement is the same weights flipped in
+position and base (A↔T, C↔G is a flip of the ACGT axis), and a position scores the better
+strand, so a motif counts the same on either strand and no parameter is spent learning it twice. After a ReLU each region's activations are pooled two
 ways per filter, over positions and both strands: the maximum (is the motif there?) and the mean
 of the ``TOP_K`` strongest sites (how many copies, up to TOP_K?); a window and its reverse
 complement pool to the same vector. Pooling over the strongest sites only, not the sum over the
@@ -19,6 +22,9 @@ The gene's vector is those pooled values of every region side by side, standardi
 by a BatchNorm (the raw values sit near the same level for every gene, so without it the
 first steps see inputs of a scale nothing else in the model has): ``out_dim = 2 * filters *
 len(regions)``. ``raw_all()`` gives the values before it (the motif report reads those).
+
+Training (cre_core.train.loop, ``--encoder-pretrain``) first fits the encoder with the model on
+the training genes' single mutants, then ``freeze``s it: later steps read cached vectors.
 
 Training passes over more than ``CHUNK_GENES`` genes are cut into chunks whose activations are
 recomputed in the backward pass (torch.utils.checkpoint), so peak memory is one chunk's, not

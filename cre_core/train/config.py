@@ -184,7 +184,7 @@ class TrainConfig:
                                "the genome's enriched words (kmer's unsupervised vocabulary, no "
                                "labels) for training to refine; random starts them all at random",
                                choices=("words", "random"))
-    encoder_pretrain: int = option(25, "--embedder encoder: first train it with the model for N "
+    encoder_pretrain: int = option(20, "--embedder encoder: first train it with the model for N "
                                    "epochs on the training genes' single mutants, then freeze it "
                                    "(its vectors cached) for the epochs on every set; 0 = train it "
                                    "end to end on every set", at_least=0)

@@ -45,7 +45,7 @@ from torch.nn.parallel import DistributedDataParallel
 from cre_core import runtime
 from cre_core.atomic import clean_json, write_json_atomic
 from cre_core.errors import CreError
-from cre_core.models import FitnessModel, WtDiff
+from cre_core.models import FitnessModel, SeqEncoder, WtDiff
 from cre_core.processes import process_identity
 from cre_core.runtime import DistContext
 from cre_core.train import data as D
@@ -160,6 +160,13 @@ class Engine:
         return out, norm
 
 
+def seq_encoder(model: torch.nn.Module) -> SeqEncoder:
+    """The sequence encoder of a model trained with --embedder encoder."""
+    encoder = cast(FitnessModel, model).representation()
+    assert isinstance(encoder, SeqEncoder)
+    return encoder
+
+
 def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
     """AdamW over the trainable parameters; the encoder's first-layer filters at
     ``--encoder-lr`` × ``--lr`` (seeded filters are refined, not overwritten)."""
@@ -167,7 +174,7 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.de
     fused = device.type == "cuda"
     groups: list[dict] = [{"params": params}]
     if config.uses_windows and config.encoder_lr != 1:
-        slow = {id(p) for p in model.representation().filter_parameters()}
+        slow = {id(p) for p in seq_encoder(model).filter_parameters()}
         groups = [{"params": [p for p in params if id(p) not in slow]},
                   {"params": [p for p in params if id(p) in slow], "lr": config.lr * config.encoder_lr}]
     return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
@@ -350,7 +357,7 @@ class _Run:
         if windows is not None:
             model.set_windows(windows.codes)
             if cfg.encoder_init == "words":
-                seeded = model.representation().seed_words()
+                seeded = seq_encoder(model).seed_words()
                 self.echo(f"encoder: {seeded} of {cfg.encoder_filters} filters start from enriched words")
         model.init_output(self.train_mean)
         meta = run_meta(cfg, table.genes, in_dim, features, ontology, self.train_mean)
@@ -422,8 +429,8 @@ class _Run:
     def _pretrain_encoder(self) -> None:
         """--encoder-pretrain N: N epochs on the training genes' single mutants (batches of
         2·encoder_block genes), then the encoder is frozen (its vectors cached) for the epochs
-        on every set. Steps count in the engine's step, so a resumed run finishes what is left
-        and freezes again."""
+        on every set, in batches of --batch-size random sets. Steps count in the engine's step,
+        so a resumed run finishes what is left and freezes again."""
         cfg, engine = self.config, self.trainer
         if self.ctx.active:      # DDP cannot drop parameters from its gradient reduction midway
             raise CreError("--encoder-pretrain trains in one process: pass --encoder-pretrain 0 under torchrun")
@@ -446,7 +453,8 @@ class _Run:
             if self._stop_requested():
                 self._save_last(0, 0)
                 raise StopRequested()
-        self.core.representation().freeze()
+        seq_encoder(self.core).freeze()
+        engine.gene_block = 0        # encoding is a lookup now: batches of random sets, as for tables
 
     def _train_epoch(self, epoch: int) -> float:
         batches = self.trainer.epoch_batches(self.rows["train"], epoch)
