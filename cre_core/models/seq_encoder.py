@@ -12,10 +12,10 @@ and refines them at a tenth of the learning rate (``--encoder-lr``); from random
 ~700 training genes of the small demo are memorised before the filters find motifs.
 Each filter is applied to both strands: its reverse complement is the same weights flipped in
 position and base (A↔T, C↔G is a flip of the ACGT axis), and a position scores the better
-strand, so a motif counts the same on either strand and no parameter is spent learning it twice. After a ReLU each region's activations are pooled two
-ways per filter, over positions and both strands: the maximum (is the motif there?) and the mean
-of the ``TOP_K`` strongest sites (how many copies, up to TOP_K?); a window and its reverse
-complement pool to the same vector. Pooling over the strongest sites only, not the sum over the
+strand, so a motif counts the same on either strand and no parameter is spent learning it twice.
+After a ReLU each region's activations are pooled two ways per filter, over positions and both
+strands: the maximum (is the motif there?) and the mean of the ``TOP_K`` strongest sites (how
+many copies, up to TOP_K?); a window and its reverse complement pool to the same vector. Pooling over the strongest sites only, not the sum over the
 window, keeps the gradient (and so the attribution maps) on the sites a filter is read from:
 a sum gives every weakly active background window the same weight as a motif.
 The gene's vector is those pooled values of every region side by side, standardised per column
