@@ -15,9 +15,10 @@ position and base (A↔T, C↔G is a flip of the ACGT axis), and a position scor
 strand, so a motif counts the same on either strand and no parameter is spent learning it twice.
 After a ReLU each region's activations are pooled two ways per filter, over positions and both
 strands: the maximum (is the motif there?) and the mean of the ``TOP_K`` strongest sites (how
-many copies, up to TOP_K?); a window and its reverse complement pool to the same vector. Pooling over the strongest sites only, not the sum over the
-window, keeps the gradient (and so the attribution maps) on the sites a filter is read from:
-a sum gives every weakly active background window the same weight as a motif.
+many copies, up to TOP_K?); a window and its reverse complement pool to the same vector. Pooling
+over the strongest sites only, not the sum over the window, keeps the gradient (and so the
+attribution maps) on the sites a filter is read from: a sum gives every weakly active background
+window the same weight as a motif.
 The gene's vector is those pooled values of every region side by side, standardised per column
 by a BatchNorm (the raw values sit near the same level for every gene, so without it the
 first steps see inputs of a scale nothing else in the model has): ``out_dim = 2 * filters *
