@@ -174,6 +174,7 @@ def test_train_embedder_encoder_on_the_tiny_demo(encoder_run, capsys):
     usage = [f["usage"] for f in report["filters"]]
     assert usage == sorted(usage, reverse=True)
     assert 0 <= report["fraction_recovered"] <= 1
+    assert 0 <= report["recovered_by_listed"] <= min(4, report["recovered"])
 
     gene = load_sets(ws).genes[0]
     assert main(["explain", *args, "--run", run, "--gene", gene]) == 0
