@@ -41,23 +41,31 @@ from cre_core.models.seq_encoder import one_hot
 from cre_core.train.config import TrainConfig
 from cre_core.workspace import Workspace
 
-ENCODER = dict(encoder_filters=64, encoder_width=15, encoder_block=32, batch_size=4096, lr=5e-3,
+ENCODER = dict(encoder_filters=128, encoder_width=15, encoder_block=32, batch_size=512, lr=3e-3,
                weight_decay=0.1)
 TABLE = dict(batch_size=512)
 
 
-def ceiling(ws: Workspace, run_dir: Path) -> float:
-    """r(measured test fitness, exp(-σ_a)·exp(-σ_b)) on the run's test pairs."""
+def by_size(ws: Workspace, run_dir: Path) -> dict[int, tuple[float, float, int]]:
+    """Per set size: (r of the model, ceiling r, number of test sets). Ceiling: r(measured
+    fitness, prod exp(-σ_g)) over the set's genes, σ the planted severity (``demo_truth``)."""
     import pandas as pd
 
-    pred = pd.read_parquet(run_dir / "predictions.parquet", columns=["gene_a", "gene_b", "true"])
+    pred = pd.read_parquet(run_dir / "predictions.parquet",
+                           columns=["n_genes", "gene_a", "gene_b", "gene_c", "true", "predicted"])
     con = ws.connect(read_only=True)
     try:
         sigma = dict(con.execute("SELECT gene, severity FROM demo_truth").fetchall())
     finally:
         con.close()
-    best = np.exp(-pred["gene_a"].map(sigma).to_numpy(float)) * np.exp(-pred["gene_b"].map(sigma).to_numpy(float))
-    return float(np.corrcoef(pred["true"].to_numpy(float), best)[0, 1])
+    total = sum(pred[c].map(sigma).fillna(0.0).to_numpy(float) for c in ("gene_a", "gene_b", "gene_c"))
+    best = np.exp(-total)
+    out = {}
+    for size, part in pred.groupby("n_genes"):
+        true = part["true"].to_numpy(float)
+        out[int(size)] = (float(np.corrcoef(true, part["predicted"])[0, 1]),
+                          float(np.corrcoef(true, best[part.index])[0, 1]), len(part))
+    return out
 
 
 def attribution_mass(ws: Workspace, run_id: str, genes: list[str]) -> tuple[float, float]:
@@ -87,7 +95,10 @@ def science(args: argparse.Namespace) -> None:
         ws = Workspace(ws_root)
         for split in args.splits:
             for embedder in args.embedders:
-                extra = (dict(ENCODER, dropout=args.dropout, encoder_block=args.block)
+                extra = (dict(ENCODER, dropout=args.dropout, encoder_block=args.block,
+                              encoder_filters=args.filters, encoder_init=args.init, lr=args.lr,
+                              weight_decay=args.weight_decay, encoder_pretrain=args.pretrain,
+                              encoder_lr=args.encoder_lr)
                          if embedder == "encoder" else TABLE)
                 cfg = TrainConfig(model="deepset", embedder=embedder, split=split, features="both",
                                   epochs=args.epochs, patience=args.patience, seed=0, split_seed=seed, **extra)
@@ -95,8 +106,13 @@ def science(args: argparse.Namespace) -> None:
                 t0 = time.perf_counter()
                 summary = train_run(ws, cfg, run_dir, echo=lambda m: print(m, file=sys.stderr, flush=True))
                 epochs = [json.loads(line) for line in (run_dir / "epochs.jsonl").read_text().splitlines()]
-                row = {"seed": seed, "split": split, "embedder": embedder, "r": summary["pearson"],
-                       "eps_r": summary["eps_pearson"], "ceiling": ceiling(ws, run_dir),
+                sizes = by_size(ws, run_dir)
+                row = {"seed": seed, "split": split, "embedder": embedder,
+                       **({"filters": cfg.encoder_filters, "init": cfg.encoder_init, "dropout": cfg.dropout,
+                           "lr": cfg.lr, "wd": cfg.weight_decay, "pretrain": cfg.encoder_pretrain,
+                           "encoder_lr": cfg.encoder_lr} if embedder == "encoder" else {}), "r": sizes[2][0],
+                       "ceiling": sizes[2][1], "r_singles": sizes[1][0], "r_triples": sizes.get(3, (None,))[0],
+                       "r_all": summary["pearson"], "eps_r": summary["eps_pearson"],
                        "epochs": summary["epochs_run"], "best_epoch": summary["best_epoch"],
                        "epoch_s": epochs[0]["seconds"], "n_train": summary["n_train"],
                        "seconds": round(time.perf_counter() - t0, 1)}
@@ -214,6 +230,12 @@ def main() -> None:
     sc.add_argument("--attribution-genes", type=int, default=30)
     sc.add_argument("--dropout", type=float, default=0.0, help="dropout in φ and ρ of the encoder runs")
     sc.add_argument("--block", type=int, default=ENCODER["encoder_block"], help="--encoder-block of the encoder runs")
+    sc.add_argument("--filters", type=int, default=ENCODER["encoder_filters"], help="--encoder-filters")
+    sc.add_argument("--init", default="words", choices=("words", "random"), help="--encoder-init")
+    sc.add_argument("--lr", type=float, default=ENCODER["lr"], help="learning rate of the encoder runs")
+    sc.add_argument("--weight-decay", type=float, default=ENCODER["weight_decay"])
+    sc.add_argument("--pretrain", type=int, default=20, help="--encoder-pretrain")
+    sc.add_argument("--encoder-lr", type=float, default=0.1, help="--encoder-lr")
     sc.add_argument("--workdir", help="reuse demo workspaces here (default: a new temporary folder)")
     sp = sub.add_parser("speed")
     sp.add_argument("--genes", type=int, default=6000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from cre_core.genome.dna import reverse_complement as revcomp
 from cre_core.interpret.attribution import attribute, planted_hits, planted_mass
 from cre_core.interpret.motifs import MATCH_THRESHOLD, describe_filters, match_score
 from cre_core.models import DeepSet, SeqEncoder, build_model
-from cre_core.models.seq_encoder import sequence_codes
+from cre_core.models.seq_encoder import one_hot, sequence_codes
 from cre_core.workspace import Workspace
 
 MOTIF, DECOY = "GATTACAGCC", "CTTGACGTAA"
@@ -135,12 +136,19 @@ def encoder_run(tiny_workspace, tmp_path_factory):
     root = tmp_path_factory.mktemp("encoder") / "ws"
     shutil.copytree(tiny_workspace.root, root, ignore=shutil.ignore_patterns("runs"))
     ws = Workspace(root)
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = logging.getLogger("cre_core.train")
+    logger.addHandler(handler)
     with contextlib.redirect_stdout(io.StringIO()) as out:
         code = main(["train", "--workspace", str(root), "--model", "deepset", "--embedder", "encoder",
                      "--split", "gene", "--epochs", "1", "--subset", "3000", "--encoder-filters", "6",
-                     "--encoder-width", "12", "--hidden", "16", "--batch-size", "1024"])
+                     "--encoder-width", "12", "--hidden", "16", "--batch-size", "1024",
+                     "--encoder-pretrain", "2"])
+    logger.removeHandler(handler)
     assert code == 0
-    return ws, json.loads(out.getvalue().strip().splitlines()[-1])
+    return ws, json.loads(out.getvalue().strip().splitlines()[-1]), "\n".join(lines)
 
 
 def test_train_embedder_encoder_on_the_tiny_demo(encoder_run, capsys):
@@ -151,9 +159,11 @@ def test_train_embedder_encoder_on_the_tiny_demo(encoder_run, capsys):
     from cre_core.embed.features import list_embeddings, load_features
     from cre_core.train.data import load_sets
 
-    ws, summary = encoder_run
+    ws, summary, log = encoder_run
     args = ["--workspace", str(ws.root)]
     assert summary["status"] == "done" and summary["embedder"] == "encoder" and summary["n_test"] > 0
+    assert "6 of 6 filters start from enriched words" in log
+    assert "encoder pretraining 2/2 on" in log and "single mutants" in log
     run = summary["run_id"]
 
     assert main(["motifs", *args, "--run", run, "--top", "4"]) == 0
@@ -164,6 +174,7 @@ def test_train_embedder_encoder_on_the_tiny_demo(encoder_run, capsys):
     usage = [f["usage"] for f in report["filters"]]
     assert usage == sorted(usage, reverse=True)
     assert 0 <= report["fraction_recovered"] <= 1
+    assert 0 <= report["recovered_by_listed"] <= min(4, report["recovered"])
 
     gene = load_sets(ws).genes[0]
     assert main(["explain", *args, "--run", run, "--gene", gene]) == 0
@@ -206,7 +217,7 @@ def test_pages_show_attribution_and_logos(encoder_run, monkeypatch):
     from cre_core.train.data import load_sets
     from dashboard.sequence import logo_frame
 
-    ws, _ = encoder_run
+    ws, *_ = encoder_run
     monkeypatch.setenv("CRE_WORKSPACE", str(ws.root))
     pages = Path(__file__).resolve().parents[1] / "pages"
     at = AppTest.from_file(str(pages / "query.py"), default_timeout=30)
@@ -261,3 +272,52 @@ def test_wild_type_models_read_the_encoder(name):
     if name == "wt-anchored":
         assert model.wt_prediction() == 1.0
     assert model.predict(sets).shape == (2,)
+
+
+def test_words_assemble_into_one_seed_per_motif_on_either_strand():
+    from cre_core.models.word_seeds import assemble
+
+    words = [MOTIF[1:9], revcomp(MOTIF[:8]), "ACGTTGCA", MOTIF[2:10]]
+    seeds = assemble(words, width=15)
+    assert [s.support for s in seeds] == [3, 1]
+    assert seeds[0].consensus in (MOTIF, revcomp(MOTIF)) and seeds[1].consensus == "ACGTTGCA"
+    # the seed never outgrows the filter: a 10-mer does not take words that would make it 11 bp
+    assert [s.consensus for s in assemble([MOTIF[:8], MOTIF[2:10]], width=9)] == [MOTIF[:8], MOTIF[2:10]]
+
+
+def test_seeded_filter_fires_on_its_word_and_one_mismatch_only():
+    from cre_core.models.word_seeds import SLACK, Seed, seed_filters
+
+    enc = SeqEncoder(3, ("upstream",), filters=2, width=12)
+    random_filter = enc.weight[1].clone()
+    mutant = MOTIF[:4] + ("A" if MOTIF[4] != "A" else "C") + MOTIF[5:]
+    two = mutant[:7] + ("A" if mutant[7] != "A" else "C") + mutant[8:]
+    assert seed_filters(enc.weight, enc.bias, [Seed(MOTIF)]) == 1
+    assert torch.equal(enc.weight[1], random_filter)          # filters beyond the seeds stay random
+    codes = torch.as_tensor(sequence_codes([f"TT{s}TT" for s in (MOTIF, mutant, two)]))
+    best = enc.activations(one_hot(codes))[0][:, :, 0].amax(1)
+    assert torch.allclose(best, torch.tensor([SLACK, SLACK - 1, 0.0]))
+
+
+def test_seed_words_finds_the_planted_motif_without_labels():
+    seqs, *_ = synthetic()
+    enc = SeqEncoder(len(seqs), ("upstream",), filters=8, width=12)
+    enc.set_windows({"upstream": sequence_codes(seqs)})
+    assert enc.seed_words() >= 1
+    _, best = describe_filters(enc, {"planted": MOTIF, "decoy": DECOY})
+    assert best["planted"] >= MATCH_THRESHOLD > best["decoy"]
+
+
+def test_a_frozen_encoder_keeps_its_vectors_and_takes_no_gradient():
+    seqs, *_ = synthetic(n=24, length=60)
+    enc = SeqEncoder(24, ("upstream",), filters=4, width=12)
+    enc.set_windows({"upstream": sequence_codes(seqs)})
+    model = DeepSet(24, genes=enc, hidden=8)
+    enc.freeze()
+    model.train()
+    assert not enc.training and model.phi.training
+    before = enc.all()
+    loss = model(torch.tensor([[0, 1], [2, -1]]), torch.tensor([0.5, 0.9]))["loss"]
+    loss.backward()
+    assert enc.weight.grad is None and model.phi[0].weight.grad is not None
+    assert enc.all() is before                                  # cached once, reused by every step

@@ -18,7 +18,8 @@ def _motifs(args: argparse.Namespace) -> int:
     report = motif_report(resolve_workspace(args.workspace), args.run, top=args.top, **options)
     if "fraction_recovered" in report:
         print(f"{report['recovered']}/{report['n_planted']} planted motifs recovered "
-              f"(match score ≥ {report['threshold']})", file=sys.stderr)
+              f"(match score ≥ {report['threshold']}; {report['recovered_by_listed']} by the "
+              f"{len(report['filters'])} listed filters)", file=sys.stderr)
     print(json.dumps(report))
     return 0
 

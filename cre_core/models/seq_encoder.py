@@ -6,19 +6,26 @@ service reloads them from the store). A batch's one-hot input is built from the 
 unique genes only, so the (u, L, 4) float tensor exists per step, never for the genome.
 
 The first layer is ``filters`` position weight matrices of ``width`` bp (wide enough to read a
-10-bp motif with a few bases of context). Each filter is applied to both strands: its reverse
-complement is the same weights flipped in position and base (A↔T, C↔G is a flip of the ACGT
-axis), and a position scores the better strand, so a motif counts the same on either strand and
-no parameter is spent learning it twice. After a ReLU each region's activations are pooled two
-ways per filter, over positions and both strands: the maximum (is the motif there?) and the mean
-of the ``TOP_K`` strongest sites (how many copies, up to TOP_K?); a window and its reverse
-complement pool to the same vector. Pooling over the strongest sites only, not the sum over the
-window, keeps the gradient (and so the attribution maps) on the sites a filter is read from:
-a sum gives every weakly active background window the same weight as a motif.
+10-bp motif with a few bases of context). By default (``--encoder-init words``) training starts
+them from the genome's enriched words (``seed_words``: cre_core.models.word_seeds, no labels)
+and refines them at a tenth of the learning rate (``--encoder-lr``); from random weights the
+~700 training genes of the small demo are memorised before the filters find motifs.
+Each filter is applied to both strands: its reverse complement is the same weights flipped in
+position and base (A↔T, C↔G is a flip of the ACGT axis), and a position scores the better
+strand, so a motif counts the same on either strand and no parameter is spent learning it twice.
+After a ReLU each region's activations are pooled two ways per filter, over positions and both
+strands: the maximum (is the motif there?) and the mean of the ``TOP_K`` strongest sites (how
+many copies, up to TOP_K?); a window and its reverse complement pool to the same vector. Pooling
+over the strongest sites only, not the sum over the window, keeps the gradient (and so the
+attribution maps) on the sites a filter is read from: a sum gives every weakly active background
+window the same weight as a motif.
 The gene's vector is those pooled values of every region side by side, standardised per column
 by a BatchNorm (the raw values sit near the same level for every gene, so without it the
 first steps see inputs of a scale nothing else in the model has): ``out_dim = 2 * filters *
 len(regions)``. ``raw_all()`` gives the values before it (the motif report reads those).
+
+Training (cre_core.train.loop, ``--encoder-pretrain``) first fits the encoder with the model on
+the training genes' single mutants, then ``freeze``s it: later steps read cached vectors.
 
 Training passes over more than ``CHUNK_GENES`` genes are cut into chunks whose activations are
 recomputed in the backward pass (torch.utils.checkpoint), so peak memory is one chunk's, not
@@ -92,6 +99,7 @@ class SeqEncoder(GeneRepresentation):
                                  persistent=False)
         self._cache: torch.Tensor | None = None
         self._raw_cache: torch.Tensor | None = None
+        self.frozen = False
 
     # --- windows -------------------------------------------------------------------------
     def set_windows(self, windows: dict[str, np.ndarray | torch.Tensor]) -> None:
@@ -105,6 +113,15 @@ class SeqEncoder(GeneRepresentation):
 
     def codes(self, region: str) -> torch.Tensor:
         return getattr(self, f"codes_{region}")
+
+    @torch.no_grad()
+    def seed_words(self) -> int:
+        """Start the first filters from the installed windows' enriched words (no labels:
+        cre_core.models.word_seeds); returns how many filters were seeded."""
+        from cre_core.models.word_seeds import assemble, genome_words, seed_filters
+
+        words = genome_words({r: self.codes(r).cpu().numpy() for r in self.regions})
+        return seed_filters(self.weight, self.bias, assemble(words, self.width))
 
     # --- the network ---------------------------------------------------------------------
     def both_strands(self) -> torch.Tensor:
@@ -188,7 +205,20 @@ class SeqEncoder(GeneRepresentation):
             self._raw_cache = raw
         return self._raw_cache
 
+    def filter_parameters(self) -> list[nn.Parameter]:
+        """The first layer (filters and their biases): trained at their own rate (--encoder-lr)."""
+        return [self.weight, self.bias]
+
+    def freeze(self) -> None:
+        """Stop training the encoder: no gradients, eval mode for good (BatchNorm on its running
+        statistics), so every gene's vector is computed once and reused by every later step."""
+        self.requires_grad_(False)
+        self.frozen = True
+        self.eval()
+
     def train(self, mode: bool = True) -> SeqEncoder:
+        if self.frozen:
+            return super().train(False)
         self._cache = self._raw_cache = None
         return super().train(mode)
 

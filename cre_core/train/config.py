@@ -189,6 +189,18 @@ class TrainConfig:
                                 "at most 2N genes; 0 = batches of random pairs", at_least=0)
     encoder_width: int = option(15, "--embedder encoder: filter width in bp (10-bp motifs need at "
                                 "least 10, a few more give context)", at_least=4, below=65)
+    encoder_init: str = option("words", "--embedder encoder: words starts the first filters from "
+                               "the genome's enriched words (kmer's unsupervised vocabulary, no "
+                               "labels) for training to refine; random starts them all at random",
+                               choices=("words", "random"))
+    encoder_pretrain: int = option(20, "--embedder encoder: first train it with the model for N "
+                                   "epochs on the training genes' single mutants, then freeze it "
+                                   "(its vectors cached) for the epochs on every set; 0 = train it "
+                                   "end to end on every set", at_least=0)
+    encoder_lr: float = option(0.1, "--embedder encoder: learning rate of the first-layer filters "
+                               "as a share of --lr (small: seeded filters are refined, not "
+                               "overwritten, and have less room to fit single genes)", above=0,
+                               step=0.05)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -45,7 +45,7 @@ from torch.nn.parallel import DistributedDataParallel
 from cre_core import runtime
 from cre_core.atomic import clean_json, write_json_atomic
 from cre_core.errors import CreError
-from cre_core.models import FitnessModel, WtDiff
+from cre_core.models import FitnessModel, SeqEncoder, WtDiff
 from cre_core.processes import process_identity
 from cre_core.runtime import DistContext
 from cre_core.train import data as D
@@ -160,10 +160,27 @@ class Engine:
         return out, norm
 
 
+def seq_encoder(model: torch.nn.Module) -> SeqEncoder:
+    """The sequence encoder of a model trained with --embedder encoder."""
+    encoder = cast(FitnessModel, model).representation()
+    assert isinstance(encoder, SeqEncoder)
+    return encoder
+
+
 def make_optimizer(model: FitnessModel, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW over the model's parameter groups (each with its weight decay); the encoder's
+    first-layer filters at ``--encoder-lr`` × ``--lr`` (seeded filters are refined, not
+    overwritten)."""
     fused = device.type == "cuda"
-    return torch.optim.AdamW(model.param_groups(config.weight_decay), lr=config.lr,
-                             weight_decay=config.weight_decay, fused=fused)
+    groups = model.param_groups(config.weight_decay)
+    if config.uses_windows and config.encoder_lr != 1:
+        slow = {id(p) for p in seq_encoder(model).filter_parameters()}
+        groups = [part for g in groups for part in (
+            {**g, "params": [p for p in g["params"] if id(p) not in slow]},
+            {**g, "params": [p for p in g["params"] if id(p) in slow],
+             "lr": config.lr * config.encoder_lr})]
+        groups = [g for g in groups if g["params"]]
+    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
 
 
 
@@ -342,6 +359,9 @@ class _Run:
             model.set_features(torch.from_numpy(features.table))
         if windows is not None:
             model.set_windows(windows.codes)
+            if cfg.encoder_init == "words":
+                seeded = seq_encoder(model).seed_words()
+                self.echo(f"encoder: {seeded} of {cfg.encoder_filters} filters start from enriched words")
         model.init_output(self.train_mean)
         meta = run_meta(cfg, table.genes, in_dim, features, ontology, self.train_mean)
         inputs = features or windows
@@ -385,6 +405,8 @@ class _Run:
         self.log_every = cfg.log_every or (1 if n_steps <= 1000 else math.ceil(n_steps / 1000))
         if isinstance(self.core, WtDiff) and self.trainer.step < cfg.wt_warmup and self.position["epoch"] == 0:
             self._warmup()
+        if cfg.uses_windows and cfg.encoder_pretrain:
+            self._pretrain_encoder()
         while self.position["epoch"] < cfg.epochs:
             epoch = self.position["epoch"]
             t0 = time.perf_counter()
@@ -406,6 +428,36 @@ class _Run:
             if self._stop_requested():
                 self._save_last(0, 0)
                 raise StopRequested()
+
+    def _pretrain_encoder(self) -> None:
+        """--encoder-pretrain N: N epochs on the training genes' single mutants (batches of
+        2·encoder_block genes), then the encoder is frozen (its vectors cached) for the epochs
+        on every set, in batches of --batch-size random sets. Steps count in the engine's step,
+        so a resumed run finishes what is left and freezes again."""
+        cfg, engine = self.config, self.trainer
+        if self.ctx.active:      # DDP cannot drop parameters from its gradient reduction midway
+            raise CreError("--encoder-pretrain trains in one process: pass --encoder-pretrain 0 under torchrun")
+        singles = self.rows["train"][self.idx[self.rows["train"], 1] < 0]
+        if not len(singles):
+            raise CreError("--encoder-pretrain needs single mutants among the training sets (or pass 0)")
+        size = max(2, min(2 * cfg.encoder_block or cfg.batch_size, cfg.batch_size))
+        per_epoch = max(1, len(singles) // size)
+        while engine.step < cfg.encoder_pretrain * per_epoch:
+            epoch, t0, losses = engine.step // per_epoch, time.perf_counter(), []
+            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 - 1 - epoch)
+            order = singles[torch.randperm(len(singles), generator=gen).to(singles.device)]
+            for i in range(engine.step - epoch * per_epoch, per_epoch):
+                out, _ = engine.train_step(order[i * size:(i + 1) * size])
+                losses.append(out["loss"].detach())
+            loss = torch.stack(losses)
+            self._check_finite(loss, 0)
+            self.echo(f"encoder pretraining {epoch + 1}/{cfg.encoder_pretrain} on {len(singles):,} single "
+                      f"mutants  train_loss {float(loss.mean()):.5f}  {time.perf_counter() - t0:.1f} s")
+            if self._stop_requested():
+                self._save_last(0, 0)
+                raise StopRequested()
+        seq_encoder(self.core).freeze()
+        engine.gene_block = 0        # encoding is a lookup now: batches of random sets, as for tables
 
     def _train_epoch(self, epoch: int) -> float:
         batches = self.trainer.epoch_batches(self.rows["train"], epoch)
