@@ -212,7 +212,7 @@ class InteractionModel(FitnessModel):
         return s[gene] * s + u @ (self.pair_w * u[gene]) + self.pair_b
 
 
-PAIR_FROM = ("trunk", "features")
+PAIR_FROM = ("features", "trunk")
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -22,11 +22,13 @@ from typing import Any
 from cre_core.errors import CreError
 
 # Plain values (no torch import, so every CLI command starts fast); tests check they match
-# cre_core.models.MODELS / FEATURE_MODELS and cre_core.models.base.NORMS / POOLINGS.
+# cre_core.models.MODELS / FEATURE_MODELS, cre_core.models.base.NORMS / POOLINGS and
+# cre_core.models.interaction.PAIR_FROM.
 MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id", "interaction")
 FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored", "interaction")
 NORMS = ("none", "batch", "layer")
 POOLINGS = ("sum", "mean")
+PAIR_FROM = ("features", "trunk")
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *, choices: tuple = (),
@@ -178,7 +180,7 @@ class TrainConfig:
                             "features (one linear map of the gene representation: ε is a "
                             "bilinear form of the two genes' features) or trunk (the hidden "
                             "layers φ that also give ŝ; can memorise genes by identity)",
-                            choices=("features", "trunk"))
+                            choices=PAIR_FROM)
     pair_decay: float = option(1.0, "interaction with --pair-from features: AdamW weight decay of "
                                "that linear map (strong, so ε follows motifs shared between genes "
                                "rather than each gene's identity)", at_least=0, step=0.1)
