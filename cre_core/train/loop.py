@@ -425,24 +425,36 @@ class _Run:
             self._refit_pairs()
 
     def _refit_pairs(self) -> None:
-        """--pair-ridge: the best checkpoint's ε map replaced by its ridge optimum (models/pair_ridge.py)."""
+        """--pair-ridge: the best checkpoint's ε map replaced by its ridge optimum
+        (models/pair_ridge.py) when that fits validation ε better and does not fit validation
+        fitness (every set size, early stopping's criterion) worse: τ̂ was trained beside the
+        old map, so a better ε alone can still cost the triples."""
         best = self.checkpoints.best_path
         if not best.exists():
             return
         saved = load_checkpoint(best, map_location=self.device)
         self.core.load_state_dict(saved["model"])
         t0 = time.perf_counter()
-        self.pair_ridge = refit(cast(InteractionModel, self.core), self.table.idx, self.table.interaction,
-                                self.split.train, self.split.val)
-        if self.pair_ridge["used"]:
-            self.checkpoints.save_best(self.core, saved["epoch"], saved["val_loss"])
-        fit, took = self.pair_ridge, time.perf_counter() - t0
+        fit = refit(cast(InteractionModel, self.core), self.table.idx, self.table.interaction,
+                    self.split.train, self.split.val)
+        if fit["used"]:
+            pred = predict_rows(self.core, self.idx, self.rows["val"], self.config.eval_batch_size, self.trainer.amp)
+            mse = regression_metrics(self.y[self.rows["val"]].cpu().numpy(), pred)["mse"]
+            fit["val_mse"], fit["trained_val_mse"] = mse, saved["val_loss"]
+            if mse <= saved["val_loss"]:
+                self.checkpoints.save_best(self.core, saved["epoch"], mse)
+            else:
+                self.core.load_state_dict(saved["model"])
+                fit["used"] = False
+                fit["reason"] = f"validation fitness MSE {mse:.5f} above the trained map's {saved['val_loss']:.5f}"
+        self.pair_ridge = fit
         if "reason" in fit:
             self.echo(f"pair ridge: kept the trained map ({fit['reason']})")
         else:
             done = f"λ {fit['chosen']['lambda']:g}" if fit["used"] else "kept the trained map"
             self.echo(f"pair ridge: {done}; validation ε MSE {fit['chosen']['val_eps_mse']:.5f} against "
-                      f"{fit['trained_map']['val_eps_mse']:.5f} for the trained map ({took:.1f} s)")
+                      f"{fit['trained_map']['val_eps_mse']:.5f} for the trained map "
+                      f"({time.perf_counter() - t0:.1f} s)")
 
     def _warmup(self) -> None:
         """wt-diff --wt-warmup N: N steps fitting only the wild type to 1.0 (logged as epoch 0)."""
