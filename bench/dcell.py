@@ -13,14 +13,17 @@ Sides, each in its own process so the peak memory (ru_maxrss, or CUDA max alloca
   of all genes and units), loaded from git history; measured on fewer steps (it is slow).
 - ``new``: ``cre_core.models.dcell.DCell`` (compact rows: a term computes only the strains that
   delete one of its genes, plus one row shared by the rest).
-- ``new-bf16``: the same under bf16 autocast, the engine's ``--amp`` on CUDA (on the 2-core CPU
-  it is 5x slower than fp32: the bf16 batched-matmul backward does not use AMX there).
+- ``new-bf16``: the same with ``precision="bf16"`` (``--dcell-precision bf16``): the big groups'
+  products, forward and backward, in bf16 (AMX on this CPU), the rest fp32.
+- ``new-amp``: ``new`` under bf16 autocast, the engine's ``--amp`` on CUDA (on the 2-core CPU it
+  is 5x slower than fp32, so CPU runs leave it out unless ``--sides`` names it).
 
 Every side trains AdamW on random gene pairs (targets uniform) for ``--warmup`` + ``--steps``
-steps at ``--batch`` (default 512, the training default). Prints one JSON line per side; with
-``--record`` appends a table to bench/RESULTS.md.
+steps at ``--batch`` (default 512, the training default); the new sides use the fused AdamW the
+trainer uses (``make_optimizer``), the old side the plain one it had. Prints one JSON line per
+side; with ``--record`` appends a table to bench/RESULTS.md.
 
-    python bench/dcell.py                       # all three sides on CPU
+    python bench/dcell.py                       # old, new and new-bf16 on CPU
     python bench/dcell.py --sides new --device cuda --batch 4096 --steps 20
 """
 
@@ -48,7 +51,7 @@ sys.path.insert(0, str(ROOT_DIR))
 from cre_core.data.go import Ontology
 
 OLD_COMMIT = "65c8e0b"          # the last commit with the dense-state DCell
-SIDES = ("old", "new", "new-bf16")
+SIDES = ("old", "new", "new-bf16", "new-amp")
 
 
 def go_shaped(n_genes: int = 6000, seed: int = 0) -> Ontology:
@@ -157,11 +160,12 @@ def run_side(side: str, args) -> dict:
     cls = old_dcell_class() if side == "old" else DCell
     torch.manual_seed(0)
     t0 = time.perf_counter()
-    model = cls(args.genes, onto).to(device).train()
+    kwargs = {"precision": "bf16"} if side == "new-bf16" else {}
+    model = cls(args.genes, onto, **kwargs).to(device).train()
     build_s = time.perf_counter() - t0
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=side != "old")
     rng = np.random.default_rng(args.seed)
-    amp = side.endswith("bf16")
+    amp = side == "new-amp"
     ctx = torch.autocast(device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
     steps = max(2, args.steps // 8) if side == "old" else args.steps
     times = []
@@ -216,7 +220,7 @@ def record(rows: list[dict]) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
+    p.add_argument("--sides", nargs="+", choices=SIDES, help="default: all (on CPU all but new-amp)")
     p.add_argument("--genes", type=int, default=6000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=512)
@@ -233,8 +237,9 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_side(args.one, args)))
         return
+    sides = args.sides or [s for s in SIDES if args.device != "cpu" or s != "new-amp"]
     rows = []
-    for side in args.sides:                       # one process per side: separate peaks
+    for side in sides:                       # one process per side: separate peaks
         cmd = [sys.executable, __file__, "--one", side]
         for name in ("genes", "seed", "batch", "steps", "warmup", "device"):
             cmd += [f"--{name}", str(getattr(args, name))]

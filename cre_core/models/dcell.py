@@ -10,6 +10,9 @@ RMSE(root) + α · Σ_t MSE(head_t), α = 0.3.
 Batched: all terms of a level (split into groups of similar size so padding stays small) run
 as one batched matmul; each term computes only the strains that delete one of its genes, plus
 one row shared by all the others (``DCell.terms_forward`` says why this is exact).
+
+Precision ``bf16`` runs the products of the big groups (``BF16_MIN`` weights or more) in bf16,
+forward and backward (:class:`_Bf16Product`); everything else stays fp32.
 """
 
 from __future__ import annotations
@@ -25,6 +28,38 @@ from cre_core.data.go import ROOT, Ontology, build_ontology  # noqa: F401  (re-e
 from cre_core.models.base import FitnessModel, set_mask
 
 ALONE = 1 << 17        # weights of a term that runs in a group of its own (see _size_groups)
+PRECISIONS = ("fp32", "bf16")
+BF16_MIN = 1 << 16     # weights of a group whose products run in bf16 under precision bf16
+
+
+class _Bf16Product(torch.autograd.Function):
+    """``bias + x @ weight`` (batched over terms) whose three products run in bf16.
+
+    Why: on a CPU with AMX (Sapphire Rapids) oneDNN's bf16 products are several times faster
+    than fp32, but autocast made the whole step slower (per-op casts, fp32 backward
+    products). Here the weight is cast once per step and kept for the backward, the inputs
+    and outputs stay in the caller's dtype, so the master weights, their gradients (bf16
+    products of fp32 sums, returned as fp32) and the BatchNorm statistics stay fp32.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        x16, w16 = x.to(torch.bfloat16), weight.to(torch.bfloat16)
+        ctx.save_for_backward(x16, w16)
+        ctx.dtypes = x.dtype, weight.dtype
+        return torch.bmm(x16, w16).to(x.dtype).add_(bias.unsqueeze(1))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        x16, w16 = ctx.saved_tensors
+        x_dtype, w_dtype = ctx.dtypes
+        g16 = grad.to(torch.bfloat16)
+        grad_x = None
+        if ctx.needs_input_grad[0]:       # (W gᵀ)ᵀ: oneDNN is slow on a transposed weight view
+            grad_x = torch.bmm(w16, g16.transpose(1, 2)).transpose(1, 2).to(
+                x_dtype, memory_format=torch.contiguous_format)
+        grad_w = torch.bmm(x16.transpose(1, 2), g16).to(w_dtype)
+        return grad_x, grad_w, grad.sum(1)
 
 
 class _Group(nn.Module):
@@ -32,9 +67,10 @@ class _Group(nn.Module):
 
     unit_mask: torch.Tensor                  # buffer, declared for the type checker
 
-    def __init__(self, in_dims: list[int], widths: list[int]) -> None:
+    def __init__(self, in_dims: list[int], widths: list[int], bf16: bool = False) -> None:
         super().__init__()
         t, i_max, w_max = len(in_dims), max(in_dims), max(widths)
+        self.bf16 = bf16
         self.weight = nn.Parameter(torch.empty(t, i_max, w_max).uniform_(-0.001, 0.001))
         self.bias = nn.Parameter(torch.empty(t, w_max).uniform_(-0.001, 0.001))
         self.bn = nn.BatchNorm1d(t * w_max)
@@ -53,7 +89,10 @@ class _Group(nn.Module):
         others for one strain each, padding rows for none. The BatchNorm statistics are those
         of the full batch, so this equals BatchNorm1d over one row per strain.
         """
-        z = torch.baddbmm(self.bias.unsqueeze(1), x, self.weight)
+        if self.bf16:
+            z = cast(torch.Tensor, _Bf16Product.apply(x, self.weight, self.bias))
+        else:
+            z = torch.baddbmm(self.bias.unsqueeze(1), x, self.weight)
         z = z.to(torch.promote_types(z.dtype, torch.float32))             # bf16 matmul (CUDA amp), fp32 stats
         t, _, w = z.shape
         bn = self.bn
@@ -81,7 +120,7 @@ class _Group(nn.Module):
 class DCell(FitnessModel):
     """DCell over an :class:`Ontology`; input is the set of deleted gene indices."""
 
-    # buffers, declared for the type checker (also chunk_k, src_term_k, src_unit_k per group k)
+    # buffers, declared for the type checker (also chunk_k, kids_k, src_kid_k, src_unit_k per group k)
     run_order: torch.Tensor
     width_ext: torch.Tensor
     group_of: torch.Tensor
@@ -90,9 +129,12 @@ class DCell(FitnessModel):
     gene_direct_term: torch.Tensor
     gene_direct_slot: torch.Tensor
 
-    def __init__(self, n_genes: int, ontology: Ontology, alpha: float = 0.3, group_size: int = 256) -> None:
+    def __init__(self, n_genes: int, ontology: Ontology, alpha: float = 0.3, group_size: int = 256,
+                 precision: str = "fp32") -> None:
         super().__init__()
-        self.n_genes, self.alpha, self.ontology = n_genes, alpha, ontology
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+        self.n_genes, self.alpha, self.ontology, self.precision = n_genes, alpha, ontology, precision
         widths = [max(20, math.ceil(0.3 * s)) for s in ontology.size]
         n_terms = len(ontology.terms)
         dummy = n_terms                      # "no term": start 0 (the zero slot), width 0
@@ -104,20 +146,23 @@ class DCell(FitnessModel):
             ids = []
             for chunk in _size_groups(members, ontology, widths, group_size):
                 in_dims = [max(1, _in_dim(ontology, widths, t)) for t in chunk]
-                src_term = torch.full((len(chunk), max(in_dims)), dummy, dtype=torch.long)
-                src_unit = torch.zeros_like(src_term)
+                # input slot → (column of the term's child list, unit); column 0 is "no term"
+                kids = _padded([[dummy] + ontology.children[t] for t in chunk], dummy)
+                src_kid = torch.zeros((len(chunk), max(in_dims)), dtype=torch.long)
+                src_unit = torch.zeros_like(src_kid)
                 for k, t in enumerate(chunk):        # inputs: direct genes, then children's units
                     for slot, g in enumerate(ontology.direct[t]):
                         direct_of[g].append((t, slot))
                     slot = len(ontology.direct[t])
-                    for c in ontology.children[t]:
-                        src_term[k, slot:slot + widths[c]] = c
+                    for j, c in enumerate(ontology.children[t], 1):
+                        src_kid[k, slot:slot + widths[c]] = j
                         src_unit[k, slot:slot + widths[c]] = torch.arange(widths[c])
                         slot += widths[c]
                 ids.append(len(groups))
-                groups.append(_Group(in_dims, [widths[t] for t in chunk]))
+                big = len(chunk) * max(in_dims) * max(widths[t] for t in chunk) >= BF16_MIN
+                groups.append(_Group(in_dims, [widths[t] for t in chunk], precision == "bf16" and big))
                 term_ids.append(chunk)
-                sources.append((src_term, src_unit))
+                sources.append((kids, src_kid, src_unit))
             self.level_groups.append(ids)
         self.groups, self.term_ids, self.widths = groups, term_ids, widths
         run_order = [t for chunk in term_ids for t in chunk]
@@ -138,8 +183,8 @@ class DCell(FitnessModel):
             "gene_direct_term": _padded([[t for t, _ in d] for d in direct_of], dummy),
             "gene_direct_slot": _padded([[s for _, s in d] for d in direct_of], 0),
         }
-        for k, (src_term, src_unit) in enumerate(sources):
-            buffers[f"src_term_{k}"], buffers[f"src_unit_{k}"] = src_term, src_unit
+        for k, (kids, src_kid, src_unit) in enumerate(sources):
+            buffers[f"kids_{k}"], buffers[f"src_kid_{k}"], buffers[f"src_unit_{k}"] = kids, src_kid, src_unit
             buffers[f"chunk_{k}"] = torch.tensor(term_ids[k], dtype=torch.long)
         for name, value in buffers.items():
             self.register_buffer(name, value, persistent=False)
@@ -191,15 +236,19 @@ class DCell(FitnessModel):
             for k in ids:
                 group = cast(_Group, self.groups[k])
                 chunk = getattr(self, f"chunk_{k}")
-                src_term, src_unit = getattr(self, f"src_term_{k}"), getattr(self, f"src_unit_{k}")
+                kids, src_kid = getattr(self, f"kids_{k}"), getattr(self, f"src_kid_{k}")
                 n_rows = count[chunk]
                 q, s = touched[chunk].nonzero(as_tuple=True)
                 r = row[chunk[q], s]
-                strain = torch.full((len(chunk), 1 + int(n_rows.max())), b, dtype=torch.long, device=idx.device)
+                n_max = int(n_rows.max())
+                strain = torch.full((len(chunk), _bucket(1 + n_max)), b, dtype=torch.long, device=idx.device)
                 strain[q, r] = s
-                src = src_term.unsqueeze(1)
-                index = (start[src] + row[src, strain.unsqueeze(2)] * self.width_ext[src]
-                         + src_unit.unsqueeze(1))                               # (T, N, I)
+                # where each row's block of each child starts, then spread over the input slots
+                kid = kids.unsqueeze(1)                                         # (T, 1, C)
+                first = start[kid] + row[kid, strain.unsqueeze(2)] * self.width_ext[kid]   # (T, N, C)
+                t_, n_, i_ = len(chunk), strain.shape[1], src_kid.shape[1]
+                index = first.gather(2, src_kid.unsqueeze(1).expand(t_, n_, i_))
+                index += getattr(self, f"src_unit_{k}").unsqueeze(1)            # (T, N, I)
                 x = flat.index_select(0, index.reshape(-1)).view(index.shape)
                 mine = d_group == k
                 if bool(mine.any()):
@@ -210,7 +259,10 @@ class DCell(FitnessModel):
                 weight = real.to(dtype)
                 weight[:, 0] = b - n_rows
                 h, head = group(x, weight, b)
-                pieces.append(h[real.unsqueeze(2) & group.unit_mask.unsqueeze(1)])
+                if len(chunk) == 1:                  # no padding units: a slice, not a mask
+                    pieces.append(h[0, :1 + n_max].reshape(-1))
+                else:
+                    pieces.append(h[real.unsqueeze(2) & group.unit_mask.unsqueeze(1)])
                 heads.append(head[:, 0].unsqueeze(0).expand(b, -1).index_put((s, q), head[q, r]))
             flat = torch.cat([flat, *pieces])
         root = heads[self.root_group][:, self.root_pos]
@@ -233,6 +285,16 @@ class DCell(FitnessModel):
 
 def _in_dim(onto: Ontology, widths: list[int], t: int) -> int:
     return len(onto.direct[t]) + sum(widths[c] for c in onto.children[t])
+
+
+def _bucket(rows: int) -> int:
+    """Rows rounded up to a power of two up to 32, to a multiple of 32 above.
+
+    Why: oneDNN builds a bf16 product's kernel for each new shape (~100 ms for the root's,
+    measured) and the rows of a term change with every batch; a few padded sizes are built
+    once and reused. Padding rows read the shared rows and weigh 0 in the statistics.
+    """
+    return 1 << (rows - 1).bit_length() if rows <= 32 else -(-rows // 32) * 32
 
 
 def _padded(lists: list[list[int]], fill: int) -> torch.Tensor:
