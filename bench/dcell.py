@@ -156,6 +156,8 @@ def run_side(side: str, args) -> dict:
     from cre_core.models.dcell import DCell
 
     device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     onto = go_shaped(args.genes, args.seed)
     cls = old_dcell_class() if side == "old" else DCell
     torch.manual_seed(0)
@@ -187,7 +189,8 @@ def run_side(side: str, args) -> dict:
     step_s = float(np.median(times))
     peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    return {"side": side, "device": machine(device), "batch": args.batch, "steps": len(times),
+    return {"side": side, "device": machine(device), "threads": torch.get_num_threads(),
+            "batch": args.batch, "steps": len(times),
             "step_s": round(step_s, 4), "pairs_per_s": round(args.batch / step_s, 1),
             "peak_gb": round(peak / 1e9, 2), "build_s": round(build_s, 1),
             "load_avg": round(os.getloadavg()[0], 1), **describe(onto)}
@@ -210,10 +213,11 @@ def record(rows: list[dict]) -> None:
              (f"Synthetic GO-shaped ontology (`bench/dcell.py`, seed 0): {rows[0]['terms']:,} terms, "
              f"{rows[0]['levels']} levels, {rows[0]['weights_M']}M term weights, "
              f"6,000 genes; batch {rows[0]['batch']}, AdamW, median step."), "",
-             "| side | pairs/s | step (s) | peak memory (GB) | steps | load avg |", "|---|---|---|---|---|---|"]
+             "| side | threads | pairs/s | step (s) | peak memory (GB) | steps | load avg |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['side']} | {r['pairs_per_s']:,.0f} | {r['step_s']} | {r['peak_gb']} | "
-                     f"{r['steps']} | {r['load_avg']} |")
+        lines.append(f"| {r['side']} | {r['threads']} | {r['pairs_per_s']:,.0f} | {r['step_s']} | "
+                     f"{r['peak_gb']} | {r['steps']} | {r['load_avg']} |")
     with open(ROOT_DIR / "bench" / "RESULTS.md", "a") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -227,6 +231,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=16, help="timed steps (the old side runs 1/8)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     p.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md")
     p.add_argument("--describe", action="store_true", help="print the ontology's shape and exit")
     p.add_argument("--one", choices=SIDES, help=argparse.SUPPRESS)   # child process: one side
@@ -241,7 +246,7 @@ def main() -> None:
     rows = []
     for side in sides:                       # one process per side: separate peaks
         cmd = [sys.executable, __file__, "--one", side]
-        for name in ("genes", "seed", "batch", "steps", "warmup", "device"):
+        for name in ("genes", "seed", "batch", "steps", "warmup", "device", "threads"):
             cmd += [f"--{name}", str(getattr(args, name))]
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if out.returncode:                        # say so and measure the other sides

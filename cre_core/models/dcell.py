@@ -17,6 +17,7 @@ forward and backward (:class:`_Bf16Product`); everything else stays fp32.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import cast
 
@@ -60,6 +61,28 @@ class _Bf16Product(torch.autograd.Function):
                 x_dtype, memory_format=torch.contiguous_format)
         grad_w = torch.bmm(x16.transpose(1, 2), g16).to(w_dtype)
         return grad_x, grad_w, grad.sum(1)
+
+
+class _Gather(torch.autograd.Function):
+    """Index gathers from one vector (a level's groups' inputs from the outputs below them).
+
+    Why not one ``index_select`` per group: each one's backward zero-fills a gradient as long
+    as the whole vector (millions of units at full GO scale) and autograd then sums them;
+    here a level fills one.
+    """
+
+    @staticmethod
+    def forward(ctx, flat: torch.Tensor, *indices: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        ctx.save_for_backward(*indices)
+        ctx.size = flat.shape[0]
+        return tuple(flat.index_select(0, i.reshape(-1)).view(i.shape) for i in indices)
+
+    @staticmethod
+    def backward(ctx, *grads: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        out = grads[0].new_zeros(ctx.size)
+        for index, grad in zip(ctx.saved_tensors, grads):
+            out.index_add_(0, index.reshape(-1), grad.reshape(-1))
+        return (out, *[None] * len(grads))
 
 
 class _Group(nn.Module):
@@ -120,12 +143,12 @@ class _Group(nn.Module):
 class DCell(FitnessModel):
     """DCell over an :class:`Ontology`; input is the set of deleted gene indices."""
 
-    # buffers, declared for the type checker (also chunk_k, kids_k, src_kid_k, src_unit_k per group k)
+    # buffers, declared for the type checker (also kids_k, src_kid_k, src_unit_k per group k)
     run_order: torch.Tensor
     width_ext: torch.Tensor
     group_of: torch.Tensor
     group_pos: torch.Tensor
-    gene_terms: torch.Tensor
+    gene_runs: torch.Tensor
     gene_direct_term: torch.Tensor
     gene_direct_slot: torch.Tensor
 
@@ -170,27 +193,28 @@ class DCell(FitnessModel):
         for k, chunk in enumerate(term_ids):
             for p, t in enumerate(chunk):
                 group_of[t], group_pos[t] = k, p
-        terms_of: list[list[int]] = [[] for _ in range(n_genes + 1)]
+        run_pos = {t: i for i, t in enumerate(run_order)}
+        runs_of: list[list[int]] = [[] for _ in range(n_genes + 1)]      # run positions of its terms
         for t, genes in enumerate(ontology.gene_sets()):
             for g in genes:
-                terms_of[g].append(t)
+                runs_of[g].append(run_pos[t])
         buffers = {
             "run_order": torch.tensor(run_order, dtype=torch.long),
             "width_ext": torch.tensor(widths + [0], dtype=torch.long),
             "group_of": torch.tensor(group_of, dtype=torch.long),
             "group_pos": torch.tensor(group_pos, dtype=torch.long),
-            "gene_terms": _padded(terms_of, dummy),
+            "gene_runs": _padded(runs_of, n_terms),
             "gene_direct_term": _padded([[t for t, _ in d] for d in direct_of], dummy),
             "gene_direct_slot": _padded([[s for _, s in d] for d in direct_of], 0),
         }
         for k, (kids, src_kid, src_unit) in enumerate(sources):
             buffers[f"kids_{k}"], buffers[f"src_kid_{k}"], buffers[f"src_unit_{k}"] = kids, src_kid, src_unit
-            buffers[f"chunk_{k}"] = torch.tensor(term_ids[k], dtype=torch.long)
         for name, value in buffers.items():
             self.register_buffer(name, value, persistent=False)
         self.max_in = max(cast(_Group, g).weight.shape[1] for g in groups)
         self.root_group = group_of[ontology.root]
         self.root_pos = group_pos[ontology.root]
+        self.group_runs = [0] + list(itertools.accumulate(len(c) for c in term_ids))  # run positions
 
     def eval_rows(self, default: int) -> int:
         return max(64, min(default, (1 << 24) // self.max_in))
@@ -212,16 +236,20 @@ class DCell(FitnessModel):
         b = idx.shape[0]
         n_terms = len(self.widths)
         genes = torch.where(set_mask(idx), idx, self.n_genes)                  # PAD → no gene
-        touched = torch.zeros(b, n_terms + 1, dtype=torch.bool, device=idx.device)
-        touched.scatter_(1, self.gene_terms[genes].reshape(b, -1), True)
-        touched = touched[:, :n_terms].t()                                      # (T, B)
-        count = touched.sum(1)
+        # which strains touch which terms, in run order (terms of group k at group_runs[k]...)
+        touched = torch.zeros(n_terms + 1, b, dtype=torch.bool, device=idx.device)
+        touched.scatter_(0, self.gene_runs[genes].reshape(b, -1).t(), True)
+        at, strains = touched[:n_terms].nonzero(as_tuple=True)                 # sorted by run position
+        count = touched[:n_terms].sum(1)                                        # strains per term
+        ends = count.cumsum(0)
+        ranks = torch.arange(len(at), device=idx.device) - (ends - count)[at] + 1
         # row of strain s in term t's block: 1 + its rank among t's strains, 0 = the shared row
         row = torch.zeros(n_terms + 1, b + 1, dtype=torch.long, device=idx.device)
-        row[:n_terms, :b] = touched.cumsum(1) * touched
-        block = (1 + count[self.run_order]) * self.width_ext[self.run_order]
+        row[self.run_order[at], strains] = ranks
+        counts, firsts = count.tolist(), [0] + ends.tolist()                   # one sync, not one a group
+        block = (1 + count) * self.width_ext[self.run_order]
         start = torch.zeros(n_terms + 1, dtype=torch.long, device=idx.device)
-        start[self.run_order] = 1 + torch.cumsum(block, 0) - block              # slot 0 holds 0
+        start[self.run_order] = 2 + torch.cumsum(block, 0) - block              # slots 0, 1: 0, 1
         d_term = self.gene_direct_term[genes]                                   # (B, K, D)
         keep = d_term < n_terms
         d_strain = torch.arange(b, device=idx.device).view(b, 1, 1).expand_as(d_term)[keep]
@@ -229,42 +257,44 @@ class DCell(FitnessModel):
         d_group = self.group_of[d_term]
 
         dtype = cast(_Group, self.groups[0]).weight.dtype
-        flat = torch.zeros(1, dtype=dtype, device=idx.device)
+        flat = torch.tensor([0.0, 1.0], dtype=dtype, device=idx.device)
         heads: list[torch.Tensor] = []
-        for ids in self.level_groups:
-            pieces = []
+        for level, ids in enumerate(self.level_groups):
+            plans, indices = [], []
             for k in ids:
-                group = cast(_Group, self.groups[k])
-                chunk = getattr(self, f"chunk_{k}")
                 kids, src_kid = getattr(self, f"kids_{k}"), getattr(self, f"src_kid_{k}")
-                n_rows = count[chunk]
-                q, s = touched[chunk].nonzero(as_tuple=True)
-                r = row[chunk[q], s]
-                n_max = int(n_rows.max())
-                strain = torch.full((len(chunk), _bucket(1 + n_max)), b, dtype=torch.long, device=idx.device)
+                lo, hi = self.group_runs[k], self.group_runs[k + 1]            # its run positions
+                n_rows = count[lo:hi]
+                q, s, r = at[firsts[lo]:firsts[hi]] - lo, strains[firsts[lo]:firsts[hi]], ranks[firsts[lo]:firsts[hi]]
+                n_max = max(counts[lo:hi])
+                strain = torch.full((hi - lo, _bucket(1 + n_max, 1 + b)), b, dtype=torch.long, device=idx.device)
                 strain[q, r] = s
                 # where each row's block of each child starts, then spread over the input slots
                 kid = kids.unsqueeze(1)                                         # (T, 1, C)
                 first = start[kid] + row[kid, strain.unsqueeze(2)] * self.width_ext[kid]   # (T, N, C)
-                t_, n_, i_ = len(chunk), strain.shape[1], src_kid.shape[1]
+                t_, n_, i_ = hi - lo, strain.shape[1], src_kid.shape[1]
                 index = first.gather(2, src_kid.unsqueeze(1).expand(t_, n_, i_))
                 index += getattr(self, f"src_unit_{k}").unsqueeze(1)            # (T, N, I)
-                x = flat.index_select(0, index.reshape(-1)).view(index.shape)
                 mine = d_group == k
-                if bool(mine.any()):
+                if bool(mine.any()):                 # deleted direct genes read the slot of 1
                     t = d_term[mine]
-                    x = x.index_put((self.group_pos[t], row[t, d_strain[mine]], d_slot[mine]),
-                                    torch.ones((), dtype=x.dtype, device=x.device))
-                real = torch.arange(strain.shape[1], device=idx.device).unsqueeze(0) <= n_rows.unsqueeze(1)
+                    index[self.group_pos[t], row[t, d_strain[mine]], d_slot[mine]] = 1
+                plans.append((k, n_rows, n_max, q, s, r, n_))
+                indices.append(index)
+            pieces = []
+            for (k, n_rows, n_max, q, s, r, n_), x in zip(plans, _Gather.apply(flat, *indices)):
+                group = cast(_Group, self.groups[k])
+                real = torch.arange(n_, device=idx.device).unsqueeze(0) <= n_rows.unsqueeze(1)
                 weight = real.to(dtype)
                 weight[:, 0] = b - n_rows
                 h, head = group(x, weight, b)
-                if len(chunk) == 1:                  # no padding units: a slice, not a mask
+                if len(n_rows) == 1:                 # no padding units: a slice, not a mask
                     pieces.append(h[0, :1 + n_max].reshape(-1))
                 else:
                     pieces.append(h[real.unsqueeze(2) & group.unit_mask.unsqueeze(1)])
                 heads.append(head[:, 0].unsqueeze(0).expand(b, -1).index_put((s, q), head[q, r]))
-            flat = torch.cat([flat, *pieces])
+            if level + 1 < len(self.level_groups):   # the root's level feeds no term
+                flat = torch.cat([flat, *pieces])
         root = heads[self.root_group][:, self.root_pos]
         return root, heads
 
@@ -287,13 +317,17 @@ def _in_dim(onto: Ontology, widths: list[int], t: int) -> int:
     return len(onto.direct[t]) + sum(widths[c] for c in onto.children[t])
 
 
-def _bucket(rows: int) -> int:
-    """Rows rounded up to a power of two up to 32, to a multiple of 32 above.
+def _bucket(rows: int, most: int) -> int:
+    """Rows rounded up: to a power of two up to 32, a multiple of 32 above, ``most`` (every
+    strain of the batch, plus the shared row) above 7/8 of it.
 
     Why: oneDNN builds a bf16 product's kernel for each new shape (~100 ms for the root's,
     measured) and the rows of a term change with every batch; a few padded sizes are built
-    once and reused. Padding rows read the shared rows and weigh 0 in the statistics.
+    once and reused, and the terms near the root (that see ~90% of the strains) get one.
+    Padding rows read the shared rows and weigh 0 in the statistics.
     """
+    if rows > most * 7 // 8:
+        return most
     return 1 << (rows - 1).bit_length() if rows <= 32 else -(-rows // 32) * 32
 
 
