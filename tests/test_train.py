@@ -325,6 +325,23 @@ def test_other_models_train_on_both_splits(ws, model):
         assert s["eps_pearson"] is None and s["pearson"] > 0.5
 
 
+def test_dcell_bf16_run_is_rebuilt_in_bf16(ws, monkeypatch):
+    """--dcell-precision reaches the model, is saved with the run and comes back with it; runs
+    saved before the option existed come back in fp32."""
+    from cre_core.models import dcell
+    from cre_core.train.rebuild import rebuild_model
+
+    monkeypatch.setattr(dcell, "BF16_MIN", 0)                # the tiny ontology's groups are small
+    s = train_run(ws, TrainConfig(model="dcell", dcell_min_genes=4, dcell_precision="bf16", **QUICK),
+                  echo=quiet)
+    assert s["status"] == "done" and math.isfinite(s["mse"])
+    checkpoint = load_checkpoint(Path(s["run_dir"]) / "checkpoints" / "best.pt")
+    model = rebuild_model(ws, checkpoint)
+    assert model.precision == "bf16" and all(g.bf16 for g in model.groups)
+    old = {k: v for k, v in checkpoint["meta"]["config"].items() if k != "dcell_precision"}
+    assert TrainConfig.from_dict(old).dcell_precision == "fp32"
+
+
 def _steps_per_epoch(n_train: int, batch: int = 64) -> int:
     return n_train // batch + (n_train % batch >= 2)
 
