@@ -215,6 +215,8 @@ class DCell(FitnessModel):
         self.root_group = group_of[ontology.root]
         self.root_pos = group_pos[ontology.root]
         self.group_runs = [0] + list(itertools.accumulate(len(c) for c in term_ids))  # run positions
+        fed = {ontology.level[c] for kids_of in ontology.children for c in kids_of}
+        self.level_fed = [lv in fed for lv in sorted(set(ontology.level))]     # some parent reads it
 
     def eval_rows(self, default: int) -> int:
         return max(64, min(default, (1 << 24) // self.max_in))
@@ -293,7 +295,7 @@ class DCell(FitnessModel):
                 else:
                     pieces.append(h[real.unsqueeze(2) & group.unit_mask.unsqueeze(1)])
                 heads.append(head[:, 0].unsqueeze(0).expand(b, -1).index_put((s, q), head[q, r]))
-            if level + 1 < len(self.level_groups):   # the root's level feeds no term
+            if self.level_fed[level]:                # not the root's level
                 flat = torch.cat([flat, *pieces])
         root = heads[self.root_group][:, self.root_pos]
         return root, heads
