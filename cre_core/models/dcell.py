@@ -46,20 +46,22 @@ class _Bf16Product(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         x16, w16 = x.to(torch.bfloat16), weight.to(torch.bfloat16)
-        ctx.save_for_backward(x16, w16)
+        # oneDNN is slow when a product's left operand is a transposed view: keep xᵀ laid out
+        # for the weight gradient (5% of the step at full GO scale, measured)
+        ctx.save_for_backward(x16.transpose(1, 2).contiguous(), w16)
         ctx.dtypes = x.dtype, weight.dtype
         return torch.bmm(x16, w16).to(x.dtype).add_(bias.unsqueeze(1))
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
-        x16, w16 = ctx.saved_tensors
+        x16t, w16 = ctx.saved_tensors
         x_dtype, w_dtype = ctx.dtypes
         g16 = grad.to(torch.bfloat16)
         grad_x = None
-        if ctx.needs_input_grad[0]:       # (W gᵀ)ᵀ: oneDNN is slow on a transposed weight view
+        if ctx.needs_input_grad[0]:       # as (W gᵀ)ᵀ, for the same reason
             grad_x = torch.bmm(w16, g16.transpose(1, 2)).transpose(1, 2).to(
                 x_dtype, memory_format=torch.contiguous_format)
-        grad_w = torch.bmm(x16.transpose(1, 2), g16).to(w_dtype)
+        grad_w = torch.bmm(x16t, g16).to(w_dtype)
         return grad_x, grad_w, grad.sum(1)
 
 
