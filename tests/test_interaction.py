@@ -280,6 +280,7 @@ def test_features_pair_map_carries_interactions_to_unseen_genes(tmp_path, monkey
     seen = train_run(ws, TrainConfig(embedder="words", **base), echo=quiet)
     blind = train_run(ws, TrainConfig(embedder="random", **base), echo=quiet)
     assert seen["n_eps"] > 100
+    assert seen["pair_ridge"]["n_pairs"] > 100 and len(seen["pair_ridge"]["tried"]) >= 2
     assert seen["eps_pearson"] > 0.6, seen["eps_pearson"]
     assert blind["eps_pearson"] < 0.3, blind["eps_pearson"]
     assert seen["eps_pearson"] > blind["eps_pearson"] + 0.4
@@ -297,3 +298,11 @@ def test_features_pair_map_is_linear_in_the_representation():
     assert m.heads.out_features == 1
     with pytest.raises(ValueError, match="pair_from"):
         build_model("interaction", 10, in_dim=5, pair_from="both")
+
+
+def test_configs_saved_before_pair_from_and_pair_ridge_load_as_they_trained():
+    old = {k: v for k, v in TrainConfig(model="interaction").to_dict().items()
+           if k not in ("pair_from", "pair_ridge")}
+    cfg = TrainConfig.from_dict(old)
+    assert (cfg.pair_from, cfg.pair_ridge) == ("trunk", False)
+    assert TrainConfig(model="interaction").pair_ridge is True

@@ -124,6 +124,23 @@ class InteractionModel(FitnessModel):
         return [{"params": [p for p in params if id(p) in pair], "weight_decay": self.pair_decay},
                 {"params": [p for p in params if id(p) not in pair], "weight_decay": weight_decay}]
 
+    @torch.no_grad()
+    def install_pair_map(self, vectors: torch.Tensor, weights: torch.Tensor, bias: float) -> None:
+        """Set ε̂ to Σ_k weights_k (v_k·x̃ₐ)(v_k·x̃_b) + bias for x̃ = [x, 1] (vectors (D+1, k),
+        k ≤ rank; the rest of the u block is zeroed); the triple block t is kept."""
+        if self.pair_map is None:
+            raise ValueError("only the features pair map (pair_from='features') can be installed")
+        k = vectors.shape[1]
+        weight, b = self.pair_map.weight, self.pair_map.bias
+        weight[:self.rank].zero_()
+        b[:self.rank].zero_()
+        self.pair_w.zero_()
+        weight[:k] = vectors[:-1].T.to(weight)
+        b[:k] = vectors[-1].to(b)
+        self.pair_w[:k] = weights.to(self.pair_w)
+        self.pair_b.fill_(bias)
+        self._cache = None
+
     def train(self, mode: bool = True) -> InteractionModel:
         self._cache = None
         return super().train(mode)

@@ -179,7 +179,7 @@ class TrainConfig:
                              "representation, as for genes never measured)")
     interaction_weight: float = option(5.0, "interaction: weight of the loss on measured ε "
                                        "(doubles) and τ (triples)", at_least=0, step=0.1)
-    rank: int = option(32, "interaction: width of the per-gene vectors of the pairwise ε and "
+    rank: int = option(64, "interaction: width of the per-gene vectors of the pairwise ε and "
                        "triple τ terms", at_least=1)
     pair_from: str = option("features", "interaction: where the per-gene ε/τ vectors come from: "
                             "features (one linear map of the gene representation: ε is a "
@@ -189,6 +189,10 @@ class TrainConfig:
     pair_decay: float = option(1.0, "interaction with --pair-from features: AdamW weight decay of "
                                "that linear map (strong, so ε follows motifs shared between genes "
                                "rather than each gene's identity)", at_least=0, step=0.1)
+    pair_ridge: bool = option(True, "interaction with --pair-from features: after training, "
+                              "replace the ε map by its ridge-regression optimum (λ chosen on "
+                              "validation ε) when that fits validation ε better "
+                              "(--no-pair-ridge: keep the trained map)")
     encoder_filters: int = option(64, "--embedder encoder: number of first-layer PWM filters (each "
                                   "read on both strands)", at_least=1, below=1025)
     encoder_block: int = option(32, "--embedder encoder: a batch holds the pairs between two random "
@@ -245,8 +249,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
-        # runs saved before --pair-from existed computed ε/τ vectors from the trunk
-        data = {"pair_from": "trunk", "dcell_precision": "fp32", **data}
+        # runs saved before --pair-from existed computed ε/τ vectors from the trunk, runs saved
+        # before --pair-ridge kept their trained ε map, and before --dcell-precision DCell was fp32
+        data = {"pair_from": "trunk", "pair_ridge": False, "dcell_precision": "fp32", **data}
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @classmethod

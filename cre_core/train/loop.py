@@ -46,6 +46,8 @@ from cre_core import runtime
 from cre_core.atomic import clean_json, write_json_atomic
 from cre_core.errors import CreError
 from cre_core.models import FitnessModel, SeqEncoder, WtDiff
+from cre_core.models.interaction import InteractionModel
+from cre_core.models.pair_ridge import refit
 from cre_core.processes import process_identity
 from cre_core.runtime import DistContext
 from cre_core.train import data as D
@@ -248,6 +250,7 @@ class _Run:
         # where training stands: epoch (completed), step within the next one, its running loss
         self.position: dict[str, Any] = {"epoch": 0, "epoch_step": 0, "loss_sum": 0.0, "loss_count": 0}
         self.folder: Path                  # set first thing in execute
+        self.pair_ridge: dict | None = None   # what --pair-ridge did, for the summary
 
     # -- set-up --
     def execute(self) -> dict | None:
@@ -419,6 +422,28 @@ class _Run:
             self.position["epoch"] = epoch + 1          # every rank (rank 0 also set it when saving)
             if stop:
                 break
+        if self.ctx.is_main and cfg.model == "interaction" and cfg.pair_from == "features" and cfg.pair_ridge:
+            self._refit_pairs()
+
+    def _refit_pairs(self) -> None:
+        """--pair-ridge: the best checkpoint's ε map replaced by its ridge optimum (models/pair_ridge.py)."""
+        best = self.checkpoints.best_path
+        if not best.exists():
+            return
+        saved = load_checkpoint(best, map_location=self.device)
+        self.core.load_state_dict(saved["model"])
+        t0 = time.perf_counter()
+        self.pair_ridge = refit(cast(InteractionModel, self.core), self.table.idx, self.table.interaction,
+                                self.split.train, self.split.val)
+        if self.pair_ridge["used"]:
+            self.checkpoints.save_best(self.core, saved["epoch"], saved["val_loss"])
+        fit, took = self.pair_ridge, time.perf_counter() - t0
+        if "reason" in fit:
+            self.echo(f"pair ridge: kept the trained map ({fit['reason']})")
+        else:
+            done = f"λ {fit['chosen']['lambda']:g}" if fit["used"] else "kept the trained map"
+            self.echo(f"pair ridge: {done}; validation ε MSE {fit['chosen']['val_eps_mse']:.5f} against "
+                      f"{fit['trained_map']['val_eps_mse']:.5f} for the trained map ({took:.1f} s)")
 
     def _warmup(self) -> None:
         """wt-diff --wt-warmup N: N steps fitting only the wild type to 1.0 (logged as epoch 0)."""
@@ -565,7 +590,7 @@ class _Run:
             "n_train": len(self.split.train), "n_val": len(self.split.val), "n_genes": self.table.n_genes,
             "split_info": self.split.info, "best_epoch": self.early.best_epoch,
             "epochs_run": self.position["epoch"], "device": str(self.device), "world_size": self.ctx.world,
-            **extra,
+            **({"pair_ridge": self.pair_ridge} if self.pair_ridge else {}), **extra,
         }
         if best.exists():
             self.core.load_state_dict(load_checkpoint(best, map_location=self.device)["model"])
