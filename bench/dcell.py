@@ -13,14 +13,20 @@ Sides, each in its own process so the peak memory (ru_maxrss, or CUDA max alloca
   of all genes and units), loaded from git history; measured on fewer steps (it is slow).
 - ``new``: ``cre_core.models.dcell.DCell`` (compact rows: a term computes only the strains that
   delete one of its genes, plus one row shared by the rest).
-- ``new-bf16``: the same under bf16 autocast, the engine's ``--amp`` on CUDA (on the 2-core CPU
-  it is 5x slower than fp32: the bf16 batched-matmul backward does not use AMX there).
+- ``new-bf16``: the same with ``precision="bf16"`` (``--dcell-precision bf16``): the big groups'
+  products, forward and backward, in bf16 (AMX on this CPU), the rest fp32.
+- ``new-amp``: ``new`` under bf16 autocast, the engine's ``--amp`` on CUDA (on the 2-core CPU it
+  is 5x slower than fp32, so CPU runs leave it out unless ``--sides`` names it).
 
 Every side trains AdamW on random gene pairs (targets uniform) for ``--warmup`` + ``--steps``
-steps at ``--batch`` (default 512, the training default). Prints one JSON line per side; with
-``--record`` appends a table to bench/RESULTS.md.
+steps at ``--batch`` (default 512, the training default); the new sides use the fused AdamW the
+trainer uses (``make_optimizer``), the old side the plain one it had. Prints one JSON line per
+side; with ``--record`` appends a table to bench/RESULTS.md. Besides wall-clock pairs/s (the
+target's figure) it gives pairs per CPU-second (process time): with ``--threads 1`` that one
+moves little when other jobs share the machine, while two threads' steps can become many
+times slower (OpenMP threads wait for a core another job holds).
 
-    python bench/dcell.py                       # all three sides on CPU
+    python bench/dcell.py                       # old, new and new-bf16 on CPU
     python bench/dcell.py --sides new --device cuda --batch 4096 --steps 20
 """
 
@@ -48,7 +54,7 @@ sys.path.insert(0, str(ROOT_DIR))
 from cre_core.data.go import Ontology
 
 OLD_COMMIT = "65c8e0b"          # the last commit with the dense-state DCell
-SIDES = ("old", "new", "new-bf16")
+SIDES = ("old", "new", "new-bf16", "new-amp")
 
 
 def go_shaped(n_genes: int = 6000, seed: int = 0) -> Ontology:
@@ -153,25 +159,28 @@ def run_side(side: str, args) -> dict:
     from cre_core.models.dcell import DCell
 
     device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     onto = go_shaped(args.genes, args.seed)
     cls = old_dcell_class() if side == "old" else DCell
     torch.manual_seed(0)
     t0 = time.perf_counter()
-    model = cls(args.genes, onto).to(device).train()
+    kwargs = {"precision": "bf16"} if side == "new-bf16" else {}
+    model = cls(args.genes, onto, **kwargs).to(device).train()
     build_s = time.perf_counter() - t0
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=side != "old")
     rng = np.random.default_rng(args.seed)
-    amp = side.endswith("bf16")
+    amp = side == "new-amp"
     ctx = torch.autocast(device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
     steps = max(2, args.steps // 8) if side == "old" else args.steps
-    times = []
+    times, cpu = [], []
     for step in range(args.warmup + steps):
         a = rng.integers(0, args.genes, args.batch)
         b = (a + rng.integers(1, args.genes, args.batch)) % args.genes
         idx = torch.from_numpy(np.stack([a, b], 1)).to(device)
         y = torch.from_numpy(rng.random(args.batch, dtype=np.float32)).to(device)
         _sync(device)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with ctx:
             loss = model(idx, y)["loss"]
         opt.zero_grad(set_to_none=True)
@@ -180,11 +189,14 @@ def run_side(side: str, args) -> dict:
         _sync(device)
         if step >= args.warmup:
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
     step_s = float(np.median(times))
     peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    return {"side": side, "device": machine(device), "batch": args.batch, "steps": len(times),
+    return {"side": side, "device": machine(device), "threads": torch.get_num_threads(),
+            "batch": args.batch, "steps": len(times),
             "step_s": round(step_s, 4), "pairs_per_s": round(args.batch / step_s, 1),
+            "pairs_per_cpu_s": round(args.batch / float(np.median(cpu)), 1),
             "peak_gb": round(peak / 1e9, 2), "build_s": round(build_s, 1),
             "load_avg": round(os.getloadavg()[0], 1), **describe(onto)}
 
@@ -206,23 +218,25 @@ def record(rows: list[dict]) -> None:
              (f"Synthetic GO-shaped ontology (`bench/dcell.py`, seed 0): {rows[0]['terms']:,} terms, "
              f"{rows[0]['levels']} levels, {rows[0]['weights_M']}M term weights, "
              f"6,000 genes; batch {rows[0]['batch']}, AdamW, median step."), "",
-             "| side | pairs/s | step (s) | peak memory (GB) | steps | load avg |", "|---|---|---|---|---|---|"]
+             "| side | threads | pairs/s | pairs per CPU-s | step (s) | peak memory (GB) | steps | load avg |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['side']} | {r['pairs_per_s']:,.0f} | {r['step_s']} | {r['peak_gb']} | "
-                     f"{r['steps']} | {r['load_avg']} |")
+        lines.append(f"| {r['side']} | {r['threads']} | {r['pairs_per_s']:,.0f} | {r['pairs_per_cpu_s']:,.0f} | "
+                     f"{r['step_s']} | {r['peak_gb']} | {r['steps']} | {r['load_avg']} |")
     with open(ROOT_DIR / "bench" / "RESULTS.md", "a") as f:
         f.write("\n".join(lines) + "\n")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
+    p.add_argument("--sides", nargs="+", choices=SIDES, help="default: all (on CPU all but new-amp)")
     p.add_argument("--genes", type=int, default=6000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=512)
     p.add_argument("--steps", type=int, default=16, help="timed steps (the old side runs 1/8)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     p.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md")
     p.add_argument("--describe", action="store_true", help="print the ontology's shape and exit")
     p.add_argument("--one", choices=SIDES, help=argparse.SUPPRESS)   # child process: one side
@@ -233,10 +247,11 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_side(args.one, args)))
         return
+    sides = args.sides or [s for s in SIDES if args.device != "cpu" or s != "new-amp"]
     rows = []
-    for side in args.sides:                       # one process per side: separate peaks
+    for side in sides:                       # one process per side: separate peaks
         cmd = [sys.executable, __file__, "--one", side]
-        for name in ("genes", "seed", "batch", "steps", "warmup", "device"):
+        for name in ("genes", "seed", "batch", "steps", "warmup", "device", "threads"):
             cmd += [f"--{name}", str(getattr(args, name))]
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if out.returncode:                        # say so and measure the other sides

@@ -80,7 +80,7 @@ else
   step specieslm 130 "$PY" bench/embed.py --device cuda --kmer-genes 200
   step epoch-1.3e7 130 "$PY" bench/train.py --device cuda --pairs 13000000 --batch 32768 --epoch \
        --skip-naive --rounds 1
-  step dcell-full-go 110 "$PY" bench/dcell.py --device cuda --batch 4096 --steps 16
+  step dcell-full-go 110 "$PY" bench/dcell.py --device cuda --batch 4096 --steps 16 --sides new new-amp new-bf16 old
 fi
 if [ -f bench/encoder.py ] && "$PY" bench/encoder.py speed --help 2>/dev/null | grep -q -- '--device'; then
   if [ "$DRY" = 1 ]; then

@@ -16,7 +16,8 @@ MAIN_FIELDS = ("model", "features", "embedder", "split", "epochs", "subset", "no
 # Options relevant to one model only (hidden on the form for other models).
 MODEL_ONLY = {
     "wt_warmup": WT_MODELS[:1], "wt_copies": WT_MODELS[:1],
-    "dcell_min_genes": ("dcell",), "dcell_alpha": ("dcell",), "gene_dim": ("gene-id", "interaction"),
+    "dcell_min_genes": ("dcell",), "dcell_alpha": ("dcell",), "dcell_precision": ("dcell",),
+    "gene_dim": ("gene-id", "interaction"),
     "smf_aware": ("interaction",), "interaction_weight": ("interaction",), "rank": ("interaction",),
 }
 NO_FEATURES = ("features", "embedder", "embed_model", "encoder_filters", "encoder_block", "encoder_width")

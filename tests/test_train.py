@@ -176,12 +176,13 @@ def test_config_round_trips_through_the_command_line():
 
 def test_config_choices_match_the_models():
     from cre_core import models
-    from cre_core.models import base, interaction
+    from cre_core.models import base, dcell, interaction
     from cre_core.train import config
 
     assert config.MODELS == models.MODELS and config.FEATURE_MODELS == models.FEATURE_MODELS
     assert config.NORMS == base.NORMS and config.POOLINGS == base.POOLINGS
     assert config.PAIR_FROM == interaction.PAIR_FROM
+    assert config.DCELL_PRECISIONS == dcell.PRECISIONS
 
 
 def test_cli_start_does_not_import_torch():
@@ -322,6 +323,23 @@ def test_other_models_train_on_both_splits(ws, model):
         assert s["status"] == "done" and s["n_test"] > 0 and s["mse"] is not None
     if model == "multiplicative":    # ε̂ = f̂ − f_i f_j is exactly 0: undefined correlation
         assert s["eps_pearson"] is None and s["pearson"] > 0.5
+
+
+def test_dcell_bf16_run_is_rebuilt_in_bf16(ws, monkeypatch):
+    """--dcell-precision reaches the model, is saved with the run and comes back with it; runs
+    saved before the option existed come back in fp32."""
+    from cre_core.models import dcell
+    from cre_core.train.rebuild import rebuild_model
+
+    monkeypatch.setattr(dcell, "BF16_MIN", 0)                # the tiny ontology's groups are small
+    s = train_run(ws, TrainConfig(model="dcell", dcell_min_genes=4, dcell_precision="bf16", **QUICK),
+                  echo=quiet)
+    assert s["status"] == "done" and math.isfinite(s["mse"])
+    checkpoint = load_checkpoint(Path(s["run_dir"]) / "checkpoints" / "best.pt")
+    model = rebuild_model(ws, checkpoint)
+    assert model.precision == "bf16" and all(g.bf16 for g in model.groups)
+    old = {k: v for k, v in checkpoint["meta"]["config"].items() if k != "dcell_precision"}
+    assert TrainConfig.from_dict(old).dcell_precision == "fp32"
 
 
 def _steps_per_epoch(n_train: int, batch: int = 64) -> int:

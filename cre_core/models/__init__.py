@@ -41,7 +41,8 @@ def build_model(
     name: str, n_genes: int, *, in_dim: int = 0, hidden: int = 128, phi_layers: int = 2,
     rho_layers: int = 2, norm: str = "none", dropout: float = 0.0, pooling: str = "sum",
     gene_dim: int = 64, wt_copies: int = 1, ontology: Ontology | None = None,
-    dcell_alpha: float = 0.3, smf: torch.Tensor | None = None, learned_genes: bool = False,
+    dcell_alpha: float = 0.3, dcell_precision: str = "fp32", smf: torch.Tensor | None = None,
+    learned_genes: bool = False,
     rank: int = 32, smf_aware: bool = True, interaction_weight: float = 5.0,
     pair_from: str = "features", pair_decay: float = 1.0, genes: GeneRepresentation | None = None,
 ) -> FitnessModel:
@@ -66,7 +67,7 @@ def build_model(
     if name == "dcell":
         if ontology is None:
             raise ValueError("dcell needs an ontology")
-        return DCell(n_genes, ontology, alpha=dcell_alpha)
+        return DCell(n_genes, ontology, alpha=dcell_alpha, precision=dcell_precision)
     if name == "interaction":
         if genes is None:
             genes = LearnedGenes(n_genes, gene_dim) if learned_genes else FeatureTable(n_genes, in_dim)

@@ -23,12 +23,13 @@ from cre_core.errors import CreError
 
 # Plain values (no torch import, so every CLI command starts fast); tests check they match
 # cre_core.models.MODELS / FEATURE_MODELS, cre_core.models.base.NORMS / POOLINGS and
-# cre_core.models.interaction.PAIR_FROM.
+# cre_core.models.interaction.PAIR_FROM and cre_core.models.dcell.PRECISIONS.
 MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id", "interaction")
 FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored", "interaction")
 NORMS = ("none", "batch", "layer")
 POOLINGS = ("sum", "mean")
 PAIR_FROM = ("features", "trunk")
+DCELL_PRECISIONS = ("fp32", "bf16")
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *, choices: tuple = (),
@@ -158,6 +159,10 @@ class TrainConfig:
                                   "propagation)", at_least=1)
     dcell_alpha: float = option(0.3, "dcell: weight of the per-term auxiliary losses",
                                 at_least=0, step=0.05)
+    dcell_precision: str = option("fp32", "dcell: fp32, or bf16 for the big terms' products "
+                                  "(forward and backward; weights, gradients and BatchNorm "
+                                  "statistics stay fp32): faster on CPUs with AMX and on GPUs, "
+                                  "not exact", choices=DCELL_PRECISIONS)
     patience: int = option(5, "early stopping: stop after N epochs without a better validation "
                            "loss", at_least=1)
     device: str = option("auto", "auto (CUDA when available), cpu or cuda",
@@ -244,9 +249,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
-        # runs saved before --pair-from existed computed ε/τ vectors from the trunk, and
-        # runs saved before --pair-ridge kept their trained ε map
-        data = {"pair_from": "trunk", "pair_ridge": False, **data}
+        # runs saved before --pair-from existed computed ε/τ vectors from the trunk, runs saved
+        # before --pair-ridge kept their trained ε map, and before --dcell-precision DCell was fp32
+        data = {"pair_from": "trunk", "pair_ridge": False, "dcell_precision": "fp32", **data}
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @classmethod
