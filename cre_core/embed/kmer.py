@@ -241,9 +241,8 @@ class WordsEmbedder(KmerEmbedder):
     Why a second embedder: the composition block is close to unique per window, so a model
     with many examples per gene can key on it as a gene identity and memorise partners instead
     of learning which motifs interact; on the demo's gene split the interaction model reaches
-    ε r 0.095 / 0.077 (seeds 0 / 1) from kmer features and 0.163 / 0.098 from the words alone
-    (0.211 / 0.152 once the ε map is solved by ridge, models/pair_ridge.py)
-    (bench/interactions.py). Choose ``words`` to ask what the motifs alone explain.
+    ε r 0.095 / 0.077 (seeds 0 / 1) from kmer features and 0.163 / 0.098 from the words alone,
+    0.211 / 0.152 once its ε map is solved by ridge (bench/interactions.py). Choose ``words`` to ask what the motifs alone explain.
     """
 
     name = "words"
