@@ -9,8 +9,8 @@ has one optimum, which conjugate gradients reach without forming the (D+1)² × 
 matrix: each step is two products with the gene-by-gene matrix of pairs (dense n × n; the
 yeast genome's 6,000 genes make it 290 MB). SGD on a low-rank factorisation of the same form
 stops far from that optimum when the genes are new: on the demo's gene split (small, seeds 0 / 1,
-words features) it reached ε r 0.49x / 0.34x the gene-level ceiling, the ridge optimum with λ
-chosen on the validation genes about 0.6x (bench/RESULTS.md).
+words features) ε r went from 0.49x / 0.34x the gene-level ceiling with the trained map to
+0.64x / 0.53x with the ridge optimum (bench/RESULTS.md, "Round 2, session 3").
 
 A symmetric W is Σ_k λ_k v_k v_kᵀ, so the solution is installed into the model's own pair map as
 its ``rank`` largest eigen-components: checkpoints, scans and ensembles are unchanged.
