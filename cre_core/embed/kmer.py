@@ -242,7 +242,8 @@ class WordsEmbedder(KmerEmbedder):
     with many examples per gene can key on it as a gene identity and memorise partners instead
     of learning which motifs interact; on the demo's gene split the interaction model reaches
     ε r 0.095 / 0.077 (seeds 0 / 1) from kmer features and 0.163 / 0.098 from the words alone,
-    0.211 / 0.152 once its ε map is solved by ridge (bench/interactions.py). Choose ``words`` to ask what the motifs alone explain.
+    0.211 / 0.152 once its ε map is solved by ridge (bench/interactions.py). Choose ``words``
+    to ask what the motifs alone explain.
     """
 
     name = "words"
