@@ -61,7 +61,7 @@ def solve(x: torch.Tensor, data: PairData, lam: float, start: torch.Tensor | Non
     The preconditioner is the normal operator of a fully measured matrix of the same gene
     degrees, C W C / S (C = X̃ᵀ diag(degree) X̃, S = the degrees' sum), which its eigenbasis
     inverts exactly: tens of iterations instead of hundreds."""
-    xt = torch.cat([x.double(), torch.ones(len(x), 1, dtype=torch.float64)], dim=1)
+    xt = _augmented(x)
     penalty = lam * 2 * data.count
     degree = data.mask.sum(1)
     values, basis = torch.linalg.eigh(xt.T @ (degree[:, None] * xt) / degree.sum().clamp(min=1).sqrt())
@@ -91,8 +91,13 @@ def solve(x: torch.Tensor, data: PairData, lam: float, start: torch.Tensor | Non
     return (w + w.T) / 2
 
 
+def _augmented(x: torch.Tensor) -> torch.Tensor:
+    """x̃ = [x, 1] in float64: the constant column carries W's linear and constant terms."""
+    return torch.cat([x.double(), torch.ones(len(x), 1, dtype=torch.float64)], dim=1)
+
+
 def predict(x: torch.Tensor, w: torch.Tensor, mean: float, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    xt = torch.cat([x.double(), torch.ones(len(x), 1, dtype=torch.float64)], dim=1)
+    xt = _augmented(x)
     left = (xt @ w)[torch.from_numpy(a)]
     return ((left * xt[torch.from_numpy(b)]).sum(1) + mean).numpy()
 

@@ -440,8 +440,7 @@ class _Run:
         fit = refit(cast(InteractionModel, self.core), self.table.idx, self.table.interaction,
                     self.split.train, self.split.val)
         if fit["used"]:
-            pred = predict_rows(self.core, self.idx, self.rows["val"], self.config.eval_batch_size, self.trainer.amp)
-            mse = regression_metrics(self.y[self.rows["val"]].cpu().numpy(), pred)["mse"]
+            mse = self._validate()["mse"]
             fit["val_mse"], fit["trained_val_mse"] = mse, saved["val_loss"]
             if mse <= saved["val_loss"]:
                 self.checkpoints.save_best(self.core, saved["epoch"], mse)
@@ -538,8 +537,7 @@ class _Run:
 
     def _end_epoch(self, epoch: int, train_loss: float, seconds: float) -> bool:
         """Validate, log, checkpoint; returns True when early stopping says stop (rank 0)."""
-        pred = predict_rows(self.core, self.idx, self.rows["val"], self.config.eval_batch_size, self.trainer.amp)
-        val = regression_metrics(self.y[self.rows["val"]].cpu().numpy(), pred)
+        val = self._validate()
         improved = self.early.update(epoch + 1, val["mse"])
         if improved:
             self.checkpoints.save_best(self.core, epoch + 1, val["mse"])
@@ -559,6 +557,12 @@ class _Run:
         )
         return self.early.should_stop
 
+    def _validate(self) -> dict:
+        """The validation set's metrics for the model as it stands (early stopping's input)."""
+        amp = self.engine.amp if self.engine else False
+        pred = predict_rows(self.core, self.idx, self.rows["val"], self.config.eval_batch_size, amp)
+        return regression_metrics(self.y[self.rows["val"]].cpu().numpy(), pred)
+
     def _closed_form_epoch(self) -> None:
         """Baselines without gradient steps: one 'epoch' of validation, then the test."""
         if not self.ctx.is_main:
@@ -566,8 +570,7 @@ class _Run:
         t0 = time.perf_counter()
         train_pred = predict_rows(self.core, self.idx, self.rows["train"], self.config.eval_batch_size)
         train_loss = regression_metrics(self.y[self.rows["train"]].cpu().numpy(), train_pred)["mse"]
-        pred = predict_rows(self.core, self.idx, self.rows["val"], self.config.eval_batch_size)
-        val = regression_metrics(self.y[self.rows["val"]].cpu().numpy(), pred)
+        val = self._validate()
         self.early.update(1, val["mse"])
         self.checkpoints.save_best(self.core, 1, val["mse"])
         self.log.epoch({"epoch": 1, "train_loss": train_loss, "val_loss": val["mse"],
