@@ -19,6 +19,7 @@ MODEL_ONLY = {
     "dcell_min_genes": ("dcell",), "dcell_alpha": ("dcell",), "dcell_precision": ("dcell",),
     "gene_dim": ("gene-id", "interaction"),
     "smf_aware": ("interaction",), "interaction_weight": ("interaction",), "rank": ("interaction",),
+    "pair_from": ("interaction",), "pair_decay": ("interaction",), "pair_ridge": ("interaction",),
 }
 NO_FEATURES = ("features", "embedder", "embed_model", "encoder_filters", "encoder_block", "encoder_width")
 

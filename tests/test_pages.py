@@ -327,5 +327,6 @@ def test_train_form_shows_each_models_options(tiny_workspace, monkeypatch):
         keys = {w.key for w in [*at.number_input, *at.selectbox, *at.checkbox, *at.text_input]}
         assert ("cfg_embedder" in keys) == (model in ("deepset", "wt-diff", "wt-anchored", "interaction")), model
         assert ("cfg_smf_aware" in keys) == ("cfg_rank" in keys) == (model == "interaction"), model
+        assert ("cfg_pair_from" in keys) == ("cfg_pair_ridge" in keys) == (model == "interaction"), model
         assert ("cfg_wt_warmup" in keys) == (model == "wt-diff"), model
         assert ("cfg_dcell_alpha" in keys) == ("cfg_dcell_precision" in keys) == (model == "dcell"), model
