@@ -38,14 +38,16 @@ class _Bf16Product(torch.autograd.Function):
 
     Why: on a CPU with AMX (Sapphire Rapids) oneDNN's bf16 products are several times faster
     than fp32, but autocast made the whole step slower (per-op casts, fp32 backward
-    products). Here the weight is cast once per step and kept for the backward, the inputs
+    products). Here the weight is cast once per step (into the group's reused bf16 copy: a fresh
+    cast of the big weights page-faults its memory every step) and kept for the backward, the inputs
     and outputs stay in the caller's dtype, so the master weights, their gradients (bf16
     products of fp32 sums, returned as fp32) and the BatchNorm statistics stay fp32.
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        x16, w16 = x.to(torch.bfloat16), weight.to(torch.bfloat16)
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, w16: torch.Tensor) -> torch.Tensor:
+        x16 = x.to(torch.bfloat16)
+        w16.copy_(weight)
         # oneDNN is slow when a product's left operand is a transposed view: keep xᵀ laid out
         # for the weight gradient (5% of the step at full GO scale, measured)
         ctx.save_for_backward(x16.transpose(1, 2).contiguous(), w16)
@@ -53,7 +55,7 @@ class _Bf16Product(torch.autograd.Function):
         return torch.bmm(x16, w16).to(x.dtype).add_(bias.unsqueeze(1))
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, None]:
         x16t, w16 = ctx.saved_tensors
         x_dtype, w_dtype = ctx.dtypes
         g16 = grad.to(torch.bfloat16)
@@ -62,29 +64,79 @@ class _Bf16Product(torch.autograd.Function):
             grad_x = torch.bmm(w16, g16.transpose(1, 2)).transpose(1, 2).to(
                 x_dtype, memory_format=torch.contiguous_format)
         grad_w = torch.bmm(x16t, g16).to(w_dtype)
-        return grad_x, grad_w, grad.sum(1)
+        return grad_x, grad_w, grad.sum(1), None
 
 
 class _Gather(torch.autograd.Function):
-    """Index gathers from one vector (a level's groups' inputs from the outputs below them).
+    """A level's inputs: index gathers from the store that holds every unit output below it.
 
-    Why not one ``index_select`` per group: each one's backward zero-fills a gradient as long
-    as the whole vector (millions of units at full GO scale) and autograd then sums them;
-    here a level fills one.
+    Why a store: each group's output is copied into one preallocated vector as it is computed
+    (concatenating them level by level copied the growing vector at every level), and the
+    backward fills one gradient vector per level, not one per group (each ``index_select``'s
+    backward zero-fills a gradient as long as the whole vector), whose slices go back, as
+    views, to the outputs this level reads (``sources``, at ``spans`` (offset, length)).
     """
 
     @staticmethod
-    def forward(ctx, flat: torch.Tensor, *indices: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(ctx, store: torch.Tensor, spans: list[tuple[int, int]], n_index: int,
+                *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        indices, sources = tensors[:n_index], tensors[n_index:]
         ctx.save_for_backward(*indices)
-        ctx.size = flat.shape[0]
-        return tuple(flat.index_select(0, i.reshape(-1)).view(i.shape) for i in indices)
+        ctx.spans, ctx.shapes = spans, [h.shape for h in sources]
+        ctx.size = max((o + n for o, n in spans), default=2)
+        return tuple(store.index_select(0, i.reshape(-1)).view(i.shape) for i in indices)
 
     @staticmethod
     def backward(ctx, *grads: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        indices = ctx.saved_tensors
         out = grads[0].new_zeros(ctx.size)
-        for index, grad in zip(ctx.saved_tensors, grads):
+        for index, grad in zip(indices, grads):
             out.index_add_(0, index.reshape(-1), grad.reshape(-1))
-        return (out, *[None] * len(grads))
+        views = [out[o:o + n].view(shape) for (o, n), shape in zip(ctx.spans, ctx.shapes)]
+        return (None, None, None, *[None] * len(indices), *views)
+
+
+class _NormTanhHeads(torch.autograd.Function):
+    """A group's BatchNorm (weighted batch statistics) → Tanh → heads, with a hand-written backward.
+
+    Why: autograd ran these as ~25 small ops per group forward and backward (about a third of a
+    step at full GO scale); the backward in closed form needs a few passes over (T, N, W).
+    Rows stand for ``share`` of the batch each, so with s_n = share, ẑ = (z − μ)·r, r = 1/√(σ² + ε),
+    μ = Σ s z and σ² = Σ s (z − μ)², the gradient is dz = rγ (g − s (Σ g + ẑ Σ g ẑ)), g = ∂L/∂(γẑ + β)
+    summed over rows (a row's gradient already sums the strains it stands for). Padding units
+    have γ = β = 0 here (so tanh gives 0) and get no parameter gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, share: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
+                mask: torch.Tensor, head_w: torch.Tensor, head_b: torch.Tensor, eps: float):
+        with torch.autocast(z.device.type, enabled=False):                     # statistics in z's dtype
+            mean = torch.bmm(share.unsqueeze(1), z)                             # (T, 1, W)
+            zh = z - mean
+            var = torch.bmm(share.unsqueeze(1), zh.square())
+            r = torch.rsqrt(var + eps)
+            zh.mul_(r)
+            gamma_m, beta_m = gamma * mask, beta * mask
+            h = torch.addcmul(beta_m.unsqueeze(1), zh, gamma_m.unsqueeze(1)).tanh_()
+            head = torch.baddbmm(head_b.unsqueeze(1).unsqueeze(2), h, head_w.unsqueeze(2)).squeeze(2)
+        ctx.save_for_backward(zh, h, r, share, gamma_m, mask, head_w)
+        ctx.mark_non_differentiable(mean, var)
+        return h, head, mean.squeeze(1), var.squeeze(1)
+
+    @staticmethod
+    def backward(ctx, grad_h, grad_head, _mean, _var):
+        zh, h, r, share, gamma_m, mask, head_w = ctx.saved_tensors
+        g = torch.zeros_like(h) if grad_h is None else grad_h.contiguous()
+        grad_head = grad_head.unsqueeze(2)                                       # (T, N, 1)
+        grad_head_w = torch.bmm(grad_head.transpose(1, 2), h).squeeze(1)
+        g = torch.baddbmm(g, grad_head, head_w.unsqueeze(1))
+        g = torch.ops.aten.tanh_backward(g, h)                                  # ∂L/∂(γẑ + β)
+        g_beta = g.sum(1)
+        g_gamma = (g * zh).sum(1)
+        coef = share.unsqueeze(2) * torch.addcmul(g_beta.unsqueeze(1), zh, g_gamma.unsqueeze(1))
+        grad_z = (g - coef).mul_((r.squeeze(1) * gamma_m).unsqueeze(1))
+        return (grad_z, None, g_gamma * mask, g_beta * mask, None, grad_head_w, grad_head.sum((1, 2)),
+                None)
 
 
 class _Group(nn.Module):
@@ -96,14 +148,15 @@ class _Group(nn.Module):
         super().__init__()
         t, i_max, w_max = len(in_dims), max(in_dims), max(widths)
         self.bf16 = bf16
+        self.weight16: torch.Tensor | None = None            # bf16 products: their weight copy
         self.weight = nn.Parameter(torch.empty(t, i_max, w_max).uniform_(-0.001, 0.001))
         self.bias = nn.Parameter(torch.empty(t, w_max).uniform_(-0.001, 0.001))
         self.bn = nn.BatchNorm1d(t * w_max)
         self.head_w = nn.Parameter(torch.empty(t, w_max).uniform_(-0.001, 0.001))
         self.head_b = nn.Parameter(torch.zeros(t))
-        unit = torch.zeros(t, w_max, dtype=torch.bool)
+        unit = torch.zeros(t, w_max)
         for k, w in enumerate(widths):
-            unit[k, :w] = True
+            unit[k, :w] = 1.0
         self.register_buffer("unit_mask", unit, persistent=False)
 
     def forward(self, x: torch.Tensor, row_weight: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -115,7 +168,9 @@ class _Group(nn.Module):
         of the full batch, so this equals BatchNorm1d over one row per strain.
         """
         if self.bf16:
-            z = cast(torch.Tensor, _Bf16Product.apply(x, self.weight, self.bias))
+            if self.weight16 is None or self.weight16.device != self.weight.device:
+                self.weight16 = torch.empty_like(self.weight, dtype=torch.bfloat16)
+            z = cast(torch.Tensor, _Bf16Product.apply(x, self.weight, self.bias, self.weight16))
         else:
             z = torch.baddbmm(self.bias.unsqueeze(1), x, self.weight)
         z = z.to(torch.promote_types(z.dtype, torch.float32))             # bf16 matmul (CUDA amp), fp32 stats
@@ -124,22 +179,21 @@ class _Group(nn.Module):
         # BatchNorm1d built with the defaults (running stats tracked, momentum 0.1) has all of them
         assert bn.running_mean is not None and bn.running_var is not None
         assert bn.num_batches_tracked is not None and bn.momentum is not None
-        if self.training:
-            share = (row_weight / batch).unsqueeze(1).to(z.dtype)                  # (T, 1, N)
-            mean = torch.bmm(share, z).squeeze(1)
-            var = torch.bmm(share, (z - mean.unsqueeze(1)).square()).squeeze(1)
-            with torch.no_grad():
-                m = bn.momentum
-                bn.running_mean.mul_(1 - m).add_(mean.reshape(-1).detach().float(), alpha=m)
-                unbiased = var.reshape(-1).detach().float() * (batch / max(batch - 1, 1))
-                bn.running_var.mul_(1 - m).add_(unbiased, alpha=m)
-                bn.num_batches_tracked += 1
-        else:
-            mean, var = bn.running_mean.view(t, w), bn.running_var.view(t, w)
-        scale = torch.rsqrt(var + bn.eps) * bn.weight.view(t, w)
-        h = torch.tanh((z - mean.unsqueeze(1)) * scale.unsqueeze(1) + bn.bias.view(t, 1, w))
-        h = h * self.unit_mask.unsqueeze(1).to(h.dtype)
-        return h, (h * self.head_w.unsqueeze(1)).sum(-1) + self.head_b.unsqueeze(1)
+        mask = self.unit_mask.to(z.dtype)
+        if not self.training:
+            mean, var = bn.running_mean.view(t, 1, w), bn.running_var.view(t, 1, w)
+            scale = torch.rsqrt(var + bn.eps) * bn.weight.view(t, 1, w)
+            h = torch.tanh((z - mean) * scale + bn.bias.view(t, 1, w)) * mask.unsqueeze(1)
+            return h, (h * self.head_w.unsqueeze(1)).sum(-1) + self.head_b.unsqueeze(1)
+        h, head, mean, var = _NormTanhHeads.apply(
+            z, (row_weight / batch).to(z.dtype), bn.weight.view(t, w), bn.bias.view(t, w), mask,
+            self.head_w, self.head_b, bn.eps)
+        with torch.no_grad():
+            m = bn.momentum
+            bn.running_mean.mul_(1 - m).add_(mean.reshape(-1).float(), alpha=m)
+            bn.running_var.mul_(1 - m).add_(var.reshape(-1).float(), alpha=m * batch / max(batch - 1, 1))
+            bn.num_batches_tracked += 1
+        return h, head
 
 
 class DCell(FitnessModel):
@@ -147,7 +201,8 @@ class DCell(FitnessModel):
 
     # buffers, declared for the type checker (also kids_k, src_kid_k, src_unit_k per group k)
     run_order: torch.Tensor
-    width_ext: torch.Tensor
+    stride: torch.Tensor
+    group_width: torch.Tensor
     group_of: torch.Tensor
     group_pos: torch.Tensor
     gene_runs: torch.Tensor
@@ -202,7 +257,9 @@ class DCell(FitnessModel):
                 runs_of[g].append(run_pos[t])
         buffers = {
             "run_order": torch.tensor(run_order, dtype=torch.long),
-            "width_ext": torch.tensor(widths + [0], dtype=torch.long),
+            "stride": torch.tensor([max(widths[t] for t in term_ids[group_of[t]]) for t in range(n_terms)] + [0],
+                                   dtype=torch.long),
+            "group_width": torch.tensor([max(widths[t] for t in c) for c in term_ids], dtype=torch.long),
             "group_of": torch.tensor(group_of, dtype=torch.long),
             "group_pos": torch.tensor(group_pos, dtype=torch.long),
             "gene_runs": _padded(runs_of, n_terms),
@@ -217,8 +274,10 @@ class DCell(FitnessModel):
         self.root_group = group_of[ontology.root]
         self.root_pos = group_pos[ontology.root]
         self.group_runs = [0] + list(itertools.accumulate(len(c) for c in term_ids))  # run positions
-        fed = {ontology.level[c] for kids_of in ontology.children for c in kids_of}
-        self.level_fed = [lv in fed for lv in sorted(set(ontology.level))]     # some parent reads it
+        self.group_shape = [(len(c), max(widths[t] for t in c)) for c in term_ids]
+        # the groups each level reads its children's outputs from
+        self.level_sources = [sorted({group_of[c] for k in ids for t in term_ids[k] for c in ontology.children[t]})
+                              for ids in self.level_groups]
 
     def eval_rows(self, default: int) -> int:
         return max(64, min(default, (1 << 24) // self.max_in))
@@ -228,79 +287,95 @@ class DCell(FitnessModel):
             for g in self.groups:
                 cast(_Group, g).head_b.fill_(mean)
 
-    def terms_forward(self, idx: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Root prediction (B,) and every group's head outputs ((B, terms of the group) each).
+    def terms_forward(self, idx: torch.Tensor) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Root prediction (B,) and every group's heads on its compact rows: (heads (T, N),
+        strain of each row (T, N); B for the shared row and padding rows).
 
         Why compact rows: a strain that deletes none of a term's genes gives that term the same
         input as every other such strain, so each term computes one shared row for them plus
         one row per strain that touches it (a pair touches ~1% of the leaves; only the terms
-        near the root see every strain). Term outputs live in one flat vector, term by term
-        (its shared row, then its strains' rows); a parent's input is an index gather from it.
+        near the root see every strain). A group's rows are padded to one count (``_bucket``)
+        and its output (T, N, W) is copied as it is to its place in one store, level by level; a
+        parent's input is an index gather from it (padding rows and units are never read).
         """
         b = idx.shape[0]
         n_terms = len(self.widths)
+        dev = idx.device
         genes = torch.where(set_mask(idx), idx, self.n_genes)                  # PAD → no gene
         # which strains touch which terms, in run order (terms of group k at group_runs[k]...)
-        touched = torch.zeros(n_terms + 1, b, dtype=torch.bool, device=idx.device)
+        touched = torch.zeros(n_terms + 1, b, dtype=torch.bool, device=dev)
         touched.scatter_(0, self.gene_runs[genes].reshape(b, -1).t(), True)
         at, strains = touched[:n_terms].nonzero(as_tuple=True)                 # sorted by run position
         count = touched[:n_terms].sum(1)                                        # strains per term
         ends = count.cumsum(0)
-        ranks = torch.arange(len(at), device=idx.device) - (ends - count)[at] + 1
+        ranks = torch.arange(len(at), device=dev) - (ends - count)[at] + 1
         # row of strain s in term t's block: 1 + its rank among t's strains, 0 = the shared row
-        row = torch.zeros(n_terms + 1, b + 1, dtype=torch.long, device=idx.device)
+        row = torch.zeros(n_terms + 1, b + 1, dtype=torch.long, device=dev)
         row[self.run_order[at], strains] = ranks
         counts, firsts = count.tolist(), [0] + ends.tolist()                   # one sync, not one a group
-        block = (1 + count) * self.width_ext[self.run_order]
-        start = torch.zeros(n_terms + 1, dtype=torch.long, device=idx.device)
-        start[self.run_order] = 2 + torch.cumsum(block, 0) - block              # slots 0, 1: 0, 1
+        rows_of = [_bucket(1 + max(counts[lo:hi]), 1 + b) for lo, hi in itertools.pairwise(self.group_runs)]
+        blocks = [t * n * w for (t, w), n in zip(self.group_shape, rows_of)]
+        offsets = [2 + o - n for o, n in zip(itertools.accumulate(blocks), blocks)]    # slots 0, 1: 0, 1
+        rows = torch.tensor(rows_of, dtype=torch.long, device=dev)
+        g_of = self.group_of[:n_terms]
+        start = torch.zeros(n_terms + 1, dtype=torch.long, device=dev)
+        start[:n_terms] = (torch.tensor(offsets, dtype=torch.long, device=dev)[g_of]
+                           + self.group_pos[:n_terms] * rows[g_of] * self.group_width[g_of])
         d_term = self.gene_direct_term[genes]                                   # (B, K, D)
         keep = d_term < n_terms
-        d_strain = torch.arange(b, device=idx.device).view(b, 1, 1).expand_as(d_term)[keep]
+        d_strain = torch.arange(b, device=dev).view(b, 1, 1).expand_as(d_term)[keep]
         d_term, d_slot = d_term[keep], self.gene_direct_slot[genes][keep]
         d_group = self.group_of[d_term]
 
         dtype = cast(_Group, self.groups[0]).weight.dtype
-        flat = torch.tensor([0.0, 1.0], dtype=dtype, device=idx.device)
-        heads: list[torch.Tensor] = []
+        store = torch.empty(offsets[self.root_group], dtype=dtype, device=dev)   # the root's group runs last
+        store[:2] = torch.tensor([0.0, 1.0])
+        outputs: dict[int, torch.Tensor] = {}
+        heads: list[tuple[torch.Tensor, torch.Tensor]] = []
         for level, ids in enumerate(self.level_groups):
             plans, indices = [], []
             for k in ids:
                 kids, src_kid = getattr(self, f"kids_{k}"), getattr(self, f"src_kid_{k}")
                 lo, hi = self.group_runs[k], self.group_runs[k + 1]            # its run positions
-                n_rows = count[lo:hi]
                 q, s, r = at[firsts[lo]:firsts[hi]] - lo, strains[firsts[lo]:firsts[hi]], ranks[firsts[lo]:firsts[hi]]
-                n_max = max(counts[lo:hi])
-                strain = torch.full((hi - lo, _bucket(1 + n_max, 1 + b)), b, dtype=torch.long, device=idx.device)
+                strain = torch.full((hi - lo, rows_of[k]), b, dtype=torch.long, device=dev)
                 strain[q, r] = s
                 # where each row's block of each child starts, then spread over the input slots
                 kid = kids.unsqueeze(1)                                         # (T, 1, C)
-                first = start[kid] + row[kid, strain.unsqueeze(2)] * self.width_ext[kid]   # (T, N, C)
-                t_, n_, i_ = hi - lo, strain.shape[1], src_kid.shape[1]
+                first = start[kid] + row[kid, strain.unsqueeze(2)] * self.stride[kid]   # (T, N, C)
+                t_, n_, i_ = hi - lo, rows_of[k], src_kid.shape[1]
                 index = first.gather(2, src_kid.unsqueeze(1).expand(t_, n_, i_))
                 index += getattr(self, f"src_unit_{k}").unsqueeze(1)            # (T, N, I)
                 mine = d_group == k
                 if bool(mine.any()):                 # deleted direct genes read the slot of 1
                     t = d_term[mine]
                     index[self.group_pos[t], row[t, d_strain[mine]], d_slot[mine]] = 1
-                plans.append((k, n_rows, n_max, q, s, r, n_))
+                plans.append((k, count[lo:hi], strain))
                 indices.append(index)
-            pieces = []
-            for (k, n_rows, n_max, q, s, r, n_), x in zip(plans, _Gather.apply(flat, *indices)):
-                group = cast(_Group, self.groups[k])
-                real = torch.arange(n_, device=idx.device).unsqueeze(0) <= n_rows.unsqueeze(1)
-                weight = real.to(dtype)
+            sources = self.level_sources[level]
+            spans = [(offsets[k], blocks[k]) for k in sources]
+            xs = _Gather.apply(store, spans, len(indices), *indices, *[outputs[k] for k in sources])
+            for (k, n_rows, strain), x in zip(plans, xs):
+                weight = (torch.arange(strain.shape[1], device=dev) <= n_rows.unsqueeze(1)).to(dtype)
                 weight[:, 0] = b - n_rows
-                h, head = group(x, weight, b)
-                if len(n_rows) == 1:                 # no padding units: a slice, not a mask
-                    pieces.append(h[0, :1 + n_max].reshape(-1))
-                else:
-                    pieces.append(h[real.unsqueeze(2) & group.unit_mask.unsqueeze(1)])
-                heads.append(head[:, 0].unsqueeze(0).expand(b, -1).index_put((s, q), head[q, r]))
-            if self.level_fed[level]:                # not the root's level
-                flat = torch.cat([flat, *pieces])
-        root = heads[self.root_group][:, self.root_pos]
+                h, head = cast(_Group, self.groups[k])(x, weight, b)
+                if k != self.root_group:
+                    store[offsets[k]:offsets[k] + blocks[k]] = h.detach().reshape(-1)
+                    outputs[k] = h
+                heads.append((head, strain))
+        root = heads[self.root_group][0][self.root_pos, row[self.ontology.root, :b]]
         return root, heads
+
+    def strain_heads(self, idx: torch.Tensor) -> list[torch.Tensor]:
+        """Every group's heads per strain, (B, terms of the group) each, in run order."""
+        b = idx.shape[0]
+        out = []
+        for head, strain in self.terms_forward(idx)[1]:
+            full = head[:, :1].t().expand(b, -1).clone()
+            t, n = (strain < b).nonzero(as_tuple=True)
+            full[strain[t, n], t] = head[t, n]
+            out.append(full)
+        return out
 
     def predict(self, idx: torch.Tensor) -> torch.Tensor:
         return self.terms_forward(idx)[0]
@@ -311,10 +386,29 @@ class DCell(FitnessModel):
         if target is not None:
             t = target.float()
             root_mse = F.mse_loss(root.float(), t)
-            aux = sum(((h.float() - t.unsqueeze(1)) ** 2).mean(0).sum() for h in heads)
-            out["loss"] = torch.sqrt(root_mse + 1e-12) + self.alpha * aux
+            out["loss"] = torch.sqrt(root_mse + 1e-12) + self.alpha * _heads_mse(heads, t)
             out["root_mse"] = root_mse.detach()
         return out
+
+
+def _heads_mse(heads: list[tuple[torch.Tensor, torch.Tensor]], target: torch.Tensor) -> torch.Tensor:
+    """Σ over terms of the MSE of the term's head over the batch, from the compact rows.
+
+    A term's shared row v₀ predicts every strain, and each strain that touches it swaps
+    (v₀ − y)² for (v − y)² = (v₀ − y)² + (v − v₀)(v + v₀ − 2y); Σ (v₀ − y)² over the batch is
+    B (v₀ − ȳ)² + Σ (y − ȳ)². No (batch, terms) table is built.
+    """
+    b = target.shape[0]
+    mean = target.mean()
+    spread = (target - mean).square().sum()
+    y = torch.cat([target, target.new_zeros(1)])                               # index b: no strain
+    total = target.new_zeros(())
+    for head, strain in heads:
+        head = head.float()
+        v0 = head[:, :1]
+        swap = (head - v0) * (head + v0 - 2 * y[strain]) * (strain < b)
+        total = total + b * (v0 - mean).square().sum() + len(head) * spread + swap.sum()
+    return total / b
 
 
 def _in_dim(onto: Ontology, widths: list[int], t: int) -> int:
