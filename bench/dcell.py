@@ -11,6 +11,8 @@ Sides, each in its own process so the peak memory (ru_maxrss, or CUDA max alloca
 
 - ``old``: the DCell of commit 65c8e0b (every term computes every strain over one dense state
   of all genes and units), loaded from git history; measured on fewer steps (it is slow).
+- ``prev`` / ``prev-bf16``: the DCell of commit 4f033db (session 3: compact rows, autograd
+  BatchNorm, rows compacted by masks, a (batch, terms) table of heads for the loss), fp32 / bf16.
 - ``new``: ``cre_core.models.dcell.DCell`` (compact rows: a term computes only the strains that
   delete one of its genes, plus one row shared by the rest).
 - ``new-bf16``: the same with ``precision="bf16"`` (``--dcell-precision bf16``): the big groups'
@@ -54,7 +56,9 @@ sys.path.insert(0, str(ROOT_DIR))
 from cre_core.data.go import Ontology
 
 OLD_COMMIT = "65c8e0b"          # the last commit with the dense-state DCell
-SIDES = ("old", "new", "new-bf16", "new-amp")
+PREV_COMMIT = "4f033db"         # compact rows, before the fused BatchNorm and the padded store
+SIDES = ("old", "prev", "prev-bf16", "new", "new-bf16", "new-amp")
+DEFAULT_CPU_SIDES = ("old", "new", "new-bf16")
 
 
 def go_shaped(n_genes: int = 6000, seed: int = 0) -> Ontology:
@@ -140,9 +144,9 @@ def describe(onto: Ontology) -> dict:
             "weights_M": round(sum(i * w for i, w in zip(in_dims, widths)) / 1e6, 1)}
 
 
-def old_dcell_class():
-    """DCell as of OLD_COMMIT, from git history (needs the repository's history)."""
-    src = subprocess.run(["git", "show", f"{OLD_COMMIT}:cre_core/models/dcell.py"], cwd=ROOT_DIR,
+def past_dcell_class(commit: str):
+    """DCell as of ``commit``, from git history (needs the repository's history)."""
+    src = subprocess.run(["git", "show", f"{commit}:cre_core/models/dcell.py"], cwd=ROOT_DIR,
                          capture_output=True, text=True, check=True).stdout
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(src)
@@ -162,10 +166,11 @@ def run_side(side: str, args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     onto = go_shaped(args.genes, args.seed)
-    cls = old_dcell_class() if side == "old" else DCell
+    cls = {"old": OLD_COMMIT, "prev": PREV_COMMIT}.get(side.removesuffix("-bf16"))
+    cls = past_dcell_class(cls) if cls else DCell
     torch.manual_seed(0)
     t0 = time.perf_counter()
-    kwargs = {"precision": "bf16"} if side == "new-bf16" else {}
+    kwargs = {"precision": "bf16"} if side.endswith("-bf16") else {}
     model = cls(args.genes, onto, **kwargs).to(device).train()
     build_s = time.perf_counter() - t0
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=side != "old")
@@ -229,7 +234,8 @@ def record(rows: list[dict]) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sides", nargs="+", choices=SIDES, help="default: all (on CPU all but new-amp)")
+    p.add_argument("--sides", nargs="+", choices=SIDES,
+                   help=f"default on CPU: {' '.join(DEFAULT_CPU_SIDES)}; on CUDA: all")
     p.add_argument("--genes", type=int, default=6000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=512)
@@ -247,7 +253,7 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_side(args.one, args)))
         return
-    sides = args.sides or [s for s in SIDES if args.device != "cpu" or s != "new-amp"]
+    sides = args.sides or (DEFAULT_CPU_SIDES if args.device == "cpu" else SIDES)
     rows = []
     for side in sides:                       # one process per side: separate peaks
         cmd = [sys.executable, __file__, "--one", side]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 from typing import cast
 
 import torch
@@ -67,8 +68,36 @@ class _Bf16Product(torch.autograd.Function):
         return grad_x, grad_w, grad.sum(1), None
 
 
+@dataclass
+class _Rows:
+    """A one-term group's input (1, N, I), read row by row: its direct genes' slots (0/1), then
+    each child's units, ``rows[j]`` picking child j's row for each of the term's rows.
+
+    Why: the big terms near the root (one to a group) read millions of inputs a step; copying
+    whole rows of a child (and adding whole rows back in the backward) costs a fraction of an
+    index per input.
+    """
+
+    direct: torch.Tensor | None                 # (N, D), or None without direct genes
+    blocks: list[tuple[int, int, int, int]]     # per child: (start in the store, rows, stride, width)
+    rows: torch.Tensor                          # (children, N)
+
+    def read(self, store: torch.Tensor) -> torch.Tensor:
+        parts = [] if self.direct is None else [self.direct]
+        for (start, n, stride, width), rows in zip(self.blocks, self.rows):
+            parts.append(store[start:start + n * stride].view(n, stride)[:, :width].index_select(0, rows))
+        return torch.cat(parts, 1).unsqueeze(0)
+
+    def add_back(self, out: torch.Tensor, grad: torch.Tensor) -> None:
+        at = 0 if self.direct is None else self.direct.shape[1]
+        for (start, n, stride, width), rows in zip(self.blocks, self.rows):
+            out[start:start + n * stride].view(n, stride)[:, :width].index_add_(0, rows, grad[0, :, at:at + width])
+            at += width
+
+
 class _Gather(torch.autograd.Function):
-    """A level's inputs: index gathers from the store that holds every unit output below it.
+    """A level's inputs, gathered from the store that holds every unit output below it: by an
+    index per input (groups of several terms) or row by row (:class:`_Rows`).
 
     Why a store: each group's output is copied into one preallocated vector as it is computed
     (concatenating them level by level copied the growing vector at every level), and the
@@ -78,22 +107,23 @@ class _Gather(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, store: torch.Tensor, spans: list[tuple[int, int]], n_index: int,
-                *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        indices, sources = tensors[:n_index], tensors[n_index:]
-        ctx.save_for_backward(*indices)
-        ctx.spans, ctx.shapes = spans, [h.shape for h in sources]
+    def forward(ctx, store: torch.Tensor, spans: list[tuple[int, int]], reads: list[torch.Tensor | _Rows],
+                *sources: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        ctx.reads, ctx.spans, ctx.shapes = reads, spans, [h.shape for h in sources]
         ctx.size = max((o + n for o, n in spans), default=2)
-        return tuple(store.index_select(0, i.reshape(-1)).view(i.shape) for i in indices)
+        return tuple(r.read(store) if isinstance(r, _Rows) else store.index_select(0, r.reshape(-1)).view(r.shape)
+                     for r in reads)
 
     @staticmethod
     def backward(ctx, *grads: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        indices = ctx.saved_tensors
         out = grads[0].new_zeros(ctx.size)
-        for index, grad in zip(indices, grads):
-            out.index_add_(0, index.reshape(-1), grad.reshape(-1))
+        for read, grad in zip(ctx.reads, grads):
+            if isinstance(read, _Rows):
+                read.add_back(out, grad)
+            else:
+                out.index_add_(0, read.reshape(-1), grad.reshape(-1))
         views = [out[o:o + n].view(shape) for (o, n), shape in zip(ctx.spans, ctx.shapes)]
-        return (None, None, None, *[None] * len(indices), *views)
+        return (None, None, None, *views)
 
 
 class _NormTanhHeads(torch.autograd.Function):
@@ -250,6 +280,7 @@ class DCell(FitnessModel):
         for k, chunk in enumerate(term_ids):
             for p, t in enumerate(chunk):
                 group_of[t], group_pos[t] = k, p
+        self.term_group, self.term_pos = group_of, group_pos
         run_pos = {t: i for i, t in enumerate(run_order)}
         runs_of: list[list[int]] = [[] for _ in range(n_genes + 1)]      # run positions of its terms
         for t, genes in enumerate(ontology.gene_sets()):
@@ -333,28 +364,22 @@ class DCell(FitnessModel):
         outputs: dict[int, torch.Tensor] = {}
         heads: list[tuple[torch.Tensor, torch.Tensor]] = []
         for level, ids in enumerate(self.level_groups):
-            plans, indices = [], []
+            plans = []
+            reads: list[torch.Tensor | _Rows] = []
             for k in ids:
-                kids, src_kid = getattr(self, f"kids_{k}"), getattr(self, f"src_kid_{k}")
                 lo, hi = self.group_runs[k], self.group_runs[k + 1]            # its run positions
                 q, s, r = at[firsts[lo]:firsts[hi]] - lo, strains[firsts[lo]:firsts[hi]], ranks[firsts[lo]:firsts[hi]]
                 strain = torch.full((hi - lo, rows_of[k]), b, dtype=torch.long, device=dev)
                 strain[q, r] = s
-                # where each row's block of each child starts, then spread over the input slots
-                kid = kids.unsqueeze(1)                                         # (T, 1, C)
-                first = start[kid] + row[kid, strain.unsqueeze(2)] * self.stride[kid]   # (T, N, C)
-                t_, n_, i_ = hi - lo, rows_of[k], src_kid.shape[1]
-                index = first.gather(2, src_kid.unsqueeze(1).expand(t_, n_, i_))
-                index += getattr(self, f"src_unit_{k}").unsqueeze(1)            # (T, N, I)
                 mine = d_group == k
-                if bool(mine.any()):                 # deleted direct genes read the slot of 1
-                    t = d_term[mine]
-                    index[self.group_pos[t], row[t, d_strain[mine]], d_slot[mine]] = 1
+                if hi - lo == 1:
+                    reads.append(self._rows(k, strain[0], row, offsets, rows_of, d_strain[mine], d_slot[mine]))
+                else:
+                    reads.append(self._index(k, strain, row, start, d_term[mine], d_strain[mine], d_slot[mine]))
                 plans.append((k, count[lo:hi], strain))
-                indices.append(index)
             sources = self.level_sources[level]
             spans = [(offsets[k], blocks[k]) for k in sources]
-            xs = _Gather.apply(store, spans, len(indices), *indices, *[outputs[k] for k in sources])
+            xs = _Gather.apply(store, spans, reads, *[outputs[k] for k in sources])
             for (k, n_rows, strain), x in zip(plans, xs):
                 weight = (torch.arange(strain.shape[1], device=dev) <= n_rows.unsqueeze(1)).to(dtype)
                 weight[:, 0] = b - n_rows
@@ -365,6 +390,39 @@ class DCell(FitnessModel):
                 heads.append((head, strain))
         root = heads[self.root_group][0][self.root_pos, row[self.ontology.root, :b]]
         return root, heads
+
+    def _index(self, k: int, strain: torch.Tensor, row: torch.Tensor, start: torch.Tensor, d_term: torch.Tensor,
+               d_strain: torch.Tensor, d_slot: torch.Tensor) -> torch.Tensor:
+        """Group k's input as one store index per input (T, N, I); a deleted direct gene reads
+        the store's slot of 1, an unused slot the slot of 0."""
+        kids, src_kid = getattr(self, f"kids_{k}"), getattr(self, f"src_kid_{k}")
+        # where each row's block of each child starts, then spread over the input slots
+        kid = kids.unsqueeze(1)                                                 # (T, 1, C)
+        first = start[kid] + row[kid, strain.unsqueeze(2)] * self.stride[kid]   # (T, N, C)
+        t, n = strain.shape
+        index = first.gather(2, src_kid.unsqueeze(1).expand(t, n, src_kid.shape[1]))
+        index += getattr(self, f"src_unit_{k}").unsqueeze(1)                    # (T, N, I)
+        if len(d_term):
+            index[self.group_pos[d_term], row[d_term, d_strain], d_slot] = 1
+        return index
+
+    def _rows(self, k: int, strain: torch.Tensor, row: torch.Tensor, offsets: list[int], rows_of: list[int],
+              d_strain: torch.Tensor, d_slot: torch.Tensor) -> _Rows:
+        """One-term group k's input read row by row (:class:`_Rows`)."""
+        t = self.term_ids[k][0]
+        n_direct = len(self.ontology.direct[t])
+        direct = None
+        if n_direct:
+            dtype = cast(_Group, self.groups[k]).weight.dtype
+            direct = torch.zeros(len(strain), n_direct, dtype=dtype, device=strain.device)
+            direct[row[t, d_strain], d_slot] = 1
+        kids = self.ontology.children[t]
+        blocks = []
+        for c in kids:
+            g = self.term_group[c]
+            width = self.group_shape[g][1]
+            blocks.append((offsets[g] + self.term_pos[c] * rows_of[g] * width, rows_of[g], width, self.widths[c]))
+        return _Rows(direct, blocks, row[getattr(self, f"kids_{k}")[0, 1:]][:, strain])
 
     def strain_heads(self, idx: torch.Tensor) -> list[torch.Tensor]:
         """Every group's heads per strain, (B, terms of the group) each, in run order."""
