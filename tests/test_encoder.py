@@ -285,6 +285,35 @@ def test_words_assemble_into_one_seed_per_motif_on_either_strand():
     assert [s.consensus for s in assemble([MOTIF[:8], MOTIF[2:10]], width=9)] == [MOTIF[:8], MOTIF[2:10]]
 
 
+def test_sense_view_counts_the_gene_orientation_and_is_what_the_pair_map_reads():
+    from cre_core.models.word_seeds import SLACK, Seed, seed_filters
+    from cre_core.train.config import TrainConfig
+    from cre_core.train.data import model_from_config
+
+    seqs = [f"TT{MOTIF}TTTT", f"TT{revcomp(MOTIF)}TTTT", "T" * 16]     # sense, antisense, none
+    enc = SeqEncoder(3, ("upstream",), filters=2, width=12, sense_view=True)
+    seed_filters(enc.weight, enc.bias, [Seed(MOTIF)])
+    enc.set_windows({"upstream": sequence_codes(seqs)})
+    enc.eval()
+    raw = enc.raw_all()
+    assert enc.out_dim == 8 and enc.pair_dim == 4                 # (max, top-k) × 2 filters × 2 views
+    # the shared view reads the motif on either strand alike; the sense view only as the gene reads
+    assert raw[0, 0] == pytest.approx(SLACK) and raw[1, 0] == pytest.approx(SLACK)
+    assert raw[0, 4] == pytest.approx(SLACK) and raw[1, 4] < SLACK - 1 and raw[2, 4] == 0
+    model = build_model("interaction", 3, hidden=8, rank=2, genes=enc)
+    assert model.pair_map.in_features == 4 and model.phi[0].in_features == 4    # trunk: shared view
+    assert torch.equal(model.pair_inputs(), enc.all()[:, 4:])
+    with torch.no_grad():
+        u = model.all_outputs()[:, 1:3]
+        assert torch.allclose(u, model.pair_map(enc.all()[:, 4:])[:, :2])
+    # only the interaction model's features map gets the view; runs saved before it keep one view
+    assert model_from_config(TrainConfig(model="interaction", embedder="encoder"), 3).genes.sense_view
+    assert not model_from_config(TrainConfig(model="deepset", embedder="encoder"), 3).encoder.sense_view
+    old = {k: v for k, v in TrainConfig(model="interaction", embedder="encoder").to_dict().items()
+           if k != "encoder_pair_view"}
+    assert not TrainConfig.from_dict(old).uses_encoder_pair_view
+
+
 def test_seeded_filter_fires_on_its_word_and_one_mismatch_only():
     from cre_core.models.word_seeds import SLACK, Seed, seed_filters
 

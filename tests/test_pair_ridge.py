@@ -77,3 +77,24 @@ def test_refit_installs_ridge_when_better_and_keeps_a_better_trained_map():
     assert kept["trained_map"]["val_eps_mse"] < 1e-10
     few = refit(m, idx, eps, train[:5], val)
     assert few == {"used": False, "reason": "too few measured ε pairs to fit and choose λ"}
+
+
+def test_refit_standardises_columns_so_their_scale_does_not_change_the_map():
+    x, _, a, b, eps = _world(seed=3)
+    idx = _sets(a, b)
+    rows = np.arange(len(a))
+    train, val = rows[(a < 80) & (b < 80)], rows[(a >= 80) & (b >= 80)]
+    preds = []
+    # the same features, then columns at scales 0.3-30 and shifted (as a BatchNorm's running
+    # statistics can leave them): one ridge solution, installed in each one's own units
+    for scale, shift in ((torch.ones(D), torch.zeros(D)), (torch.logspace(-0.5, 1.5, D), torch.arange(D) - 2.0)):
+        m = build_model("interaction", N, in_dim=D, hidden=8, rank=D + 1, pair_from="features")
+        m.set_features((x * scale + shift).float())
+        m.init_output(0.9)
+        done = refit(m, idx, eps, train, val)
+        assert done["used"]
+        m.eval()
+        with torch.no_grad():
+            preds.append(m.terms(torch.from_numpy(idx[val]))["interaction"].numpy())
+    assert np.allclose(preds[0], preds[1], atol=1e-4)
+    assert np.corrcoef(preds[1], eps[val])[0, 1] > 0.9

@@ -28,6 +28,17 @@ class GeneRepresentation(nn.Module):
     # True when ``all()`` costs no more than a gather (a table): models may then run φ on
     # every gene at once instead of on a batch's unique genes
     cheap_all = True
+    # the columns the interaction model's fitness trunk and its ε map read (a SeqEncoder with
+    # a sense view: its first and second half; else all of them)
+    trunk_columns = pair_columns = slice(None)
+
+    @property
+    def trunk_dim(self) -> int:
+        return len(range(self.out_dim)[self.trunk_columns])
+
+    @property
+    def pair_dim(self) -> int:
+        return len(range(self.out_dim)[self.pair_columns])
 
     def forward(self, genes: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

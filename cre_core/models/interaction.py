@@ -78,11 +78,11 @@ class InteractionModel(FitnessModel):
         if pair_from not in PAIR_FROM:
             raise ValueError(f"pair_from must be one of {PAIR_FROM}, not {pair_from!r}")
         self.pair_from, self.pair_decay = pair_from, pair_decay
-        self.phi = phi_net(genes.out_dim, hidden, phi_layers, norm, dropout)
+        self.phi = phi_net(genes.trunk_dim, hidden, phi_layers, norm, dropout)
         linear = pair_from == "features"
         # ŝ | u (pairs) | t (triples): all from φ, or ŝ from φ and u | t from the representation
         self.heads = nn.Linear(hidden, 1 if linear else 1 + 2 * rank)
-        self.pair_map = nn.Linear(genes.out_dim, 2 * rank) if linear else None
+        self.pair_map = nn.Linear(genes.pair_dim, 2 * rank) if linear else None
         self.pair_w = nn.Parameter(torch.zeros(rank))
         self.triple_w = nn.Parameter(torch.zeros(rank))
         self.pair_b = nn.Parameter(torch.zeros(()))
@@ -110,10 +110,15 @@ class InteractionModel(FitnessModel):
         return self._outputs(self.genes.all())
 
     def _outputs(self, rep: torch.Tensor) -> torch.Tensor:
-        out = self.heads(self.phi(rep))
+        out = self.heads(self.phi(rep[..., self.genes.trunk_columns]))
         if self.pair_map is None:
             return out
-        return torch.cat([out, self.pair_map(rep)], dim=-1)
+        return torch.cat([out, self.pair_map(rep[..., self.genes.pair_columns])], dim=-1)
+
+    def pair_inputs(self) -> torch.Tensor:
+        """Every gene's input to the features pair map, (n_genes, pair_dim): what ε̂ is a
+        bilinear form of (the representation's ``pair_columns``)."""
+        return self.genes.all()[:, self.genes.pair_columns]
 
     def param_groups(self, weight_decay: float) -> list[dict]:
         """The linear pair map and the ε/τ weights decay by ``pair_decay``, the rest as asked."""

@@ -14,6 +14,13 @@ words features) ε r went from 0.49x / 0.34x the gene-level ceiling with the tra
 
 A symmetric W is Σ_k λ_k v_k v_kᵀ, so the solution is installed into the model's own pair map as
 its ``rank`` largest eigen-components: checkpoints, scans and ensembles are unchanged.
+
+The columns are standardised over every gene before the solve (and the installed components
+mapped back to the representation's units), so the penalty weighs each column alike. Feature
+tables are z-scored already (a no-op for them); a sequence encoder's BatchNorm standardises by
+the running statistics of training batches, which left its columns at sd 0.8-3.5 over all genes
+and the weak-penalty columns overfitting (gene split, seed 1: ε r 0.48x the ceiling offline,
+0.55x standardised; bench/RESULTS.md, "Encoder ε on the gene split, session 4").
 """
 
 from __future__ import annotations
@@ -102,6 +109,20 @@ def predict(x: torch.Tensor, w: torch.Tensor, mean: float, a: np.ndarray, b: np.
     return ((left * xt[torch.from_numpy(b)]).sum(1) + mean).numpy()
 
 
+def standardise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(x - mean) / sd`` per column over the genes (a constant column is only centred), the
+    means and the sds."""
+    mean, sd = x.mean(0), x.std(0)
+    sd = torch.where(sd > 1e-8, sd, torch.ones_like(sd))
+    return (x - mean) / sd, mean, sd
+
+
+def in_units_of(vectors: torch.Tensor, mean: torch.Tensor, sd: torch.Tensor) -> torch.Tensor:
+    """Components over [z, 1] for z = (x - mean) / sd → the same components over [x, 1]."""
+    linear = vectors[:-1] / sd[:, None]
+    return torch.cat([linear, (vectors[-1] - (mean / sd) @ vectors[:-1]).unsqueeze(0)])
+
+
 def components(w: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``rank`` eigen-components of largest |λ|: vectors (D+1, rank) and weights (rank,)."""
     values, vectors = torch.linalg.eigh(w)
@@ -125,7 +146,7 @@ def refit(model: InteractionModel, idx: np.ndarray, interaction: np.ndarray, tra
         return {"used": False, "reason": "too few measured ε pairs to fit and choose λ"}
     model.eval()
     with torch.no_grad():
-        x = model.genes.all().double().cpu()
+        x, mean, sd = standardise(model.pair_inputs().double().cpu())
         sets = torch.from_numpy(np.stack([va[0], va[1]], 1)).to(next(model.parameters()).device)
         trained = model.terms(sets)["interaction"].double().cpu().numpy()
     sgd = {"val_eps_mse": float(np.mean((trained - va[2]) ** 2)), "val_eps_r": _r(trained, va[2])}
@@ -148,7 +169,8 @@ def refit(model: InteractionModel, idx: np.ndarray, interaction: np.ndarray, tra
     out = {"used": chosen is not None, "chosen": best, "trained_map": sgd, "tried": tried,
            "n_pairs": data.count}
     if chosen is not None:
-        model.install_pair_map(*components(chosen, model.rank), data.mean)
+        vectors, weights = components(chosen, model.rank)
+        model.install_pair_map(in_units_of(vectors, mean, sd), weights, data.mean)
     return out
 
 

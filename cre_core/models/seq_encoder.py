@@ -24,6 +24,21 @@ by a BatchNorm (the raw values sit near the same level for every gene, so withou
 first steps see inputs of a scale nothing else in the model has): ``out_dim = 2 * filters *
 len(regions)``. ``raw_all()`` gives the values before it (the motif report reads those).
 
+With ``sense_view`` (the interaction model's features ε map, ``--encoder-pair-view``) the same
+activations are pooled a second time on the sense strand only (the gene's orientation, in which
+the windows are read and the words embedder counts) and appended after those blocks in the
+same layout: ``out_dim`` doubles; ``pair_columns`` names the second half (the ε map reads it),
+``trunk_columns`` the first (the fitness trunk reads it, as without the view). Why: ε follows
+which genes share a module's motif, and the better strand adds every chance hit of the reverse
+complement to that count (on the demo's downstream windows the best column per module
+correlates with membership at r 0.80 / 0.77 on average at seeds 0 / 1 on the better strand,
+0.92 / 0.88 on the sense strand; seeded filters). On the demo's gene split the ridge ε
+map reaches 0.58x / 0.52x the ceiling with the sense view, 0.41x / 0.29x without it (same
+filters and ridge; bench/RESULTS.md, "Encoder ε on the gene split, session 4"). The trunk does
+not read the sense view: ~700 training singles against twice the columns let it fit single
+genes (one unmeasured gene's ŝ fell from ~0.9 to 0.35 at seed 0). The first half is
+unchanged, so the motif report, the attribution's hits and the export read it as before.
+
 Training (cre_core.train.loop, ``--encoder-pretrain``) first fits the encoder with the model on
 the training genes' single mutants, then ``freeze``s it: later steps read cached vectors.
 
@@ -79,16 +94,20 @@ class SeqEncoder(GeneRepresentation):
         regions: the windows read, in output order (``upstream``, ``downstream``).
         filters: number of first-layer PWM filters.
         width: filter width in bp.
+        sense_view: also pool on the sense strand alone, for the ε map (module docstring).
     """
 
     cheap_all = False
 
     def __init__(self, n_genes: int, regions: tuple[str, ...] | list[str], filters: int = 64,
-                 width: int = 15) -> None:
+                 width: int = 15, sense_view: bool = False) -> None:
         super().__init__()
         self.n_genes, self.regions = n_genes, tuple(regions)
-        self.filters, self.width = filters, width
-        self.out_dim = 2 * filters * len(self.regions)
+        self.filters, self.width, self.sense_view = filters, width, sense_view
+        shared = 2 * filters * len(self.regions)
+        self.out_dim = 2 * shared if sense_view else shared
+        if sense_view:
+            self.trunk_columns, self.pair_columns = slice(0, shared), slice(shared, self.out_dim)
         # a random window scores about N(0, 4): filters start selective, so the few windows that
         # pass the ReLU steer each filter towards one motif (a smaller start learns much slower)
         self.weight = nn.Parameter(torch.randn(filters, 4, width) * 2.0 / width ** 0.5)
@@ -143,21 +162,25 @@ class SeqEncoder(GeneRepresentation):
         best, strand = self.strand_activations(x).max(2)
         return best, strand.bool()
 
-    def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        """One-hot (u, L, 4) of one region → (u, 2·filters): per filter the max and the mean of
-        the TOP_K largest activations over positions and both strands."""
+    def pooled(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """One-hot (u, L, 4) of one region → its views, (u, 2·filters) each: per filter the max
+        and the mean of the TOP_K largest activations over positions and both strands, then
+        (``sense_view``) the same over the sense strand's positions only."""
         act = self.strand_activations(x).float()
-        flat = act.reshape(len(act), -1, self.filters)          # (u, 2·positions, filters)
-        top = flat.topk(min(TOP_K, flat.shape[1]), dim=1).values
-        return torch.cat([top[:, 0], top.mean(1)], dim=1)
+        views = [act.reshape(len(act), -1, self.filters)]       # (u, 2·positions, filters)
+        if self.sense_view:
+            views.append(act[:, :, 0])
+        return [_max_and_top(v) for v in views]
 
     def encode_onehot(self, onehots: list[torch.Tensor]) -> torch.Tensor:
         """Vectors (u, out_dim) from one one-hot tensor per region (attribution's entry point)."""
         return self.norm(self.raw_onehot(onehots))
 
     def raw_onehot(self, onehots: list[torch.Tensor]) -> torch.Tensor:
-        """The pooled values before the BatchNorm, (u, out_dim)."""
-        return torch.cat([self.pooled(x) for x in onehots], dim=1)
+        """The pooled values before the BatchNorm, (u, out_dim): every region's shared view, then
+        (``sense_view``) every region's sense view."""
+        per_region = [self.pooled(x) for x in onehots]
+        return torch.cat([views[v] for v in range(len(per_region[0])) for views in per_region], dim=1)
 
     def _raw_codes(self, *codes: torch.Tensor) -> torch.Tensor:
         return self.raw_onehot([one_hot(c) for c in codes])
@@ -197,7 +220,7 @@ class SeqEncoder(GeneRepresentation):
     @torch.no_grad()
     def raw_all(self) -> torch.Tensor:
         """Every gene's pooled values before the norm (eval mode: cached): column block
-        ``r`` of the max-pooled activations is ``[2·filters·r, 2·filters·r + filters)``."""
+        ``r`` of the max-pooled activations (shared view) is ``[2·filters·r, 2·filters·r + filters)``."""
         if self.training or self._raw_cache is None:
             raw = self.raw_genes(torch.arange(self.n_genes, device=self.bias.device)).float()
             if self.training:
@@ -225,3 +248,10 @@ class SeqEncoder(GeneRepresentation):
     def _load_from_state_dict(self, *args, **kwargs) -> None:
         self._cache = self._raw_cache = None
         super()._load_from_state_dict(*args, **kwargs)
+
+
+def _max_and_top(act: torch.Tensor) -> torch.Tensor:
+    """(u, sites, filters) activations → (u, 2·filters): the max and the mean of the TOP_K
+    largest per filter."""
+    top = act.topk(min(TOP_K, act.shape[1]), dim=1).values
+    return torch.cat([top[:, 0], top.mean(1)], dim=1)

@@ -29,7 +29,10 @@ from cre_core.embed.base import Window
 from cre_core.embed.kmer import enriched_words, word_text
 from cre_core.genome.dna import reverse_complement
 
-MIN_OVERLAP = 6        # bases two words must share, identically, to be the same motif
+MIN_OVERLAP = 7        # bases two words must share, identically, to be the same motif: the
+                       # 8-mers of one motif overlap by 7 (one step apart); at 6 two motifs'
+                       # words often chain into one chimeric seed (8 of the demo's 25
+                       # upstream module motifs lost their own filter at seed 0)
 SCALE = 1.0            # weight of a seed base (a random filter's site scores about N(0, 4))
 SLACK = 1.5            # an exact site scores SLACK·SCALE after the bias
 

@@ -193,7 +193,7 @@ class TrainConfig:
                               "replace the ε map by its ridge-regression optimum (λ chosen on "
                               "validation ε) when that fits validation ε better "
                               "(--no-pair-ridge: keep the trained map)")
-    encoder_filters: int = option(64, "--embedder encoder: number of first-layer PWM filters (each "
+    encoder_filters: int = option(96, "--embedder encoder: number of first-layer PWM filters (each "
                                   "read on both strands)", at_least=1, below=1025)
     encoder_block: int = option(32, "--embedder encoder: a batch holds the pairs between two random "
                                 "blocks of N genes (at most --batch-size of them), so a step encodes "
@@ -212,6 +212,11 @@ class TrainConfig:
                                "as a share of --lr (small: seeded filters are refined, not "
                                "overwritten, and have less room to fit single genes)", above=0,
                                step=0.05)
+    encoder_pair_view: bool = option(True, "--embedder encoder with the interaction model's features "
+                                     "pair map: the ε map reads its own view of the filters, pooled on "
+                                     "the sense strand (the gene's orientation) only; the fitness trunk "
+                                     "keeps the vector of motifs on either strand (--no-encoder-pair-view: "
+                                     "the ε map reads that vector too)")
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -239,6 +244,12 @@ class TrainConfig:
         return self.uses_features and self.embedder == "encoder"
 
     @property
+    def uses_encoder_pair_view(self) -> bool:
+        """The encoder adds its sense-strand view for the features pair map (--encoder-pair-view)."""
+        return (self.uses_windows and self.encoder_pair_view and self.model == "interaction"
+                and self.pair_from == "features")
+
+    @property
     def uses_table(self) -> bool:
         """The model reads a feature table from the embeddings layer."""
         return self.uses_features and self.embedder != "encoder"
@@ -250,8 +261,10 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         # runs saved before --pair-from existed computed ε/τ vectors from the trunk, runs saved
-        # before --pair-ridge kept their trained ε map, and before --dcell-precision DCell was fp32
-        data = {"pair_from": "trunk", "pair_ridge": False, "dcell_precision": "fp32", **data}
+        # before --pair-ridge kept their trained ε map, before --dcell-precision DCell was fp32,
+        # and before --encoder-pair-view the encoder had one (both-strand) view
+        data = {"pair_from": "trunk", "pair_ridge": False, "dcell_precision": "fp32",
+                "encoder_pair_view": False, **data}
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @classmethod
