@@ -28,6 +28,11 @@ from cre_core.genome.sources import load_genome
 from cre_core.textio import check_readable
 from cre_core.workspace import Workspace
 
+# DuckDB's buffer pool on the ingest's connection (its default is 80% of the RAM): the full
+# preset's 1.3e7 SGA rows peaked at 1.9-2.0 GiB with the default and 1.1 GiB with this limit,
+# in about the same time (written row groups are evicted, not kept; bench/RESULTS.md)
+INGEST_MEMORY = "1GB"
+
 
 @dataclass
 class IngestRequest:
@@ -277,6 +282,7 @@ def ingest(ws: Workspace, request: IngestRequest,
     con = ws.connect(read_only=False)
     # Raw rows need no particular order; dropping it lets DuckDB insert in parallel, with less memory.
     con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET memory_limit = '{INGEST_MEMORY}'")
     try:
         con.begin()
         try:
