@@ -150,8 +150,9 @@ class _NormTanhHeads(torch.autograd.Function):
             h = torch.addcmul(beta_m.unsqueeze(1), zh, gamma_m.unsqueeze(1)).tanh_()
             head = torch.baddbmm(head_b.unsqueeze(1).unsqueeze(2), h, head_w.unsqueeze(2)).squeeze(2)
         ctx.save_for_backward(zh, h, r, share, gamma_m, mask, head_w)
+        mean, var = mean.squeeze(1), var.squeeze(1)                             # for the running statistics
         ctx.mark_non_differentiable(mean, var)
-        return h, head, mean.squeeze(1), var.squeeze(1)
+        return h, head, mean, var
 
     @staticmethod
     def backward(ctx, grad_h, grad_head, _mean, _var):
