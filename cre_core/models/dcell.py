@@ -146,9 +146,8 @@ class _NormTanhHeads(torch.autograd.Function):
             var = torch.bmm(share.unsqueeze(1), zh.square())
             r = torch.rsqrt(var + eps)
             zh.mul_(r)
-            gamma_m, beta_m = gamma * mask, beta * mask
-            h = torch.addcmul(beta_m.unsqueeze(1), zh, gamma_m.unsqueeze(1)).tanh_()
-            head = torch.baddbmm(head_b.unsqueeze(1).unsqueeze(2), h, head_w.unsqueeze(2)).squeeze(2)
+            gamma_m = gamma * mask
+            h, head = _tanh_heads(zh, gamma_m, beta * mask, head_w, head_b)
         ctx.save_for_backward(zh, h, r, share, gamma_m, mask, head_w)
         mean, var = mean.squeeze(1), var.squeeze(1)                             # for the running statistics
         ctx.mark_non_differentiable(mean, var)
@@ -168,6 +167,14 @@ class _NormTanhHeads(torch.autograd.Function):
         grad_z = (g - coef).mul_((r.squeeze(1) * gamma_m).unsqueeze(1))
         return (grad_z, None, g_gamma * mask, g_beta * mask, None, grad_head_w, grad_head.sum((1, 2)),
                 None)
+
+
+def _tanh_heads(zh: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, head_w: torch.Tensor,
+                head_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised pre-activations ẑ (T, N, W) → unit outputs tanh(γẑ + β) (0 where γ = β = 0:
+    the padding units) and the terms' heads (T, N)."""
+    h = torch.addcmul(beta.unsqueeze(1), zh, gamma.unsqueeze(1)).tanh_()
+    return h, torch.baddbmm(head_b.view(-1, 1, 1), h, head_w.unsqueeze(2)).squeeze(2)
 
 
 class _Group(nn.Module):
@@ -212,10 +219,10 @@ class _Group(nn.Module):
         assert bn.num_batches_tracked is not None and bn.momentum is not None
         mask = self.unit_mask.to(z.dtype)
         if not self.training:
-            mean, var = bn.running_mean.view(t, 1, w), bn.running_var.view(t, 1, w)
-            scale = torch.rsqrt(var + bn.eps) * bn.weight.view(t, 1, w)
-            h = torch.tanh((z - mean) * scale + bn.bias.view(t, 1, w)) * mask.unsqueeze(1)
-            return h, (h * self.head_w.unsqueeze(1)).sum(-1) + self.head_b.unsqueeze(1)
+            zh = (z - bn.running_mean.view(t, 1, w)) * torch.rsqrt(bn.running_var.view(t, 1, w) + bn.eps)
+            with torch.autocast(z.device.type, enabled=False):                 # heads in z's dtype
+                return _tanh_heads(zh, bn.weight.view(t, w) * mask, bn.bias.view(t, w) * mask, self.head_w,
+                                   self.head_b)
         h, head, mean, var = _NormTanhHeads.apply(
             z, (row_weight / batch).to(z.dtype), bn.weight.view(t, w), bn.bias.view(t, w), mask,
             self.head_w, self.head_b, bn.eps)
@@ -233,7 +240,6 @@ class DCell(FitnessModel):
     # buffers, declared for the type checker (also kids_k, src_kid_k, src_unit_k per group k)
     run_order: torch.Tensor
     stride: torch.Tensor
-    group_width: torch.Tensor
     group_of: torch.Tensor
     group_pos: torch.Tensor
     gene_runs: torch.Tensor
@@ -282,6 +288,7 @@ class DCell(FitnessModel):
             for p, t in enumerate(chunk):
                 group_of[t], group_pos[t] = k, p
         self.term_group, self.term_pos = group_of, group_pos
+        self.group_shape = [(len(c), max(widths[t] for t in c)) for c in term_ids]      # (terms, width)
         run_pos = {t: i for i, t in enumerate(run_order)}
         runs_of: list[list[int]] = [[] for _ in range(n_genes + 1)]      # run positions of its terms
         for t, genes in enumerate(ontology.gene_sets()):
@@ -289,9 +296,9 @@ class DCell(FitnessModel):
                 runs_of[g].append(run_pos[t])
         buffers = {
             "run_order": torch.tensor(run_order, dtype=torch.long),
-            "stride": torch.tensor([max(widths[t] for t in term_ids[group_of[t]]) for t in range(n_terms)] + [0],
+            # a term's row stride in the store: its group's (padded) width; 0 for "no term"
+            "stride": torch.tensor([self.group_shape[group_of[t]][1] for t in range(n_terms)] + [0],
                                    dtype=torch.long),
-            "group_width": torch.tensor([max(widths[t] for t in c) for c in term_ids], dtype=torch.long),
             "group_of": torch.tensor(group_of, dtype=torch.long),
             "group_pos": torch.tensor(group_pos, dtype=torch.long),
             "gene_runs": _padded(runs_of, n_terms),
@@ -306,7 +313,6 @@ class DCell(FitnessModel):
         self.root_group = group_of[ontology.root]
         self.root_pos = group_pos[ontology.root]
         self.group_runs = [0] + list(itertools.accumulate(len(c) for c in term_ids))  # run positions
-        self.group_shape = [(len(c), max(widths[t] for t in c)) for c in term_ids]
         # the groups each level reads its children's outputs from
         self.level_sources = [sorted({group_of[c] for k in ids for t in term_ids[k] for c in ontology.children[t]})
                               for ids in self.level_groups]
@@ -352,12 +358,15 @@ class DCell(FitnessModel):
         g_of = self.group_of[:n_terms]
         start = torch.zeros(n_terms + 1, dtype=torch.long, device=dev)
         start[:n_terms] = (torch.tensor(offsets, dtype=torch.long, device=dev)[g_of]
-                           + self.group_pos[:n_terms] * rows[g_of] * self.group_width[g_of])
+                           + self.group_pos[:n_terms] * rows[g_of] * self.stride[:n_terms])
         d_term = self.gene_direct_term[genes]                                   # (B, K, D)
         keep = d_term < n_terms
         d_strain = torch.arange(b, device=dev).view(b, 1, 1).expand_as(d_term)[keep]
         d_term, d_slot = d_term[keep], self.gene_direct_slot[genes][keep]
-        d_group = self.group_of[d_term]
+        # deleted direct genes, split by group (one host sync, not one a group)
+        order = torch.argsort(self.group_of[d_term], stable=True)
+        per_group = torch.bincount(self.group_of[d_term], minlength=len(self.groups)).tolist()
+        direct = [v[order].split(per_group) for v in (d_term, d_strain, d_slot)]
 
         dtype = cast(_Group, self.groups[0]).weight.dtype
         store = torch.empty(offsets[self.root_group], dtype=dtype, device=dev)   # the root's group runs last
@@ -372,11 +381,11 @@ class DCell(FitnessModel):
                 q, s, r = at[firsts[lo]:firsts[hi]] - lo, strains[firsts[lo]:firsts[hi]], ranks[firsts[lo]:firsts[hi]]
                 strain = torch.full((hi - lo, rows_of[k]), b, dtype=torch.long, device=dev)
                 strain[q, r] = s
-                mine = d_group == k
+                d_term, d_strain, d_slot = (v[k] for v in direct)
                 if hi - lo == 1:
-                    reads.append(self._rows(k, strain[0], row, offsets, rows_of, d_strain[mine], d_slot[mine]))
+                    reads.append(self._rows(k, strain[0], row, offsets, rows_of, d_strain, d_slot))
                 else:
-                    reads.append(self._index(k, strain, row, start, d_term[mine], d_strain[mine], d_slot[mine]))
+                    reads.append(self._index(k, strain, row, start, d_term, d_strain, d_slot))
                 plans.append((k, count[lo:hi], strain))
             sources = self.level_sources[level]
             spans = [(offsets[k], blocks[k]) for k in sources]

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from cre_core.train.metrics import pearson
+
 if TYPE_CHECKING:
     from cre_core.models.interaction import InteractionModel
 
@@ -149,9 +151,9 @@ def refit(model: InteractionModel, idx: np.ndarray, interaction: np.ndarray, tra
         x, mean, sd = standardise(model.pair_inputs().double().cpu())
         sets = torch.from_numpy(np.stack([va[0], va[1]], 1)).to(next(model.parameters()).device)
         trained = model.terms(sets)["interaction"].double().cpu().numpy()
-    sgd = {"val_eps_mse": float(np.mean((trained - va[2]) ** 2)), "val_eps_r": _r(trained, va[2])}
-    least = float(np.mean((trained - va[2]) ** 2))
-    best = {"lambda": None, **sgd}
+    sgd = {"val_eps_mse": float(np.mean((trained - va[2]) ** 2)), "val_eps_r": pearson(trained, va[2])}
+    least = sgd["val_eps_mse"]
+    best: dict = {"lambda": None, **sgd}
     data = PairData.build(len(x), *tr)
     w: torch.Tensor | None = None
     chosen: torch.Tensor | None = None
@@ -160,7 +162,7 @@ def refit(model: InteractionModel, idx: np.ndarray, interaction: np.ndarray, tra
         w = solve(x, data, lam, w)
         pred = predict(x, w, data.mean, va[0], va[1])
         mse = float(np.mean((pred - va[2]) ** 2))
-        entry = {"lambda": lam, "val_eps_mse": mse, "val_eps_r": _r(pred, va[2])}
+        entry = {"lambda": lam, "val_eps_mse": mse, "val_eps_r": pearson(pred, va[2])}
         tried.append(entry)
         if mse < least:
             best, least, chosen = entry, mse, w
@@ -173,6 +175,3 @@ def refit(model: InteractionModel, idx: np.ndarray, interaction: np.ndarray, tra
         model.install_pair_map(in_units_of(vectors, mean, sd), weights, data.mean)
     return out
 
-
-def _r(pred: np.ndarray, target: np.ndarray) -> float | None:
-    return float(np.corrcoef(pred, target)[0, 1]) if np.std(pred) > 0 and np.std(target) > 0 else None

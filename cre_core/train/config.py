@@ -244,10 +244,15 @@ class TrainConfig:
         return self.uses_features and self.embedder == "encoder"
 
     @property
+    def uses_features_pair_map(self) -> bool:
+        """The interaction model's ε/τ vectors are one linear map of the representation
+        (--pair-from features): what --pair-ridge solves and --encoder-pair-view feeds."""
+        return self.model == "interaction" and self.pair_from == "features"
+
+    @property
     def uses_encoder_pair_view(self) -> bool:
         """The encoder adds its sense-strand view for the features pair map (--encoder-pair-view)."""
-        return (self.uses_windows and self.encoder_pair_view and self.model == "interaction"
-                and self.pair_from == "features")
+        return self.uses_windows and self.encoder_pair_view and self.uses_features_pair_map
 
     @property
     def uses_table(self) -> bool:

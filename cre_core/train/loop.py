@@ -423,7 +423,7 @@ class _Run:
             self.position["epoch"] = epoch + 1          # every rank (rank 0 also set it when saving)
             if stop:
                 break
-        if self.ctx.is_main and cfg.model == "interaction" and cfg.pair_from == "features" and cfg.pair_ridge:
+        if self.ctx.is_main and cfg.uses_features_pair_map and cfg.pair_ridge:
             self._refit_pairs()
 
     def _refit_pairs(self) -> None:
