@@ -166,8 +166,8 @@ def run_side(side: str, args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     onto = go_shaped(args.genes, args.seed)
-    cls = {"old": OLD_COMMIT, "prev": PREV_COMMIT}.get(side.removesuffix("-bf16"))
-    cls = past_dcell_class(cls) if cls else DCell
+    commit = {"old": OLD_COMMIT, "prev": PREV_COMMIT}.get(side.removesuffix("-bf16"))
+    cls = past_dcell_class(commit) if commit else DCell
     torch.manual_seed(0)
     t0 = time.perf_counter()
     kwargs = {"precision": "bf16"} if side.endswith("-bf16") else {}
