@@ -98,21 +98,24 @@ def science(args: argparse.Namespace) -> None:
                 extra = (dict(ENCODER, dropout=args.dropout, encoder_block=args.block,
                               encoder_filters=args.filters, encoder_init=args.init, lr=args.lr,
                               weight_decay=args.weight_decay, encoder_pretrain=args.pretrain,
-                              encoder_lr=args.encoder_lr)
+                              encoder_lr=args.encoder_lr, encoder_sense_view=args.sense_view)
                          if embedder == "encoder" else TABLE)
                 cfg = TrainConfig(model="deepset", embedder=embedder, split=split, features="both",
-                                  epochs=args.epochs, patience=args.patience, seed=0, split_seed=seed, **extra)
+                                  epochs=args.epochs, patience=args.patience, seed=args.model_seed, split_seed=seed,
+                                  **extra)
                 run_dir = ws_root / "runs" / f"{embedder}-{split}-{time.strftime('%H%M%S')}"
                 t0 = time.perf_counter()
                 summary = train_run(ws, cfg, run_dir, echo=lambda m: print(m, file=sys.stderr, flush=True))
                 epochs = [json.loads(line) for line in (run_dir / "epochs.jsonl").read_text().splitlines()]
                 sizes = by_size(ws, run_dir)
-                row = {"seed": seed, "split": split, "embedder": embedder,
+                row = {"seed": seed, "model_seed": cfg.seed, "split": split, "embedder": embedder,
                        **({"filters": cfg.encoder_filters, "init": cfg.encoder_init, "dropout": cfg.dropout,
                            "lr": cfg.lr, "wd": cfg.weight_decay, "pretrain": cfg.encoder_pretrain,
-                           "encoder_lr": cfg.encoder_lr} if embedder == "encoder" else {}), "r": sizes[2][0],
-                       "ceiling": sizes[2][1], "r_singles": sizes[1][0], "r_triples": sizes.get(3, (None,))[0],
-                       "r_all": summary["pearson"], "eps_r": summary["eps_pearson"],
+                           "encoder_lr": cfg.encoder_lr, "sense_view": cfg.uses_encoder_sense_view}
+                          if embedder == "encoder" else {}),
+                       "r": sizes[2][0], "ceiling": sizes[2][1], "r_singles": sizes[1][0],
+                       "r_triples": sizes.get(3, (None,))[0], "r_all": summary["pearson"],
+                       "eps_r": summary["eps_pearson"],
                        "epochs": summary["epochs_run"], "best_epoch": summary["best_epoch"],
                        "epoch_s": epochs[0]["seconds"], "n_train": summary["n_train"],
                        "seconds": round(time.perf_counter() - t0, 1)}
@@ -236,6 +239,9 @@ def main() -> None:
     sc.add_argument("--weight-decay", type=float, default=ENCODER["weight_decay"])
     sc.add_argument("--pretrain", type=int, default=20, help="--encoder-pretrain")
     sc.add_argument("--encoder-lr", type=float, default=0.1, help="--encoder-lr")
+    sc.add_argument("--sense-view", action=argparse.BooleanOptionalAction, default=True,
+                    help="--encoder-sense-view (the DeepSet also reads the sense-strand pooling)")
+    sc.add_argument("--model-seed", type=int, default=0, help="--seed of every run (the split's is the demo seed)")
     sc.add_argument("--workdir", help="reuse demo workspaces here (default: a new temporary folder)")
     sp = sub.add_parser("speed")
     sp.add_argument("--genes", type=int, default=6000)

@@ -20,7 +20,7 @@ MODEL_ONLY = {
     "gene_dim": ("gene-id", "interaction"),
     "smf_aware": ("interaction",), "interaction_weight": ("interaction",), "rank": ("interaction",),
     "pair_from": ("interaction",), "pair_decay": ("interaction",), "pair_ridge": ("interaction",),
-    "encoder_pair_view": ("interaction",),
+    "encoder_pair_view": ("interaction",), "encoder_sense_view": ("deepset", *WT_MODELS),
 }
 NO_FEATURES = ("features", "embedder", "embed_model", "encoder_filters", "encoder_block", "encoder_width")
 

@@ -75,6 +75,7 @@ def test_form_covers_every_train_option():
             assert s.problem(s.default) is None, s
     assert not field_applies("embedder", "gene-id") and field_applies("embedder", "deepset")
     assert field_applies("wt_warmup", "wt-diff") and not field_applies("wt_warmup", "deepset")
+    assert field_applies("encoder_sense_view", "wt-anchored") and not field_applies("encoder_sense_view", "interaction")
 
 
 @pytest.fixture

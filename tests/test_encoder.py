@@ -196,7 +196,9 @@ def test_train_embedder_encoder_on_the_tiny_demo(encoder_run, capsys):
     from cre_core.interpret.motifs import run_encoder
     loaded, enc = run_encoder(ws, run)
     rows = [loaded.index[g] for g in genes]
-    assert np.allclose(x, enc.all().numpy()[rows], atol=1e-6)     # [upstream | downstream] blocks
+    assert enc.sense_view and enc.out_dim == 2 * x.shape[1]          # the DeepSet reads both views
+    # [upstream | downstream] either-strand blocks
+    assert np.allclose(x, enc.all().numpy()[rows][:, enc.trunk_columns], atol=1e-6)
 
 
 def test_planted_motifs_replay_the_generator():
@@ -306,12 +308,41 @@ def test_sense_view_counts_the_gene_orientation_and_is_what_the_pair_map_reads()
     with torch.no_grad():
         u = model.all_outputs()[:, 1:3]
         assert torch.allclose(u, model.pair_map(enc.all()[:, 4:])[:, :2])
-    # only the interaction model's features map gets the view; runs saved before it keep one view
+    # the interaction model's features map gets the view (its trunk does not); runs saved before
+    # it keep one view
     assert model_from_config(TrainConfig(model="interaction", embedder="encoder"), 3).genes.sense_view
-    assert not model_from_config(TrainConfig(model="deepset", embedder="encoder"), 3).encoder.sense_view
+    assert not model_from_config(TrainConfig(model="interaction", embedder="encoder", pair_from="trunk"),
+                                 3).genes.sense_view
     old = {k: v for k, v in TrainConfig(model="interaction", embedder="encoder").to_dict().items()
            if k != "encoder_pair_view"}
-    assert not TrainConfig.from_dict(old).uses_encoder_pair_view
+    assert not TrainConfig.from_dict(old).uses_encoder_sense_view
+
+
+def test_the_deepset_reads_the_sense_view_beside_either_strand():
+    from cre_core.models.word_seeds import SLACK, Seed, seed_filters
+    from cre_core.train.config import TrainConfig
+    from cre_core.train.data import model_from_config
+
+    cfg = dict(model="deepset", embedder="encoder", features="upstream", encoder_filters=2, encoder_width=12)
+    model = model_from_config(TrainConfig(**cfg), 3)
+    enc = model.encoder
+    assert isinstance(enc, SeqEncoder) and enc.sense_view
+    assert enc.out_dim == 8 and model.phi[0].in_features == 8         # φ reads both views
+    seed_filters(enc.weight, enc.bias, [Seed(MOTIF)])
+    enc.set_windows({"upstream": sequence_codes([f"TT{MOTIF}TTTT", f"TT{revcomp(MOTIF)}TTTT", "T" * 16])})
+    enc.eval()
+    raw = enc.raw_all()
+    # a copy on either strand reads alike in the shared view; the sense view tells them apart,
+    # so the model can learn whether a motif's orientation towards the gene matters
+    assert raw[0, 0] == raw[1, 0] == pytest.approx(SLACK)
+    assert raw[0, 4] == pytest.approx(SLACK) and raw[1, 4] < SLACK - 1
+    with torch.no_grad():
+        assert model.predict(torch.tensor([[0], [1]])).unique().numel() == 2
+    # off, and for runs saved before the option: the either-strand vector alone
+    assert not model_from_config(TrainConfig(**cfg, encoder_sense_view=False), 3).encoder.sense_view
+    old = {k: v for k, v in TrainConfig(**cfg).to_dict().items() if k != "encoder_sense_view"}
+    assert not TrainConfig.from_dict(old).uses_encoder_sense_view
+    assert model_from_config(TrainConfig.from_dict(old), 3).encoder.out_dim == 4
 
 
 def test_seeded_filter_fires_on_its_word_and_one_mismatch_only():

@@ -3,7 +3,8 @@
 ``export_encoder(ws, run_id)`` writes ``embeddings/encoder/<run_id>/<region>.parquet`` in the
 cache layout of cre_core.embed.cache (one file per region the run read, keyed by the window's
 content address): each region's block of the encoder's output depends on that region's window
-only, so the vectors are true per-window embeddings. ``list_embeddings`` then lists them and
+only, so the vectors are true per-window embeddings (with a sense view, the either-strand
+blocks: one vector per region, as the motif report reads them). ``list_embeddings`` then lists them and
 ``load_features(ws, features, embedder="encoder", model=run_id)`` loads them (the UMAP, kNN and
 any model can use them).
 """

@@ -24,20 +24,29 @@ by a BatchNorm (the raw values sit near the same level for every gene, so withou
 first steps see inputs of a scale nothing else in the model has): ``out_dim = 2 * filters *
 len(regions)``. ``raw_all()`` gives the values before it (the motif report reads those).
 
-With ``sense_view`` (the interaction model's features ε map, ``--encoder-pair-view``) the same
-activations are pooled a second time on the sense strand only (the gene's orientation, in which
-the windows are read and the words embedder counts) and appended after those blocks in the
-same layout: ``out_dim`` doubles; ``pair_columns`` names the second half (the ε map reads it),
-``trunk_columns`` the first (the fitness trunk reads it, as without the view). Why: ε follows
-which genes share a module's motif, and the better strand adds every chance hit of the reverse
-complement to that count (on the demo's downstream windows the best column per module
-correlates with membership at r 0.80 / 0.77 on average at seeds 0 / 1 on the better strand,
-0.92 / 0.88 on the sense strand; seeded filters). On the demo's gene split the ridge ε
-map reaches 0.58x / 0.52x the ceiling with the sense view, 0.41x / 0.29x without it (same
-filters and ridge; bench/RESULTS.md, "Encoder ε on the gene split, session 4"). The trunk does
-not read the sense view: ~700 training singles against twice the columns let it fit single
-genes (one unmeasured gene's ŝ fell from ~0.9 to 0.35 at seed 0). The first half is
+With ``sense_view`` the same activations are pooled a second time on the sense strand only
+(the gene's orientation, in which the windows are read and the words embedder counts) and
+appended after those blocks in the same layout: ``out_dim`` doubles. The first half is
 unchanged, so the motif report, the attribution's hits and the export read it as before.
+
+A model that reads the whole vector (the DeepSet, wt-anchored, wt-diff: ``--encoder-sense-view``)
+then sees each filter on either strand and in the gene's orientation, and can learn whether a
+motif's orientation matters: the either-strand pooling alone adds every chance hit of a motif's
+reverse complement to its count. On the demo's gene split (bench/encoder.py, 128 seeded
+filters, demo seeds 0-3) the DeepSet's pair fitness r went from 0.70 / 0.84 / 0.54 / 0.74 x the
+gene-level ceiling to 0.97 / 1.00 / 0.83 / 1.16 x (bench/RESULTS.md, "Encoder fitness with the
+sense-strand view").
+
+In the interaction model (``--encoder-pair-view``, its features ε map) ``pair_columns`` names
+the second half (the ε map reads it), ``trunk_columns`` the first (the fitness trunk reads it,
+as without the view). Why: ε follows which genes share a module's motif, and the better strand
+adds every chance hit of the reverse complement to that count (on the demo's downstream windows
+the best column per module correlates with membership at r 0.80 / 0.77 on average at seeds 0 /
+1 on the better strand, 0.92 / 0.88 on the sense strand; seeded filters). On the demo's gene
+split the ridge ε map reaches 0.58x / 0.52x the ceiling with the sense view, 0.41x / 0.29x
+without it (same filters and ridge; bench/RESULTS.md, "Encoder ε on the gene split, session
+4"). That trunk does not read the sense view: ~700 training singles against twice the columns
+let it fit single genes (one unmeasured gene's ŝ fell from ~0.9 to 0.35 at seed 0).
 
 Training (cre_core.train.loop, ``--encoder-pretrain``) first fits the encoder with the model on
 the training genes' single mutants, then ``freeze``s it: later steps read cached vectors.
@@ -94,7 +103,8 @@ class SeqEncoder(GeneRepresentation):
         regions: the windows read, in output order (``upstream``, ``downstream``).
         filters: number of first-layer PWM filters.
         width: filter width in bp.
-        sense_view: also pool on the sense strand alone, for the ε map (module docstring).
+        sense_view: also pool on the sense strand alone, for the model or the ε map (module
+            docstring).
     """
 
     cheap_all = False

@@ -217,6 +217,10 @@ class TrainConfig:
                                      "the sense strand (the gene's orientation) only; the fitness trunk "
                                      "keeps the vector of motifs on either strand (--no-encoder-pair-view: "
                                      "the ε map reads that vector too)")
+    encoder_sense_view: bool = option(True, "--embedder encoder with a model that reads the whole vector "
+                                      "(deepset, wt-diff, wt-anchored): it reads the filters pooled on "
+                                      "the sense strand (the gene's orientation) beside their pooling "
+                                      "over either strand (--no-encoder-sense-view: either strand only)")
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -250,9 +254,15 @@ class TrainConfig:
         return self.model == "interaction" and self.pair_from == "features"
 
     @property
-    def uses_encoder_pair_view(self) -> bool:
-        """The encoder adds its sense-strand view for the features pair map (--encoder-pair-view)."""
-        return self.uses_windows and self.encoder_pair_view and self.uses_features_pair_map
+    def uses_encoder_sense_view(self) -> bool:
+        """The encoder adds its sense-strand view: for the interaction model's features pair map
+        (--encoder-pair-view; its trunk keeps the either-strand view), or for a model that reads
+        the whole vector (--encoder-sense-view)."""
+        if not self.uses_windows:
+            return False
+        if self.model == "interaction":
+            return self.encoder_pair_view and self.uses_features_pair_map
+        return self.encoder_sense_view
 
     @property
     def uses_table(self) -> bool:
@@ -267,9 +277,9 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         # runs saved before --pair-from existed computed ε/τ vectors from the trunk, runs saved
         # before --pair-ridge kept their trained ε map, before --dcell-precision DCell was fp32,
-        # and before --encoder-pair-view the encoder had one (both-strand) view
+        # and before --encoder-pair-view / --encoder-sense-view the encoder had one (both-strand) view
         data = {"pair_from": "trunk", "pair_ridge": False, "dcell_precision": "fp32",
-                "encoder_pair_view": False, **data}
+                "encoder_pair_view": False, "encoder_sense_view": False, **data}
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @classmethod

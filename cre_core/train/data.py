@@ -336,7 +336,7 @@ def model_from_config(config: TrainConfig, n_genes: int, in_dim: int = 0,
     genes = None
     if config.uses_windows:
         genes = SeqEncoder(n_genes, feature_regions(config.features), filters=config.encoder_filters,
-                           width=config.encoder_width, sense_view=config.uses_encoder_pair_view)
+                           width=config.encoder_width, sense_view=config.uses_encoder_sense_view)
     return build_model(
         config.model, n_genes, in_dim=in_dim, hidden=config.hidden, phi_layers=config.phi_layers,
         rho_layers=config.rho_layers, norm=config.norm, dropout=config.dropout,
