@@ -148,12 +148,12 @@ def speed(args: argparse.Namespace) -> None:
     torch.manual_seed(0)
     n = args.genes
     codes = {"upstream": demo_like_codes(n, 1003, 1), "downstream": demo_like_codes(n, 300, 2)}
-    enc = SeqEncoder(n, ("upstream", "downstream"), filters=args.filters, width=args.width)
+    enc = SeqEncoder(n, ("upstream", "downstream"), filters=args.filters, width=args.width, sense_view=True)
     enc.set_windows(codes)
     enc.eval()
     device = torch.device(args.device)
     if device.type == "cuda":        # the GPU row: encoding only, bf16 as in training
-        gpu = SeqEncoder(n, enc.regions, filters=args.filters, width=args.width).to(device).eval()
+        gpu = SeqEncoder(n, enc.regions, filters=args.filters, width=args.width, sense_view=True).to(device).eval()
         gpu.set_windows(codes)
         with torch.autocast("cuda", dtype=torch.bfloat16):
             gpu.all()
