@@ -126,7 +126,8 @@ def science(args: argparse.Namespace) -> None:
                     test = pd.read_parquet(run_dir / "predictions.parquet", columns=["gene_a", "gene_b"])
                     con = ws.connect(read_only=True)
                     try:
-                        in_module = {g for (g,) in con.execute("SELECT gene FROM demo_truth WHERE module >= 0").fetchall()}
+                        truth = con.execute("SELECT gene FROM demo_truth WHERE module >= 0").fetchall()
+                        in_module = {g for (g,) in truth}
                     finally:
                         con.close()
                     genes = sorted(set(test["gene_a"]) & in_module)[: args.attribution_genes]
@@ -148,12 +149,15 @@ def speed(args: argparse.Namespace) -> None:
     torch.manual_seed(0)
     n = args.genes
     codes = {"upstream": demo_like_codes(n, 1003, 1), "downstream": demo_like_codes(n, 300, 2)}
-    enc = SeqEncoder(n, ("upstream", "downstream"), filters=args.filters, width=args.width, sense_view=True)
+    # the views the product's DeepSet reads (--encoder-sense-view's default)
+    views = dict(filters=args.filters, width=args.width,
+                 sense_view=TrainConfig(model="deepset", embedder="encoder").uses_encoder_sense_view)
+    enc = SeqEncoder(n, ("upstream", "downstream"), **views)
     enc.set_windows(codes)
     enc.eval()
     device = torch.device(args.device)
     if device.type == "cuda":        # the GPU row: encoding only, bf16 as in training
-        gpu = SeqEncoder(n, enc.regions, filters=args.filters, width=args.width, sense_view=True).to(device).eval()
+        gpu = SeqEncoder(n, enc.regions, **views).to(device).eval()
         gpu.set_windows(codes)
         with torch.autocast("cuda", dtype=torch.bfloat16):
             gpu.all()

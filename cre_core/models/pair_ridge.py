@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from cre_core.train.metrics import pearson
+from cre_core.train.metrics import mse, pearson
 
 if TYPE_CHECKING:
     from cre_core.models.interaction import InteractionModel
@@ -151,7 +151,7 @@ def refit(model: InteractionModel, idx: np.ndarray, interaction: np.ndarray, tra
         x, mean, sd = standardise(model.pair_inputs().double().cpu())
         sets = torch.from_numpy(np.stack([va[0], va[1]], 1)).to(next(model.parameters()).device)
         trained = model.terms(sets)["interaction"].double().cpu().numpy()
-    sgd = {"val_eps_mse": float(np.mean((trained - va[2]) ** 2)), "val_eps_r": pearson(trained, va[2])}
+    sgd = {"val_eps_mse": mse(va[2], trained), "val_eps_r": pearson(trained, va[2])}
     least = sgd["val_eps_mse"]
     best: dict = {"lambda": None, **sgd}
     data = PairData.build(len(x), *tr)
@@ -161,11 +161,11 @@ def refit(model: InteractionModel, idx: np.ndarray, interaction: np.ndarray, tra
     for lam in LAMBDAS:
         w = solve(x, data, lam, w)
         pred = predict(x, w, data.mean, va[0], va[1])
-        mse = float(np.mean((pred - va[2]) ** 2))
-        entry = {"lambda": lam, "val_eps_mse": mse, "val_eps_r": pearson(pred, va[2])}
+        err = mse(va[2], pred)
+        entry = {"lambda": lam, "val_eps_mse": err, "val_eps_r": pearson(pred, va[2])}
         tried.append(entry)
-        if mse < least:
-            best, least, chosen = entry, mse, w
+        if err < least:
+            best, least, chosen = entry, err, w
         elif chosen is not None:     # past the best λ: weaker penalties only overfit more
             break
     out = {"used": chosen is not None, "chosen": best, "trained_map": sgd, "tried": tried,

@@ -32,10 +32,8 @@ unchanged, so the motif report, the attribution's hits and the export read it as
 A model that reads the whole vector (the DeepSet, wt-anchored, wt-diff: ``--encoder-sense-view``)
 then sees each filter on either strand and in the gene's orientation, and can learn whether a
 motif's orientation matters: the either-strand pooling alone adds every chance hit of a motif's
-reverse complement to its count. On the demo's gene split (bench/encoder.py, 128 seeded
-filters, demo seeds 0-3) the DeepSet's pair fitness r went from 0.70 / 0.84 / 0.54 / 0.74 x the
-gene-level ceiling to 0.97 / 1.00 / 0.83 / 1.16 x (bench/RESULTS.md, "Encoder fitness with the
-sense-strand view").
+reverse complement to its count (on the demo's gene split this lifted the DeepSet from below
+kmer to above it at most seeds: bench/RESULTS.md, "Encoder fitness with the sense-strand view").
 
 In the interaction model (``--encoder-pair-view``, its features ε map) ``pair_columns`` names
 the second half (the ε map reads it), ``trunk_columns`` the first (the fitness trunk reads it,
