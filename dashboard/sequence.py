@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from cre_core.workspace import Workspace
+from dashboard.charts import AUTOSIZE
 
 BASE_COLOURS = {"A": "#2ca02c", "C": "#1f77b4", "G": "#ff7f0e", "T": "#d62728"}
 HIT_COLOURS = {"planted": "#9467bd", "filter": "#8c8c8c"}
@@ -31,21 +32,22 @@ def attribution_chart(result: dict, region: str) -> alt.LayerChart:
     r = result["regions"][region]
     track = pd.DataFrame({"position": np.arange(len(r["scores"])), "score": r["scores"],
                           "base": list(r["sequence"])})
+    window = alt.Scale(domain=[0, len(track) - 1], nice=False)       # the window, not rounded
     hits = pd.DataFrame([h for h in result["hits"] if h["region"] == region],
                         columns=["start", "end", "kind", "name", "strand", "score", "region"])
     spans = alt.Chart(hits).mark_rect(opacity=0.25).encode(
-        x=alt.X("start:Q"), x2="end:Q",
+        x=alt.X("start:Q", scale=window), x2="end:Q",
         color=alt.Color("kind:N", title="motif hit", scale=alt.Scale(domain=list(HIT_COLOURS),
                                                                       range=list(HIT_COLOURS.values()))),
         tooltip=[alt.Tooltip("name:N", title="motif"), alt.Tooltip("kind:N"), alt.Tooltip("strand:N"),
                  alt.Tooltip("start:Q", title="from"), alt.Tooltip("end:Q", title="to")],
     )
     bars = alt.Chart(track).mark_bar(width=1.5).encode(
-        x=alt.X("position:Q", title=f"{region} window position (5'→3', gene orientation)"),
+        x=alt.X("position:Q", title=f"{region} window position (5'→3', gene orientation)", scale=window),
         y=alt.Y("score:Q", title="attribution"),
         tooltip=[alt.Tooltip("position:Q"), alt.Tooltip("base:N"), alt.Tooltip("score:Q", format=".4f")],
     )
-    return alt.layer(spans, bars).properties(height=180, title=f"{result['gene']} · {region}")
+    return alt.layer(spans, bars).properties(height=180, title=f"{result['gene']} · {region}", autosize=AUTOSIZE)
 
 
 def logo_frame(pwm: list[list[float]]) -> pd.DataFrame:
@@ -70,7 +72,7 @@ def logo_chart(pwm: list[list[float]], title: str) -> alt.Chart:
         y=alt.Y("bottom:Q", title="bits", scale=alt.Scale(domain=[0, 2])), y2="top:Q",
         color=alt.Color("base:N", scale=alt.Scale(domain=list(BASE_COLOURS), range=list(BASE_COLOURS.values()))),
         tooltip=["position:O", "base:N", alt.Tooltip("probability:Q", format=".2f")],
-    ).properties(height=120)
+    ).properties(height=120, autosize=AUTOSIZE)        # the height is the plot's, not axes + legend
 
 
 def attribution_section(ws: Workspace, runs: pd.DataFrame) -> None:

@@ -229,11 +229,19 @@ def test_pages_show_attribution_and_logos(encoder_run, monkeypatch):
     assert not at.exception and not at.error
     assert len(at.get("vega_lite_chart")) == before + 2             # upstream and downstream tracks
     assert any("planted motifs" in c.value for c in at.caption)
+    # the height is the plot's (autosize fit-x: axes and legend come on top of it, they do not
+    # squeeze it flat in a stretched chart) and the x axis spans the window, 1,003 / 300 bp
+    tracks = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")[before:]]
+    assert [t["autosize"]["type"] for t in tracks] == ["fit-x", "fit-x"]
+    assert [t["layer"][1]["encoding"]["x"]["scale"]["domain"] for t in tracks] == [[0, 1002], [0, 299]]
     at = AppTest.from_file(str(pages / "results.py"), default_timeout=30)
     at.run(timeout=30)
     assert not at.exception and not at.error
     assert any("Motifs the sequence encoder learned" in h.value for h in at.subheader)
     assert any("planted motifs recovered" in c.value for c in at.caption)
+    logos = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    logos = [spec for spec in logos if str(spec.get("title", "")).startswith("filter ")]
+    assert logos and all(spec["autosize"]["type"] == "fit-x" and spec["height"] == 120 for spec in logos)
 
     logo = logo_frame([[0.97, 0.01, 0.01, 0.01], [0.25, 0.25, 0.25, 0.25]])
     first = logo[logo["position"] == 1]
