@@ -42,3 +42,17 @@ def ws(synth_root, tmp_path):
     """A private copy of ``synth_root`` (runs written by one test never meet another's)."""
     shutil.copytree(synth_root, tmp_path / "ws")
     return Workspace(tmp_path / "ws")
+
+
+@pytest.fixture(scope="session")
+def real_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """The real workspace of ``../shared/realdata`` (genome, SMF, SGA rows, DCell ε, GO), built once.
+
+    Read-mostly: tests that write copy it first. CI always has ``../shared``; a checkout without it
+    skips these tests with the reason.
+    """
+    from realdata import REALDATA, build_real_workspace
+
+    if not REALDATA.is_dir():
+        pytest.skip(f"{REALDATA} is absent (CI puts ../shared beside the clone)")
+    return Workspace(build_real_workspace(tmp_path_factory.mktemp("real") / "ws"))
