@@ -93,3 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        import duckdb
+
+        from cre_core.workspace import store_error
+
+        if not isinstance(exc, (duckdb.IOException, duckdb.CatalogException)):
+            raise
+        print(f"error: {store_error(exc)}", file=sys.stderr)     # a corrupt or half-made store
+        return 2

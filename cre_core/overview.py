@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from cre_core.data.store import counts, get_meta, list_sources
+from cre_core.data.store import counts, demo_origin, get_meta, list_sources
 from cre_core.embed.cache import cache_files
 from cre_core.train.runs import list_runs
 from cre_core.workspace import Workspace, resolve_workspace
@@ -25,6 +25,7 @@ class Overview:
     sources: pd.DataFrame = field(default_factory=pd.DataFrame)
     embeddings: list[str] = field(default_factory=list)     # cache files, relative to embeddings/
     runs: dict[str, int] = field(default_factory=dict)      # status -> number of runs
+    demo: dict[str, str] | None = None     # demo preset and seed while the store holds the demo's data
 
     @property
     def n_runs(self) -> int:
@@ -40,11 +41,12 @@ def overview(ws: Workspace) -> Overview:
         table_counts = counts(con)
         meta = get_meta(con)
         sources = pd.DataFrame(list_sources(con), columns=["kind", "path", "rows", "ingested_at"])
+        demo = demo_origin(con, ws.raw_dir)
     finally:
         con.close()
     return Overview(
         root=str(ws.root), exists=True, counts=table_counts, meta=meta, sources=sources,
-        embeddings=list_embedding_files(ws), runs=count_runs(ws),
+        embeddings=list_embedding_files(ws), runs=count_runs(ws), demo=demo,
     )
 
 
@@ -75,7 +77,7 @@ def _info(args: argparse.Namespace) -> int:
         ws.connect(read_only=True)        # raises the usual one-line "no workspace at ..." error
     for table, n in info.counts.items():
         print(f"{table:>15}: {n:,}")
-    print(json.dumps({"workspace": info.root, **info.counts, "meta": info.meta,
+    print(json.dumps({"workspace": info.root, **info.counts, "meta": info.meta, "demo": info.demo,
                       "embedding_caches": len(info.embeddings), "runs": info.runs}))
     return 0
 

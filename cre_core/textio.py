@@ -17,12 +17,15 @@ from cre_core.errors import InputError
 
 
 def check_readable(path: str | Path) -> Path:
-    """The path, when it names a readable file; InputError (not found, a folder...) otherwise."""
+    """The path, when it names a readable regular file; InputError (not found, a folder, a
+    device or pipe such as /dev/zero, which would be read forever) otherwise."""
     path = Path(path)
     if not path.exists():
         raise InputError(path, None, "file not found")
     if path.is_dir():
         raise InputError(path, None, "is a folder, expected a file")
+    if not path.is_file():
+        raise InputError(path, None, "is not a regular file (a device, pipe or socket); give a file")
     if not os.access(path, os.R_OK):
         raise InputError(path, None, "permission denied: cannot read the file")
     return path

@@ -27,6 +27,8 @@ ENV_VAR = "CRE_WORKSPACE"
 MAX_NAME_BYTES = 255    # NAME_MAX of Linux, macOS and Windows file systems
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
 _CORRUPT = ("not a valid DuckDB database", "Could not read enough bytes", "Corrupt", "checksum")
+_HEADER_BYTES = 3 * 4096   # DuckDB's file header and two database headers, before the first block
+BUILDING_SUFFIX = ".building"   # a new store under construction: ``.cre.duckdb.PID.building``
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,24 @@ class Workspace:
     def exists(self) -> bool:
         return self.db_path.exists()
 
-    def connect(self, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-        """Open the store; read-only unless ingesting, so many readers can share it."""
+    def store_stamp(self) -> tuple[int, ...]:
+        """The store's version as the file system sees it (inode, mtime and size of the file and
+        of its write-ahead log): it changes whenever an ingest commits or a store is replaced, so
+        every cache of what the store holds is keyed on it; () when there is no store."""
+        stamp: list[int] = []
+        for path in (self.db_path, self.db_path.with_name(self.db_path.name + ".wal")):
+            try:
+                st = path.stat()
+            except OSError:
+                if not stamp:
+                    return ()
+                break
+            stamp += [st.st_ino, st.st_mtime_ns, st.st_size]
+        return tuple(stamp)
+
+    def connect(self, read_only: bool = True, path: Path | None = None) -> duckdb.DuckDBPyConnection:
+        """Open the store; read-only unless ingesting, so many readers can share it. ``path``:
+        another file in the folder (a new store that ingest builds before it takes its name)."""
         if read_only and not self.db_path.exists():
             raise CreError(
                 f"no workspace at {self.root}: build one with "
@@ -66,10 +84,30 @@ class Workspace:
         except OSError as exc:
             what = "is a file, not a folder" if self.root.is_file() else f"cannot be created ({exc.strerror})"
             raise CreError(f"the workspace folder {self.root} {what}") from None
+        path = path or self.db_path
         try:
-            return duckdb.connect(str(self.db_path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
-            raise store_error(exc, self.db_path) from exc
+            raise store_error(exc, path) from exc
+        if read_only:
+            check_complete(con, path)
+        return con
+
+
+def check_complete(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
+    """CreError (and ``con`` closed) when the file is shorter than the blocks its header lists:
+    a truncated store opens fine and fails only at the first query that reads a lost block."""
+    try:
+        block_size, blocks = con.execute(
+            "SELECT block_size, total_blocks FROM pragma_database_size()").fetchall()[0]
+        size = db_path.stat().st_size
+    except (duckdb.Error, OSError) as exc:
+        con.close()
+        raise CreError(f"cannot read {db_path}: {exc}") from None
+    if size < _HEADER_BYTES + int(block_size) * int(blocks):
+        con.close()
+        raise _corrupt(str(db_path), f"{size:,} bytes where its header lists "
+                       f"{int(blocks):,} blocks of {int(block_size):,}")
 
 
 def store_error(exc: duckdb.Error, db_path: Path | None = None) -> CreError:
@@ -84,11 +122,20 @@ def store_error(exc: duckdb.Error, db_path: Path | None = None) -> CreError:
             f"store at a time: wait for it to finish, or stop it (kill {pid}) if it is stuck"
         )
     if any(mark in message for mark in _CORRUPT):
-        return CreError(
-            f"{where} is corrupt or truncated ({message}): retrying will not help; rebuild it "
-            "with `demo --force` or ingest the files into a new workspace"
-        )
+        return _corrupt(where, message)
+    if isinstance(exc, duckdb.CatalogException):
+        return CreError(f"{where} lacks a table ({message}); it was made by an interrupted or older "
+                        "ingest: ingest the files again")
     return CreError(f"cannot open {where}: {message}")
+
+
+def _corrupt(where: str, detail: str) -> CreError:
+    """The advice touches nothing the user made: move the store aside, then rebuild it."""
+    return CreError(
+        f"{where} is corrupt or truncated ({detail}): retrying will not help; move it aside and "
+        "ingest the files again (a demo workspace: `demo --force` rebuilds only the demo's store "
+        "and raw files)"
+    )
 
 
 def check_path(text: str) -> None:

@@ -15,6 +15,7 @@ import streamlit as st
 
 from cre_core.workspace import Workspace
 from dashboard.charts import AUTOSIZE
+from dashboard.safe_text import md
 
 BASE_COLOURS = {"A": "#2ca02c", "C": "#1f77b4", "G": "#ff7f0e", "T": "#d62728"}
 HIT_COLOURS = {"planted": "#9467bd", "filter": "#8c8c8c"}
@@ -92,12 +93,12 @@ def attribution_section(ws: Workspace, runs: pd.DataFrame) -> None:
                    "1,003 bp upstream and 300 bp downstream windows.")
         return
     result = explain(ws, run, gene)
-    st.markdown(f"**{result['name']}** ({result['gene']}): predicted deletion fitness "
+    st.markdown(f"**{md(result['name'])}** ({md(result['gene'])}): predicted deletion fitness "
                 f"{result['predicted_fitness']:.3f}")
     for region, r in result["regions"].items():
         st.altair_chart(attribution_chart(result, region), width="stretch")
         if "planted_mass" in r:
-            st.caption(f"{r['planted_mass']:.0%} of the {region} attribution lies on planted motifs, "
+            st.caption(f"{r['planted_mass']:.0%} of the {md(region)} attribution lies on planted motifs, "
                        f"which cover {r['planted_share']:.1%} of the window.")
 
 

@@ -49,6 +49,7 @@ def config_widget(spec: OptionSpec, container: Any = st, key_prefix: str = "cfg_
     if spec.kind in (int, float):
         kind = spec.kind
         kwargs = dict(min_value=kind(spec.minimum) if spec.minimum is not None else None,
+                      max_value=kind(spec.maximum) if spec.maximum is not None else None,
                       step=1 if kind is int else (spec.step or None))
         if kind is float:
             kwargs["format"] = "%g"

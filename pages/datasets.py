@@ -8,14 +8,15 @@ from cre_core.data import browse
 from cre_core.data.lookup import UnknownGeneError
 from cre_core.workspace import Workspace
 from dashboard.charts import histogram_chart, partner_chart
-from dashboard.support import current_workspace, gene_label, guard, require_store, store
+from dashboard.safe_text import md, md_join
+from dashboard.support import current_workspace, gene_label, guard, require_store, shared_mode, shared_note, store
 
 st.title("Datasets")
 ws = current_workspace()
 
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
-def _page(db: str, stamp: float, table: str, filters: browse.Filters, page: int, page_size: int,
+def _page(db: str, stamp: tuple[int, ...], table: str, filters: browse.Filters, page: int, page_size: int,
           sort: str | None, descending: bool) -> browse.Page:
     with store(Workspace(Path(db).parent)) as con:
         return browse.browse(con, table, filters, page=page, page_size=page_size, sort=sort,
@@ -23,18 +24,18 @@ def _page(db: str, stamp: float, table: str, filters: browse.Filters, page: int,
 
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
-def _histogram(db: str, stamp: float, table: str, column: str, filters: browse.Filters):
+def _histogram(db: str, stamp: tuple[int, ...], table: str, column: str, filters: browse.Filters):
     with store(Workspace(Path(db).parent)) as con:
         return browse.histogram(con, table, column, filters)
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
-def _choices(db: str, stamp: float, table: str) -> dict:
+def _choices(db: str, stamp: tuple[int, ...], table: str) -> dict:
     with store(Workspace(Path(db).parent)) as con:
         return browse.distinct_values(con, table)
 
 
-def browse_tab(stamp: float) -> None:
+def browse_tab(stamp: tuple[int, ...]) -> None:
     db = str(ws.db_path)
     labels = {key: spec.label for key, spec in browse.TABLES.items()}
     table = st.selectbox("Table", list(labels), format_func=labels.get, index=3, key="ds_table")
@@ -78,10 +79,10 @@ def browse_tab(stamp: float) -> None:
                    sort_by, descending)
     total = result.total
     if search and not result.matched_genes:
-        st.warning(f"No gene matches '{search}'. Try a systematic name (YAL001C), a standard "
+        st.warning(f"No gene matches '{md(search)}'. Try a systematic name (YAL001C), a standard "
                    "name, or the first letters of either.")
     elif search:
-        shown = ", ".join(result.matched_genes[:12]) + (" …" if len(result.matched_genes) > 12 else "")
+        shown = md_join(result.matched_genes[:12]) + (" …" if len(result.matched_genes) > 12 else "")
         st.caption(f"Search matches {len(result.matched_genes)} gene(s): {shown}")
     st.markdown(f"**{total:,}** rows match · page {result.page:,} of {result.n_pages:,}")
     if total == 0:
@@ -114,13 +115,13 @@ def detail_tab() -> None:
         with store(ws) as con:
             d = browse.gene_detail(con, text, top_k=top_k)
     except UnknownGeneError as exc:
-        st.warning(f"Unknown gene '{exc.name}'."
-                   + (f" Did you mean: {', '.join(exc.suggestions)}?" if exc.suggestions else ""))
+        st.warning(f"Unknown gene '{md(exc.name)}'."
+                   + (f" Did you mean: {md_join(exc.suggestions)}?" if exc.suggestions else ""))
         return
     st.subheader(gene_label(d.gene, d.info.get("name")))
     info = d.info
-    st.caption(f"{info.get('chrom')}:{info.get('start'):,}-{info.get('stop'):,} ({info.get('strand')}) · "
-               f"{info.get('orf_class') or 'no ORF class'}")
+    st.caption(f"{md(info.get('chrom'))}:{info.get('start'):,}-{info.get('stop'):,} ({md(info.get('strand'))}) · "
+               f"{md(info.get('orf_class') or 'no ORF class')}")
     c = st.columns(3)
     c[0].metric("Single-mutant fitness", f"{d.smf['fitness']:.3f}" if d.smf else "not measured",
                 help=f"std {d.smf['std']:.3f} over {d.smf['n']} measurement(s)" if d.smf else None)
@@ -166,7 +167,7 @@ def sql_tab() -> None:
 
 with guard("Datasets"):
     if require_store(ws):
-        stamp = ws.db_path.stat().st_mtime
+        stamp = ws.store_stamp()
         tab_browse, tab_gene, tab_sql = st.tabs(["Browse", "Gene detail", "SQL"])
         with tab_browse:
             with guard("Datasets · Browse"):
@@ -175,4 +176,7 @@ with guard("Datasets"):
             with guard("Datasets · Gene detail"):
                 detail_tab()
         with tab_sql:
-            sql_tab()
+            if shared_mode():
+                shared_note("the SQL box")
+            else:
+                sql_tab()

@@ -14,7 +14,8 @@ from cre_core.embed.umap_view import umap_frame
 from cre_core.processes import log_tail
 from cre_core.workspace import Workspace
 from dashboard.charts import COLOURS, umap_chart
-from dashboard.support import current_workspace, guard, require_store
+from dashboard.safe_text import md, md_code, md_join
+from dashboard.support import current_workspace, guard, require_store, shared_mode, shared_note
 
 st.title("Embeddings")
 st.caption("Each gene's upstream (1003 bp) and downstream (300 bp) CRE window as a vector: "
@@ -33,8 +34,9 @@ EMBEDDER_HELP = {
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cached_umap(root: str, embedder: str, features: str, seed: int, model, stamp):
-    """The UMAP frame if it was computed (``stamp`` = cache times, so new embeddings refresh)."""
+def cached_umap(root: str, embedder: str, features: str, seed: int, model, stamp, store_stamp):
+    """The UMAP frame if it was computed (``stamp`` = cache times, so new embeddings refresh;
+    ``store_stamp``: the store's version, which says each gene's demo module)."""
     return umap_frame(Workspace(Path(root)), embedder, features, seed=seed, model=model, compute=False)
 
 
@@ -43,7 +45,7 @@ def embedded_table(table) -> None:
     if table.empty:
         st.info("Nothing is embedded in this workspace yet. Compute the k-mer embedding below "
                 "(a few seconds), or from a shell:\n\n"
-                f"`python -m cre_core embed --workspace {ws.root} --embedder kmer`")
+                + md_code(f"python -m cre_core embed --workspace {ws.root} --embedder kmer"))
         return
     st.dataframe(
         table.drop(columns=["model_arg"]), hide_index=True,
@@ -77,34 +79,35 @@ def umap_section(table) -> None:
     seed = int(cols[3].number_input("Seed", min_value=0, value=0, step=1, key="emb_seed"))
     embedder, model = rows["embedder"].iloc[0], rows["model_arg"].iloc[0]
     stamp = tuple(rows["created"].astype(str))
-    frame = cached_umap(str(ws.root), embedder, features, seed, model, stamp)
+    frame = cached_umap(str(ws.root), embedder, features, seed, model, stamp, ws.store_stamp())
     if frame is None:
         st.info("No UMAP of this embedding yet.")
-        if st.button("Compute UMAP", type="primary", key="emb_umap_go"):
+        if not shared_mode() and st.button("Compute UMAP", type="primary", key="emb_umap_go"):
             with st.spinner("Computing the UMAP (the first one in a session also loads umap-learn, "
                             "10-30 s)…"):
                 umap_frame(ws, embedder, features, seed=seed, model=model)
             cached_umap.clear()
             st.rerun()
         model_opt = f" --model {model}" if model else ""
-        st.caption(f"or: `python -m cre_core umap --workspace {ws.root} --embedder {embedder}"
-                   f"{model_opt} --features {features} --seed {seed}`")
+        st.caption("or: " + md_code(f"python -m cre_core umap --workspace {ws.root} --embedder {embedder}"
+                                    f"{model_opt} --features {features} --seed {seed}"))
         return
     if colour == "Demo module" and frame["module"].isna().all():
         st.caption("No demo modules in this workspace (real data): every gene shows as 'none'.")
     st.altair_chart(umap_chart(frame, colour), width="stretch")
-    st.caption(f"{len(frame):,} genes · {embedder} · {features} · seed {seed}. Scroll to zoom, "
+    st.caption(f"{len(frame):,} genes · {md(embedder)} · {md(features)} · seed {seed}. Scroll to zoom, "
                "drag to pan, click a legend entry to highlight it; hover a point for the gene.")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def cached_separation(root: str, stamp):
-    """kNN module accuracy of every cached embedding (``stamp``: cache times)."""
+def cached_separation(root: str, stamp, store_stamp):
+    """kNN module accuracy of every cached embedding (``stamp``: cache times; ``store_stamp``:
+    the store's version, which holds the demo modules)."""
     return module_separation(Workspace(Path(root)))
 
 
 def separation_section(table) -> None:
-    frame = cached_separation(str(ws.root), tuple(table["created"].astype(str)))
+    frame = cached_separation(str(ws.root), tuple(table["created"].astype(str)), ws.store_stamp())
     if frame.empty:
         return
     st.subheader("Which representation separates the modules?")
@@ -168,16 +171,16 @@ def run_form() -> None:
 def job_panel(job: dict) -> None:
     state = job["state"]
     colour = {"done": "green", "running": "blue", "starting": "gray"}.get(state, "red")
-    st.markdown(f"**{job['job']}** :{colour}-badge[{state}] · {job.get('embedder')} · "
-                f"`{job.get('model') or 'default'}` · {', '.join(job.get('regions') or [])}")
+    st.markdown(f"**{md(job['job'])}** :{colour}-badge[{md(state)}] · {md(job.get('embedder'))} · "
+                f"{md_code(job.get('model') or 'default')} · {md_join(job.get('regions') or [])}")
     if state == "running" and job.get("total"):
         st.progress(min(1.0, job["done"] / job["total"]),
-                    text=f"{job['region']}: {job['done']:,} / {job['total']:,} windows")
+                    text=f"{md(job['region'])}: {job['done']:,} / {job['total']:,} windows")
     for result in job.get("results") or []:
-        st.caption(f"{result['region']}: {result['computed']:,} computed, {result['cached']:,} "
+        st.caption(f"{md(result['region'])}: {result['computed']:,} computed, {result['cached']:,} "
                    f"cached, {result['seconds']:.1f} s")
     if job.get("error"):
-        st.error(job["error"])
+        st.error(md(job["error"]))
     with st.expander("Log"):
         st.code(log_tail(Path(job["log"]), 15) or "(empty)", language=None)
 
@@ -203,7 +206,10 @@ with guard("Embeddings"):
         embedded_table(table)
         umap_section(table)
         separation_section(table)
-        run_form()
+        if shared_mode():
+            shared_note("computing embeddings")
+        else:
+            run_form()
         recent = jobs.list_jobs(ws, limit=5)
         if recent:
             st.subheader("Background runs")

@@ -3,13 +3,14 @@
 import streamlit as st
 
 from cre_core.overview import embedding_table, overview
-from dashboard.support import current_workspace, guard, page_link, require_store
+from dashboard.safe_text import md, md_code
+from dashboard.support import current_workspace, guard, page_link, require_store, shared_mode
 
 st.title("CRE Fitness Lab")
 st.caption("Predict yeast gene-deletion fitness from the cis-regulatory DNA around each deleted gene.")
 
 ws = current_workspace()
-st.markdown(f"**Workspace:** `{ws.root}`")
+st.markdown(f"**Workspace:** {md_code(ws.root)}")
 
 with guard("Home"):
     if require_store(ws):
@@ -28,9 +29,9 @@ with guard("Home"):
         cols[3].metric("Finished runs", f"{info.runs.get('done', 0):,}")
 
         st.subheader("Where it came from")
-        if info.meta.get("demo_preset"):
-            st.info(f"Demo workspace: preset **{info.meta['demo_preset']}**, seed "
-                    f"**{info.meta.get('demo_seed', '?')}**. Synthetic genome and screens in the "
+        if info.demo:
+            st.info(f"Demo workspace: preset **{md(info.demo.get('demo_preset'))}**, seed "
+                    f"**{md(info.demo.get('demo_seed', '?'))}**. Synthetic genome and screens in the "
                     "real file formats; fitness is driven by planted regulatory motifs (README).")
         if info.sources.empty:
             st.write("No files ingested yet.")
@@ -46,14 +47,15 @@ with guard("Home"):
             with st.expander("Embedding caches"):
                 st.dataframe(embedding_table(ws), hide_index=True)
         if info.runs:
-            st.caption("Runs by status: " + ", ".join(f"{k} {v}" for k, v in sorted(info.runs.items())))
+            st.caption("Runs by status: " + ", ".join(f"{md(k)} {v}" for k, v in sorted(info.runs.items())))
 
         st.subheader("Next steps")
         page_link("pages/datasets.py", label="Browse genes, SMF, DMF and raw SGA rows", icon=":material/table:")
         page_link("pages/embeddings.py", label="Embed the CRE windows and look at their UMAP"
                   + ("" if info.embeddings else " (none yet: the k-mer embedding takes seconds)"),
                   icon=":material/scatter_plot:")
-        page_link("pages/train.py", label="Train a model" + ("" if info.n_runs else
-                     " (no runs yet: start one here)"), icon=":material/model_training:")
+        if not shared_mode():
+            page_link("pages/train.py", label="Train a model" + ("" if info.n_runs else
+                      " (no runs yet: start one here)"), icon=":material/model_training:")
         page_link("pages/results.py", label="Compare finished runs", icon=":material/leaderboard:")
         page_link("pages/query.py", label="Predict the fitness of a gene deletion set", icon=":material/search:")

@@ -9,6 +9,7 @@ from cre_core.query.format import fmt_interval, fmt_support, fmt_value, tidy_zer
 from cre_core.query.gene_sets import MAX_SET_SIZE, check_sets, parse_csv, parse_names
 from cre_core.train.run_tables import queryable, runs_with_configs
 from dashboard.charts import partner_chart
+from dashboard.safe_text import md, md_join
 from dashboard.sequence import attribution_section
 from dashboard.support import current_workspace, gene_label, guard, require_store, store
 
@@ -45,8 +46,8 @@ def shown(frame):
 
 
 def unknown_gene(exc: UnknownGeneError) -> None:
-    st.warning(f"No gene is called '{exc.name}'."
-               + (f" Did you mean: {', '.join(exc.suggestions)}?" if exc.suggestions else
+    st.warning(f"No gene is called '{md(exc.name)}'."
+               + (f" Did you mean: {md_join(exc.suggestions)}?" if exc.suggestions else
                   " Use a systematic (YAL001C) or standard (TFC3) name."))
 
 
@@ -72,8 +73,8 @@ def single_query(runs) -> None:
     st.markdown("**Deleted:** " + " + ".join(gene_label(g, n) for g, n in zip(systematic, names)))
     first = table.iloc[0]
     c = st.columns(4)
-    c[0].metric(f"Predicted fitness ({first['model']})", fmt_value(first["predicted"]),
-                help=f"run {first['run_id']}")
+    c[0].metric(f"Predicted fitness ({md(first['model'])})", fmt_value(first["predicted"]),
+                help=f"run {md(first['run_id'])}")
     c[1].metric("Π SMF (multiplicative)", fmt_value(first["multiplicative"]))
     c[2].metric("Predicted ε̂", fmt_value(first["epsilon_pred"]))
     c[3].metric("Measured fitness", fmt_value(first["measured_fitness"]),
@@ -85,12 +86,12 @@ def single_query(runs) -> None:
     else:
         c[0].caption(NO_INTERVAL)
     counts = [int(n) for n in first["train_counts"].split(",")]
-    st.markdown("**In training** (run " + str(first["run"]) + "): " + "; ".join(
+    st.markdown("**In training** (run " + md(first["run"]) + "): " + "; ".join(
         f"{gene_label(g, n)}: {fmt_support(k)}" for g, n, k in zip(systematic, names, counts)))
     untrained = table.loc[~table["size_in_training"], "run"].tolist()
     if untrained:
         st.warning(f"Sets of {len(genes)} gene(s) were not in the training data of "
-                   f"{', '.join(map(str, untrained))}: their prediction extrapolates.")
+                   f"{md_join(untrained)}: their prediction extrapolates.")
     st.dataframe(shown(table.drop(columns=["run_id", "genes", "names", "n_genes"])), hide_index=True,
                  key="q_table", column_config=VALUE_COLUMNS)
 
@@ -130,7 +131,7 @@ def batch(runs) -> None:
         return
     batch_rows = parse_csv(upload.getvalue())
     if batch_rows.note:
-        st.info(f"{upload.name}: {batch_rows.note}.")
+        st.info(f"{md(upload.name)}: {md(batch_rows.note)}.")
     with store(ws) as con:
         good, problems = check_sets(con, batch_rows.sets, rows=batch_rows.lines)
     problems = pd.concat([pd.DataFrame(batch_rows.problems, columns=problems.columns), problems])

@@ -8,6 +8,7 @@ from cre_core.train.run_tables import FINISHED, box_stats, collect_epochs, compa
 from cre_core.train.runs import read_predictions, run_dir
 from cre_core.workspace import Workspace
 from dashboard.charts import box_chart, epoch_curves, metric_bars, pred_vs_true_chart
+from dashboard.safe_text import md
 from dashboard.sequence import motif_section
 from dashboard.support import current_workspace, guard, require_store
 
@@ -98,7 +99,7 @@ with guard("Results"):
                 for run_id, label in zip(selected["run_id"], selected["label"]):
                     if label in predictions:
                         st.download_button(
-                            f"Predictions of {label} (CSV)",
+                            f"Predictions of {md(label)} (CSV)",
                             lambda frame=predictions[label]: frame.to_csv(index=False),   # built on click
                             file_name=f"{run_id}_predictions.csv", mime="text/csv", key=f"res_dl_{run_id}",
                             on_click="ignore")

@@ -9,7 +9,8 @@ from cre_core.train.config import TrainConfig, options
 from cre_core.train.run_tables import LIVE, WT_MODELS
 from cre_core.train.runs import list_runs, load_run, read_epoch_metrics, read_step_metrics, run_dir
 from dashboard.charts import epoch_curves, step_chart
-from dashboard.support import current_workspace, guard, require_store
+from dashboard.safe_text import md, md_code
+from dashboard.support import current_workspace, guard, require_store, shared_mode, shared_note
 from dashboard.train_form import MAIN_FIELDS, config_widget, field_applies
 
 st.title("Train")
@@ -49,16 +50,16 @@ def run_panel(run_id: str) -> None:
     info = run.get("status_info") or {}
     colour = {"done": "green", "running": "blue", "queued": "gray", "diverged": "orange",
               "failed": "red", "interrupted": "orange"}.get(status, "gray")
-    st.markdown(f"**{run_id}** :{colour}-badge[{status}] · model `{config.get('model')}` · "
-                f"epoch {info.get('epoch') or 0}/{config.get('epochs')}")
+    st.markdown(f"**{md(run_id)}** :{colour}-badge[{md(status)}] · model {md_code(config.get('model'))} · "
+                f"epoch {md(info.get('epoch') or 0)}/{md(config.get('epochs'))}")
     if info.get("message"):
-        st.caption(info["message"])
+        st.caption(md(info["message"]))
     c1, c2, _ = st.columns([1, 1, 4])
-    if status in LIVE and c1.button("Stop", key=f"stop_{run_id}",
-                                    help="Save a checkpoint and stop (resume later)"):
+    if not shared_mode() and status in LIVE and c1.button("Stop", key=f"stop_{run_id}",
+                                                          help="Save a checkpoint and stop (resume later)"):
         jobs.stop(ws, run_id)
         st.toast(f"Stopping {run_id}…")
-    if status in ("interrupted", "failed", "diverged") and c2.button(
+    if not shared_mode() and status in ("interrupted", "failed", "diverged") and c2.button(
             "Resume", key=f"resume_{run_id}", help="Continue from the last checkpoint"):
         jobs.resume(ws, run_id)
         st.rerun()
@@ -124,6 +125,9 @@ def runs_section() -> None:
 with guard("Train"):
     if require_store(ws):
         st.subheader("New run")
-        new_run_form()
+        if shared_mode():
+            shared_note("training")
+        else:
+            new_run_form()
         st.subheader("Runs")
         runs_section()

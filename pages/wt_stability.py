@@ -2,12 +2,19 @@
 
 import streamlit as st
 
+from cre_core.job_slots import max_jobs
 from cre_core.train import jobs
-from cre_core.train.run_tables import (WT_MODELS, WT_VARIANTS, collect_steps, runs_with_configs, thin_steps,
-                                       wt_variant_configs)
+from cre_core.train.run_tables import (
+    WT_MODELS,
+    WT_VARIANTS,
+    collect_steps,
+    runs_with_configs,
+    thin_steps,
+    wt_variant_configs,
+)
 from cre_core.train.stability import spike_steps, spike_summary
 from dashboard.charts import step_chart, wt_mean_chart
-from dashboard.support import current_workspace, guard, require_store
+from dashboard.support import current_workspace, guard, require_store, shared_mode, shared_note
 
 st.title("wt_mean stability")
 st.caption("The wildtype-difference model predicts fitness relative to a wild type that should stay "
@@ -18,6 +25,9 @@ ws = current_workspace()
 
 
 def launch_variants() -> None:
+    if shared_mode():
+        shared_note("starting runs")
+        return
     with st.expander("Run the seed's comparison: five wt variants in the background"):
         st.markdown("\n".join(f"- **{label}**: " + ", ".join(f"`{k}={v}`" for k, v in o.items())
                                for label, o in WT_VARIANTS.items()))
@@ -27,8 +37,14 @@ def launch_variants() -> None:
                                  placeholder="all pairs")
         if c3.button("Start the five runs", key="wt_var_start"):
             with guard("starting the wt variants"):
-                started = [jobs.launch(ws, cfg) for cfg in wt_variant_configs(int(epochs), subset).values()]
-                st.success(f"Started {len(started)} runs; they appear here as they log steps.")
+                variants = wt_variant_configs(int(epochs), subset)
+                labels, configs = list(variants), list(variants.values())
+                started = jobs.launch_many(ws, configs)
+                st.success(f"Started {len(started)} of the {len(configs)} runs; they appear here as they "
+                           "log steps." + ("" if len(started) == len(configs) else
+                                           f" No slot was free for {', '.join(labels[len(started):])} "
+                                           f"(at most {max_jobs()} background jobs at a time): start "
+                                           "them on Train when these finish."))
 
 with guard("wt_mean stability"):
     if require_store(ws):

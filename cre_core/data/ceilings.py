@@ -27,7 +27,7 @@ import numpy as np
 
 from cre_core.data.demo import FACTS_NAME
 from cre_core.data.demo_world import GeneFacts, expected_pair_epsilon, sample_triple
-from cre_core.data.store import existing_tables, get_meta
+from cre_core.data.store import demo_facts_json, demo_origin, existing_tables, get_meta
 from cre_core.workspace import Workspace
 
 MIN_GENOTYPES = 3          # fewer genotypes than this give no correlation (None)
@@ -149,9 +149,20 @@ def truth_ceiling(ws: Workspace, genes: list[str], idx: np.ndarray, fitness: np.
 
 
 def load_gene_facts(ws: Workspace) -> GeneFacts | None:
-    """The demo world's per-gene facts, written beside the demo's raw files; None elsewhere."""
+    """The demo world's per-gene facts, kept in the store by the demo's ingest (and dropped when
+    other data replaces the demo's); None elsewhere. A demo store made before the facts moved
+    into the store reads them from raw/ while it still holds only the demo's files."""
+    con = ws.connect(read_only=True)
+    try:
+        text = demo_facts_json(con)
+        legacy = ("demo_facts" not in existing_tables(con)
+                  and demo_origin(con, ws.raw_dir) is not None)
+    finally:
+        con.close()
     path = ws.raw_dir / FACTS_NAME
-    return GeneFacts.from_json(path.read_text(encoding="utf-8")) if path.exists() else None
+    if text is None and legacy and path.is_file():
+        text = path.read_text(encoding="utf-8")
+    return GeneFacts.from_json(text) if text else None
 
 
 def expected_values(facts: GeneFacts, genes: list[str],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -20,14 +21,19 @@ from cre_core.workspace import Workspace, resolve_workspace
 def build_demo(root: Path, preset: str, seed: int, force: bool = False) -> dict[str, int]:
     """Generate the demo files and ingest them with the real parsers, atomically.
 
-    The workspace is built in a temporary sibling folder and renamed into place, so an
-    interrupted build never leaves a half-made workspace behind.
+    The workspace is built in a temporary sibling folder. A new folder takes its place by one
+    rename; with ``force`` an existing folder gets only the demo's own files replaced (its raw
+    files and the store, each by a rename): runs, embeddings and anything else there stay.
+    An interrupted build never leaves a half-made workspace behind.
     """
     from cre_core.data.demo import generate_demo_files
 
     root = Path(root).resolve()
+    if root.exists() and not root.is_dir():
+        raise CreError(f"{root} is a file, not a folder")
     if root.exists() and any(root.iterdir()) and not force:
-        raise CreError(f"{root} is not empty; pass --force to rebuild the demo there")
+        raise CreError(f"{root} is not empty; pass --force to rebuild the demo's store and raw "
+                       "files there (runs, embeddings and other files stay)")
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
     try:
@@ -35,17 +41,28 @@ def build_demo(root: Path, preset: str, seed: int, force: bool = False) -> dict[
         files = generate_demo_files(ws.raw_dir, preset=preset, seed=seed)
         request = IngestRequest(
             gff=files.gff, sga=list(files.sga), kuzmin=[files.kuzmin], smf=files.smf,
-            obo=files.obo, gaf=files.gaf, truth=files.truth,
+            obo=files.obo, gaf=files.gaf, truth=files.truth, facts=files.facts,
             meta={"demo_preset": preset, "demo_seed": str(seed)},
         )
         result = ingest(ws, request)
         if root.exists():
-            shutil.rmtree(root)
-        staging.rename(root)
+            _replace_demo_files(ws, Workspace(root))
+        else:
+            staging.rename(root)
         _repoint_sources(Workspace(root), staging)
         return result
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _replace_demo_files(built: Workspace, ws: Workspace) -> None:
+    """Move the new demo's raw files, then its store, over the old ones (each an atomic
+    rename); a stale write-ahead log of the old store goes too (DuckDB would replay it)."""
+    ws.raw_dir.mkdir(exist_ok=True)
+    for path in built.raw_dir.iterdir():
+        os.replace(path, ws.raw_dir / path.name)
+    ws.db_path.with_name(ws.db_path.name + ".wal").unlink(missing_ok=True)
+    os.replace(built.db_path, ws.db_path)
 
 
 def _repoint_sources(ws: Workspace, staging: Path) -> None:
@@ -103,7 +120,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--workspace", help="folder to create (default $CRE_WORKSPACE or workspace/demo)")
     demo.add_argument("--preset", default="small", choices=["tiny", "small", "full"])
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--force", action="store_true", help="replace an existing workspace")
+    demo.add_argument("--force", action="store_true",
+                      help="rebuild the demo's store and raw files in a folder that is not empty "
+                           "(runs, embeddings and other files stay)")
     demo.set_defaults(func=_demo)
 
     ing = subparsers.add_parser("ingest", help="load real-format files into a workspace")

@@ -1,13 +1,17 @@
 """Transactional ingest of real-format files into a workspace's DuckDB store.
 
 Every input is parsed and checked before the store changes; the load itself runs in one DuckDB
-transaction, so a bad file leaves the workspace exactly as it was (a store that did not exist
-before is removed again). What a load replaces (an earlier SMF, GAF, genome...) and what it
+transaction, so a bad file leaves the workspace exactly as it was. A store that did not exist
+before is built under a temporary name (``.cre.duckdb.PID.building``) and takes its name only
+when complete, so an ingest killed at any moment leaves no store rather than a half-made one.
+Loading other genes or fitness data into a demo store drops the demo's planted truth (it no
+longer describes the data). What a load replaces (an earlier SMF, GAF, genome...) and what it
 absorbs (duplicate raw rows, gene IDs the genome lacks) comes back as warning lines.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +23,16 @@ from cre_core.data import dcell_pairs as dcell
 from cre_core.data import kuzmin as kuzmin_files
 from cre_core.data import sga as sga_files
 from cre_core.data.alleles import KINDS
+from cre_core.data.demo import FACTS_NAME
 from cre_core.data.go import read_gaf, read_obo
 from cre_core.data.smf import read_smf, rebuild_smf
-from cre_core.data.store import counts, create_schema
+from cre_core.data.store import DEMO_META, DEMO_TABLES, counts, create_schema, demo_origin, existing_tables
 from cre_core.errors import CreError, InputError
 from cre_core.genome import cre_windows
 from cre_core.genome.sources import load_genome
+from cre_core.processes import alive
 from cre_core.textio import check_readable
-from cre_core.workspace import Workspace
+from cre_core.workspace import BUILDING_SUFFIX, Workspace
 
 # DuckDB's buffer pool on the ingest's connection (its default is 80% of the RAM): the full
 # preset's 1.3e7 SGA rows peaked at 1.9-2.0 GiB with the default and 1.1 GiB with this limit,
@@ -49,6 +55,7 @@ class IngestRequest:
     obo: Path | None = None
     gaf: Path | None = None
     truth: Path | None = None
+    facts: Path | None = None          # the demo world's per-gene facts (JSON)
     exclude_kinds: tuple[str, ...] = ()
     meta: dict[str, str] = field(default_factory=dict)
 
@@ -72,6 +79,7 @@ class _Parsed:
     go_edges: pd.DataFrame | None = None
     gaf: pd.DataFrame | None = None
     truth: pd.DataFrame | None = None
+    facts: str | None = None
 
 
 def _check_paths(request: IngestRequest) -> None:
@@ -79,7 +87,8 @@ def _check_paths(request: IngestRequest) -> None:
     keyed by file name: the second would silently replace the first)."""
     if request.fasta and not request.gff:
         raise CreError("--fasta needs --gff (the FASTA holds sequences, the GFF the genes)")
-    single = [request.gff, request.fasta, request.smf, request.obo, request.gaf, request.truth]
+    single = [request.gff, request.fasta, request.smf, request.obo, request.gaf, request.truth,
+              request.facts]
     for path in [*single, *request.genbank, *request.sga, *request.kuzmin, *request.dcell_pairs]:
         if path is not None:
             check_readable(path)
@@ -121,6 +130,8 @@ def _parse(request: IngestRequest) -> _Parsed:
         parsed.truth = pd.read_csv(request.truth, sep="\t")
         if list(parsed.truth.columns) != ["gene", "module", "severity"]:
             raise InputError(request.truth, 1, "expected header 'gene, module, severity'")
+    if request.facts:
+        parsed.facts = Path(request.facts).read_text(encoding="utf-8")
     return parsed
 
 
@@ -207,12 +218,50 @@ def _load(con: duckdb.DuckDBPyConnection, request: IngestRequest, parsed: _Parse
     if parsed.gaf is not None and request.gaf is not None:
         _load_gaf(con, parsed.gaf)
         notes += _source(con, "gaf", request.gaf, len(parsed.gaf))
+    notes += _drop_demo_truth(con, request)
     if parsed.truth is not None:
         _replace(con, "demo_truth", parsed.truth)
+    if parsed.facts is not None:
+        _replace(con, "demo_facts", pd.DataFrame({"facts": [parsed.facts]}))
     meta = dict(request.meta, alleles=",".join(kinds), smf_source="file" if has_smf_file else "sga")
     for key, value in meta.items():
         con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, str(value)])
     return notes + _absorbed(con, request)
+
+
+def _replaces_data(request: IngestRequest) -> bool:
+    """Whether the load brings genes or fitness data other than the demo generator's own."""
+    return not request.meta.get("demo_preset") and bool(
+        request.gff or request.genbank or request.sga or request.dcell_pairs or request.kuzmin
+        or request.smf)
+
+
+def _drop_demo_truth(con: duckdb.DuckDBPyConnection, request: IngestRequest) -> list[str]:
+    """Other data in a demo store: its planted truth, gene facts and preset/seed no longer
+    describe the store (a truth ceiling or module colours from them would be wrong), so they go."""
+    if not _replaces_data(request):
+        return []
+    marks = ", ".join("?" for _ in DEMO_META)
+    had = con.execute(f"SELECT count(*) FROM meta WHERE key IN ({marks})", list(DEMO_META)).fetchall()[0][0]
+    had += sum(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in DEMO_TABLES)
+    if not had:
+        return []
+    for table in DEMO_TABLES:
+        con.execute(f"DELETE FROM {table}")
+    con.execute(f"DELETE FROM meta WHERE key IN ({marks})", list(DEMO_META))
+    return ["the demo's planted truth (demo_truth, its gene facts, preset and seed) no longer "
+            "describes this store's data: removed"]
+
+
+def _migrate_demo_facts(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
+    """A demo store made before the facts moved into the store: take them in from raw/ while
+    the store still holds only the demo's files (call before create_schema)."""
+    path = ws.raw_dir / FACTS_NAME
+    if ("demo_facts" in existing_tables(con) or not path.is_file()
+            or demo_origin(con, ws.raw_dir) is None):
+        return
+    create_schema(con)
+    _replace(con, "demo_facts", pd.DataFrame({"facts": [path.read_text(encoding="utf-8")]}))
 
 
 def _absorbed(con: duckdb.DuckDBPyConnection, request: IngestRequest) -> list[str]:
@@ -279,13 +328,18 @@ def ingest(ws: Workspace, request: IngestRequest,
     """
     parsed = _parse(request)
     created = not ws.db_path.exists()
-    con = ws.connect(read_only=False)
-    # Raw rows need no particular order; dropping it lets DuckDB insert in parallel, with less memory.
-    con.execute("SET preserve_insertion_order = false")
-    con.execute(f"SET memory_limit = '{INGEST_MEMORY}'")
+    if created:
+        _remove_abandoned_builds(ws)
+    target = ws.db_path.with_name(f".{ws.db_path.name}.{os.getpid()}{BUILDING_SUFFIX}") if created else ws.db_path
+    con = ws.connect(read_only=False, path=target)
+    notes: list[str] = []
     try:
+        # Raw rows need no particular order; dropping it lets DuckDB insert in parallel, with less memory.
+        con.execute("SET preserve_insertion_order = false")
+        con.execute(f"SET memory_limit = '{INGEST_MEMORY}'")
         con.begin()
         try:
+            _migrate_demo_facts(con, ws)
             create_schema(con)
             notes = _load(con, request, parsed)
             con.commit()
@@ -295,18 +349,45 @@ def ingest(ws: Workspace, request: IngestRequest,
         except BaseException:
             _rollback(con)
             raise
-        if warn is not None:
-            for note in notes:
-                warn(note)
         result = counts(con)
-        if parsed.skipped_genes:
-            result["genes_skipped_missing_chromosome"] = parsed.skipped_genes
-        return result
+        con.close()
+        if created:
+            _publish(target, ws.db_path)
     except BaseException:
         con.close()
         if created:
-            for path in (ws.db_path, ws.db_path.with_name(ws.db_path.name + ".wal")):
-                path.unlink(missing_ok=True)
+            _remove_store(target)
         raise
-    finally:
-        con.close()
+    if warn is not None:
+        for note in notes:
+            warn(note)
+    if parsed.skipped_genes:
+        result["genes_skipped_missing_chromosome"] = parsed.skipped_genes
+    return result
+
+
+def _publish(built: Path, db_path: Path) -> None:
+    """Give the complete new store its name, unless another ingest made one meanwhile (a hard
+    link never replaces a file; a file system without links falls back to a rename)."""
+    try:
+        os.link(built, db_path)
+    except FileExistsError:
+        raise CreError(f"another process created {db_path} while this ingest ran; nothing was "
+                       "changed: ingest again to add the files to that store") from None
+    except OSError:
+        os.replace(built, db_path)
+        return
+    built.unlink()
+
+
+def _remove_store(path: Path) -> None:
+    for part in (path, path.with_name(path.name + ".wal")):
+        part.unlink(missing_ok=True)
+
+
+def _remove_abandoned_builds(ws: Workspace) -> None:
+    """New stores left by an ingest that was killed (its process is gone): never a store."""
+    for path in ws.root.glob(f".{ws.db_path.name}.*{BUILDING_SUFFIX}"):
+        pid = path.name.removesuffix(BUILDING_SUFFIX).rsplit(".", 1)[-1]
+        if pid.isdigit() and not alive({"pid": int(pid)}):
+            _remove_store(path)

@@ -5,6 +5,8 @@ Users may query these tables from their own DuckDB shell (README: "Schema").
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 
 SCHEMA = """
@@ -74,6 +76,9 @@ CREATE TABLE IF NOT EXISTS go_annotations(
 CREATE TABLE IF NOT EXISTS demo_truth(   -- demo workspaces only: what the generator planted
     gene VARCHAR PRIMARY KEY, module INTEGER, severity DOUBLE
 );
+CREATE TABLE IF NOT EXISTS demo_facts(   -- demo workspaces only: the world's per-gene facts
+    facts VARCHAR                  -- GeneFacts as JSON (one row); the truth ceiling's input
+);
 CREATE TABLE IF NOT EXISTS sources(kind VARCHAR, path VARCHAR, rows BIGINT, ingested_at TIMESTAMP);
 CREATE TABLE IF NOT EXISTS meta(key VARCHAR PRIMARY KEY, value VARCHAR);
 """
@@ -103,11 +108,44 @@ def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 def get_meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """The workspace's key/value notes (demo preset and seed, allele filter...)."""
+    if "meta" not in existing_tables(con):
+        return {}
     return dict(con.execute("SELECT key, value FROM meta ORDER BY key").fetchall())
 
 
 def list_sources(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     """Which files were ingested, when, and how many rows each gave."""
+    if "sources" not in existing_tables(con):
+        return []
     return con.execute(
         "SELECT kind, path, rows, ingested_at FROM sources ORDER BY ingested_at, kind"
     ).fetchall()
+
+
+DEMO_META = ("demo_preset", "demo_seed")
+DEMO_TABLES = ("demo_truth", "demo_facts")
+
+
+def demo_origin(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> dict[str, str] | None:
+    """``{demo_preset, demo_seed}`` when the store still holds the demo's data, else None.
+
+    Ingesting other genes or fitness data into a demo store drops these notes (and the demo's
+    planted truth, ``ingest``); a store made before that rule is a demo only while every
+    ingested file is one of its own raw files.
+    """
+    meta = get_meta(con)
+    if not meta.get("demo_preset"):
+        return None
+    if "demo_facts" not in existing_tables(con):     # an older demo store
+        raw = str(raw_dir.resolve())
+        if any(not str(path).startswith(raw + "/") for _, path, _, _ in list_sources(con)):
+            return None
+    return {key: meta[key] for key in DEMO_META if key in meta}
+
+
+def demo_facts_json(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The demo world's per-gene facts (JSON) stored by the demo's ingest; None elsewhere."""
+    if "demo_facts" not in existing_tables(con):
+        return None
+    rows = con.execute("SELECT facts FROM demo_facts LIMIT 1").fetchall()
+    return rows[0][0] if rows else None

@@ -17,6 +17,7 @@ from cre_core import processes
 from cre_core.atomic import read_json, write_json_atomic
 from cre_core.embed.base import REGIONS, check_regions
 from cre_core.errors import CreError
+from cre_core.job_slots import job_slot
 from cre_core.workspace import Workspace
 
 
@@ -27,10 +28,17 @@ def jobs_dir(ws: Workspace) -> Path:
 def launch(ws: Workspace, embedder: str, model: str | None = None,
            regions: Sequence[str] = REGIONS, device: str = "auto",
            batch_size: int | None = None, species: str | None = None) -> str:
-    """Start ``embed`` in the background; returns the job id at once."""
+    """Start ``embed`` in the background; returns the job id at once (CreError when the
+    background jobs already fill their slots: cre_core.job_slots)."""
     if not ws.exists():
         raise CreError(f"no workspace store at {ws.root}")
     regions = check_regions(list(regions))
+    with job_slot(ws):
+        return _launch(ws, embedder, model, regions, device, batch_size, species)
+
+
+def _launch(ws: Workspace, embedder: str, model: str | None, regions: list[str], device: str,
+            batch_size: int | None, species: str | None) -> str:
     job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{embedder}-{secrets.token_hex(2)}"
     folder = jobs_dir(ws) / job_id
     folder.mkdir(parents=True)
@@ -63,8 +71,8 @@ def job_status(ws: Workspace, job_id: str) -> dict:
     return {**job, **progress, "job": job_id, "state": state, "log": str(folder / "embed.log")}
 
 
-def list_jobs(ws: Workspace, limit: int = 10) -> list[dict]:
-    """The newest jobs first."""
+def list_jobs(ws: Workspace, limit: int | None = 10) -> list[dict]:
+    """The newest jobs first (all of them when ``limit`` is None)."""
     root = jobs_dir(ws)
     if not root.is_dir():
         return []

@@ -1,8 +1,9 @@
 """Prediction service for the CLI and the app: any gene set with any trained run, and scans.
 
-Loaded models are cached per run folder (keyed by the best checkpoint's mtime and size, so a
-run that is still improving is reloaded when its checkpoint changes) behind a lock: the app's
-pages share this cache across sessions. Models run on CPU in eval mode.
+Loaded models are cached per run folder, keyed by the best checkpoint's mtime and size (a run
+that is still improving is reloaded when its checkpoint changes) and by the store's version
+(``Workspace.store_stamp``: a re-ingest changes the SMF, names and measured values a loaded run
+carries), behind a lock: the app's pages share this cache across sessions. Models run on CPU in eval mode.
 
 For each gene set: the run's predicted fitness, the multiplicative expectation Π f_g from
 measured single-mutant fitness (None when a gene has no SMF), the predicted interaction
@@ -59,7 +60,7 @@ class LoadedRun:
     index: dict[str, int]
     names: list[str]
     smf: np.ndarray            # measured SMF per vocabulary gene (NaN when not measured)
-    stamp: tuple[int, int]
+    stamp: tuple[int, ...]     # checkpoint mtime and size, then the store's stamp
     calibration: dict[str, Calibration | None] | None = None   # ensembles only
     _support: tuple[np.ndarray, tuple[int, ...]] | None = None
 
@@ -114,14 +115,14 @@ class LoadedRun:
 
 
 def load_model(ws: Workspace, run_id: str) -> LoadedRun:
-    """The run's best model (cached; reloaded when the checkpoint file changes)."""
+    """The run's best model (cached; reloaded when the checkpoint file or the store changes)."""
     folder = R.run_dir(ws, run_id)
     path = folder / "checkpoints" / "best.pt"
     if not path.exists():
         state = R.load_run(ws, run_id)["status"]
         raise CreError(f"run {folder.name} has no trained model yet (status: {state})")
     st = os.stat(path)
-    stamp = (st.st_mtime_ns, st.st_size)
+    stamp = (st.st_mtime_ns, st.st_size, *ws.store_stamp())
     key = str(folder.resolve())
     with _LOCK:
         cached = _CACHE.get(key)
@@ -137,7 +138,7 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
-def _load(ws: Workspace, folder: Path, path: Path, stamp: tuple[int, int]) -> LoadedRun:
+def _load(ws: Workspace, folder: Path, path: Path, stamp: tuple[int, ...]) -> LoadedRun:
     ckpt = load_checkpoint(path)
     meta = ckpt["meta"]
     config = TrainConfig.from_dict(meta["config"])

@@ -34,12 +34,14 @@ DCELL_PRECISIONS = ("fp32", "bf16")
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *, choices: tuple = (),
            at_least: float | None = None, above: float | None = None,
-           below: float | None = None, step: float | None = None) -> Any:
+           below: float | None = None, at_most: float | None = None, step: float | None = None) -> Any:
     """A TrainConfig field with its help, choices and bounds (``at_least``/``above`` and
-    ``below`` are the lowest allowed value, an exclusive lower and an exclusive upper bound);
-    ``step`` is the form's increment."""
+    ``below``/``at_most`` are the lowest allowed value, an exclusive lower and an exclusive
+    upper bound, the highest allowed value); ``step`` is the form's increment. Sizes and
+    counts have an upper bound far above any useful value, so that a typo or a visitor of a
+    shared app cannot ask for a run that would hold the machine for days or exhaust memory."""
     meta = {"help": help, "choices": tuple(choices), "at_least": at_least, "above": above,
-            "below": below, "step": step}
+            "below": below, "at_most": at_most, "step": step}
     return field(default=default, metadata=meta)
 
 
@@ -56,6 +58,7 @@ class OptionSpec:
     at_least: float | None = None
     above: float | None = None
     below: float | None = None
+    at_most: float | None = None
     step: float | None = None
 
     @property
@@ -71,11 +74,17 @@ class OptionSpec:
         """The lowest value a widget may offer (exclusive bounds are left to validation)."""
         return self.at_least
 
+    @property
+    def maximum(self) -> float | None:
+        """The highest value a widget may offer (exclusive bounds are left to validation)."""
+        return self.at_most
+
     def bounds(self) -> str:
         """``at least 1``, ``above 0 and below 1``...; empty without bounds."""
         parts = [f"at least {self.at_least:g}" if self.at_least is not None else "",
                  f"above {self.above:g}" if self.above is not None else "",
-                 f"below {self.below:g}" if self.below is not None else ""]
+                 f"below {self.below:g}" if self.below is not None else "",
+                 f"at most {self.at_most:g}" if self.at_most is not None else ""]
         return " and ".join(p for p in parts if p)
 
     def problem(self, value: Any) -> str | None:
@@ -99,7 +108,8 @@ class OptionSpec:
         if self.kind in (int, float) and not (
                 (self.at_least is None or value >= self.at_least)
                 and (self.above is None or value > self.above)
-                and (self.below is None or value < self.below)):
+                and (self.below is None or value < self.below)
+                and (self.at_most is None or value <= self.at_most)):
             return f"must be {self.bounds()}; got {value!r}"
         return None
 
@@ -125,7 +135,7 @@ class TrainConfig:
                                     "(train/val/test): a published split, used instead of --split")
     subset: int | None = option(None, "train on a seeded random subset of N pairs (before "
                                 "splitting); all pairs when empty", at_least=1)
-    epochs: int = option(30, "maximum number of passes over the training pairs", at_least=1)
+    epochs: int = option(30, "maximum number of passes over the training pairs", at_least=1, at_most=10_000)
     seed: int = option(0, "random seed of model initialisation and batch order", at_least=0)
     split_seed: int = option(0, "random seed of the subset and of the train/val/test split "
                              "(keep it to compare models)", at_least=0)
@@ -136,25 +146,25 @@ class TrainConfig:
     lr: float = option(1e-3, "AdamW learning rate", above=0, step=1e-4)
     weight_decay: float = option(1e-4, "AdamW weight decay", at_least=0, step=1e-5)
     batch_size: int = option(512, "strains per optimiser step (summed over processes under "
-                             "torchrun)", at_least=1)
+                             "torchrun)", at_least=1, at_most=1_048_576)
     hidden: int = option(128, "width of the per-gene network φ's output and of the pooled "
-                         "network ρ's hidden layers", at_least=1)
-    phi_layers: int = option(2, "number of Linear layers in the per-gene network φ", at_least=1)
+                         "network ρ's hidden layers", at_least=1, at_most=8_192)
+    phi_layers: int = option(2, "number of Linear layers in the per-gene network φ", at_least=1, at_most=32)
     rho_layers: int = option(2, "number of Linear layers in the pooled network ρ (the last one "
-                             "outputs fitness)", at_least=1)
+                             "outputs fitness)", at_least=1, at_most=32)
     dropout: float = option(0.0, "dropout after every hidden layer (0 = none)", at_least=0,
                             below=1, step=0.05)
     norm: str = option("none", "normalisation in φ and ρ: none, batch or layer (wt-diff with "
                        "batch shows the wt_mean spikes)", choices=NORMS)
     pooling: str = option("sum", "how the deleted genes' φ vectors are combined: sum or mean",
                           choices=POOLINGS)
-    gene_dim: int = option(64, "width of the learned per-gene vectors of gene-id", at_least=1)
+    gene_dim: int = option(64, "width of the learned per-gene vectors of gene-id", at_least=1, at_most=8_192)
     clip: float | None = option(None, "clip the gradient norm to this value (empty = no "
                                 "clipping)", above=0, step=0.5)
     wt_warmup: int = option(0, "wt-diff: first fit only the wild type to 1.0 for N steps",
-                            at_least=0)
+                            at_least=0, at_most=1_000_000)
     wt_copies: int = option(1, "wt-diff: copies of the wild-type (no deletion) set added to "
-                            "every batch", at_least=1)
+                            "every batch", at_least=1, at_most=4_096)
     dcell_min_genes: int = option(6, "dcell: keep GO terms with at least this many genes (after "
                                   "propagation)", at_least=1)
     dcell_alpha: float = option(0.3, "dcell: weight of the per-term auxiliary losses",
@@ -164,23 +174,23 @@ class TrainConfig:
                                   "statistics stay fp32): faster on CPUs with AMX and on GPUs, "
                                   "not exact", choices=DCELL_PRECISIONS)
     patience: int = option(5, "early stopping: stop after N epochs without a better validation "
-                           "loss", at_least=1)
+                           "loss", at_least=1, at_most=10_000)
     device: str = option("auto", "auto (CUDA when available), cpu or cuda",
                          choices=("auto", "cpu", "cuda"))
     amp: bool = option(True, "bf16 autocast on CUDA (ignored on CPU)")
     log_every: int = option(0, "per-step metrics every N steps (0 = auto: every step up to "
                             "1,000 steps an epoch)", at_least=0)
     eval_batch_size: int = option(8192, "strains per batch when predicting validation and test "
-                                  "sets", at_least=1)
+                                  "sets", at_least=1, at_most=1_048_576)
     ensemble: int = option(1, "train K members (seeds seed..seed+K-1) as one run: predictions get "
-                           "an 80-percent interval", at_least=1)
+                           "an 80-percent interval", at_least=1, at_most=64)
     smf_aware: bool = option(True, "interaction: use the measured single-mutant fitness where the "
                              "store has it (--no-smf-aware: predict it from the gene "
                              "representation, as for genes never measured)")
     interaction_weight: float = option(5.0, "interaction: weight of the loss on measured ε "
                                        "(doubles) and τ (triples)", at_least=0, step=0.1)
     rank: int = option(64, "interaction: width of the per-gene vectors of the pairwise ε and "
-                       "triple τ terms", at_least=1)
+                       "triple τ terms", at_least=1, at_most=8_192)
     pair_from: str = option("features", "interaction: where the per-gene ε/τ vectors come from: "
                             "features (one linear map of the gene representation: ε is a "
                             "bilinear form of the two genes' features) or trunk (the hidden "
@@ -197,7 +207,7 @@ class TrainConfig:
                                   "read on both strands)", at_least=1, below=1025)
     encoder_block: int = option(32, "--embedder encoder: a batch holds the pairs between two random "
                                 "blocks of N genes (at most --batch-size of them), so a step encodes "
-                                "at most 2N genes; 0 = batches of random pairs", at_least=0)
+                                "at most 2N genes; 0 = batches of random pairs", at_least=0, at_most=65_536)
     encoder_width: int = option(15, "--embedder encoder: filter width in bp (10-bp motifs need at "
                                 "least 10, a few more give context)", at_least=4, below=65)
     encoder_init: str = option("words", "--embedder encoder: words starts the first filters from "
@@ -207,7 +217,7 @@ class TrainConfig:
     encoder_pretrain: int = option(20, "--embedder encoder: first train it with the model for N "
                                    "epochs on the training genes' single mutants, then freeze it "
                                    "(its vectors cached) for the epochs on every set; 0 = train it "
-                                   "end to end on every set", at_least=0)
+                                   "end to end on every set", at_least=0, at_most=10_000)
     encoder_lr: float = option(0.1, "--embedder encoder: learning rate of the first-layer filters "
                                "as a share of --lr (small: seeded filters are refined, not "
                                "overwritten, and have less room to fit single genes)", above=0,

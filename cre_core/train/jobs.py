@@ -15,7 +15,9 @@ from pathlib import Path
 
 from cre_core.atomic import write_json_atomic
 from cre_core.errors import CreError
+from cre_core.job_slots import job_slot
 from cre_core.processes import process_identity, spawn
+from cre_core.textio import check_readable
 from cre_core.train import runs as R
 from cre_core.train.config import TrainConfig
 from cre_core.workspace import Workspace
@@ -27,8 +29,23 @@ def _spawn(ws: Workspace, folder: Path, args: list[str]) -> int:
 
 
 def launch(ws: Workspace, config: TrainConfig) -> str:
-    """Start a run in the background; returns its run id at once (status ``queued``)."""
-    config.validate()
+    """Start a run in the background; returns its run id at once (status ``queued``).
+    CreError when the background jobs already fill their slots (cre_core.job_slots)."""
+    return launch_many(ws, [config])[0]
+
+
+def launch_many(ws: Workspace, configs: list[TrainConfig]) -> list[str]:
+    """Start as many of ``configs`` as there are free job slots, in order; their run ids
+    (CreError when there is no free slot at all)."""
+    for config in configs:
+        config.validate()
+        if config.split_file:
+            check_readable(config.split_file)
+    with job_slot(ws, len(configs)) as slots:
+        return [_launch(ws, config) for config in configs[:slots]]
+
+
+def _launch(ws: Workspace, config: TrainConfig) -> str:
     folder = R.create_run_dir(ws, config)
     (folder / "checkpoints").mkdir()
     write_json_atomic(folder / "config.json", config.to_dict())

@@ -18,7 +18,7 @@ import numpy as np
 
 from cre_core.atomic import write_text_atomic
 from cre_core.errors import CreError, InputError
-from cre_core.textio import iter_lines
+from cre_core.textio import check_readable, iter_lines
 
 PARTS = ("train", "val", "test")
 _BITS = 21  # gene index + 1 per slot: vocabularies up to 2 million genes
@@ -26,7 +26,7 @@ _BITS = 21  # gene index + 1 per slot: vocabularies up to 2 million genes
 
 def split_name(path: str | Path) -> str:
     """``name.tsv (sha256 0123456789ab)``: which file, and which content of it."""
-    path = Path(path)
+    path = check_readable(path)
     try:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     except OSError as exc:
