@@ -41,7 +41,7 @@ def overview(ws: Workspace) -> Overview:
         table_counts = counts(con)
         meta = get_meta(con)
         sources = pd.DataFrame(list_sources(con), columns=["kind", "path", "rows", "ingested_at"])
-        demo = demo_origin(con, ws.raw_dir)
+        demo = demo_origin(con)
     finally:
         con.close()
     return Overview(

@@ -95,19 +95,21 @@ class Workspace:
 
 
 def check_complete(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
-    """CreError (and ``con`` closed) when the file is shorter than the blocks its header lists:
-    a truncated store opens fine and fails only at the first query that reads a lost block."""
+    """CreError (and ``con`` closed) when the file is too short for the blocks in use that its
+    header lists: a truncated store opens fine and fails only at the first query that reads a
+    lost block. (Free blocks at the end may be trimmed from the file, so only used ones count;
+    a shorter cut is caught where the read fails: ``store_error``.)"""
     try:
-        block_size, blocks = con.execute(
-            "SELECT block_size, total_blocks FROM pragma_database_size()").fetchall()[0]
+        block_size, used = con.execute(
+            "SELECT block_size, used_blocks FROM pragma_database_size()").fetchall()[0]
         size = db_path.stat().st_size
     except (duckdb.Error, OSError) as exc:
         con.close()
         raise CreError(f"cannot read {db_path}: {exc}") from None
-    if size < _HEADER_BYTES + int(block_size) * int(blocks):
+    if size < _HEADER_BYTES + int(block_size) * int(used):
         con.close()
         raise _corrupt(str(db_path), f"{size:,} bytes where its header lists "
-                       f"{int(blocks):,} blocks of {int(block_size):,}")
+                       f"{int(used):,} blocks in use of {int(block_size):,}")
 
 
 def store_error(exc: duckdb.Error, db_path: Path | None = None) -> CreError:

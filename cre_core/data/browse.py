@@ -10,10 +10,12 @@ read-only statement on a connection without file-system access, under row and ti
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -454,8 +456,27 @@ MAX_RESULT_MB = 64        # a page of results, not a download: 1,000 rows of 64 
 FETCH_ROWS = 16           # rows per fetch: the byte cap is checked this often
 
 
+# Catalog functions, views and pragmas that show the server's paths (the store's file, home,
+# secret and extension folders) or its settings: a visitor of a shared app learns nothing of
+# the machine. Matched as words anywhere in the statement (quoted or not, any case).
+REVEALING = frozenset({
+    "duckdb_settings", "duckdb_databases", "database_list", "pragma_database_list", "current_setting",
+    "duckdb_extensions", "duckdb_temporary_files", "duckdb_secrets", "which_secret", "getenv",
+    "duckdb_external_file_cache", "duckdb_logs", "duckdb_log_contexts", "duckdb_variables",
+    "getvariable", "pragma_metadata_info", "metadata_info",
+})
+_WORD = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
 class SqlBoxError(CreError):
     """A statement the SQL box refuses or that failed; the message is shown as is."""
+
+
+def _check_not_revealing(sql: str) -> None:
+    found = sorted(REVEALING & set(_WORD.findall(sql.lower())))
+    if found:
+        raise SqlBoxError(f"{', '.join(found)} is not available here: the SQL box shows the "
+                          "store's tables, not the server's settings or paths")
 
 
 def run_readonly_sql(
@@ -488,6 +509,7 @@ def run_readonly_sql(
     if kind not in ALLOWED_STATEMENTS:
         raise SqlBoxError(f"{kind} statements are not allowed here: the SQL box is read-only "
                           f"({', '.join(ALLOWED_STATEMENTS)} only)")
+    _check_not_revealing(sql)
     con = duckdb.connect(":memory:")
     try:
         # Attach rather than connect to the file: a plain read-only connection elsewhere in
@@ -495,11 +517,12 @@ def run_readonly_sql(
         con.execute("ATTACH ? AS store (READ_ONLY)", [str(db_path)])
         con.execute("USE store")
         con.execute(f"SET memory_limit = '{int(memory_limit_mb)}MB'")
+        con.execute("SET temp_directory = ''")        # nothing spills to disk past the limit
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except duckdb.Error as exc:
         con.close()
-        raise SqlBoxError(f"cannot open {db_path}: {exc}") from None
+        raise SqlBoxError(f"cannot open the store: {_hide_path(str(exc), db_path)}") from None
     timer = threading.Timer(time_limit_s, con.interrupt)
     started = time.perf_counter()
     timer.start()
@@ -517,11 +540,16 @@ def run_readonly_sql(
         raise SqlBoxError(f"query stopped at the {int(memory_limit_mb):,} MB memory limit: "
                           "aggregate, filter or select fewer columns") from None
     except duckdb.Error as exc:
-        raise SqlBoxError(str(exc)) from None
+        raise SqlBoxError(_hide_path(str(exc), db_path)) from None
     finally:
         timer.cancel()
         con.close()
     return SqlResult(frame, truncated, time.perf_counter() - started)
+
+
+def _hide_path(message: str, db_path: str) -> str:
+    """An error message without the store's location."""
+    return message.replace(str(Path(db_path).parent), "<workspace>")
 
 
 def _fetch_capped(relation: duckdb.DuckDBPyRelation, max_mb: int, started: float,

@@ -156,7 +156,7 @@ def load_gene_facts(ws: Workspace) -> GeneFacts | None:
     try:
         text = demo_facts_json(con)
         legacy = ("demo_facts" not in existing_tables(con)
-                  and demo_origin(con, ws.raw_dir) is not None)
+                  and demo_origin(con) is not None)
     finally:
         con.close()
     path = ws.raw_dir / FACTS_NAME

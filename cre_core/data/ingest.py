@@ -258,7 +258,7 @@ def _migrate_demo_facts(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
     the store still holds only the demo's files (call before create_schema)."""
     path = ws.raw_dir / FACTS_NAME
     if ("demo_facts" in existing_tables(con) or not path.is_file()
-            or demo_origin(con, ws.raw_dir) is None):
+            or demo_origin(con) is None):
         return
     create_schema(con)
     _replace(con, "demo_facts", pd.DataFrame({"facts": [path.read_text(encoding="utf-8")]}))

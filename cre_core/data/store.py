@@ -5,8 +5,6 @@ Users may query these tables from their own DuckDB shell (README: "Schema").
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 
 SCHEMA = """
@@ -126,19 +124,19 @@ DEMO_META = ("demo_preset", "demo_seed")
 DEMO_TABLES = ("demo_truth", "demo_facts")
 
 
-def demo_origin(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> dict[str, str] | None:
+def demo_origin(con: duckdb.DuckDBPyConnection) -> dict[str, str] | None:
     """``{demo_preset, demo_seed}`` when the store still holds the demo's data, else None.
 
     Ingesting other genes or fitness data into a demo store drops these notes (and the demo's
-    planted truth, ``ingest``); a store made before that rule is a demo only while every
-    ingested file is one of its own raw files.
+    planted truth, ``ingest``). A store made before that rule counts as a demo only while it
+    holds nothing but the demo's own load: every source was ingested in that one transaction
+    (one timestamp), so any later ingest, of whatever file, ends its demo status.
     """
     meta = get_meta(con)
     if not meta.get("demo_preset"):
         return None
     if "demo_facts" not in existing_tables(con):     # an older demo store
-        raw = str(raw_dir.resolve())
-        if any(not str(path).startswith(raw + "/") for _, path, _, _ in list_sources(con)):
+        if len({ingested_at for _, _, _, ingested_at in list_sources(con)}) > 1:
             return None
     return {key: meta[key] for key in DEMO_META if key in meta}
 

@@ -17,6 +17,7 @@ def _train(args: argparse.Namespace) -> int:
     from cre_core.train.loop import train_run
 
     ws = resolve_workspace(args.workspace)
+    ws.connect(read_only=True).close()    # a missing or corrupt store: one line, before any run folder
     run_dir = Path(args.run_dir).resolve() if args.run_dir else None
     base = None
     if args.resume:
