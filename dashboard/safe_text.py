@@ -15,13 +15,19 @@ from typing import Any
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")      # every ASCII punctuation character
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
+# GitHub-style autolinks are found in the text after escapes are resolved: a word joiner
+# (U+2060, invisible) after the scheme or ``www`` and after ``@`` keeps URLs and addresses text.
+_AUTOLINK = re.compile(r"(?i)(\b(?:https?|ftp|mailto|www)(?=[:.])|@)")
+WORD_JOINER = "\u2060"
 
 
 def md(value: Any) -> str:
     """``value`` as text that markdown shows literally: every ASCII punctuation character
     backslash-escaped (CommonMark allows it for all of them; it also stops Streamlit's
-    ``:color[...]`` directives and ``$`` math) and line breaks made spaces (no new block)."""
-    return _PUNCTUATION.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(value)))
+    ``:color[...]`` directives and ``$`` math), line breaks made spaces (no new block), and
+    URLs kept from becoming links (a word joiner after the scheme, ``www`` or ``@``)."""
+    text = _AUTOLINK.sub(lambda m: m.group(1) + WORD_JOINER, _LINE_BREAKS.sub(" ", str(value)))
+    return _PUNCTUATION.sub(r"\\\1", text)
 
 
 def md_code(value: Any) -> str:

@@ -176,8 +176,9 @@ INJECTION = "**PWN**![t](http://127.0.0.1:8798/t.png)[clickme](http://evil.examp
 def test_md_escapes_every_markup_character():
     from dashboard.safe_text import md, md_code
 
-    assert md(INJECTION) == ("\\*\\*PWN\\*\\*\\!\\[t\\]\\(http\\:\\/\\/127\\.0\\.0\\.1\\:8798\\/t\\.png\\)"
-                             "\\[clickme\\]\\(http\\:\\/\\/evil\\.example\\/\\)")
+    assert md(INJECTION) == ("\\*\\*PWN\\*\\*\\!\\[t\\]\\(http\u2060\\:\\/\\/127\\.0\\.0\\.1\\:8798\\/t\\.png\\)"
+                             "\\[clickme\\]\\(http\u2060\\:\\/\\/evil\\.example\\/\\)")
+    assert md("see www.x.org or a@b.com") == "see www\u2060\\.x\\.org or a\\@\u2060b\\.com"   # no autolinks
     assert md(":red[x] $x^2$ <b>b</b>\r\nline") == "\\:red\\[x\\] \\$x\\^2\\$ \\<b\\>b\\<\\/b\\> line"
     assert md_code("a ``b` c") == "```a ``b` c```"
     assert md_code("`x`") == "`` `x` ``"
