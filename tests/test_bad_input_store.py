@@ -265,6 +265,7 @@ def sleeping_spawns(monkeypatch):
 
 
 def test_start_three_times_starts_at_most_the_cap(workspace_copy, sleeping_spawns, monkeypatch):
+    from cre_core.embed import jobs as embed_jobs
     from cre_core.train import jobs
     from cre_core.train.config import TrainConfig
 
@@ -274,6 +275,9 @@ def test_start_three_times_starts_at_most_the_cap(workspace_copy, sleeping_spawn
     with pytest.raises(CreError, match=r"2 background job\(s\) already run .*at most 2 at a time \(\$CRE_MAX_JOBS\)"):
         jobs.launch(workspace_copy, config)
     assert sorted(p.name for p in workspace_copy.runs_dir.iterdir()) == sorted(started)
+    with pytest.raises(CreError, match="at most 2 at a time"):          # embedding jobs share the slots
+        embed_jobs.launch(workspace_copy, "specieslm", model="/nowhere")
+    assert not embed_jobs.jobs_dir(workspace_copy).exists()
     for child in sleeping_spawns:
         child.kill()
         child.wait()
