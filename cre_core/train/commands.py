@@ -39,17 +39,23 @@ def _train(args: argparse.Namespace) -> int:
 def export_split(ws: Workspace, run_id: str, out: Path) -> dict[str, int]:
     """Write the train/val/test strains of a run to a split file (``train --split-file``).
 
-    The split is rebuilt from the run's config and the store (it is seeded), so the store must
-    still hold the pairs the run was trained on.
+    The run's saved split (``saved_split``: the strains it trained on, whatever the store holds
+    now). A run made before splits were saved has its split rebuilt from its config and the
+    store (seeded), with a warning: the store must still hold the pairs it was trained on.
     """
+    import sys
+
     from cre_core.train import data as D
     from cre_core.train.runs import run_dir
+    from cre_core.train.saved_split import NOT_SAVED, export_saved
     from cre_core.train.split_file import write_split_file
 
-    config_path = run_dir(ws, run_id) / "config.json"
-    if not config_path.exists():
-        raise CreError(f"no run {run_id!r} in {ws.root} (no {config_path})")
-    config = TrainConfig.load(config_path)
+    folder = run_dir(ws, run_id)
+    saved = export_saved(folder, out)
+    if saved is not None:
+        return saved
+    print(f"warning: run {folder.name} {NOT_SAVED}", file=sys.stderr)
+    config = TrainConfig.load(folder / "config.json")
     table, split = D.training_rows(ws, config)
     parts = {"train": split.train, "val": split.val, "test": split.test}
     write_split_file(out, table.genes, table.idx, parts)
