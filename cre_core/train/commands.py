@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cre_core.atomic import clean_json
 from cre_core.errors import CreError
-from cre_core.train.config import TrainConfig, add_arguments, config_from_args
+from cre_core.train.config import add_arguments, config_from_args
 from cre_core.workspace import Workspace, resolve_workspace
 
 
@@ -24,7 +24,7 @@ def _train(args: argparse.Namespace) -> int:
             raise CreError("--resume needs --run-dir (the folder of the run to continue)")
         if not (run_dir / "config.json").exists():
             raise CreError(f"{run_dir} has no config.json: nothing to resume")
-        base = TrainConfig.load(run_dir / "config.json")
+        base = R.read_config(run_dir)
     config = config_from_args(args, base)
     if run_dir is None:
         run_dir = R.create_run_dir(ws, config)
@@ -46,16 +46,16 @@ def export_split(ws: Workspace, run_id: str, out: Path) -> dict[str, int]:
     import sys
 
     from cre_core.train import data as D
-    from cre_core.train.runs import run_dir
+    from cre_core.train.runs import read_config, run_dir
     from cre_core.train.saved_split import NOT_SAVED, export_saved
     from cre_core.train.split_file import write_split_file
 
     folder = run_dir(ws, run_id)
+    config = read_config(folder)          # CreError (exit 2) for an unreadable run
     saved = export_saved(folder, out)
     if saved is not None:
         return saved
     print(f"warning: run {folder.name} {NOT_SAVED}", file=sys.stderr)
-    config = TrainConfig.load(folder / "config.json")
     table, split = D.training_rows(ws, config)
     parts = {"train": split.train, "val": split.val, "test": split.test}
     write_split_file(out, table.genes, table.idx, parts)

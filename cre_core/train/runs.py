@@ -181,7 +181,8 @@ def run_dir(ws: Workspace, run_id: str) -> Path:
 
 
 _TEXT, _NUMBER, _WHOLE, _OBJECT = (str,), (int, float), (int,), (dict,)
-_KIND: dict[tuple[type, ...], str] = {_TEXT: "text", _NUMBER: "a number", _WHOLE: "a whole number", _OBJECT: "an object"}
+_KIND: dict[tuple[type, ...], str] = {_TEXT: "text", _NUMBER: "a number", _WHOLE: "a whole number",
+                                      _OBJECT: "an object"}
 # the fields readers use, and the types they must have (None is always allowed)
 _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "config.json": {"model": _TEXT, "features": _TEXT, "split": _TEXT, "embedder": _TEXT, "ensemble": _WHOLE,
@@ -217,6 +218,19 @@ def _checked(folder: Path, name: str) -> dict:
 def read_run_files(folder: Path) -> tuple[dict, dict, dict]:
     """(config, status, summary) of a run folder, each checked (CreError for an unreadable run)."""
     return _checked(folder, "config.json"), _checked(folder, "status.json"), _checked(folder, "summary.json")
+
+
+def read_config(folder: Path):
+    """The run's TrainConfig (CreError naming config.json when it is unreadable or not a config)."""
+    from cre_core.train.config import TrainConfig
+
+    config = _checked(Path(folder), "config.json")
+    if not config:
+        raise CreError(f"{Path(folder) / 'config.json'} is missing: not a run folder")
+    try:
+        return TrainConfig.from_dict(config)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CreError(f"{Path(folder) / 'config.json'}: not a training configuration ({exc})") from exc
 
 
 def load_run(ws: Workspace, run_id: str) -> dict:
