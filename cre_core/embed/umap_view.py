@@ -67,13 +67,10 @@ def compute_umap(ws: Workspace, embedder: str = "kmer", features: str = "both", 
                  min_dist: float = 0.1, replace: bool = False) -> UmapResult:
     """gene, x, y of the UMAP of ``features``; read from the cache when it is there (an
     unreadable cache file raises UnreadableUmap, or is computed again with ``replace``)."""
-    genes, x = load_features(ws, features, embedder=embedder, model=model)
+    genes, x, params, path = umap_input(ws, embedder, features, seed, model, n_neighbors, min_dist)
     if len(genes) < MIN_GENES:
         raise CreError(f"a UMAP needs at least {MIN_GENES} genes; this embedding has {len(genes)}")
-    neighbors = int(max(2, min(n_neighbors, len(genes) - 1)))
-    params = {"n_neighbors": neighbors, "min_dist": float(min_dist), "standardise": True,
-              "metric": "euclidean", "model": model}
-    path = umap_path(ws, embedder, features, genes, x, seed, params)
+    neighbors = params["n_neighbors"]
     try:
         cached = _read_cached(path)
     except UnreadableUmap:
@@ -105,11 +102,17 @@ def cached_umap(ws: Workspace, embedder: str, features: str, seed: int = 0,
                 model: str | None = None, n_neighbors: int = 15, min_dist: float = 0.1
                 ) -> pd.DataFrame | None:
     """The cached UMAP frame (gene, x, y) if it exists, else None; never runs umap-learn."""
+    return _read_cached(umap_input(ws, embedder, features, seed, model, n_neighbors, min_dist)[3])
+
+
+def umap_input(ws: Workspace, embedder: str, features: str, seed: int, model: str | None,
+               n_neighbors: int, min_dist: float) -> tuple[list[str], np.ndarray, dict, Path]:
+    """(genes, features, UMAP parameters, cache file) of one UMAP."""
     genes, x = load_features(ws, features, embedder=embedder, model=model)
     neighbors = int(max(2, min(n_neighbors, len(genes) - 1)))
     params = {"n_neighbors": neighbors, "min_dist": float(min_dist), "standardise": True,
               "metric": "euclidean", "model": model}
-    return _read_cached(umap_path(ws, embedder, features, genes, x, seed, params))
+    return genes, x, params, umap_path(ws, embedder, features, genes, x, seed, params)
 
 
 def umap_frame(ws: Workspace, embedder: str = "kmer", features: str = "both", seed: int = 0,

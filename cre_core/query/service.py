@@ -150,10 +150,10 @@ def clear_cache() -> None:
 
 def _load(ws: Workspace, folder: Path, path: Path, stamp: tuple[int, int]) -> LoadedRun:
     ckpt = load_checkpoint(path)
-    meta = ckpt["meta"]
     calibration = None
     model: FitnessModel
     try:
+        meta = ckpt["meta"]
         config = TrainConfig.from_dict(meta["config"])
         genes = list(meta["genes"])
         if "members" in ckpt:            # an ensemble run (cre_core.train.ensemble)

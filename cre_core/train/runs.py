@@ -212,7 +212,19 @@ def _checked(folder: Path, name: str) -> dict:
             raise CreError(f"{path}: {key!r} is {str(value)[:40]!r}, expected {_KIND[types]}")
     if name == "status.json" and data.get("status") not in (None, *STATUSES):
         raise CreError(f"{path}: unknown status {str(data['status'])[:40]!r}")
+    if name == "summary.json":
+        for key, value in _summary_nested(data).items():
+            if value is not None and (not isinstance(value, _NUMBER) or isinstance(value, bool)):
+                raise CreError(f"{path}: {key!r} is {str(value)[:40]!r}, expected a number")
     return data
+
+
+def _summary_nested(summary: dict) -> dict[str, Any]:
+    """The nested summary values run tables read (pair r, ceiling fractions)."""
+    pairs = (summary.get("by_size") or {}).get("2") or {}
+    fraction = summary.get("ceiling_fraction") or {}
+    return {"by_size.2.pearson": pairs.get("pearson") if isinstance(pairs, dict) else pairs,
+            **{f"ceiling_fraction.{k}": fraction.get(k) for k in ("epsilon", "fitness")}}
 
 
 def read_run_files(folder: Path) -> tuple[dict, dict, dict]:
@@ -264,13 +276,7 @@ def _run_row(folder: Path, config: dict, status: dict, summary: dict) -> dict:
     from cre_core.train.config import FEATURE_MODELS
 
     uses_features = config.get("model") in FEATURE_MODELS and config.get("embedder") != "id"
-    pairs = (summary.get("by_size") or {}).get("2") or {}
-    fraction = summary.get("ceiling_fraction") or {}
-    nested = {"by_size.2.pearson": pairs.get("pearson") if isinstance(pairs, dict) else pairs,
-              **{f"ceiling_fraction.{k}": fraction.get(k) for k in ("epsilon", "fitness")}}
-    for key, value in nested.items():
-        if value is not None and (not isinstance(value, _NUMBER) or isinstance(value, bool)):
-            raise CreError(f"{folder / 'summary.json'}: {key!r} is {str(value)[:40]!r}, expected a number")
+    nested = _summary_nested(summary)         # checked by read_run_files
     return {
         "run_id": folder.name, "model": config.get("model"),
         "features": config.get("features") if uses_features else None,
