@@ -206,6 +206,16 @@ def train_run(ws: Workspace, config: TrainConfig, run_dir: str | Path | None = N
         ctx.close()
 
 
+def refuse_if_running(folder: Path) -> None:
+    """A run folder has one writer: refuse when its status names another live process (one
+    launched but not yet holding the lock, or a writer on another host)."""
+    status = R.read_json(folder / "status.json") or {}
+    state = R.effective_status(status)
+    if state in ("running", "queued") and status.get("pid") not in (None, os.getpid()):
+        raise CreError(f"run {folder.name} is still {state} in process {status['pid']}: stop it "
+                       "first (Stop on the Train page, or kill that process), then resume")
+
+
 class _Run:
     """One run: sets up the folder and the parts, trains epoch by epoch, scores the test set."""
 
@@ -274,6 +284,8 @@ class _Run:
                 last = path / "checkpoints" / "last.pt"
                 if not self.resume and last.exists():
                     raise CreError(f"{path} already holds a trained run; pass --resume or another --run-dir")
+                if self.resume:
+                    refuse_if_running(path)
                 if self.resume and last.exists():
                     self.resume_ckpt = load_checkpoint(last)     # CreError for a bad file, before any change
                 if self.resume:
