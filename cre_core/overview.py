@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cre_core.data.store import counts, demo_origin, get_meta, list_sources
-from cre_core.embed.cache import cache_files
+from cre_core.embed.cache import cache_files, unreadable_caches
 from cre_core.train.runs import list_runs
 from cre_core.workspace import Workspace, resolve_workspace
 
@@ -24,6 +24,7 @@ class Overview:
     meta: dict[str, str] = field(default_factory=dict)
     sources: pd.DataFrame = field(default_factory=pd.DataFrame)
     embeddings: list[str] = field(default_factory=list)     # cache files, relative to embeddings/
+    unreadable_embeddings: list[str] = field(default_factory=list)   # cache files that cannot be read
     runs: dict[str, int] = field(default_factory=dict)      # status -> number of runs
     demo: dict[str, str] | None = None     # demo preset and seed while the store holds the demo's data
 
@@ -47,12 +48,15 @@ def overview(ws: Workspace) -> Overview:
     return Overview(
         root=str(ws.root), exists=True, counts=table_counts, meta=meta, sources=sources,
         embeddings=list_embedding_files(ws), runs=count_runs(ws), demo=demo,
+        unreadable_embeddings=[f for f, _ in unreadable_caches(ws)],
     )
 
 
 def list_embedding_files(ws: Workspace) -> list[str]:
-    """Embedding cache files (one per embedder, model and region), relative to embeddings/."""
-    return [str(p.relative_to(ws.embeddings_dir)) for p in cache_files(ws)]
+    """Readable embedding cache files (one per embedder, model and region), relative to
+    embeddings/: the ones the Embeddings table lists (unreadable ones: ``unreadable_caches``)."""
+    broken = {f for f, _ in unreadable_caches(ws)}
+    return [f for p in cache_files(ws) if (f := str(p.relative_to(ws.embeddings_dir))) not in broken]
 
 
 def count_runs(ws: Workspace) -> dict[str, int]:

@@ -2,18 +2,26 @@
 
 A job runs in its own session (``start_new_session=True``), so a browser refresh or an app
 restart does not stop it; its output goes to a log file. Whoever launched it may read its state
-later from a file holding ``process_identity``: pid, host and the process start time, so that a
-recycled pid is not mistaken for the job.
+later from a file holding ``process_identity``: pid, host, boot and the process start time, so that
+a recycled pid is not mistaken for the job.
+
+A process is signalled only when it is provably the one recorded (``send_signal``): same host,
+same boot, and the pid's start time in /proc equal to the recorded one. A status file copied from
+another machine, a workspace shared between hosts, or a pid reused since, is refused: signalling
+it would hit an unrelated process.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from cre_core.errors import CreError
 
 _CHILDREN: dict[int, subprocess.Popen] = {}
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -37,8 +45,16 @@ def spawn(args: list[str], log: Path) -> int:
 
 
 def process_identity(pid: int) -> dict[str, Any]:
-    """What ``alive`` needs later: pid, host and the process start time."""
-    return {"pid": pid, "host": socket.gethostname(), "pid_start": _start_time(pid)}
+    """What ``alive`` and ``send_signal`` need later: pid, host, boot and the process start time."""
+    return {"pid": pid, "host": socket.gethostname(), "boot": _boot_id(), "pid_start": _start_time(pid)}
+
+
+def _boot_id() -> str | None:
+    """This boot of this machine (start times count from boot: a reboot reuses them)."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
 
 
 def _start_time(pid: int) -> str | None:
@@ -47,6 +63,37 @@ def _start_time(pid: int) -> str | None:
         return stat.rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
         return None
+
+
+def not_ours(identity: dict[str, Any]) -> str | None:
+    """Why the recorded process cannot be proven to be the one now at its pid (None: it is)."""
+    pid, host = identity.get("pid"), identity.get("host")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1:
+        return f"the recorded pid {pid!r} is not a process id"
+    if host != socket.gethostname():
+        return f"it runs on host {host!r}, not on this one ({socket.gethostname()}): stop it there"
+    if identity.get("boot") and _boot_id() and identity["boot"] != _boot_id():
+        return "it was started before this machine last booted"
+    recorded = identity.get("pid_start")
+    if not recorded:
+        return f"no start time was recorded for process {pid}, so it cannot be told from a reused pid"
+    now = _start_time(pid)
+    if now is None:
+        return f"process {pid} has ended (or its start time cannot be read here)"
+    if now != recorded:
+        return f"process {pid} is another process now (its start time differs from the recorded one)"
+    return None
+
+
+def send_signal(identity: dict[str, Any], sig: int = signal.SIGTERM) -> None:
+    """Signal the recorded process, only when it provably is that process (CreError saying why not)."""
+    reason = not_ours(identity)
+    if reason:
+        raise CreError(f"not signalling process {identity.get('pid')}: {reason}")
+    try:
+        os.kill(int(identity["pid"]), sig)
+    except ProcessLookupError:      # ended between the check and the signal
+        pass
 
 
 def alive(identity: dict[str, Any]) -> bool:
@@ -58,9 +105,10 @@ def alive(identity: dict[str, Any]) -> bool:
     pid, host = identity.get("pid"), identity.get("host")
     if host and host != socket.gethostname():
         return True
-    if not pid:
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
-    pid = int(pid)
+    if identity.get("boot") and _boot_id() and identity["boot"] != _boot_id():
+        return False
     child = _CHILDREN.get(pid)
     if child is not None:
         if child.poll() is None:

@@ -6,16 +6,75 @@ joins the group (NCCL on CUDA, else gloo; ``CRE_DIST_BACKEND`` overrides) and le
 objects (embedding), broadcasting an object or a decision from rank 0, and summing or OR-ing
 tensors over ranks (training). Without ``WORLD_SIZE`` > 1 it is a context of one rank whose
 collectives do nothing, and torch is not even imported.
+
+The stop request is the one way a long phase learns that SIGTERM/SIGINT (the Train page's Stop,
+``timeout``, Ctrl-C) arrived: inside ``stop_on_signals()`` those signals set a flag instead of
+killing the process, and every phase that can run for minutes (epochs, encoder pretraining,
+ensemble members, the pair ridge's CG iterations, embedding batches) asks ``stop_requested()``
+or calls ``check_stop()`` between units of work, saves what it can and ends resumable.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
+
+
+class StopRequested(Exception):
+    """SIGTERM/SIGINT arrived inside ``stop_on_signals``: end the phase, saving what can be saved."""
+
+
+_STOP = threading.Event()
+_SCOPES = [0]          # nesting depth of stop_on_signals (an ensemble's members nest in it)
+
+
+def request_stop() -> None:
+    """Ask every long phase of this process to stop at its next check."""
+    _STOP.set()
+
+
+def stop_requested() -> bool:
+    """Whether a stop was asked for (the ``should_stop`` callback of long loops)."""
+    return _STOP.is_set()
+
+
+def check_stop() -> None:
+    """Raise StopRequested when a stop was asked for."""
+    if _STOP.is_set():
+        raise StopRequested()
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Inside the block SIGTERM/SIGINT call ``request_stop`` instead of killing the process.
+
+    Blocks nest; the request is cleared when the outermost one ends, so a later run in the same
+    process (tests, notebooks) starts afresh. Outside the main thread signals cannot be caught:
+    the block then only scopes the flag.
+    """
+    previous: dict = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda _signum, _frame: request_stop())
+    except ValueError:        # not the main thread
+        pass
+    _SCOPES[0] += 1
+    try:
+        yield
+    finally:
+        _SCOPES[0] -= 1
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if _SCOPES[0] == 0:
+            _STOP.clear()
 
 
 @dataclass

@@ -2,15 +2,17 @@
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from cre_core.embed import jobs
 from cre_core.embed.base import REGIONS, feature_regions
+from cre_core.embed.cache import unreadable_caches
 from cre_core.embed.features import list_embeddings
 from cre_core.embed.runner import EMBEDDERS, embed_workspace, make_embedder
 from cre_core.embed.separation import module_separation
 from cre_core.embed.specieslm import DEFAULT_MODEL, DEFAULT_SPECIES, device_note
-from cre_core.embed.umap_view import umap_frame
+from cre_core.embed.umap_view import UnreadableUmap, umap_frame
 from cre_core.processes import log_tail
 from cre_core.workspace import Workspace
 from dashboard.charts import COLOURS, umap_chart
@@ -79,13 +81,21 @@ def umap_section(table) -> None:
     seed = int(cols[3].number_input("Seed", min_value=0, value=0, step=1, key="emb_seed"))
     embedder, model = rows["embedder"].iloc[0], rows["model_arg"].iloc[0]
     stamp = tuple(rows["created"].astype(str))
-    frame = cached_umap(str(ws.root), embedder, features, seed, model, stamp, ws.store_stamp())
+    try:
+        frame = cached_umap(str(ws.root), embedder, features, seed, model, stamp, ws.store_stamp())
+        unreadable = None
+    except UnreadableUmap as exc:          # a broken cache file: offer to compute it again
+        frame, unreadable = None, exc
     if frame is None:
-        st.info("No UMAP of this embedding yet.")
+        if unreadable is not None:
+            st.warning("The cached UMAP of this embedding cannot be read; Compute replaces it.")
+            st.text(str(unreadable))
+        else:
+            st.info("No UMAP of this embedding yet.")
         if not shared_mode() and st.button("Compute UMAP", type="primary", key="emb_umap_go"):
             with st.spinner("Computing the UMAP (the first one in a session also loads umap-learn, "
                             "10-30 s)…"):
-                umap_frame(ws, embedder, features, seed=seed, model=model)
+                umap_frame(ws, embedder, features, seed=seed, model=model, replace=True)
             cached_umap.clear()
             st.rerun()
         model_opt = f" --model {model}" if model else ""
@@ -204,6 +214,10 @@ with guard("Embeddings"):
             st.success(st.session_state.pop(MESSAGE))
         table = list_embeddings(ws)
         embedded_table(table)
+        broken = unreadable_caches(ws)
+        if broken:
+            st.warning(f"{len(broken)} cache file(s) cannot be read and are left out (embed again to rewrite them):")
+            st.dataframe(pd.DataFrame(broken, columns=["file", "problem"]), hide_index=True, key="emb_unreadable")
         umap_section(table)
         separation_section(table)
         if shared_mode():

@@ -24,7 +24,9 @@ with guard("Home"):
         cols[3].metric("Raw SGA rows", f"{c['sga']:,}", help="every measurement as ingested")
         cols = st.columns(4)
         cols[0].metric("GO terms", f"{c['go_terms']:,}", help=f"{c['go_annotations']:,} gene annotations")
-        cols[1].metric("Embedding caches", f"{len(info.embeddings):,}")
+        cols[1].metric("Embedding caches", f"{len(info.embeddings):,}",
+                       help=f"{len(info.unreadable_embeddings):,} more cannot be read (see Embeddings)"
+                       if info.unreadable_embeddings else None)
         cols[2].metric("Training runs", f"{info.n_runs:,}")
         cols[3].metric("Finished runs", f"{info.runs.get('done', 0):,}")
 

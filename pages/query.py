@@ -9,6 +9,7 @@ from cre_core.query.format import fmt_interval, fmt_support, fmt_value, tidy_zer
 from cre_core.query.gene_sets import MAX_SET_SIZE, check_sets, parse_csv, parse_names
 from cre_core.train.run_tables import queryable, runs_with_configs
 from dashboard.charts import partner_chart
+from dashboard.run_notes import run_problems, unreadable_runs
 from dashboard.safe_text import md, md_join
 from dashboard.sequence import attribution_section
 from dashboard.support import current_workspace, gene_label, guard, require_store, store
@@ -61,10 +62,14 @@ def single_query(runs) -> None:
     if len(genes) > MAX_SET_SIZE:
         st.warning(f"{len(genes)} genes given: at most {MAX_SET_SIZE} at a time (use batch mode for more sets).")
         return
+    problems: list[str] = []
     try:
-        table = service.predict_table(ws, runs["run_id"].tolist(), [genes])
+        table = service.predict_table(ws, runs["run_id"].tolist(), [genes], problems=problems)
     except UnknownGeneError as exc:
         unknown_gene(exc)
+        return
+    run_problems(problems, key="q_problems")
+    if table.empty:
         return
     labels = dict(zip(runs["run_id"], runs["label"]))
     table.insert(0, "run", table["run_id"].map(labels))
@@ -142,7 +147,11 @@ def batch(runs) -> None:
         st.dataframe(problems, hide_index=True, key="q_batch_problems")
     if not good:
         return
-    table = service.predict_table(ws, runs["run_id"].tolist(), good)
+    problems: list[str] = []
+    table = service.predict_table(ws, runs["run_id"].tolist(), good, problems=problems)
+    run_problems(problems, key="q_batch_run_problems")
+    if table.empty:
+        return
     st.success(f"{len(good):,} gene set(s) × {runs.shape[0]} run(s) predicted.")
     if (table["members"] == 1).any():
         st.caption("Runs with one model leave the interval columns empty: " + NO_INTERVAL.split(": ", 1)[1])
@@ -154,7 +163,9 @@ def batch(runs) -> None:
 
 with guard("Query"):
     if require_store(ws):
-        done = queryable(runs_with_configs(ws), ws)
+        all_runs = runs_with_configs(ws)
+        unreadable_runs(all_runs, key="q_unreadable")
+        done = queryable(all_runs, ws)
         if done.empty:
             st.info("No finished runs yet: train a model on **Train** first; its predictions appear here.")
         else:

@@ -4,10 +4,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from cre_core.errors import CreError
 from cre_core.train.run_tables import FINISHED, box_stats, collect_epochs, comparison_table, runs_with_configs
 from cre_core.train.runs import read_predictions, run_dir
 from cre_core.workspace import Workspace
 from dashboard.charts import box_chart, epoch_curves, metric_bars, pred_vs_true_chart
+from dashboard.run_notes import run_problems, unreadable_runs
 from dashboard.safe_text import md
 from dashboard.sequence import motif_section
 from dashboard.support import current_workspace, guard, require_store
@@ -30,6 +32,7 @@ def predictions_of(run_id: str):
 with guard("Results"):
     if require_store(ws):
         runs = runs_with_configs(ws)
+        unreadable_runs(runs, key="res_unreadable")
         done = runs[runs["status"].isin(FINISHED)] if len(runs) else runs
         if done.empty:
             st.info("No finished runs yet: start one on **Train**. Runs scored on the same test set "
@@ -74,8 +77,13 @@ with guard("Results"):
                     st.altair_chart(metric_bars(bars.dropna(subset=["eps_pearson"]), "eps_pearson",
                                                 "ε Pearson r", ceiling="ceiling_eps_r"))
 
-                predictions = {label: predictions_of(run_id)
-                               for run_id, label in zip(selected["run_id"], selected["label"])}
+                predictions, bad = {}, []
+                for run_id, label in zip(selected["run_id"], selected["label"]):
+                    try:
+                        predictions[label] = predictions_of(run_id)
+                    except CreError as exc:           # one bad file leaves only that run out
+                        bad.append(f"run {run_id}: {exc}")
+                run_problems(bad, key="res_bad_predictions")
                 predictions = {k: v for k, v in predictions.items() if len(v)}
                 if predictions:
                     st.subheader("Predicted fitness by true fitness")
@@ -86,6 +94,9 @@ with guard("Results"):
                     st.info("These runs have no saved test predictions.")
 
                 epochs = collect_epochs(ws, selected)
+                if epochs.attrs.get("skipped"):
+                    run_problems([f"run {r}: epochs.jsonl line {n} is not a JSON object (left out)"
+                                  for r, n in epochs.attrs["skipped"]], key="res_bad_epochs")
                 if len(epochs):
                     st.subheader("Training curves")
                     loss, corr = epoch_curves(epochs)
@@ -93,7 +104,8 @@ with guard("Results"):
                     c1.altair_chart(loss)
                     c2.altair_chart(corr)
 
-                motif_section(ws, selected)
+                with guard("Results · motifs"):        # an unreadable model leaves the downloads
+                    motif_section(ws, selected)
 
                 st.subheader("Download")
                 for run_id, label in zip(selected["run_id"], selected["label"]):

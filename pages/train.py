@@ -104,7 +104,7 @@ def runs_section() -> None:
     def live() -> None:
         current = list_runs(ws)
         st.dataframe(current[["run_id", "model", "features", "split", "embedder", "status", "epoch",
-                              "test_pearson", "test_r2", "created"]],
+                              "test_pearson", "test_r2", "created", "problem"]],
                      hide_index=True, key="train_runs_table", column_config={
                          "test_pearson": st.column_config.NumberColumn("test r", format="%.4f"),
                          "test_r2": st.column_config.NumberColumn("test R²", format="%.4f"),

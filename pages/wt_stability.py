@@ -14,6 +14,7 @@ from cre_core.train.run_tables import (
 )
 from cre_core.train.stability import spike_steps, spike_summary
 from dashboard.charts import step_chart, wt_mean_chart
+from dashboard.run_notes import unreadable_runs
 from dashboard.support import current_workspace, guard, require_store, shared_mode, shared_note
 
 st.title("wt_mean stability")
@@ -50,6 +51,7 @@ with guard("wt_mean stability"):
     if require_store(ws):
         launch_variants()
         runs = runs_with_configs(ws)
+        unreadable_runs(runs, key="wt_unreadable")
         wt = runs[runs["model"].isin(WT_MODELS)] if len(runs) else runs
         if wt.empty:
             st.info("No wt runs yet: start a `wt-diff` run (norm batch, then layer; with clip; with "

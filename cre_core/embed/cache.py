@@ -12,12 +12,16 @@ SHA-1 of the window's ``pad_len:sequence`` (the random control keys by gene), ``
 that has this window now (null for a vector no current gene uses: kept so that switching back to
 an earlier genome recomputes nothing). ``embedding`` is a fixed-size list of float32. The file's
 Parquet metadata (key ``cre_embed``) says which model, when, how long, and how many genes.
-Writes are atomic (``cre_core.atomic``): readers never see half a file.
+Writes are atomic (``cre_core.atomic``): readers never see half a file; the temporary file
+of a write that was killed is removed by the next write into that folder (``remove_stale_tmp``).
+A cache file that cannot be read (truncated, no metadata) is listed by ``unreadable_caches``
+with the reason, so pages show it as unreadable instead of dropping it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,11 +78,45 @@ def read_cache(path: Path) -> RegionCache | None:
 
 def read_meta(path: Path) -> dict | None:
     """The ``cre_embed`` metadata of a cache file (cheap: reads the footer only)."""
+    return None if cache_problem(path) else json.loads((pq.read_schema(path).metadata or {})[META_KEY])
+
+
+def cache_problem(path: Path) -> str | None:
+    """Why the cache file cannot be used (None when its footer and metadata read)."""
     try:
         raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
-    except (OSError, pa.ArrowException):
-        return None
-    return json.loads(raw) if raw else None
+    except (OSError, pa.ArrowException) as exc:
+        return f"cannot be read ({type(exc).__name__}): truncated or not Parquet"
+    if not raw:
+        return "has no cre_embed metadata: not an embedding cache"
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        return "its cre_embed metadata is not JSON"
+    return None if isinstance(meta, dict) else "its cre_embed metadata is not an object"
+
+
+def unreadable_caches(ws: Workspace) -> list[tuple[str, str]]:
+    """(file relative to embeddings/, problem) of every cache file that cannot be used."""
+    found = ((p, cache_problem(p)) for p in cache_files(ws))
+    return [(str(p.relative_to(ws.embeddings_dir)), why) for p, why in found if why]
+
+
+def remove_stale_tmp(folder: Path) -> int:
+    """Delete the temporary files (``.NAME.PID.TAG.tmp``, cre_core.atomic) of writers that
+    are gone (killed mid-write); returns how many. A live writer's file is left alone."""
+    removed = 0
+    for tmp in Path(folder).glob(".*.tmp") if Path(folder).is_dir() else []:
+        try:
+            os.kill(int(tmp.name.split(".")[-3]), 0)
+            continue                      # its writer still runs
+        except (ValueError, IndexError, ProcessLookupError):
+            pass
+        except PermissionError:
+            continue
+        tmp.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def write_cache(path: Path, genes: list[str | None], keys: list[str], vectors: np.ndarray,

@@ -125,7 +125,8 @@ def run_embed(args: argparse.Namespace) -> int:
         embedder = make_embedder(args.embedder, args.model, regions, species=args.species,
                                  device=runtime.device_for_rank(device, ctx),
                                  batch_size=args.batch_size, precision=args.precision)
-        results = embed_workspace(ws, embedder, regions, progress=progress, dist=ctx)
+        with runtime.stop_on_signals():          # SIGTERM: stop after the current batch
+            results = embed_workspace(ws, embedder, regions, progress=progress, dist=ctx)
         progress.close_bar()
         if ctx.active:
             for r in results:
@@ -140,6 +141,11 @@ def run_embed(args: argparse.Namespace) -> int:
             for result in results:
                 print(json.dumps(result.as_json()), flush=True)
         ctx.barrier()
+    except runtime.StopRequested:
+        progress.close_bar()
+        progress.write("stopped", error="stopped by signal; run embed again to compute what is left")
+        raise CreError("embed stopped by signal: the regions finished are cached; run it again "
+                       "to compute what is left") from None
     except BaseException as exc:
         progress.close_bar()
         progress.write("failed", error=str(exc) if isinstance(exc, CreError)

@@ -3,7 +3,8 @@
 For each region: read the current windows, look their keys up in the region's cache file,
 embed the windows whose key is missing (sharded over ranks under torchrun), and rewrite the file
 when anything changed. A rerun with unchanged inputs computes nothing; a changed genome computes
-only the changed windows.
+only the changed windows. A stop request (SIGTERM, ``runtime.check_stop``) is honoured after each
+batch of windows: regions already written stay, so a rerun computes only what is left.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from datetime import UTC, datetime
 import numpy as np
 
 from cre_core.embed.base import REGIONS, Embedder, Window, check_regions, read_windows
-from cre_core.embed.cache import cache_path, read_cache, write_cache
+from cre_core.embed.cache import cache_path, read_cache, remove_stale_tmp, write_cache
 from cre_core.errors import CreError
-from cre_core.runtime import DistContext
+from cre_core.runtime import DistContext, check_stop
 from cre_core.workspace import Workspace
 
 EMBEDDERS = ("kmer", "words", "random", "specieslm")
@@ -99,8 +100,12 @@ def embed_region(ws: Workspace, embedder: Embedder, region: str, windows: list[W
     dim = embedder.dim(region)
 
     mine = dist.shard(list(todo.values()))
-    report = (lambda done, total: progress(region, done, total)) if progress and dist.is_main else None
-    if report and mine:
+    def report(done: int, total: int) -> None:
+        if progress and dist.is_main:
+            progress(region, done, total)
+        check_stop()                          # between batches: a long region stops promptly
+
+    if mine:
         report(0, len(mine))
     vectors = (embedder.embed([windows[i] for i in mine], region, report) if mine
                else np.zeros((0, dim), dtype=np.float32))
@@ -117,6 +122,8 @@ def embed_region(ws: Workspace, embedder: Embedder, region: str, windows: list[W
     mapping = dict(zip((w.gene for w in windows), keys))
     changed = bool(fresh) or cache is None or cache.mapping() != mapping
     seconds = time.perf_counter() - started
+    if dist.is_main:
+        remove_stale_tmp(path.parent)         # left by a write that was killed
     if changed and dist.is_main:
         _write(path, embedder, region, windows, keys, fresh, cache, dim, seconds, computed)
     return RegionResult(embedder.name, embedder.model_label(region), region, len(windows), dim,

@@ -5,6 +5,8 @@ The features (``load_features``) are standardised per column, then reduced with 
 ``embeddings/umap/`` under a key made of the exact feature matrix, the genes, the seed and the
 parameters, so a changed embedding or genome gets a new UMAP and an unchanged one is instant.
 umap-learn is imported only when a UMAP must be computed: its first import takes 10-30 s.
+A cached file that cannot be read (truncated, not a UMAP) is an ``UnreadableUmap``: ``umap``
+refuses with one line naming it; the app offers to compute it again (``replace=True``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,22 @@ FRAME_COLUMNS = ["gene", "name", "x", "y", "smf", "chrom", "orf_class", "module"
 MIN_GENES = 5
 
 
+class UnreadableUmap(CreError):
+    """A cached UMAP file that cannot be read."""
+
+
+def _read_cached(path: Path) -> pd.DataFrame | None:
+    """gene, x, y of a cached UMAP; None when there is none; UnreadableUmap when it is broken."""
+    if not path.exists():
+        return None
+    try:
+        frame = pq.read_table(path).to_pandas()
+        return frame[["gene", "x", "y"]]
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, KeyError...
+        raise UnreadableUmap(f"the cached UMAP {path} cannot be read ({type(exc).__name__}); "
+                             "delete it (or press Compute on the Embeddings page) to compute it again") from exc
+
+
 @dataclass
 class UmapResult:
     frame: pd.DataFrame        # gene, x, y
@@ -46,18 +64,21 @@ def umap_path(ws: Workspace, embedder: str, features: str, genes: list[str], x: 
 
 def compute_umap(ws: Workspace, embedder: str = "kmer", features: str = "both", seed: int = 0,
                  model: str | None = None, n_neighbors: int = 15,
-                 min_dist: float = 0.1) -> UmapResult:
-    """gene, x, y of the UMAP of ``features``; read from the cache when it is there."""
-    genes, x = load_features(ws, features, embedder=embedder, model=model)
+                 min_dist: float = 0.1, replace: bool = False) -> UmapResult:
+    """gene, x, y of the UMAP of ``features``; read from the cache when it is there (an
+    unreadable cache file raises UnreadableUmap, or is computed again with ``replace``)."""
+    genes, x, params, path = umap_input(ws, embedder, features, seed, model, n_neighbors, min_dist)
     if len(genes) < MIN_GENES:
         raise CreError(f"a UMAP needs at least {MIN_GENES} genes; this embedding has {len(genes)}")
-    neighbors = int(max(2, min(n_neighbors, len(genes) - 1)))
-    params = {"n_neighbors": neighbors, "min_dist": float(min_dist), "standardise": True,
-              "metric": "euclidean", "model": model}
-    path = umap_path(ws, embedder, features, genes, x, seed, params)
-    if path.exists():
-        table = pq.read_table(path).to_pandas()
-        return UmapResult(table[["gene", "x", "y"]], path, True)
+    neighbors = params["n_neighbors"]
+    try:
+        cached = _read_cached(path)
+    except UnreadableUmap:
+        if not replace:
+            raise
+        cached = None
+    if cached is not None:
+        return UmapResult(cached, path, True)
 
     import warnings
 
@@ -81,16 +102,22 @@ def cached_umap(ws: Workspace, embedder: str, features: str, seed: int = 0,
                 model: str | None = None, n_neighbors: int = 15, min_dist: float = 0.1
                 ) -> pd.DataFrame | None:
     """The cached UMAP frame (gene, x, y) if it exists, else None; never runs umap-learn."""
+    return _read_cached(umap_input(ws, embedder, features, seed, model, n_neighbors, min_dist)[3])
+
+
+def umap_input(ws: Workspace, embedder: str, features: str, seed: int, model: str | None,
+               n_neighbors: int, min_dist: float) -> tuple[list[str], np.ndarray, dict, Path]:
+    """(genes, features, UMAP parameters, cache file) of one UMAP."""
     genes, x = load_features(ws, features, embedder=embedder, model=model)
     neighbors = int(max(2, min(n_neighbors, len(genes) - 1)))
     params = {"n_neighbors": neighbors, "min_dist": float(min_dist), "standardise": True,
               "metric": "euclidean", "model": model}
-    path = umap_path(ws, embedder, features, genes, x, seed, params)
-    return pq.read_table(path).to_pandas()[["gene", "x", "y"]] if path.exists() else None
+    return genes, x, params, umap_path(ws, embedder, features, genes, x, seed, params)
 
 
 def umap_frame(ws: Workspace, embedder: str = "kmer", features: str = "both", seed: int = 0,
-               model: str | None = None, compute: bool = True, **params) -> pd.DataFrame | None:
+               model: str | None = None, compute: bool = True, replace: bool = False,
+               **params) -> pd.DataFrame | None:
     """gene, name, x, y, smf, chrom, orf_class, module: the UMAP with colour fields joined.
 
     ``smf`` is the single-mutant fitness (null when unmeasured); ``module`` the demo's planted
@@ -98,7 +125,7 @@ def umap_frame(ws: Workspace, embedder: str = "kmer", features: str = "both", se
     With ``compute=False`` returns None instead of running umap-learn when nothing is cached.
     """
     if compute:
-        xy = compute_umap(ws, embedder, features, seed=seed, model=model, **params).frame
+        xy = compute_umap(ws, embedder, features, seed=seed, model=model, replace=replace, **params).frame
     else:
         xy = cached_umap(ws, embedder, features, seed=seed, model=model, **params)
         if xy is None:

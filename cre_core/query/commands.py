@@ -7,6 +7,7 @@ import json
 
 from cre_core.atomic import clean_json
 from cre_core.query.format import fmt_interval, fmt_support, fmt_value
+from cre_core.train.saved_split import NOT_SAVED
 from cre_core.workspace import resolve_workspace
 
 
@@ -26,6 +27,8 @@ def _predict(args: argparse.Namespace) -> int:
         print(f"  {label}: {fmt_support(count)}")
     if not r["size_in_training"]:
         print(f"  warning: run {r['run_id']} never trained on sets of {len(r['genes'])} gene(s)")
+    if not r["split_saved"]:
+        print(f"  warning: run {r['run_id']} {NOT_SAVED}")
     print(json.dumps(r))
     return 0
 

@@ -15,7 +15,12 @@ Ensemble runs (``train --ensemble K``) predict the member mean with an 80% inter
 and ε̂ (``predicted_lo/hi``, ``epsilon_lo/hi``: the run's validation-calibrated interval,
 ``cre_core.train.ensemble``); single-model runs leave those columns empty (no interval rather
 than a made-up one). ``training_support`` says how often each gene occurred in the run's
-training strains and which set sizes it trained on (from the run's own split).
+training strains and which set sizes it trained on (from the split the run saved when it
+started, ``cre_core.train.saved_split``; older runs rebuild it from the store and say so).
+
+A run whose checkpoint is truncated, empty or not a checkpoint is unreadable (CreError naming
+the file); ``predict_table`` with ``problems=[]`` leaves such a run, or one whose vocabulary
+lacks a gene, out of the table and says why in ``problems``, so the other runs still answer.
 """
 
 from __future__ import annotations
@@ -35,8 +40,10 @@ from cre_core.errors import CreError
 from cre_core.models import FitnessModel
 from cre_core.models.base import PAD
 from cre_core.models.ensemble import Ensemble
+from cre_core.query.gene_sets import MAX_SET_SIZE
 from cre_core.train import data as D
 from cre_core.train import runs as R
+from cre_core.train import saved_split
 from cre_core.train.checkpoint import load_checkpoint
 from cre_core.train.config import TrainConfig
 from cre_core.train.ensemble import Calibration, members_from_states, spread
@@ -63,6 +70,7 @@ class LoadedRun:
     stamp: tuple[int, ...]     # checkpoint mtime and size, then the store's stamp
     calibration: dict[str, Calibration | None] | None = None   # ensembles only
     _support: tuple[np.ndarray, tuple[int, ...]] | None = None
+    split_saved: bool = True     # False: the support was rebuilt from today's store (an old run)
 
     @property
     def members(self) -> int:
@@ -105,6 +113,9 @@ class LoadedRun:
         """Training strains per vocabulary gene and the set sizes trained on (run's split)."""
         with _LOCK:
             if self._support is None:
+                self._support = saved_split.training_support(self.folder, self.genes)
+            if self._support is None:          # a run made before splits were saved
+                self.split_saved = False
                 table, split = D.training_rows(ws, self.config)
                 idx = table.idx[split.train]
                 counts = np.bincount(idx[idx >= 0], minlength=table.n_genes)
@@ -140,16 +151,22 @@ def clear_cache() -> None:
 
 def _load(ws: Workspace, folder: Path, path: Path, stamp: tuple[int, ...]) -> LoadedRun:
     ckpt = load_checkpoint(path)
-    meta = ckpt["meta"]
-    config = TrainConfig.from_dict(meta["config"])
-    genes = list(meta["genes"])
     calibration = None
     model: FitnessModel
-    if "members" in ckpt:            # an ensemble run (cre_core.train.ensemble)
-        model = members_from_states(ws, meta, ckpt["members"])
-        calibration = {k: Calibration.from_dict(v) if v else None for k, v in ckpt["calibration"].items()}
-    else:
-        model = rebuild_model(ws, ckpt)                  # never computes or caches embeddings
+    try:
+        meta = ckpt["meta"]
+        config = TrainConfig.from_dict(meta["config"])
+        genes = list(meta["genes"])
+        if "members" in ckpt:            # an ensemble run (cre_core.train.ensemble)
+            model = members_from_states(ws, meta, ckpt["members"])
+            calibration = {k: Calibration.from_dict(v) if v else None for k, v in ckpt["calibration"].items()}
+        else:
+            model = rebuild_model(ws, ckpt)                  # never computes or caches embeddings
+    except CreError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a checkpoint torch reads but whose content does not fit
+        raise CreError(f"{path} does not hold a model this version can rebuild "
+                       f"({type(exc).__name__}: {exc})") from exc
     model.eval()
     con = ws.connect(read_only=True)
     try:
@@ -173,6 +190,10 @@ def _resolve_sets(ws: Workspace, gene_sets: list[list[str]]) -> tuple[list[list[
     """Systematic names of every set (UnknownGeneError with suggestions) and measured values."""
     if not gene_sets or any(not s for s in gene_sets):
         raise CreError("give at least one gene per set")
+    too_many = next((s for s in gene_sets if len(s) > MAX_SET_SIZE), None)
+    if too_many:
+        raise CreError(f"{len(too_many)} genes in one set ({', '.join(too_many[:5])}"
+                       f"{'…' if len(too_many) > 5 else ''}): at most {MAX_SET_SIZE} per set")
     con = ws.connect(read_only=True)
     try:
         flat = resolve_genes(con, [g for s in gene_sets for g in s])
@@ -208,6 +229,9 @@ def _resolve_sets(ws: Workspace, gene_sets: list[list[str]]) -> tuple[list[list[
 
 
 INTERVAL_COLUMNS = ("predicted_lo", "predicted_hi", "epsilon_lo", "epsilon_hi")
+PREDICT_COLUMNS = ["run_id", "model", "members", "genes", "names", "n_genes", "predicted", "predicted_lo",
+                   "predicted_hi", "multiplicative", "epsilon_pred", "epsilon_lo", "epsilon_hi",
+                   "measured_fitness", "measured_epsilon", "train_counts", "size_in_training"]
 
 
 def predict(ws: Workspace, run_id: str, genes: list[str]) -> dict:
@@ -227,6 +251,7 @@ def predict(ws: Workspace, run_id: str, genes: list[str]) -> dict:
         "members": int(row["members"]), **{k: clean_json(row[k]) for k in values},
         "train_counts": [int(c) for c in row["train_counts"].split(",")],
         "size_in_training": bool(row["size_in_training"]),
+        "split_saved": load_model(ws, run_id).split_saved,
     }
 
 
@@ -237,18 +262,27 @@ def _no_single_epsilon(values: dict[str, np.ndarray], sizes: np.ndarray) -> dict
     return values
 
 
-def predict_table(ws: Workspace, run_ids: list[str], gene_sets: list[list[str]]) -> pd.DataFrame:
+def predict_table(ws: Workspace, run_ids: list[str], gene_sets: list[list[str]],
+                  problems: list[str] | None = None) -> pd.DataFrame:
     """Batch mode: one row per (gene set, run), each run's sets in one batched forward.
 
     Columns: run_id, model, members, genes, names, n_genes, the predicted values with their
     intervals (``LoadedRun.values``), measured values, ``train_counts`` ("312,0": training
     strains per gene) and ``size_in_training`` (whether the run trained on sets of this size).
+    With a ``problems`` list, a run that cannot answer (unreadable model, a gene outside its
+    vocabulary) is left out and its reason appended; without one it raises CreError.
     """
     resolved, measured = _resolve_sets(ws, gene_sets)
     frames = []
     for run_id in run_ids:
-        loaded = load_model(ws, run_id)
-        sets = [_indices(loaded, s) for s in resolved]
+        try:
+            loaded = load_model(ws, run_id)
+            sets = [_indices(loaded, s) for s in resolved]
+        except CreError as exc:
+            if problems is None:
+                raise
+            problems.append(f"run {run_id}: {exc}")
+            continue
         mult = np.array([np.prod(loaded.smf[s]) for s in sets])
         counts, sizes = loaded.training_support(ws)
         frames.append(pd.DataFrame({
@@ -262,6 +296,8 @@ def predict_table(ws: Workspace, run_ids: list[str], gene_sets: list[list[str]])
             "train_counts": [",".join(str(int(counts[i])) for i in s) for s in sets],
             "size_in_training": [len(s) in sizes for s in sets],
         }))
+    if not frames:
+        return pd.DataFrame(columns=PREDICT_COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 

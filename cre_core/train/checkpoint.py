@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from cre_core.atomic import atomic_path
+from cre_core.errors import CreError
 
 CHECKPOINT_MINUTES = 10.0    # a mid-epoch checkpoint at most this often (long CPU epochs)
 
@@ -24,7 +25,20 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    return torch.load(Path(path), map_location=map_location, weights_only=True)
+    """The checkpoint's dict; CreError (one line naming the file) when it is truncated, empty,
+    random bytes or not a checkpoint cre_core wrote."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise CreError(f"{path} does not exist") from None
+    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, UnpicklingError, EOFError...
+        size = path.stat().st_size if path.exists() else 0
+        what = "is empty" if size == 0 else f"is truncated or not a checkpoint ({type(exc).__name__})"
+        raise CreError(f"{path} {what}; this run's model cannot be used") from exc
+    if not isinstance(state, dict):
+        raise CreError(f"{path} is not a checkpoint of a cre_core run (it holds a {type(state).__name__})")
+    return state
 
 
 class Checkpointer:

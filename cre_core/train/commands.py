@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cre_core.atomic import clean_json
 from cre_core.errors import CreError
-from cre_core.train.config import TrainConfig, add_arguments, config_from_args
+from cre_core.train.config import add_arguments, config_from_args
 from cre_core.workspace import Workspace, resolve_workspace
 
 
@@ -25,7 +25,7 @@ def _train(args: argparse.Namespace) -> int:
             raise CreError("--resume needs --run-dir (the folder of the run to continue)")
         if not (run_dir / "config.json").exists():
             raise CreError(f"{run_dir} has no config.json: nothing to resume")
-        base = TrainConfig.load(run_dir / "config.json")
+        base = R.read_config(run_dir)
     config = config_from_args(args, base)
     if run_dir is None:
         run_dir = R.create_run_dir(ws, config)
@@ -40,17 +40,24 @@ def _train(args: argparse.Namespace) -> int:
 def export_split(ws: Workspace, run_id: str, out: Path) -> dict[str, int]:
     """Write the train/val/test strains of a run to a split file (``train --split-file``).
 
-    The split is rebuilt from the run's config and the store (it is seeded), so the store must
-    still hold the pairs the run was trained on.
+    The run's saved split (``saved_split``: the strains it trained on, whatever the store holds
+    now). A run made before splits were saved has its split rebuilt from its config and the
+    store (seeded), with a warning: the store must still hold the pairs it was trained on.
     """
+    import sys
+
     from cre_core.train import data as D
-    from cre_core.train.runs import run_dir
+    from cre_core.train.runs import read_config, read_run_files, run_dir
+    from cre_core.train.saved_split import NOT_SAVED, export_saved
     from cre_core.train.split_file import write_split_file
 
-    config_path = run_dir(ws, run_id) / "config.json"
-    if not config_path.exists():
-        raise CreError(f"no run {run_id!r} in {ws.root} (no {config_path})")
-    config = TrainConfig.load(config_path)
+    folder = run_dir(ws, run_id)
+    read_run_files(folder)                # CreError (exit 2) for a run listed as unreadable
+    config = read_config(folder)
+    saved = export_saved(folder, out)
+    if saved is not None:
+        return saved
+    print(f"warning: run {folder.name} {NOT_SAVED}", file=sys.stderr)
     table, split = D.training_rows(ws, config)
     parts = {"train": split.train, "val": split.val, "test": split.test}
     write_split_file(out, table.genes, table.idx, parts)

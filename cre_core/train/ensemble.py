@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from cre_core import runtime
 from cre_core.atomic import atomic_path, clean_json, write_json_atomic
 from cre_core.errors import CreError
 from cre_core.models.ensemble import Ensemble
@@ -47,6 +48,8 @@ from cre_core.train.config import TrainConfig
 from cre_core.train.evaluate import ceiling_summary
 from cre_core.train.metrics import null_expectation, regression_metrics, set_size_metrics
 from cre_core.train.rebuild import rebuild_model
+from cre_core.train.run_lock import RunLock
+from cre_core.train.saved_split import check_unchanged, copy_saved
 from cre_core.workspace import Workspace
 
 LEVEL = 0.8
@@ -116,7 +119,25 @@ def train_ensemble(ws: Workspace, config: TrainConfig, run_dir: str | Path | Non
     """
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise CreError("--ensemble trains its members in one process: run it without torchrun")
-    folder = _setup(ws, config, run_dir, resume)
+    if run_dir is None:
+        if resume:
+            raise CreError("--resume needs --run-dir (or a run id)")
+        folder = R.create_run_dir(ws, config)
+    else:
+        folder = Path(run_dir).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+    lock = RunLock(folder)
+    lock.acquire()                    # one writer per run folder (each member has its own too)
+    try:
+        with runtime.stop_on_signals():
+            return _train_members(ws, config, folder, resume, echo, train_member)
+    finally:
+        lock.release()
+
+
+def _train_members(ws: Workspace, config: TrainConfig, folder: Path, resume: bool,
+                   echo: Callable[[str], None], train_member: Callable[..., dict | None]) -> dict:
+    _setup(config, folder, resume)
     k_total = config.ensemble
     try:
         for k in range(k_total):
@@ -124,6 +145,10 @@ def train_ensemble(ws: Workspace, config: TrainConfig, run_dir: str | Path | Non
             state = (R.read_json(sub / "summary.json") or {}).get("status")
             if state in USABLE and (sub / "checkpoints" / "best.pt").exists():
                 continue
+            if runtime.stop_requested():          # a stop between two members
+                R.write_status(folder, "interrupted", message=f"stopped before member {k + 1}/{k_total}; "
+                               "resume with --resume")
+                return {"status": "interrupted", "run_id": folder.name, "run_dir": str(folder)}
             again = (sub / "checkpoints" / "last.pt").exists()
             R.write_status(folder, "running", message=f"member {k + 1}/{k_total}")
             echo(f"member {k + 1}/{k_total} (seed {config.seed + k})" + (": resuming" if again else ""))
@@ -147,22 +172,14 @@ def train_ensemble(ws: Workspace, config: TrainConfig, run_dir: str | Path | Non
     return clean_json(summary)
 
 
-def _setup(ws: Workspace, config: TrainConfig, run_dir, resume: bool) -> Path:
-    if run_dir is None:
-        if resume:
-            raise CreError("--resume needs --run-dir (or a run id)")
-        folder = R.create_run_dir(ws, config)
-    else:
-        folder = Path(run_dir).resolve()
-        folder.mkdir(parents=True, exist_ok=True)
-        if not resume and (folder / "members").exists():
-            raise CreError(f"{folder} already holds a trained run; pass --resume or another --run-dir")
+def _setup(config: TrainConfig, folder: Path, resume: bool) -> None:
+    if not resume and (folder / "members").exists():
+        raise CreError(f"{folder} already holds a trained run; pass --resume or another --run-dir")
     (folder / "checkpoints").mkdir(exist_ok=True)
     write_json_atomic(folder / "config.json", config.to_dict())
     status = R.read_json(folder / "status.json") or {}
     R.write_status(folder, "running", **process_identity(os.getpid()),
                    created=status.get("created", time.time()), started=time.time(), world_size=1)
-    return folder
 
 
 # --- aggregation ---------------------------------------------------------------------------
@@ -201,6 +218,8 @@ def aggregate(ws: Workspace, config: TrainConfig, folder: Path) -> dict:
     table, split = D.training_rows(ws, config)
     if list(table.genes) != list(meta["genes"]):
         raise CreError("the store changed since the members were trained: train the ensemble again")
+    check_unchanged(folders[0], table.genes, table.idx, {"train": split.train, "val": split.val, "test": split.test})
+    copy_saved(folders[0], folder)        # the ensemble's split is its members' (one seed of split)
     frame = pd.read_parquet(folders[0] / "predictions.parquet")
     if not np.allclose(frame["true"].to_numpy(), table.fitness[split.test], equal_nan=True):
         raise CreError("member 0's test predictions do not match the split: train the ensemble again")

@@ -3,20 +3,20 @@
 A launched run is ``python -m cre_core train --workspace WS --run-dir RUN ...`` in a new session
 (``start_new_session=True``), its output in ``RUN/train.log``; it outlives the caller (a browser
 refresh or an app restart does not stop it). ``stop`` sends SIGTERM: the run saves a checkpoint
-and marks itself ``interrupted``; ``resume`` relaunches it with ``--resume``.
+and marks itself ``interrupted``; ``resume`` relaunches it with ``--resume``. SIGTERM goes only to
+a process that provably is the run's own (``processes.send_signal``: same host, boot and start
+time), never to whatever now has the recorded pid.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from pathlib import Path
 
 from cre_core.atomic import write_json_atomic
 from cre_core.errors import CreError
 from cre_core.job_slots import job_slot
-from cre_core.processes import process_identity, spawn
+from cre_core.processes import process_identity, send_signal, spawn
 from cre_core.textio import check_readable
 from cre_core.train import runs as R
 from cre_core.train.config import TrainConfig
@@ -62,12 +62,9 @@ def stop(ws: Workspace, run_id: str) -> None:
     state = R.effective_status(status)
     if state not in ("running", "queued"):
         return
+    send_signal(status)          # CreError, and nothing changed, unless it is provably the run's process
     if state == "queued":        # not training yet (it may die before installing its handler)
         R.write_status(folder, "interrupted", message="stopped before it started")
-    try:
-        os.kill(int(status["pid"]), signal.SIGTERM)
-    except ProcessLookupError:
-        pass
 
 
 def resume(ws: Workspace, run_id: str) -> None:

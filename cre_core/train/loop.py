@@ -13,12 +13,14 @@ folder, evaluates, and broadcasts early-stopping decisions.
 
 The run (``train_run``) is put together from parts with one job each: ``runtime`` (device and
 the process group), ``EarlyStopping``, ``Checkpointer`` (last.pt / best.pt and the run's clock),
-``MetricLog`` (epochs.jsonl / steps.jsonl), ``StopSignal`` (SIGTERM/SIGINT) and ``score_test``
+``MetricLog`` (epochs.jsonl / steps.jsonl), ``RunLock`` (one writer per folder), the stop request
+(``runtime.stop_on_signals``: SIGTERM/SIGINT) and ``score_test``
 (the test report); ``rebuild_model`` puts a resumed model back together as queries do.
 
 Robustness: a non-finite loss raises ``Diverged`` (status ``diverged``; the last checkpoint,
 written while the loss was finite, stays); SIGTERM/SIGINT save a mid-epoch checkpoint and mark
-the run ``interrupted``; ``resume=True`` continues from ``checkpoints/last.pt`` at the saved
+the run ``interrupted`` (checked between steps, between encoder pretraining steps and by the
+pair ridge between its iterations); ``resume=True`` continues from ``checkpoints/last.pt`` at the saved
 epoch and step (batch order is a function of seed and epoch, so the rest of the epoch is the
 same batches). Per-step metrics of wt models go to steps.jsonl every ``log_every`` steps
 (auto: every step when an epoch has up to 1,000 steps, else about 1,000 rows per epoch); the
@@ -32,7 +34,6 @@ import contextlib
 import logging
 import math
 import os
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,13 +44,13 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from cre_core import runtime
-from cre_core.atomic import clean_json, write_json_atomic
+from cre_core.atomic import clean_json, write_json_atomic, write_text_atomic
 from cre_core.errors import CreError
 from cre_core.models import FitnessModel, SeqEncoder, WtDiff
 from cre_core.models.interaction import InteractionModel
 from cre_core.models.pair_ridge import refit
 from cre_core.processes import process_identity
-from cre_core.runtime import DistContext
+from cre_core.runtime import DistContext, StopRequested
 from cre_core.train import data as D
 from cre_core.train import runs as R
 from cre_core.train.checkpoint import Checkpointer, load_checkpoint
@@ -59,6 +60,8 @@ from cre_core.train.evaluate import ceiling_summary, predict_rows, score_test
 from cre_core.train.metric_log import MetricLog
 from cre_core.train.metrics import regression_metrics
 from cre_core.train.rebuild import rebuild_model, run_meta
+from cre_core.train.run_lock import RunLock
+from cre_core.train.saved_split import check_unchanged, save_split, store_state
 from cre_core.workspace import Workspace
 
 LOG = logging.getLogger("cre_core.train")
@@ -66,10 +69,6 @@ LOG = logging.getLogger("cre_core.train")
 
 class Diverged(Exception):
     """The loss became NaN or inf."""
-
-
-class StopRequested(Exception):
-    """SIGTERM/SIGINT arrived; the run saved its state."""
 
 
 class Engine:
@@ -188,29 +187,6 @@ def make_optimizer(model: FitnessModel, config: TrainConfig, device: torch.devic
 
 
 
-class StopSignal:
-    """SIGTERM/SIGINT set a flag (checked between steps) instead of killing the run."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict = {}
-
-    def install(self) -> None:
-        def handler(signum, frame):
-            self.requested = True
-
-        try:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                self._previous[sig] = signal.signal(sig, handler)
-        except ValueError:        # not the main thread: no signal handling
-            pass
-
-    def restore(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous = {}
-
-
 # --- one run ---------------------------------------------------------------------------------
 
 def train_run(ws: Workspace, config: TrainConfig, run_dir: str | Path | None = None,
@@ -231,7 +207,8 @@ def train_run(ws: Workspace, config: TrainConfig, run_dir: str | Path | None = N
 
 
 def refuse_if_running(folder: Path) -> None:
-    """A run folder has one writer: refuse when another live process is training it."""
+    """A run folder has one writer: refuse when its status names another live process (one
+    launched but not yet holding the lock, or a writer on another host)."""
     status = R.read_json(folder / "status.json") or {}
     state = R.effective_status(status)
     if state in ("running", "queued") and status.get("pid") not in (None, os.getpid()):
@@ -247,17 +224,28 @@ class _Run:
         self.ws, self.config, self.resume, self.ctx = ws, config, resume, ctx
         self.echo = echo if ctx.is_main else (lambda _msg: None)
         self.requested_dir = run_dir
-        self.signal = StopSignal()
+        self.lock: RunLock | None = None         # taken by the main process in _setup_folder
+        self.resume_ckpt: dict | None = None     # last.pt, read (and checked) before anything changes
+        self.before: dict[str, str] = {}         # config.json and status.json as a resume found them
         # where training stands: epoch (completed), step within the next one, its running loss
-        self.position: dict[str, Any] = {"epoch": 0, "epoch_step": 0, "loss_sum": 0.0, "loss_count": 0}
+        # (trained: the epochs are over, a stop came in the pair ridge after them)
+        self.position: dict[str, Any] = {"epoch": 0, "epoch_step": 0, "loss_sum": 0.0, "loss_count": 0,
+                                         "trained": False}
         self.folder: Path                  # set first thing in execute
         self.pair_ridge: dict | None = None   # what --pair-ridge did, for the summary
 
     # -- set-up --
     def execute(self) -> dict | None:
-        self.folder = self._setup_folder()
+        with runtime.stop_on_signals():
+            try:
+                return self._execute()
+            finally:
+                if self.lock is not None:
+                    self.lock.release()
+
+    def _execute(self) -> dict | None:
+        self.folder = self._setup_folder()      # refusals here change nothing in the folder
         self.log = MetricLog(self.folder, enabled=self.ctx.is_main)
-        self.signal.install()
         try:
             self._prepare()
             self._fit()
@@ -270,10 +258,13 @@ class _Run:
             self.echo(f"diverged: {exc}; keeping the last good checkpoint")
             return self._finish("diverged", diverged_at=str(exc))
         except BaseException as exc:
-            self._write_status("failed", message=f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, CreError) and self.before and self.ctx.is_main:
+                for name, text in self.before.items():     # a refused resume leaves the run as it was
+                    write_text_atomic(self.folder / name, text)
+            else:
+                self._write_status("failed", message=f"{type(exc).__name__}: {exc}")
             raise
         finally:
-            self.signal.restore()
             self.log.close()
 
     def _setup_folder(self) -> Path:
@@ -283,13 +274,23 @@ class _Run:
                 if self.resume:
                     raise CreError("--resume needs --run-dir (or a run id)")
                 path = R.create_run_dir(self.ws, self.config)
+                self.lock = RunLock(path)
+                self.lock.acquire()
             else:
                 path = Path(self.requested_dir).resolve()
+                path.mkdir(parents=True, exist_ok=True)
+                self.lock = RunLock(path)
+                self.lock.acquire()        # one writer: a second train into this folder stops here
+                last = path / "checkpoints" / "last.pt"
+                if not self.resume and last.exists():
+                    raise CreError(f"{path} already holds a trained run; pass --resume or another --run-dir")
                 if self.resume:
                     refuse_if_running(path)
-                path.mkdir(parents=True, exist_ok=True)
-                if not self.resume and (path / "checkpoints" / "last.pt").exists():
-                    raise CreError(f"{path} already holds a trained run; pass --resume or another --run-dir")
+                if self.resume and last.exists():
+                    self.resume_ckpt = load_checkpoint(last)     # CreError for a bad file, before any change
+                if self.resume:
+                    self.before = {n: (path / n).read_text() for n in ("config.json", "status.json")
+                                   if (path / n).is_file()}
             (path / "checkpoints").mkdir(exist_ok=True)
             write_json_atomic(path / "config.json", self.config.to_dict())
             status = R.read_json(path / "status.json") or {}
@@ -306,8 +307,13 @@ class _Run:
         table, self.split = D.training_rows(self.ws, cfg)
         self.table = table
         self.train_mean = float(table.fitness[self.split.train].mean())
+        parts = {"train": self.split.train, "val": self.split.val, "test": self.split.test}
+        if ctx.is_main and self.resume:
+            check_unchanged(self.folder, table.genes, table.idx, parts)
         ckpt = self._last_checkpoint()
         if ckpt is None:
+            if ctx.is_main:
+                save_split(self.folder, table.genes, table.idx, parts, store_state(self.ws))
             model, meta, missing = self._new_model()
         else:
             if list(ckpt["meta"]["genes"]) != list(table.genes):
@@ -375,6 +381,8 @@ class _Run:
     def _last_checkpoint(self) -> dict | None:
         if not self.resume:
             return None
+        if self.resume_ckpt is not None:
+            return self.resume_ckpt
         last = self.folder / "checkpoints" / "last.pt"
         if not last.exists():
             self.echo("no checkpoint yet: starting from the beginning")
@@ -386,7 +394,7 @@ class _Run:
         if self.optimizer is not None and ckpt.get("optimizer"):
             self.optimizer.load_state_dict(ckpt["optimizer"])
         for key in self.position:
-            self.position[key] = ckpt[key]
+            self.position[key] = ckpt.get(key, self.position[key])
         self.early.load_state_dict(ckpt)
         self.checkpoints.load_state_dict(ckpt)
         if self.engine is not None:
@@ -403,6 +411,7 @@ class _Run:
 
     def _fit(self) -> None:
         cfg = self.config
+        self.before = {}          # training starts: from here a failure is the run's own
         if self.engine is None:
             self._closed_form_epoch()
             return
@@ -412,7 +421,7 @@ class _Run:
             self._warmup()
         if cfg.uses_windows and cfg.encoder_pretrain:
             self._pretrain_encoder()
-        while self.position["epoch"] < cfg.epochs:
+        while self.position["epoch"] < cfg.epochs and not self.position["trained"]:
             epoch = self.position["epoch"]
             t0 = time.perf_counter()
             train_loss = self._train_epoch(epoch)
@@ -423,6 +432,7 @@ class _Run:
             self.position["epoch"] = epoch + 1          # every rank (rank 0 also set it when saving)
             if stop:
                 break
+        self.position["trained"] = True
         if self.ctx.is_main and cfg.uses_features_pair_map and cfg.pair_ridge:
             self._refit_pairs()
 
@@ -439,6 +449,10 @@ class _Run:
         t0 = time.perf_counter()
         fit = refit(cast(InteractionModel, self.core), self.table.idx, self.table.interaction,
                     self.split.train, self.split.val)
+        if runtime.stop_requested():       # the ridge stopped early: refit again on resume
+            self.core.load_state_dict(saved["model"])
+            self._save_last(self.position["epoch"], 0)
+            raise StopRequested()
         if fit["used"]:
             mse = self._validate()["mse"]
             fit["val_mse"], fit["trained_val_mse"] = mse, saved["val_loss"]
@@ -487,6 +501,10 @@ class _Run:
             for i in range(engine.step - epoch * per_epoch, per_epoch):
                 out, _ = engine.train_step(order[i * size:(i + 1) * size])
                 losses.append(out["loss"].detach())
+                if self._stop_requested():        # an epoch of pretraining can take minutes
+                    self._check_finite(torch.stack(losses), 0)
+                    self._save_last(0, 0)
+                    raise StopRequested()
             loss = torch.stack(losses)
             self._check_finite(loss, 0)
             self.echo(f"encoder pretraining {epoch + 1}/{cfg.encoder_pretrain} on {len(singles):,} single "
@@ -533,7 +551,7 @@ class _Run:
             raise Diverged(f"non-finite loss at epoch {epoch}, step {self.trainer.step}")
 
     def _stop_requested(self) -> bool:
-        return self.ctx.any_flag(self.signal.requested, self.device)
+        return self.ctx.any_flag(runtime.stop_requested(), self.device)
 
     def _end_epoch(self, epoch: int, train_loss: float, seconds: float) -> bool:
         """Validate, log, checkpoint; returns True when early stopping says stop (rank 0)."""

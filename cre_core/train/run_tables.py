@@ -142,11 +142,17 @@ def comparison_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _collect(runs: pd.DataFrame, read, columns: list[str]) -> pd.DataFrame:
-    frames = [frame.assign(run=label) for run_id, label in zip(runs["run_id"], runs["label"])
-              if len(frame := read(run_id))]
-    if not frames:
-        return pd.DataFrame(columns=[*columns, "run"])
-    return pd.concat(frames, ignore_index=True)
+    """Several runs' metrics with a ``run`` column; ``attrs["skipped"]``: (run id, line) of
+    every line left out because it was not a JSON object."""
+    frames, skipped = [], []
+    for run_id, label in zip(runs["run_id"], runs["label"]):
+        frame = read(run_id)
+        skipped += [(run_id, line) for line in frame.attrs.get("skipped_lines", [])]
+        if len(frame):
+            frames.append(frame.assign(run=label))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*columns, "run"])
+    out.attrs = {"skipped": skipped}
+    return out
 
 
 def collect_steps(ws: Workspace, runs: pd.DataFrame) -> pd.DataFrame:

@@ -45,6 +45,13 @@ def strain_keys(idx: np.ndarray) -> np.ndarray:
     return (ordered[:, 0] << (2 * _BITS)) | (ordered[:, 1] << _BITS) | ordered[:, 2]
 
 
+def strain_genes(keys: np.ndarray) -> np.ndarray:
+    """The gene indices (n, 3; -1 = no gene, sorted) of strain keys: ``strain_keys`` undone."""
+    keys = np.asarray(keys, dtype=np.int64)
+    mask = (1 << _BITS) - 1
+    return np.stack([(keys >> (2 * _BITS)) & mask, (keys >> _BITS) & mask, keys & mask], axis=1) - 1
+
+
 def read_split_file(path: str | Path, genes: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
     """(strain keys, part codes 0/1/2 for train/val/test, rows whose genes the store lacks).
 
