@@ -27,6 +27,7 @@ from cre_core.errors import CreError
 
 COMMAND_MODULES = (
     "cre_core.data.commands",
+    "cre_core.data.fetch",
     "cre_core.overview",
     "cre_core.genome.commands",
     "cre_core.embed.commands",

@@ -1,5 +1,8 @@
 """Kuzmin et al. 2018 trigenic screens (Data S1; Kuzmin 2020 Tables S1/S3 share the layout).
 
+The two releases name the last two columns differently: 2018's Data S1 says "Combined mutant
+fitness (standard deviation)", 2020's tables "Double/triple mutant fitness (...)"; both are read.
+
 A trigenic query strain is a double mutant, ``YAL015C+YDL227C_tm461`` (``ntg1Δ+hoΔ``): the genes
 before the ``_`` joined by ``+``. HO (YDL227C) is Kuzmin's neutral marker, so a query ``X+HO``
 is effectively the single mutant X: its rows are digenic measurements of (X, array gene).
@@ -43,12 +46,14 @@ COLUMNS = (
     ("fitness_std", "Double/triple mutant fitness standard deviation", "DOUBLE"),
 )
 MUTANT_TYPES = ("digenic", "trigenic")
+# Kuzmin 2018 Data S1's names of the columns 2020 calls "Double/triple mutant fitness (...)"
+ALIASES = {10: "Combined mutant fitness", 11: "Combined mutant fitness standard deviation"}
 
 
 def check_header(path: Path) -> None:
     """Reject a text file whose header is not Kuzmin's 12 columns (an XLSX is checked on load)."""
     if not _is_xlsx(path):
-        sga_files.check_header(Path(path), COLUMNS, loose=None)
+        sga_files.check_header(Path(path), COLUMNS, loose=None, aliases=ALIASES)
 
 
 def load_kuzmin(con: duckdb.DuckDBPyConnection, path: Path) -> int:

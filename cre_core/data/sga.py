@@ -36,9 +36,11 @@ def _normal(name: str) -> str:
     return " ".join(name.strip().strip('"').lower().split())
 
 
-def check_header(path: Path, columns: tuple = COLUMNS, loose: int | None = EPSILON_INDEX) -> None:
+def check_header(path: Path, columns: tuple = COLUMNS, loose: int | None = EPSILON_INDEX,
+                 aliases: dict[int, str] | None = None) -> None:
     """Reject a file whose header is not Costanzo's 11 columns (ε may be in any encoding);
-    ``columns`` / ``loose`` (the ε column's index) serve other layouts (Kuzmin's)."""
+    ``columns`` / ``loose`` (the ε column's index) serve other layouts (Kuzmin's), whose
+    releases may name a column otherwise (``aliases``: index -> the other accepted name)."""
     header = first_line(path).split("\t")
     if len(header) != len(columns):
         raise InputError(
@@ -49,7 +51,7 @@ def check_header(path: Path, columns: tuple = COLUMNS, loose: int | None = EPSIL
         if index == loose:
             ok = _normal(found).startswith("genetic interaction score")
         else:
-            ok = _normal(found) == _normal(expected)
+            ok = _normal(found) in {_normal(expected), _normal((aliases or {}).get(index, expected))}
         if not ok:
             raise InputError(path, 1, f"column {index + 1} is '{found.strip()}', expected '{expected}'")
 

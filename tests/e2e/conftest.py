@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,12 +98,34 @@ def prepare_workspace(source: Workspace, root: Path) -> Workspace:
 
 
 @pytest.fixture(scope="module")
-def app_server(tiny_workspace, tmp_path_factory) -> AppServer:
+def app_server(tiny_workspace, tmp_path_factory) -> Iterator[AppServer]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (make test does this)")
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)        # artefacts of this run only
     base = tmp_path_factory.mktemp("e2e")
-    ws = prepare_workspace(tiny_workspace, base / "ws")
+    with serve(prepare_workspace(tiny_workspace, base / "ws"), base) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def real_app_server(real_workspace, tmp_path_factory) -> Iterator[AppServer]:
+    """The app on a copy of the real workspace (../shared/realdata) with k-mer embeddings and two
+    short runs (deepset and gene-id, one epoch on a seeded subset of 2,000 strains)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (make test does this)")
+    base = tmp_path_factory.mktemp("e2e-real")
+    shutil.copytree(real_workspace.root, base / "ws", ignore=shutil.ignore_patterns("runs"))
+    ws = Workspace(base / "ws")
+    cli(ws, "embed", "--embedder", "kmer")
+    for model in ("deepset", "gene-id"):
+        cli(ws, "train", "--model", model, "--epochs", "1", "--subset", "2000", "--batch-size", "128")
+    with serve(ws, base) as server:
+        yield server
+
+
+@contextmanager
+def serve(ws: Workspace, base: Path) -> Iterator[AppServer]:
+    """``streamlit run app.py`` on ``ws`` (a free port, its log in ``base``), stopped afterwards."""
     port = free_port()
     url = f"http://localhost:{port}"
     log = base / "streamlit.log"
