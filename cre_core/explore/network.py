@@ -84,8 +84,9 @@ def _predicted_edges(ws: Workspace, run_id: str, genes: list[str], min_abs: floa
     fitness = loaded.member_sets(pairs.tolist()).mean(0)
     eps = fitness - loaded.smf[pairs[:, 0]] * loaded.smf[pairs[:, 1]]
     keep = np.isfinite(eps) & (np.abs(eps) >= min_abs)
-    ga, gb = np.array(known)[a[keep]], np.array(known)[b[keep]]
-    frame = pd.DataFrame({"gene_a": np.minimum(ga, gb), "gene_b": np.maximum(ga, gb), "epsilon": eps[keep],
+    ga, gb = np.array(known, dtype=object)[a[keep]], np.array(known, dtype=object)[b[keep]]
+    first = ga < gb
+    frame = pd.DataFrame({"gene_a": np.where(first, ga, gb), "gene_b": np.where(first, gb, ga), "epsilon": eps[keep],
                           "kind": "predicted"})
     return frame, [g for g in genes if g not in loaded.index]
 
