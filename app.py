@@ -26,6 +26,7 @@ SECTIONS = {
     ],
     "Use": [
         ("query.py", "Query", ":material/search:"),
+        ("genes.py", "Genes", ":material/hub:"),
     ],
 }
 

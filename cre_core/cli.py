@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "cre_core.train.commands",
     "cre_core.query.commands",
     "cre_core.interpret.commands",
+    "cre_core.explore.commands",
 )
 
 
