@@ -34,6 +34,7 @@ from cre_core.errors import CreError
 from cre_core.models import FitnessModel
 from cre_core.models.base import PAD
 from cre_core.models.ensemble import Ensemble
+from cre_core.query.gene_sets import MAX_SET_SIZE
 from cre_core.train import data as D
 from cre_core.train import runs as R
 from cre_core.train.checkpoint import load_checkpoint
@@ -204,6 +205,14 @@ def _resolve_sets(ws: Workspace, gene_sets: list[list[str]]) -> tuple[list[list[
     finally:
         con.close()
     return resolved, measured
+
+
+def resolve_set(ws: Workspace, loaded: LoadedRun, genes: list[str]) -> tuple[list[str], list[int]]:
+    """One gene set (1 to MAX_SET_SIZE genes) as systematic names and the run's gene indices."""
+    if len(genes) > MAX_SET_SIZE:
+        raise CreError(f"{len(genes)} genes given: at most {MAX_SET_SIZE} per set")
+    resolved = _resolve_sets(ws, [genes])[0][0]
+    return resolved, _indices(loaded, resolved)
 
 
 INTERVAL_COLUMNS = ("predicted_lo", "predicted_hi", "epsilon_lo", "epsilon_hi")
