@@ -228,6 +228,14 @@ def _resolve_sets(ws: Workspace, gene_sets: list[list[str]]) -> tuple[list[list[
     return resolved, measured
 
 
+def resolve_set(ws: Workspace, loaded: LoadedRun, genes: list[str]) -> tuple[list[str], list[int]]:
+    """One gene set (1 to MAX_SET_SIZE genes) as systematic names and the run's gene indices."""
+    if len(genes) > MAX_SET_SIZE:
+        raise CreError(f"{len(genes)} genes given: at most {MAX_SET_SIZE} per set")
+    resolved = _resolve_sets(ws, [genes])[0][0]
+    return resolved, _indices(loaded, resolved)
+
+
 INTERVAL_COLUMNS = ("predicted_lo", "predicted_hi", "epsilon_lo", "epsilon_hi")
 PREDICT_COLUMNS = ["run_id", "model", "members", "genes", "names", "n_genes", "predicted", "predicted_lo",
                    "predicted_hi", "multiplicative", "epsilon_pred", "epsilon_lo", "epsilon_hi",

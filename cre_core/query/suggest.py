@@ -1,0 +1,140 @@
+"""Pairs to measure next (``cre suggest``, the Query page's Plan tab): unmeasured pairs ranked by
+an ensemble run's predicted |ε̂| and by how much its members disagree.
+
+Candidates are every pair among a gene list, or a gene with each of its possible partners (the
+run's whole vocabulary), less the pairs the store has measured (the ``dmf`` table). Each pair gets
+two scores from the K members' predicted pair fitness f̂_k:
+
+- ``abs_epsilon``: |ε̂| = |mean_k f̂_k − f_a·f_b| (measured SMF; NaN when a gene has none), how
+  strong an interaction the run expects: worth measuring to find one;
+- ``disagreement``: the members' sd of f̂ (= the sd of ε̂, the product being shared), how little
+  the run knows the pair: worth measuring to teach it.
+
+``rank_epsilon`` and ``rank_disagreement`` order the pairs by each (1 = first to measure); the
+``rank`` column orders them by the mean of the two ranks (ties by |ε̂|), so a pair ranks high
+only when both scores are high. Pairs without ε̂ rank last on |ε̂|. Whether this pays is
+measured by ``bench/suggest.py`` (bench/RESULTS.md, "Pairs to measure next").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cre_core.data.lookup import resolve_genes
+from cre_core.errors import CreError
+from cre_core.query.service import LoadedRun, load_model
+from cre_core.train.ensemble import spread
+from cre_core.workspace import Workspace
+
+MAX_PAIRS = 2_000_000      # ~2,000 listed genes; a gene's partners are always allowed
+COLUMNS = ["rank", "gene_a", "name_a", "gene_b", "name_b", "predicted", "multiplicative", "epsilon_pred",
+           "epsilon_lo", "epsilon_hi", "abs_epsilon", "disagreement", "rank_epsilon", "rank_disagreement"]
+
+
+def score_pairs(loaded: LoadedRun, pairs: np.ndarray, members: np.ndarray | None = None) -> pd.DataFrame:
+    """Both scores and the three ranks (module docstring) for ``pairs`` (n, 2) of the run's gene
+    indices, best first. ``members``: the (K, n) member predictions when already computed."""
+    if loaded.members < 2:
+        raise CreError(f"run {loaded.run_id} is a single model: suggestions need the members' disagreement; "
+                       "train an ensemble (train --ensemble K)")
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if members is None:
+        members = loaded.member_sets(pairs.tolist()) if len(pairs) else np.zeros((loaded.members, 0))
+    mult = loaded.smf[pairs[:, 0]] * loaded.smf[pairs[:, 1]]
+    values = loaded.values(members, mult)
+    names = np.asarray(loaded.names, dtype=object)
+    genes = np.asarray(loaded.genes, dtype=object)
+    frame = pd.DataFrame({
+        "gene_a": genes[pairs[:, 0]], "name_a": names[pairs[:, 0]],
+        "gene_b": genes[pairs[:, 1]], "name_b": names[pairs[:, 1]],
+        **{k: values[k] for k in ("predicted", "multiplicative", "epsilon_pred", "epsilon_lo", "epsilon_hi")},
+        "abs_epsilon": np.abs(values["epsilon_pred"]), "disagreement": spread(members),
+    })
+    frame["rank_epsilon"] = frame["abs_epsilon"].rank(ascending=False, method="first", na_option="bottom")
+    frame["rank_disagreement"] = frame["disagreement"].rank(ascending=False, method="first")
+    mean_rank = (frame["rank_epsilon"] + frame["rank_disagreement"]) / 2
+    order = np.lexsort((-frame["abs_epsilon"].fillna(-1).to_numpy(), mean_rank.to_numpy()))
+    frame["rank"] = 0
+    frame.loc[frame.index[order], "rank"] = np.arange(1, len(frame) + 1)
+    for col in ("rank", "rank_epsilon", "rank_disagreement"):
+        frame[col] = frame[col].astype(int)
+    return frame.sort_values("rank").reset_index(drop=True)[COLUMNS]
+
+
+def _measured(ws: Workspace, genes: list[str]) -> set[tuple[str, str]]:
+    """Measured pairs (gene_a < gene_b) with both genes in ``genes``."""
+    con = ws.connect(read_only=True)
+    try:
+        con.register("plan_genes", pd.DataFrame({"gene": genes}))
+        rows = con.execute("SELECT d.gene_a, d.gene_b FROM dmf d JOIN plan_genes a ON d.gene_a = a.gene "
+                           "JOIN plan_genes b ON d.gene_b = b.gene").fetchall()
+        con.unregister("plan_genes")
+    finally:
+        con.close()
+    return {(a, b) for a, b in rows}
+
+
+def _partners_measured(ws: Workspace, gene: str) -> set[str]:
+    con = ws.connect(read_only=True)
+    try:
+        rows = con.execute(       # two pushed-down filters (as the partner scan)
+            "SELECT gene_b FROM dmf WHERE gene_a = ? UNION SELECT gene_a FROM dmf WHERE gene_b = ?",
+            [gene, gene]).fetchall()
+    finally:
+        con.close()
+    return {r[0] for r in rows}
+
+
+def _resolve(ws: Workspace, loaded: LoadedRun, names: list[str]) -> list[str]:
+    con = ws.connect(read_only=True)
+    try:
+        genes = list(dict.fromkeys(resolve_genes(con, names)))       # a gene listed twice counts once
+    finally:
+        con.close()
+    missing = [g for g in genes if g not in loaded.index]
+    if missing:
+        raise CreError(f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''} not in the gene set "
+                       f"of run {loaded.run_id}")
+    return genes
+
+
+def suggest(ws: Workspace, run_id: str, genes: list[str] | None = None, gene: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Every unmeasured candidate pair, ranked (``score_pairs``), and what was left out.
+
+    Give ``genes`` (pairs among them; at least 2) or ``gene`` (its pairs with every other gene of
+    the run). Returns (frame, info) with info = {run_id, members, mode, candidates, measured
+    (pairs skipped as measured), no_epsilon (pairs without ε̂: a gene lacks SMF)}.
+    """
+    if (genes is None) == (gene is None):
+        raise CreError("give a gene list or one gene (not both)")
+    loaded = load_model(ws, run_id)
+    if loaded.members < 2:
+        score_pairs(loaded, np.zeros((0, 2)))                  # raises the single-model message
+    if gene is not None:
+        g = _resolve(ws, loaded, [gene])[0]
+        done = _partners_measured(ws, g)
+        i = loaded.index[g]
+        partners = np.array([j for j, p in enumerate(loaded.genes) if j != i and p not in done], dtype=np.int64)
+        pairs = np.stack([np.full(len(partners), i), partners], 1)
+        members = loaded.member_scan(i)[:, partners]
+        measured, mode = len(done), "partners"
+    else:
+        listed = _resolve(ws, loaded, list(genes or []))
+        if len(listed) < 2:
+            raise CreError("give at least two different genes to pair")
+        n_pairs = len(listed) * (len(listed) - 1) // 2
+        if n_pairs > MAX_PAIRS:
+            raise CreError(f"{len(listed):,} genes make {n_pairs:,} pairs; at most {MAX_PAIRS:,} "
+                           "(split the list, or ask for one gene's partners)")
+        done_pairs = _measured(ws, listed)
+        idx = np.array([loaded.index[g] for g in listed], dtype=np.int64)
+        a, b = np.triu_indices(len(listed), 1)
+        keep = np.array([(min(listed[i], listed[j]), max(listed[i], listed[j])) not in done_pairs
+                         for i, j in zip(a, b)], dtype=bool)
+        pairs = np.stack([idx[a[keep]], idx[b[keep]]], 1)
+        members, measured, mode = None, int((~keep).sum()), "list"
+    frame = score_pairs(loaded, pairs, members)
+    info = {"run_id": loaded.run_id, "members": loaded.members, "mode": mode, "candidates": len(frame),
+            "measured": measured, "no_epsilon": int(frame["epsilon_pred"].isna().sum())}
+    return frame, info
