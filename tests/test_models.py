@@ -222,8 +222,9 @@ def test_dcell_min_genes_too_high():
 def _reference_dcell(m: DCell, idx: torch.Tensor, target: torch.Tensor | None = None):
     """Term by term, in plain Python, one row per strain: the model's parameters sliced per term.
 
-    Returns the root prediction, every term's head outputs, the loss (when ``target`` is given)
-    and each BatchNorm slice's running statistics after the batch (train mode updates copies).
+    Returns the root prediction, every term's head outputs, the loss (when ``target`` is given),
+    each BatchNorm slice's running statistics after the batch (train mode updates copies) and
+    every term's unit outputs.
     """
     onto = m.ontology
     b = idx.shape[0]
@@ -252,7 +253,7 @@ def _reference_dcell(m: DCell, idx: torch.Tensor, target: torch.Tensor | None = 
         root_mse = ((heads[onto.root] - target) ** 2).mean()
         aux = sum(((heads[t] - target) ** 2).mean() for t in heads)
         loss = torch.sqrt(root_mse + 1e-12) + m.alpha * aux
-    return heads[onto.root], heads, loss, stats
+    return heads[onto.root], heads, loss, stats, outputs
 
 
 def _scrambled_dcell(precision: str = "fp32") -> DCell:
@@ -284,7 +285,7 @@ def _heads_by_term(m: DCell, heads: list[torch.Tensor]) -> dict[int, torch.Tenso
 def test_dcell_batched_forward_equals_per_term_reference():
     m = _scrambled_dcell().eval()
     root, heads = m.predict(DCELL_BATCH), m.strain_heads(DCELL_BATCH)
-    ref_root, ref_heads, _, _ = _reference_dcell(m, DCELL_BATCH)
+    ref_root, ref_heads, _, _, _ = _reference_dcell(m, DCELL_BATCH)
     assert torch.allclose(root, ref_root, atol=1e-10)
     mine = _heads_by_term(m, heads)
     assert set(mine) == set(ref_heads)
@@ -294,12 +295,32 @@ def test_dcell_batched_forward_equals_per_term_reference():
     assert root[5] == root[4]
 
 
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_dcell_term_states_equal_per_term_reference(mode):
+    """Each term's subsystem output and head, one row per strain, in the ontology's term order."""
+    m = _scrambled_dcell().train(mode == "train")
+    outputs, heads = m.term_states(DCELL_BATCH)
+    _, ref_heads, _, _, ref_outputs = _reference_dcell(m, DCELL_BATCH)
+    n_terms = len(m.ontology.terms)
+    assert len(outputs) == n_terms and heads.shape == (len(DCELL_BATCH), n_terms)
+    for t in range(n_terms):
+        assert outputs[t].shape == (len(DCELL_BATCH), m.widths[t])
+        assert torch.allclose(outputs[t], ref_outputs[t], atol=1e-10), m.ontology.terms[t]
+        assert torch.allclose(heads[:, t], ref_heads[t], atol=1e-10), m.ontology.terms[t]
+    if mode == "eval":
+        assert torch.equal(heads[:, m.ontology.root], m.predict(DCELL_BATCH))
+        # a deletion in A2 moves A2 and its ancestors only; the wild type (row 5) is the reference
+        t = {name: i for i, name in enumerate(m.ontology.terms)}
+        moved = {m.ontology.terms[i] for i in range(n_terms) if not torch.equal(outputs[i][3], outputs[i][5])}
+        assert moved == {"A2", "A", "ROOT1", ROOT} and t["A2"] < t["A"] < t["ROOT1"] < t[ROOT]
+
+
 def test_dcell_training_step_equals_per_term_reference():
     """Train mode: batch statistics over every strain, loss, gradients and running statistics."""
     m = _scrambled_dcell().train()
     target = torch.linspace(0.3, 1.1, len(DCELL_BATCH), dtype=torch.float64)
     before = {k: v.clone() for k, v in m.state_dict().items()}
-    ref_root, _, ref_loss, ref_stats = _reference_dcell(m, DCELL_BATCH, target)
+    ref_root, _, ref_loss, ref_stats, _ = _reference_dcell(m, DCELL_BATCH, target)
     ref_loss.backward()
     ref_grads = {n: p.grad.clone() for n, p in m.named_parameters()}
     m.zero_grad()

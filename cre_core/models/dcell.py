@@ -329,7 +329,36 @@ class DCell(FitnessModel):
 
     def terms_forward(self, idx: torch.Tensor) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
         """Root prediction (B,) and every group's heads on its compact rows: (heads (T, N),
-        strain of each row (T, N); B for the shared row and padding rows).
+        strain of each row (T, N); B for the shared row and padding rows)."""
+        root, heads, _ = self._run(idx)
+        return root, heads
+
+    def term_states(self, idx: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Every GO term's state for a batch of genotypes ``idx`` (B, K), in ``ontology.terms``
+        order: each term's subsystem output (B, width of the term) and every term's head
+        prediction of fitness (B, terms).
+
+        Why: DCell's point is that its hidden units are named subsystems; an explanation reads
+        which terms a deletion moves away from the wild type. Runs in the model's current mode
+        (``eval()`` for the running statistics; train mode uses the batch's own) and keeps the
+        graph unless called under ``torch.no_grad()``. Costs B × (all terms' units) floats.
+        """
+        b = idx.shape[0]
+        _, heads, units = self._run(idx)
+        outputs: dict[int, torch.Tensor] = {}
+        columns: dict[int, torch.Tensor] = {}
+        for k, ((head, strain), h) in enumerate(zip(heads, units)):
+            per_unit = _per_strain(h, strain, b)                                # (T, B, W)
+            per_head = _per_strain(head.unsqueeze(2), strain, b)[..., 0]       # (T, B)
+            for p, t in enumerate(self.term_ids[k]):
+                outputs[t] = per_unit[p, :, :self.widths[t]]
+                columns[t] = per_head[p]
+        order = range(len(self.widths))
+        return [outputs[t] for t in order], torch.stack([columns[t] for t in order], 1)
+
+    def _run(self, idx: torch.Tensor) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]],
+                                                list[torch.Tensor]]:
+        """``terms_forward``'s root and heads, and every group's unit outputs (T, N, W).
 
         Why compact rows: a strain that deletes none of a term's genes gives that term the same
         input as every other such strain, so each term computes one shared row for them plus
@@ -375,6 +404,7 @@ class DCell(FitnessModel):
         store[:2] = torch.tensor([0.0, 1.0])
         outputs: dict[int, torch.Tensor] = {}
         heads: list[tuple[torch.Tensor, torch.Tensor]] = []
+        units: list[torch.Tensor] = []
         for level, ids in enumerate(self.level_groups):
             plans = []
             reads: list[torch.Tensor | _Rows] = []
@@ -400,8 +430,9 @@ class DCell(FitnessModel):
                     store[offsets[k]:offsets[k] + blocks[k]] = h.detach().reshape(-1)
                     outputs[k] = h
                 heads.append((head, strain))
+                units.append(h)
         root = heads[self.root_group][0][self.root_pos, row[self.ontology.root, :b]]
-        return root, heads
+        return root, heads, units
 
     def _index(self, k: int, strain: torch.Tensor, row: torch.Tensor, start: torch.Tensor, d_term: torch.Tensor,
                d_strain: torch.Tensor, d_slot: torch.Tensor) -> torch.Tensor:
@@ -439,13 +470,7 @@ class DCell(FitnessModel):
     def strain_heads(self, idx: torch.Tensor) -> list[torch.Tensor]:
         """Every group's heads per strain, (B, terms of the group) each, in run order."""
         b = idx.shape[0]
-        out = []
-        for head, strain in self.terms_forward(idx)[1]:
-            full = head[:, :1].t().expand(b, -1).clone()
-            t, n = (strain < b).nonzero(as_tuple=True)
-            full[strain[t, n], t] = head[t, n]
-            out.append(full)
-        return out
+        return [_per_strain(head.unsqueeze(2), strain, b)[..., 0].t() for head, strain in self.terms_forward(idx)[1]]
 
     def predict(self, idx: torch.Tensor) -> torch.Tensor:
         return self.terms_forward(idx)[0]
@@ -459,6 +484,16 @@ class DCell(FitnessModel):
             out["loss"] = torch.sqrt(root_mse + 1e-12) + self.alpha * _heads_mse(heads, t)
             out["root_mse"] = root_mse.detach()
         return out
+
+
+def _per_strain(rows: torch.Tensor, strain: torch.Tensor, b: int) -> torch.Tensor:
+    """A group's compact rows (T, N, W) as one row per strain (T, B, W): the shared row for
+    the strains that touch none of a term's genes, their own row for the others."""
+    t, _, w = rows.shape
+    full = rows[:, :1].expand(t, b, w).clone()
+    term, n = (strain < b).nonzero(as_tuple=True)
+    full[term, strain[term, n]] = rows[term, n]
+    return full
 
 
 def _heads_mse(heads: list[tuple[torch.Tensor, torch.Tensor]], target: torch.Tensor) -> torch.Tensor:
