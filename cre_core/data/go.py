@@ -5,9 +5,13 @@ Term construction (``build_ontology``), the rules chosen here:
 
 1. Terms: every non-obsolete GO term given (all three namespaces unless the caller filters).
    Edges: ``is_a`` and ``part_of`` (child → parent), both treated as containment.
-2. Annotations: every (gene, term) pair given (all evidence codes; the ingest already drops
-   ``NOT`` qualifiers) is propagated upward: a gene annotated to a term belongs to all of its
-   ancestors.
+2. Annotations: every (gene, term) pair given (the ingest already drops ``NOT`` qualifiers;
+   ``train.data.load_ontology`` also leaves out IGI evidence, as the paper did: inferred from
+   genetic interaction, the very data DCell is trained on) is propagated upward: a gene
+   annotated to a term belongs to all of its ancestors. With ``counted`` (the genes the training
+   data delete) only those genes count: a gene that no genotype deletes is a constant input, so
+   it neither sizes a term nor feeds one (Ma et al., Nat. Methods 2018, Methods: terms with
+   fewer than six of the training genes are left out; docs/dcell.md).
 3. Size filter: keep terms with at least ``min_genes`` genes after propagation (default 6).
    Genes of dropped small terms reach the model through their nearest kept ancestor.
 4. Collapse redundancy: a kept term whose gene set equals the gene set of one of its kept
@@ -25,6 +29,7 @@ Term construction (``build_ontology``), the rules chosen here:
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,7 +197,7 @@ class Ontology:
 
 def build_ontology(
     genes: list[str], terms: list[str], edges: list[tuple[str, str]],
-    annotations: list[tuple[str, str]], min_genes: int = 6,
+    annotations: list[tuple[str, str]], min_genes: int = 6, counted: Collection[str] | None = None,
 ) -> Ontology:
     """The DCell term hierarchy (rules in the module docstring).
 
@@ -202,11 +207,15 @@ def build_ontology(
         edges: (child, parent) pairs (is_a and part_of).
         annotations: (gene, go_id) pairs.
         min_genes: smallest propagated gene count a term needs to be kept.
+        counted: the genes that size and feed terms (rule 2); None counts every gene.
 
     Raises:
         ValueError: when no term has ``min_genes`` genes.
     """
     gene_index = {g: i for i, g in enumerate(genes)}
+    if counted is not None:
+        kept_genes = set(counted)
+        gene_index = {g: i for g, i in gene_index.items() if g in kept_genes}
     term_set = set(terms)
     parents: dict[str, set[str]] = {t: set() for t in term_set}
     for child, parent in edges:

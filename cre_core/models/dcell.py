@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from dataclasses import dataclass
 from typing import cast
 
@@ -27,6 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from cre_core.data.go import ROOT, Ontology, build_ontology  # noqa: F401  (re-exported)
+from cre_core.errors import CreError
 from cre_core.models.base import FitnessModel, set_mask
 
 ALONE = 1 << 17        # weights of a term that runs in a group of its own (see _size_groups)
@@ -254,16 +256,15 @@ class DCell(FitnessModel):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
         self.n_genes, self.alpha, self.ontology, self.precision = n_genes, alpha, ontology, precision
-        widths = [max(20, math.ceil(0.3 * s)) for s in ontology.size]
+        widths = term_widths(ontology)
         n_terms = len(ontology.terms)
         dummy = n_terms                      # "no term": start 0 (the zero slot), width 0
         groups, term_ids, sources = nn.ModuleList(), [], []
         direct_of: list[list[tuple[int, int]]] = [[] for _ in range(n_genes + 1)]
         self.level_groups: list[list[int]] = []
-        for lv in sorted(set(ontology.level)):
-            members = [t for t in range(n_terms) if ontology.level[t] == lv]
+        for level in _levels(ontology, widths, group_size):
             ids = []
-            for chunk in _size_groups(members, ontology, widths, group_size):
+            for chunk in level:
                 in_dims = [max(1, _in_dim(ontology, widths, t)) for t in chunk]
                 # input slot → (column of the term's child list, unit); column 0 is "no term"
                 kids = _padded([[dummy] + ontology.children[t] for t in chunk], dummy)
@@ -514,6 +515,77 @@ def _heads_mse(heads: list[tuple[torch.Tensor, torch.Tensor]], target: torch.Ten
         swap = (head - v0) * (head + v0 - 2 * y[strain]) * (strain < b)
         total = total + b * (v0 - mean).square().sum() + len(head) * spread + swap.sum()
     return total / b
+
+
+def term_widths(onto: Ontology) -> list[int]:
+    """Units of each term: max(20, ceil(0.3 · its genes)) (Ma et al. 2018; docs/dcell.md)."""
+    return [max(20, math.ceil(0.3 * s)) for s in onto.size]
+
+
+@dataclass
+class Plan:
+    """What a DCell over an ontology costs before it is built: shape, parameters (padding
+    included: the groups' weights are padded blocks) and an estimate of training memory."""
+
+    terms: int
+    levels: int
+    units: int
+    parameters: int
+    train_bytes: int               # estimate: weights, gradients, AdamW state, one step's activations
+
+    def line(self) -> str:
+        return (f"dcell ontology: {self.terms:,} terms, {self.levels} levels, {self.units:,} units, "
+                f"{self.parameters:,} parameters, training needs ~{self.train_bytes / 1e9:.1f} GB")
+
+
+def plan(onto: Ontology, batch: int, precision: str = "fp32", group_size: int = 256,
+         genes_per_set: float = 2.0) -> Plan:
+    """The shape and cost of ``DCell(..., onto)`` trained at ``batch`` strains a step.
+
+    Memory: 16 bytes a parameter (fp32 weight, gradient, AdamW's two moments), 2 more for the bf16
+    copies under bf16, and the step's activations: a term computes one row per strain that
+    deletes one of its genes (expected: batch × genes_per_set × its share of the genes) plus
+    one shared row, each row holding its input and a few copies of its units (forward and
+    backward, 4 bytes each). Checked against measured peaks in bench/RESULTS.md ("DCell on the
+    real Gene Ontology").
+    """
+    widths = term_widths(onto)
+    n_counted = max(onto.size)
+    params = bf16 = activations = 0
+    for level in _levels(onto, widths, group_size):
+        for chunk in level:
+            t_count = len(chunk)
+            i_max = max(max(1, _in_dim(onto, widths, t)) for t in chunk)
+            w_max = max(widths[t] for t in chunk)
+            weights = t_count * i_max * w_max
+            params += weights + 4 * t_count * w_max + t_count     # bias, BN γ β, head w; head b
+            bf16 += weights if precision == "bf16" and weights >= BF16_MIN else 0
+            share = max(min(1.0, genes_per_set * onto.size[t] / n_counted) for t in chunk)
+            activations += t_count * (1 + math.ceil(batch * share)) * (i_max + 6 * w_max)
+    return Plan(len(onto.terms), max(onto.level) + 1, sum(widths), params,
+                16 * params + 2 * bf16 + 4 * 2 * activations)
+
+
+def check_fits(p: Plan, device: torch.device) -> None:
+    """Refuse (one line) an ontology whose training would not fit in the device's memory."""
+    if device.type == "cuda":
+        total = torch.cuda.get_device_properties(device).total_memory
+        where = f"the GPU's {total / 1e9:.0f} GB"
+    else:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        where = f"this machine's {total / 1e9:.0f} GB of memory"
+    if p.train_bytes > total:
+        raise CreError(f"{p.line()}: more than {where}; raise --dcell-min-genes (fewer, larger terms) "
+                       f"or lower --batch-size")
+
+
+def _levels(onto: Ontology, widths: list[int], group_size: int) -> list[list[list[int]]]:
+    """Each level's terms (leaves first) split into the groups that run together."""
+    out = []
+    for lv in sorted(set(onto.level)):
+        members = [t for t in range(len(onto.terms)) if onto.level[t] == lv]
+        out.append(_size_groups(members, onto, widths, group_size))
+    return out
 
 
 def _in_dim(onto: Ontology, widths: list[int], t: int) -> int:

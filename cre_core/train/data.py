@@ -23,6 +23,7 @@ Splits (``make_split``), over all sets of every size:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,7 +31,7 @@ import pandas as pd
 import torch
 
 from cre_core.errors import CreError
-from cre_core.models import FitnessModel, Ontology, SeqEncoder, build_model, build_ontology
+from cre_core.models import FitnessModel, Ontology, SeqEncoder, build_model, build_ontology, dcell
 from cre_core.train.config import TrainConfig
 from cre_core.train.split_file import split_from_file
 from cre_core.workspace import Workspace
@@ -302,24 +303,40 @@ def gene_windows(ws: Workspace, features: str, genes: list[str]) -> GeneWindows:
 
 # --- ontology --------------------------------------------------------------------------------
 
-def load_ontology(ws: Workspace, genes: list[str], min_genes: int) -> Ontology:
-    """The DCell hierarchy from the store's GO tables (rules: cre_core.data.go)."""
+def load_ontology(ws: Workspace, genes: list[str], min_genes: int,
+                  deleted: Collection[str] | None = None) -> Ontology:
+    """The DCell hierarchy from the store's GO tables (rules: cre_core.data.go), without IGI
+    annotations; ``deleted``: the genes the training sets delete (None: every gene counts)."""
     con = ws.connect(read_only=True)
     try:
         terms = [r[0] for r in con.execute(
             "SELECT go_id FROM go_terms WHERE NOT coalesce(is_obsolete, false)").fetchall()]
         edges = con.execute(
             "SELECT child, parent FROM go_edges WHERE relation IN ('is_a', 'part_of')").fetchall()
-        ann = con.execute(
-            "SELECT DISTINCT gene, go_id FROM go_annotations WHERE gene IS NOT NULL").fetchall()
+        ann = con.execute("SELECT DISTINCT gene, go_id FROM go_annotations "
+                          "WHERE gene IS NOT NULL AND coalesce(evidence, '') <> 'IGI'").fetchall()
     finally:
         con.close()
     if not terms or not ann:
         raise CreError("dcell needs the Gene Ontology: ingest --obo go-basic.obo --gaf sgd.gaf")
     try:
-        return build_ontology(genes, terms, edges, ann, min_genes=min_genes)
+        return build_ontology(genes, terms, edges, ann, min_genes=min_genes, counted=deleted)
     except ValueError as exc:
         raise CreError(f"dcell: {exc}; lower --dcell-min-genes") from exc
+
+
+def deleted_genes(table: SetTable, rows: np.ndarray) -> list[str]:
+    """The genes that the sets at ``rows`` delete (DCell's training genes)."""
+    idx = table.idx[rows]
+    return [table.genes[g] for g in np.unique(idx[idx >= 0])]
+
+
+def dcell_plan_line(ontology: Ontology, config: TrainConfig, device: torch.device) -> str:
+    """The ontology's shape and memory estimate, for the run's log; refuses (CreError) one
+    that will not fit in the device's memory."""
+    shape = dcell.plan(ontology, config.batch_size, config.dcell_precision)
+    dcell.check_fits(shape, device)
+    return shape.line()
 
 
 # --- model wiring ------------------------------------------------------------------------------

@@ -362,7 +362,11 @@ class _Run:
         cfg, table = self.config, self.table
         features = D.gene_features(self.ws, cfg, table.genes) if cfg.uses_table else None
         windows = D.gene_windows(self.ws, cfg.features, table.genes) if cfg.uses_windows else None
-        ontology = D.load_ontology(self.ws, table.genes, cfg.dcell_min_genes) if cfg.model == "dcell" else None
+        ontology = None
+        if cfg.model == "dcell":
+            deleted = D.deleted_genes(table, self.split.train)
+            ontology = D.load_ontology(self.ws, table.genes, cfg.dcell_min_genes, deleted)
+            self.echo(D.dcell_plan_line(ontology, cfg, self.device))
         torch.manual_seed(cfg.seed)
         in_dim = features.table.shape[1] if features is not None else 0
         model = D.model_from_config(cfg, table.n_genes, in_dim, ontology, table.smf).to(self.device)
