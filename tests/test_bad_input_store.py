@@ -8,6 +8,7 @@ Each case asserts the message, the exit status and that nothing else changed.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -151,6 +152,17 @@ def test_an_older_demo_store_with_foreign_files_is_no_demo(workspace_copy, tmp_p
                 "WHERE kind = 'smf'")
     con.close()
     assert load_gene_facts(ws) is None and overview(ws).demo is None
+
+
+def test_a_leftover_facts_file_in_a_new_workspace_is_ignored(tiny_workspace, tmp_path, capsys):
+    from cre_core.data.ceilings import load_gene_facts
+
+    ws = Workspace(tmp_path / "mine")
+    ws.raw_dir.mkdir(parents=True)
+    shutil.copy(tiny_workspace.raw_dir / "demo_gene_facts.json", ws.raw_dir)
+    code, _, err = run_cli(capsys, "ingest", "--workspace", ws.root, "--smf", tiny_workspace.raw_dir / SMF_NAME)
+    assert code == 0, err
+    assert load_gene_facts(ws) is None
 
 
 def test_home_says_demo_only_for_the_demos_data(workspace_copy, tmp_path, capsys, monkeypatch):
@@ -368,6 +380,18 @@ def test_demo_force_replaces_only_the_demos_files(truncated, capsys):
     code, out, _ = run_cli(capsys, "info", "--workspace", ws.root)
     assert code == 0 and '"genes": 300' in out
     assert not [p for p in ws.root.parent.iterdir() if p.name.startswith(".ws.")]     # no staging left
+
+
+def test_demo_force_never_replaces_a_store_of_other_data(workspace_copy, tmp_path, capsys):
+    from tests.store_state import store_state
+
+    ws = workspace_copy
+    a, = smf_genes(ws, 1)
+    run_cli(capsys, "ingest", "--workspace", ws.root, "--smf", smf_file_with(ws, tmp_path, a, 0.3))
+    before, files = store_state(ws), files_under(ws.root)
+    code, _, err = run_cli(capsys, "demo", "--workspace", ws.root, "--preset", "tiny", "--force")
+    one_line_error(code, err, "holds ingested data that is not the demo's; --force replaces only a demo's store")
+    assert store_state(ws) == before and files_under(ws.root) == files
 
 
 # --- L: a new store appears complete or not at all ----------------------------------------------
