@@ -87,6 +87,34 @@ def test_query_shows_a_reingested_smf_without_a_restart(workspace_copy, tmp_path
     assert service.predict(ws, run, [a])["measured_fitness"] == pytest.approx(0.2)
 
 
+def test_query_page_shows_the_new_smf_in_the_same_server(workspace_copy, tmp_path, capsys, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    ws = workspace_copy
+    quick_run(ws)
+    a, b = smf_genes(ws, 2)
+    monkeypatch.setenv("CRE_WORKSPACE", str(ws.root))
+    at = AppTest.from_file(str(ROOT / "pages" / "query.py"), default_timeout=30)
+    at.run(timeout=30)
+    at.text_input(key="q_genes").set_value(f"{a}, {b}").run(timeout=30)
+
+    def shown() -> dict[str, str]:
+        return {m.label: m.value for m in at.metric}
+
+    before = shown()
+    run_cli(capsys, "ingest", "--workspace", ws.root, "--smf", smf_file_with(ws, tmp_path, a, 0.2))
+    at.run(timeout=30)                                       # the same server process, its caches warm
+    after = shown()
+    assert not at.exception
+    con = ws.connect()
+    try:
+        f_b = con.execute("SELECT fitness FROM smf WHERE gene = ?", [b]).fetchall()[0][0]
+    finally:
+        con.close()
+    assert after["Π SMF (multiplicative)"] == f"{0.2 * f_b:.4f}" != before["Π SMF (multiplicative)"]
+    assert after["Predicted ε̂"] != before["Predicted ε̂"]
+
+
 def test_store_stamp_changes_with_every_ingest_and_replacement(workspace_copy, tmp_path, capsys):
     ws = workspace_copy
     first = ws.store_stamp()
