@@ -6,6 +6,8 @@ Layout::
     WORKSPACE/raw/            input files (the demo generator writes here)
     WORKSPACE/embeddings/     embedding caches (Parquet), written by embed processes
     WORKSPACE/runs/RUN_ID/    one folder per training run, written by the training process
+    WORKSPACE/.jobs.lock      taken while a background job is counted and started (job_slots)
+    WORKSPACE/.cre.duckdb.PID.building   a first ingest's store until it is complete
 
 Only ingest writes ``cre.duckdb``; embedding and training processes write their own files so
 the app (a read-only reader) never fights them for DuckDB's single-writer lock.

@@ -39,7 +39,7 @@ def new_run_form() -> None:
             config = TrainConfig(**values)
             run_id = jobs.launch(ws, config)
             st.session_state[SELECTED] = run_id
-            st.toast(f"Started {run_id}")
+            st.toast(f"Started {md(run_id)}")
             st.rerun()
 
 
@@ -58,7 +58,7 @@ def run_panel(run_id: str) -> None:
     if not shared_mode() and status in LIVE and c1.button("Stop", key=f"stop_{run_id}",
                                                           help="Save a checkpoint and stop (resume later)"):
         jobs.stop(ws, run_id)
-        st.toast(f"Stopping {run_id}…")
+        st.toast(f"Stopping {md(run_id)}…")
     if not shared_mode() and status in ("interrupted", "failed", "diverged") and c2.button(
             "Resume", key=f"resume_{run_id}", help="Continue from the last checkpoint"):
         jobs.resume(ws, run_id)

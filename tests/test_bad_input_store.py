@@ -8,6 +8,7 @@ Each case asserts the message, the exit status and that nothing else changed.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -86,6 +87,34 @@ def test_query_shows_a_reingested_smf_without_a_restart(workspace_copy, tmp_path
     assert service.predict(ws, run, [a])["measured_fitness"] == pytest.approx(0.2)
 
 
+def test_query_page_shows_the_new_smf_in_the_same_server(workspace_copy, tmp_path, capsys, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    ws = workspace_copy
+    quick_run(ws)
+    a, b = smf_genes(ws, 2)
+    monkeypatch.setenv("CRE_WORKSPACE", str(ws.root))
+    at = AppTest.from_file(str(ROOT / "pages" / "query.py"), default_timeout=30)
+    at.run(timeout=30)
+    at.text_input(key="q_genes").set_value(f"{a}, {b}").run(timeout=30)
+
+    def shown() -> dict[str, str]:
+        return {m.label: m.value for m in at.metric}
+
+    before = shown()
+    run_cli(capsys, "ingest", "--workspace", ws.root, "--smf", smf_file_with(ws, tmp_path, a, 0.2))
+    at.run(timeout=30)                                       # the same server process, its caches warm
+    after = shown()
+    assert not at.exception
+    con = ws.connect()
+    try:
+        f_b = con.execute("SELECT fitness FROM smf WHERE gene = ?", [b]).fetchall()[0][0]
+    finally:
+        con.close()
+    assert after["Π SMF (multiplicative)"] == f"{0.2 * f_b:.4f}" != before["Π SMF (multiplicative)"]
+    assert after["Predicted ε̂"] != before["Predicted ε̂"]
+
+
 def test_store_stamp_changes_with_every_ingest_and_replacement(workspace_copy, tmp_path, capsys):
     ws = workspace_copy
     first = ws.store_stamp()
@@ -151,6 +180,17 @@ def test_an_older_demo_store_with_foreign_files_is_no_demo(workspace_copy, tmp_p
                 "WHERE kind = 'smf'")
     con.close()
     assert load_gene_facts(ws) is None and overview(ws).demo is None
+
+
+def test_a_leftover_facts_file_in_a_new_workspace_is_ignored(tiny_workspace, tmp_path, capsys):
+    from cre_core.data.ceilings import load_gene_facts
+
+    ws = Workspace(tmp_path / "mine")
+    ws.raw_dir.mkdir(parents=True)
+    shutil.copy(tiny_workspace.raw_dir / "demo_gene_facts.json", ws.raw_dir)
+    code, _, err = run_cli(capsys, "ingest", "--workspace", ws.root, "--smf", tiny_workspace.raw_dir / SMF_NAME)
+    assert code == 0, err
+    assert load_gene_facts(ws) is None
 
 
 def test_home_says_demo_only_for_the_demos_data(workspace_copy, tmp_path, capsys, monkeypatch):
@@ -368,6 +408,18 @@ def test_demo_force_replaces_only_the_demos_files(truncated, capsys):
     code, out, _ = run_cli(capsys, "info", "--workspace", ws.root)
     assert code == 0 and '"genes": 300' in out
     assert not [p for p in ws.root.parent.iterdir() if p.name.startswith(".ws.")]     # no staging left
+
+
+def test_demo_force_never_replaces_a_store_of_other_data(workspace_copy, tmp_path, capsys):
+    from tests.store_state import store_state
+
+    ws = workspace_copy
+    a, = smf_genes(ws, 1)
+    run_cli(capsys, "ingest", "--workspace", ws.root, "--smf", smf_file_with(ws, tmp_path, a, 0.3))
+    before, files = store_state(ws), files_under(ws.root)
+    code, _, err = run_cli(capsys, "demo", "--workspace", ws.root, "--preset", "tiny", "--force")
+    one_line_error(code, err, "holds ingested data that is not the demo's; --force replaces only a demo's store")
+    assert store_state(ws) == before and files_under(ws.root) == files
 
 
 # --- L: a new store appears complete or not at all ----------------------------------------------

@@ -34,6 +34,8 @@ def build_demo(root: Path, preset: str, seed: int, force: bool = False) -> dict[
     if root.exists() and any(root.iterdir()) and not force:
         raise CreError(f"{root} is not empty; pass --force to rebuild the demo's store and raw "
                        "files there (runs, embeddings and other files stay)")
+    if root.exists():
+        _check_demo_store(Workspace(root))
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
     try:
@@ -53,6 +55,31 @@ def build_demo(root: Path, preset: str, seed: int, force: bool = False) -> dict[
         return result
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_demo_store(ws: Workspace) -> None:
+    """--force replaces a demo's store, never one holding the user's own ingested data; a store
+    that cannot be read counts as the demo's when raw/ holds the demo's facts file."""
+    from cre_core.data.demo import FACTS_NAME
+    from cre_core.data.store import demo_origin
+
+    if not ws.db_path.exists():
+        return
+    try:
+        con = ws.connect(read_only=True)
+    except CreError:
+        if (ws.raw_dir / FACTS_NAME).is_file():
+            return
+        raise CreError(f"{ws.db_path} cannot be read and is not a demo's store (no "
+                       f"raw/{FACTS_NAME}); --force replaces only a demo's store: move it aside "
+                       "or choose another folder") from None
+    try:
+        demo = demo_origin(con)
+    finally:
+        con.close()
+    if demo is None:
+        raise CreError(f"{ws.db_path} holds ingested data that is not the demo's; --force replaces "
+                       "only a demo's store: choose another folder for the demo")
 
 
 def _replace_demo_files(built: Workspace, ws: Workspace) -> None:

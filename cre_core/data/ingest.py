@@ -328,8 +328,7 @@ def ingest(ws: Workspace, request: IngestRequest,
     """
     parsed = _parse(request)
     created = not ws.db_path.exists()
-    if created:
-        _remove_abandoned_builds(ws)
+    _remove_abandoned_builds(ws)
     target = ws.db_path.with_name(f".{ws.db_path.name}.{os.getpid()}{BUILDING_SUFFIX}") if created else ws.db_path
     con = ws.connect(read_only=False, path=target)
     notes: list[str] = []
