@@ -46,8 +46,8 @@ def save_split(folder: Path, genes: list[str], idx: np.ndarray, parts: dict[str,
     """Write split.npz and split.json (atomically) for row numbers ``parts`` of the table ``idx``."""
     keys = {p: np.sort(strain_keys(idx[parts[p]])) for p in PARTS}
     with atomic_path(Path(folder) / SPLIT_NAME) as tmp, open(tmp, "wb") as out:
-        np.savez_compressed(out, genes=np.array(genes, dtype=str),
-                            **{p: np.diff(keys[p], prepend=np.int64(0)) for p in PARTS})
+        arrays: dict[str, Any] = {p: np.diff(keys[p], prepend=np.int64(0)) for p in PARTS}
+        np.savez_compressed(out, genes=np.array(genes, dtype=str), **arrays)
     write_json_atomic(Path(folder) / STATE_NAME, {"file": SPLIT_NAME, "saved": time.time(),
                                                   **{f"n_{p}": int(len(keys[p])) for p in PARTS},
                                                   "store": store})
