@@ -437,6 +437,19 @@ def test_embeddings_page_keeps_its_compute_form_beside_a_truncated_umap(emb_copy
 
 # --- M: a stop request ends long phases, resumable -----------------------------------------------
 
+def test_sigterm_inside_the_stop_scope_is_a_request_not_a_kill():
+    before = signal.getsignal(signal.SIGTERM)
+    with runtime.stop_on_signals():
+        with runtime.stop_on_signals():                   # an ensemble's member nests in its run
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+            assert runtime.stop_requested()
+            with pytest.raises(runtime.StopRequested):
+                runtime.check_stop()
+        assert runtime.stop_requested()                   # still asked for in the outer phase
+    assert not runtime.stop_requested() and signal.getsignal(signal.SIGTERM) == before
+
+
 def test_stop_inside_encoder_pretraining_ends_interrupted_and_resumes(workspace_copy, monkeypatch):
     from cre_core.train import loop
 
