@@ -237,7 +237,10 @@ def test_a_run_uses_its_saved_split_after_the_store_changes(ws_run, tmp_path, ca
     assert (state["n_train"], state["n_val"], state["n_test"]) == (summary["n_train"], summary["n_val"],
                                                                    summary["n_test"])
     assert state["store"]["sources"]                            # the store it saw
-    rows = [line.split("\t") for line in (folder / "split.tsv").read_text().splitlines()[1:]]
+    export = ["runs", "--workspace", ws.root, "--export-split", run_id, "--out"]
+    code, _, err = cli(capsys, *export, tmp_path / "before.tsv")
+    assert code == 0, err
+    rows = [line.split("\t") for line in (tmp_path / "before.tsv").read_text().splitlines()[1:]]
     gene = rows[0][0]
     trained_on = sum(gene in row[:-1] for row in rows if row[-1] == "train")
 
@@ -245,10 +248,10 @@ def test_a_run_uses_its_saved_split_after_the_store_changes(ws_run, tmp_path, ca
     config = TrainConfig.load(folder / "config.json")
     _, now = D.training_rows(ws, config)
     assert len(now.train) < state["n_train"]                    # the store lost pairs
-    code, out, err = cli(capsys, "runs", "--workspace", ws.root, "--export-split", run_id, "--out", tmp_path / "s.tsv")
+    code, out, err = cli(capsys, *export, tmp_path / "s.tsv")
     assert code == 0 and err == ""
     assert json.loads(out)["train"] == state["n_train"] and json.loads(out)["test"] == state["n_test"]
-    assert (tmp_path / "s.tsv").read_bytes() == (folder / "split.tsv").read_bytes()
+    assert (tmp_path / "s.tsv").read_bytes() == (tmp_path / "before.tsv").read_bytes()
     service.clear_cache()
     result = service.predict(ws, run_id, [gene])
     assert result["train_counts"] == [trained_on] and result["split_saved"]
@@ -268,7 +271,7 @@ def test_resume_after_the_store_changed_is_refused_and_changes_nothing(ws_run, c
 
 def test_an_old_run_without_a_saved_split_still_exports_and_says_so(ws_run, tmp_path, capsys):
     ws, run_id = ws_run
-    for name in ("split.tsv", "split.json"):
+    for name in ("split.npz", "split.json"):
         (ws.runs_dir / run_id / name).unlink()
     code, out, err = cli(capsys, "runs", "--workspace", ws.root, "--export-split", run_id, "--out", tmp_path / "s.tsv")
     assert code == 0 and json.loads(out)["train"] > 0
@@ -433,6 +436,19 @@ def test_embeddings_page_keeps_its_compute_form_beside_a_truncated_umap(emb_copy
 
 
 # --- M: a stop request ends long phases, resumable -----------------------------------------------
+
+def test_sigterm_inside_the_stop_scope_is_a_request_not_a_kill():
+    before = signal.getsignal(signal.SIGTERM)
+    with runtime.stop_on_signals():
+        with runtime.stop_on_signals():                   # an ensemble's member nests in its run
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+            assert runtime.stop_requested()
+            with pytest.raises(runtime.StopRequested):
+                runtime.check_stop()
+        assert runtime.stop_requested()                   # still asked for in the outer phase
+    assert not runtime.stop_requested() and signal.getsignal(signal.SIGTERM) == before
+
 
 def test_stop_inside_encoder_pretraining_ends_interrupted_and_resumes(workspace_copy, monkeypatch):
     from cre_core.train import loop

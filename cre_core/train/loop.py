@@ -286,9 +286,8 @@ class _Run:
                     raise CreError(f"{path} already holds a trained run; pass --resume or another --run-dir")
                 if self.resume:
                     refuse_if_running(path)
-                if self.resume and last.exists():
-                    self.resume_ckpt = load_checkpoint(last)     # CreError for a bad file, before any change
-                if self.resume:
+                    if last.exists():
+                        self.resume_ckpt = load_checkpoint(last)     # CreError for a bad file, before any change
                     self.before = {n: (path / n).read_text() for n in ("config.json", "status.json")
                                    if (path / n).is_file()}
             (path / "checkpoints").mkdir(exist_ok=True)

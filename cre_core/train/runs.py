@@ -11,7 +11,7 @@ Layout of ``WORKSPACE/runs/RUN_ID/``::
     summary.json         test metrics (written at the end)  atomic replace
     train.log            stdout/stderr of a launched run
     run.lock             who writes the folder now (run_lock.py)
-    split.tsv/.json      the run's own split and the store state it saw (saved_split.py)
+    split.npz/.json      the run's own split and the store state it saw (saved_split.py)
 
 JSON Lines are appended and flushed line by line; readers skip a partial last line. JSON files
 are replaced atomically (temp file + os.replace), so readers never see half a file.

@@ -46,10 +46,14 @@ def strain_keys(idx: np.ndarray) -> np.ndarray:
 
 
 def strain_genes(keys: np.ndarray) -> np.ndarray:
-    """The gene indices (n, 3; -1 = no gene, sorted) of strain keys: ``strain_keys`` undone."""
+    """The gene indices (n, 3) of strain keys, ``strain_keys`` undone: ascending, -1 (no gene) last."""
     keys = np.asarray(keys, dtype=np.int64)
     mask = (1 << _BITS) - 1
-    return np.stack([(keys >> (2 * _BITS)) & mask, (keys >> _BITS) & mask, keys & mask], axis=1) - 1
+    a, b, c = ((keys >> (2 * _BITS)) & mask) - 1, ((keys >> _BITS) & mask) - 1, (keys & mask) - 1
+    pair, single = (a < 0) & (b >= 0), b < 0         # a key puts its -1 slots first: shift them
+    return np.stack([np.where(single, c, np.where(pair, b, a)),
+                     np.where(single, -1, np.where(pair, c, b)),
+                     np.where(single | pair, -1, c)], axis=1)
 
 
 def read_split_file(path: str | Path, genes: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
