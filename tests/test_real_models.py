@@ -104,8 +104,8 @@ def test_scan_names_real_partners(label, ws, trained):
 
 @pytest.mark.slow
 def test_dcell_trains_and_predicts_real_genes(ws, smf):
-    summary = run("train", "--workspace", str(ws.root), "--model", "dcell", "--run-dir", str(ws.root / "runs" / "dcell"),
-                  *COMMON, "--dcell-min-genes", "200")
+    summary = run("train", "--workspace", str(ws.root), "--model", "dcell",
+                  "--run-dir", str(ws.root / "runs" / "dcell"), *COMMON, "--dcell-min-genes", "200")
     assert summary["status"] == "done" and summary["split_info"]["n_rows"] == 300
     answer = run("predict", "--workspace", str(ws.root), "--run", "dcell", "--genes", "RAD51,RAD52")
     assert answer["names"] == ["RAD51", "RAD52"] and math.isfinite(answer["predicted"])
