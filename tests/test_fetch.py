@@ -315,3 +315,13 @@ def test_a_file_missing_on_the_mirror_names_its_url(mirror, tmp_path, capsys, mo
     assert line == f"error: {mirror.url}/go/sgd.gaf.gz: HTTP 404 Not Found; nothing was changed"
     assert len(err.strip().splitlines()) <= 3                    # progress lines, then the one error
     assert not ws.exists()
+
+
+def test_an_archive_without_the_expected_file_is_refused(mirror, tmp_path, capsys):
+    ws, cache = tmp_path / "ws", tmp_path / "cache"
+    mirror.files["mirror/kuzmin2018/aao1729_data_s1.zip"] = _zip({"readme.txt": b"not Data S1"})
+    code, _, err = fetch(capsys, "kuzmin2018", "--workspace", str(ws), "--cache", str(cache), "--mirror", mirror.url)
+    assert code == 2
+    [line] = error_lines(err)
+    assert line == f"error: {cache / 'kuzmin2018/aao1729_data_s1.zip'}: no member matches aao1729_data_s1.tsv"
+    assert not ws.exists()

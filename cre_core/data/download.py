@@ -147,7 +147,7 @@ def _download(url: str, part: Path, label: str, retries: int) -> None:
                 TimeoutError) as exc:
             reason = exc.__class__.__name__
         else:
-            reason = "the connection closed early"
+            reason = "the download was incomplete"
         failures += 1
         if failures > retries:
             have = part.stat().st_size if part.exists() else 0
