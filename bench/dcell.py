@@ -1,35 +1,42 @@
-"""DCell at full Gene Ontology scale: training pairs/s, step time and peak memory, ours vs before.
+"""DCell at full Gene Ontology scale, on the real GO beside a synthetic one: sets/s, parameters, peak memory.
 
-The ontology is synthetic but GO-shaped (``go_shaped``): 6,000 genes, a synthetic root over three
-namespace roots that each cover 75-90% of the genes, then recursive splits with heavy-tailed
-child counts and Dirichlet-sized children that overlap (a gene sits in several branches), 15%
-of each term's genes annotated at the term itself, extra parents for ~1 in 3 terms, leaves of
-6 or more genes (DCell's size filter). Seed 0 gives ≈ 2,950 terms over 15 levels, sizes from 6
-to 6,000 (median ≈ 14), as the real GO keeps by the paper's rules for ≈ 6,600 yeast genes.
+Two ontologies, side by side in one run (``--ontology``, default both):
 
-Sides, each in its own process so the peak memory (ru_maxrss, or CUDA max allocated) is its own:
+- ``real``: what ``train --model dcell`` builds on the real workspace of ``../shared/realdata``
+  (the 2019 GO and SGD's annotations; built into a temporary folder, ~10 s, or ``--workspace``):
+  the paper's filters (cre_core.data.go; docs/dcell.md) over the genes that the training split
+  deletes; batches are that split's gene sets (about half single mutants, half pairs) with their
+  fitness.
+- ``synthetic``: ``go_shaped``, the GO-shaped stand-in of earlier rounds: 6,000 genes, a synthetic
+  root over three namespace roots that each cover 75-90% of the genes, then recursive splits with
+  heavy-tailed child counts and Dirichlet-sized children that overlap (a gene sits in several
+  branches), 15% of each term's genes annotated at the term itself, extra parents for ~1 in 3
+  terms, leaves of 6 or more genes. Seed 0 gives ≈ 2,950 terms over 15 levels; batches are random
+  gene pairs with uniform targets. Its near-root terms are far smaller than the real GO's (the
+  real GO's chain of nearly equal terms under the namespace roots: cell part, intracellular
+  part, organelle, ...), which is why its figures did not carry over (RESULTS, "DCell on the real
+  Gene Ontology").
 
-- ``old``: the DCell of commit 65c8e0b (every term computes every strain over one dense state
-  of all genes and units), loaded from git history; measured on fewer steps (it is slow).
-- ``prev`` / ``prev-bf16``: the DCell of commit 4f033db (session 3: compact rows, autograd
-  BatchNorm, rows compacted by masks, a (batch, terms) table of heads for the loss), fp32 / bf16.
+Sides, each ontology × side in its own process so the peak memory (ru_maxrss, or CUDA max
+allocated) is its own:
+
 - ``new``: ``cre_core.models.dcell.DCell`` (compact rows: a term computes only the strains that
-  delete one of its genes, plus one row shared by the rest).
-- ``new-bf16``: the same with ``precision="bf16"`` (``--dcell-precision bf16``): the big groups'
-  products, forward and backward, in bf16 (AMX on this CPU), the rest fp32.
-- ``new-amp``: ``new`` under bf16 autocast, the engine's ``--amp`` on CUDA (on the 2-core CPU it
-  is 5x slower than fp32, so CPU runs leave it out unless ``--sides`` names it).
+  delete one of its genes, plus one row shared by the rest), fp32, the default.
+- ``new-bf16``: the same with ``precision="bf16"`` (``--dcell-precision bf16``).
+- ``new-amp``: ``new`` under bf16 autocast, the engine's ``--amp`` on CUDA.
+- ``old`` / ``prev`` / ``prev-bf16``: the DCell of commit 65c8e0b (dense state) / 4f033db (session
+  3), loaded from git history, for the history tables in RESULTS; not run by default.
 
-Every side trains AdamW on random gene pairs (targets uniform) for ``--warmup`` + ``--steps``
-steps at ``--batch`` (default 512, the training default); the new sides use the fused AdamW the
-trainer uses (``make_optimizer``), the old side the plain one it had. Prints one JSON line per
-side; with ``--record`` appends a table to bench/RESULTS.md. Besides wall-clock pairs/s (the
-target's figure) it gives pairs per CPU-second (process time): with ``--threads 1`` that one
-moves little when other jobs share the machine, while two threads' steps can become many
-times slower (OpenMP threads wait for a core another job holds).
+Each trains AdamW (fused, as the trainer's ``make_optimizer``) for ``--warmup`` + ``--steps``
+steps at ``--batch`` (default 512, the training default) and reports the median step as sets/s
+(the target's figure) and sets per CPU-second (with ``--threads 1`` that one moves little when
+other jobs share the machine). ``--interleave`` also trains both ontologies' ``new`` models in
+one process, alternating steps, for a ratio that shares the machine's load. With ``--record``
+appends the tables to bench/RESULTS.md.
 
-    python bench/dcell.py                       # old, new and new-bf16 on CPU
-    python bench/dcell.py --sides new --device cuda --batch 4096 --steps 20
+    python bench/dcell.py                                  # real and synthetic, new and new-bf16
+    python bench/dcell.py --threads 1 --interleave --record
+    python bench/dcell.py --ontology real --sides new --device cuda --batch 4096 --steps 20
 """
 
 from __future__ import annotations
@@ -38,13 +45,13 @@ import argparse
 import contextlib
 import importlib.util
 import json
-import math
 import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +65,9 @@ from cre_core.data.go import Ontology
 OLD_COMMIT = "65c8e0b"          # the last commit with the dense-state DCell
 PREV_COMMIT = "4f033db"         # compact rows, before the fused BatchNorm and the padded store
 SIDES = ("old", "prev", "prev-bf16", "new", "new-bf16", "new-amp")
-DEFAULT_CPU_SIDES = ("old", "new", "new-bf16")
+DEFAULT_CPU_SIDES = ("new", "new-bf16")
+DEFAULT_CUDA_SIDES = ("new", "new-amp", "new-bf16")
+ONTOLOGIES = ("real", "synthetic")
 
 
 def go_shaped(n_genes: int = 6000, seed: int = 0) -> Ontology:
@@ -134,14 +143,63 @@ def _post_order(kids: list[list[int]]) -> list[int]:
     return order
 
 
+@dataclass
+class Workload:
+    """An ontology and the gene sets a step trains on."""
+
+    name: str
+    onto: Ontology
+    n_genes: int
+    idx: np.ndarray | None = None          # real: the training split's gene sets (n, 3) ...
+    fitness: np.ndarray | None = None      # ... and their fitness
+
+    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.idx is None:                # random gene pairs, uniform targets
+            a = rng.integers(0, self.n_genes, size)
+            b = (a + rng.integers(1, self.n_genes, size)) % self.n_genes
+            return np.stack([a, b], 1), rng.random(size, dtype=np.float32)
+        assert self.fitness is not None
+        rows = rng.choice(len(self.idx), size, replace=False)
+        return self.idx[rows], self.fitness[rows].astype(np.float32)
+
+
+def real_workspace(folder: Path) -> Path:
+    """The real workspace of ../shared/realdata at ``folder`` (built there unless it exists)."""
+    if not (folder / "cre.duckdb").exists():
+        sys.path.insert(0, str(ROOT_DIR / "tests"))
+        from realdata import build_real_workspace
+        build_real_workspace(folder)
+    return folder
+
+
+def workload(name: str, args) -> Workload:
+    """The ontology ``name`` as training builds it, with its gene sets."""
+    if name == "synthetic":
+        return Workload(name, go_shaped(args.genes, args.seed), args.genes)
+    from cre_core.train import data as D
+    from cre_core.train.config import TrainConfig
+    from cre_core.workspace import Workspace
+
+    ws = Workspace(Path(args.workspace))
+    table, split = D.training_rows(ws, TrainConfig(model="dcell"))
+    onto = D.load_ontology(ws, table.genes, TrainConfig.dcell_min_genes, D.deleted_genes(table, split.train))
+    return Workload(name, onto, table.n_genes, table.idx[split.train], table.fitness[split.train])
+
+
 def describe(onto: Ontology) -> dict:
-    widths = [max(20, math.ceil(0.3 * s)) for s in onto.size]
-    in_dims = [len(onto.direct[t]) + sum(widths[c] for c in onto.children[t]) for t in range(len(widths))]
+    from cre_core.models.dcell import _in_dim, plan, term_widths
+
+    widths = term_widths(onto)
     parents = np.bincount([c for ch in onto.children for c in ch], minlength=len(widths))
+    top = sorted(range(len(widths)), key=lambda t: -_in_dim(onto, widths, t) * widths[t])[:6]
+    shape = plan(onto, 512)
     return {"terms": len(onto.terms), "levels": max(onto.level) + 1, "units": sum(widths),
             "size_median": int(np.median(onto.size)), "size_p99": int(np.percentile(onto.size, 99)),
             "multi_parent_terms": int((parents > 1).sum()),
-            "weights_M": round(sum(i * w for i, w in zip(in_dims, widths)) / 1e6, 1)}
+            "direct_inputs": sum(map(len, onto.direct)),
+            "weights_M": round(sum(_in_dim(onto, widths, t) * widths[t] for t in range(len(widths))) / 1e6, 1),
+            "top6_weights_M": round(sum(_in_dim(onto, widths, t) * widths[t] for t in top) / 1e6, 1),
+            "parameters": shape.parameters, "estimate_gb": round(shape.train_bytes / 1e9, 2)}
 
 
 def past_dcell_class(commit: str):
@@ -158,52 +216,82 @@ def past_dcell_class(commit: str):
     return module.DCell
 
 
-def run_side(side: str, args) -> dict:
-    """Train one side for warmup + steps on random pairs; returns its figures."""
+def build(side: str, work: Workload, device: torch.device):
+    """Side ``side``'s model over ``work``'s ontology and its optimiser."""
     from cre_core.models.dcell import DCell
 
-    device = torch.device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    onto = go_shaped(args.genes, args.seed)
     commit = {"old": OLD_COMMIT, "prev": PREV_COMMIT}.get(side.removesuffix("-bf16"))
     cls = past_dcell_class(commit) if commit else DCell
     torch.manual_seed(0)
-    t0 = time.perf_counter()
     kwargs = {"precision": "bf16"} if side.endswith("-bf16") else {}
-    model = cls(args.genes, onto, **kwargs).to(device).train()
-    build_s = time.perf_counter() - t0
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=side != "old")
-    rng = np.random.default_rng(args.seed)
-    amp = side == "new-amp"
+    model = cls(work.n_genes, work.onto, **kwargs).to(device).train()
+    return model, torch.optim.AdamW(model.parameters(), lr=1e-3, fused=side != "old")
+
+
+def step(model, opt, idx: np.ndarray, y: np.ndarray, device: torch.device, amp: bool) -> tuple[float, float]:
+    """One training step; its wall and CPU seconds."""
+    idx_t, y_t = torch.from_numpy(idx).long().to(device), torch.from_numpy(y).to(device)
     ctx = torch.autocast(device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+    _sync(device)
+    t0, c0 = time.perf_counter(), time.process_time()
+    with ctx:
+        loss = model(idx_t, y_t)["loss"]
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    _sync(device)
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def run_side(side: str, name: str, args) -> dict:
+    """Train one side over ontology ``name`` for warmup + steps; returns its figures."""
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    work = workload(name, args)
+    t0 = time.perf_counter()
+    model, opt = build(side, work, device)
+    build_s = time.perf_counter() - t0
+    rng = np.random.default_rng(args.seed)
     steps = max(2, args.steps // 8) if side == "old" else args.steps
     times, cpu = [], []
-    for step in range(args.warmup + steps):
-        a = rng.integers(0, args.genes, args.batch)
-        b = (a + rng.integers(1, args.genes, args.batch)) % args.genes
-        idx = torch.from_numpy(np.stack([a, b], 1)).to(device)
-        y = torch.from_numpy(rng.random(args.batch, dtype=np.float32)).to(device)
-        _sync(device)
-        t0, c0 = time.perf_counter(), time.process_time()
-        with ctx:
-            loss = model(idx, y)["loss"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        _sync(device)
-        if step >= args.warmup:
-            times.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
+    for i in range(args.warmup + steps):
+        wall, proc = step(model, opt, *work.batch(rng, args.batch), device, side == "new-amp")
+        if i >= args.warmup:
+            times.append(wall)
+            cpu.append(proc)
     step_s = float(np.median(times))
     peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    return {"side": side, "device": machine(device), "threads": torch.get_num_threads(),
+    return {"ontology": name, "side": side, "device": machine(device), "threads": torch.get_num_threads(),
             "batch": args.batch, "steps": len(times),
-            "step_s": round(step_s, 4), "pairs_per_s": round(args.batch / step_s, 1),
-            "pairs_per_cpu_s": round(args.batch / float(np.median(cpu)), 1),
+            "step_s": round(step_s, 4), "sets_per_s": round(args.batch / step_s, 1),
+            "sets_per_cpu_s": round(args.batch / float(np.median(cpu)), 1),
             "peak_gb": round(peak / 1e9, 2), "build_s": round(build_s, 1),
-            "load_avg": round(os.getloadavg()[0], 1), **describe(onto)}
+            "load_avg": round(os.getloadavg()[0], 1), **describe(work.onto)}
+
+
+def interleave(args) -> dict:
+    """Both ontologies' ``new`` models in one process, alternating steps (one load for both)."""
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    works = [workload(name, args) for name in ONTOLOGIES]
+    models = [build("new", w, device) for w in works]
+    rng = np.random.default_rng(args.seed)
+    times: list[list[float]] = [[] for _ in works]
+    loads = [os.getloadavg()[0]]
+    for i in range(args.warmup + args.steps):
+        for k, (work, (model, opt)) in enumerate(zip(works, models)):
+            wall, _ = step(model, opt, *work.batch(rng, args.batch), device, False)
+            if i >= args.warmup:
+                times[k].append(wall)
+    loads.append(os.getloadavg()[0])
+    rates = [args.batch / float(np.median(t)) for t in times]
+    return {"interleaved": True, "threads": torch.get_num_threads(), "batch": args.batch, "steps": args.steps,
+            **{f"{w.name}_sets_per_s": round(r, 1) for w, r in zip(works, rates)},
+            "real_over_synthetic": round(rates[0] / rates[1], 3),
+            "load_avg": f"{min(loads):.1f}-{max(loads):.1f}"}
 
 
 def _sync(device: torch.device) -> None:
@@ -217,57 +305,85 @@ def machine(device: torch.device) -> str:
     return f"{os.cpu_count()}-core CPU, shared with other jobs"
 
 
-def record(rows: list[dict]) -> None:
-    """Append the rows to bench/RESULTS.md as a table."""
-    lines = ["", f"### DCell at full GO scale ({time.strftime('%Y-%m-%d')}, {rows[0]['device']})", "",
-             (f"Synthetic GO-shaped ontology (`bench/dcell.py`, seed 0): {rows[0]['terms']:,} terms, "
-             f"{rows[0]['levels']} levels, {rows[0]['weights_M']}M term weights, "
-             f"6,000 genes; batch {rows[0]['batch']}, AdamW, median step."), "",
-             "| side | threads | pairs/s | pairs per CPU-s | step (s) | peak memory (GB) | steps | load avg |",
-             "|---|---|---|---|---|---|---|---|"]
+def record(rows: list[dict], mixed: dict | None) -> None:
+    """Append the rows (and the interleaved ratio) to bench/RESULTS.md as a table."""
+    lines = ["", f"### DCell, real and synthetic GO ({time.strftime('%Y-%m-%d %H:%M')}, {rows[0]['device']})", "",
+             f"`bench/dcell.py`, batch {rows[0]['batch']}, AdamW, median step; each row its own process.", "",
+             "| ontology | side | terms | levels | parameters | sets/s | sets per CPU-s | peak GB | "
+             "estimate GB | threads | steps | load avg |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['side']} | {r['threads']} | {r['pairs_per_s']:,.0f} | {r['pairs_per_cpu_s']:,.0f} | "
-                     f"{r['step_s']} | {r['peak_gb']} | {r['steps']} | {r['load_avg']} |")
+        lines.append(f"| {r['ontology']} | {r['side']} | {r['terms']:,} | {r['levels']} | {r['parameters']:,} | "
+                     f"{r['sets_per_s']:,.0f} | {r['sets_per_cpu_s']:,.0f} | {r['peak_gb']} | {r['estimate_gb']} | "
+                     f"{r['threads']} | {r['steps']} | {r['load_avg']} |")
+    if mixed:
+        lines += ["", f"Interleaved in one process ({mixed['threads']} threads, load {mixed['load_avg']}): real "
+                      f"{mixed['real_sets_per_s']:,.0f} sets/s, synthetic {mixed['synthetic_sets_per_s']:,.0f} "
+                      f"(real / synthetic {mixed['real_over_synthetic']})."]
     with open(ROOT_DIR / "bench" / "RESULTS.md", "a") as f:
         f.write("\n".join(lines) + "\n")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--ontology", nargs="+", choices=ONTOLOGIES, default=list(ONTOLOGIES))
     p.add_argument("--sides", nargs="+", choices=SIDES,
-                   help=f"default on CPU: {' '.join(DEFAULT_CPU_SIDES)}; on CUDA: all")
-    p.add_argument("--genes", type=int, default=6000)
+                   help=f"default on CPU: {' '.join(DEFAULT_CPU_SIDES)}; on CUDA: {' '.join(DEFAULT_CUDA_SIDES)}")
+    p.add_argument("--workspace", help="the real workspace (default: built from ../shared/realdata into a "
+                                       "temporary folder)")
+    p.add_argument("--genes", type=int, default=6000, help="genes of the synthetic ontology")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=512)
     p.add_argument("--steps", type=int, default=16, help="timed steps (the old side runs 1/8)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--interleave", action="store_true",
+                   help="also train both ontologies' new models in one process, alternating steps")
     p.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md")
-    p.add_argument("--describe", action="store_true", help="print the ontology's shape and exit")
-    p.add_argument("--one", choices=SIDES, help=argparse.SUPPRESS)   # child process: one side
+    p.add_argument("--describe", action="store_true", help="print the ontologies' shapes and exit")
+    p.add_argument("--one", nargs=2, metavar=("SIDE", "ONTOLOGY"), help=argparse.SUPPRESS)   # child process
+    p.add_argument("--mixed", action="store_true", help=argparse.SUPPRESS)                   # child process
     args = p.parse_args()
-    if args.describe:
-        print(json.dumps(describe(go_shaped(args.genes, args.seed))))
-        return
-    if args.one:
-        print(json.dumps(run_side(args.one, args)))
-        return
-    sides = args.sides or (DEFAULT_CPU_SIDES if args.device == "cpu" else SIDES)
-    rows = []
-    for side in sides:                       # one process per side: separate peaks
-        cmd = [sys.executable, __file__, "--one", side]
-        for name in ("genes", "seed", "batch", "steps", "warmup", "device", "threads"):
-            cmd += [f"--{name}", str(getattr(args, name))]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if out.returncode:                        # say so and measure the other sides
-            why = out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"
-            print(json.dumps({"side": side, "failed": why}), flush=True)
-            continue
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        print(json.dumps(rows[-1]), flush=True)
-    if args.record and rows:
-        record(rows)
+    with tempfile.TemporaryDirectory(prefix="dcell-bench-") as tmp:
+        if args.workspace is None and "real" in args.ontology:
+            args.workspace = str(real_workspace(Path(tmp) / "real"))
+        if args.describe:
+            for name in args.ontology:
+                print(json.dumps({"ontology": name, **describe(workload(name, args).onto)}))
+            return
+        if args.one:
+            print(json.dumps(run_side(args.one[0], args.one[1], args)))
+            return
+        if args.mixed:
+            print(json.dumps(interleave(args)))
+            return
+        sides = args.sides or (DEFAULT_CPU_SIDES if args.device == "cpu" else DEFAULT_CUDA_SIDES)
+        rows = []
+        base = [sys.executable, __file__]
+        for name in ("genes", "seed", "batch", "steps", "warmup", "device", "threads", "workspace"):
+            if getattr(args, name) is not None:
+                base += [f"--{name}", str(getattr(args, name))]
+        for name in args.ontology:
+            for side in sides:                       # one process per side: separate peaks
+                row = _child(base + ["--one", side, name], {"ontology": name, "side": side})
+                if row is not None:
+                    rows.append(row)
+        mixed = _child(base + ["--mixed"], {"interleaved": True}) if args.interleave else None
+        if args.record and rows:
+            record(rows, mixed)
+
+
+def _child(cmd: list[str], label: dict) -> dict | None:
+    """Run one measurement in its own process; its JSON line, or None (said) when it failed."""
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode:                        # say so and measure the others
+        why = out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"
+        print(json.dumps({**label, "failed": why}), flush=True)
+        return None
+    row = json.loads(out.stdout.strip().splitlines()[-1])
+    print(json.dumps(row), flush=True)
+    return row
 
 
 if __name__ == "__main__":
