@@ -48,7 +48,7 @@ from cre_core.atomic import clean_json, write_json_atomic, write_text_atomic
 from cre_core.errors import CreError
 from cre_core.models import FitnessModel, SeqEncoder, WtDiff
 from cre_core.models.interaction import InteractionModel
-from cre_core.models.pair_ridge import refit
+from cre_core.models.pair_ridge import Stopped, refit
 from cre_core.processes import process_identity
 from cre_core.runtime import DistContext, StopRequested
 from cre_core.train import data as D
@@ -450,12 +450,15 @@ class _Run:
         saved = load_checkpoint(best, map_location=self.device)
         self.core.load_state_dict(saved["model"])
         t0 = time.perf_counter()
-        fit = refit(cast(InteractionModel, self.core), self.table.idx, self.table.interaction,
-                    self.split.train, self.split.val)
-        if runtime.stop_requested():       # the ridge stopped early: refit again on resume
+        try:
+            fit = refit(cast(InteractionModel, self.core), self.table.idx, self.table.interaction,
+                        self.split.train, self.split.val, should_stop=runtime.stop_requested,
+                        echo=self.echo)
+        except Stopped as exc:           # last.pt is the end of the epochs: a resume refits
+            self.echo(str(exc))
             self.core.load_state_dict(saved["model"])
             self._save_last(self.position["epoch"], 0)
-            raise StopRequested()
+            raise StopRequested() from exc
         if fit["used"]:
             mse = self._validate()["mse"]
             fit["val_mse"], fit["trained_val_mse"] = mse, saved["val_loss"]
