@@ -24,8 +24,10 @@ from cre_core.errors import CreError
 # Plain values (no torch import, so every CLI command starts fast); tests check they match
 # cre_core.models.MODELS / FEATURE_MODELS, cre_core.models.base.NORMS / POOLINGS and
 # cre_core.models.interaction.PAIR_FROM and cre_core.models.dcell.PRECISIONS.
-MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id", "interaction")
-FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored", "interaction")
+MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id", "interaction",
+          "identity", "identity-seq")
+FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored", "interaction", "identity-seq")
+TABLE_ONLY_MODELS = ("identity-seq",)   # closed-form models: a feature table, never the encoder
 NORMS = ("none", "batch", "layer")
 POOLINGS = ("sum", "mean")
 PAIR_FROM = ("features", "trunk")
@@ -237,6 +239,9 @@ class TrainConfig:
                            f"{self.test_frac:g}")
         if self.embedder == "id" and self.model != "interaction":
             raise CreError("--embedder id is for --model interaction (the DeepSet's is --model gene-id)")
+        if self.model in TABLE_ONLY_MODELS and self.embedder == "encoder":
+            raise CreError(f"--model {self.model} is solved in closed form over a feature table: "
+                           "--embedder kmer, words, random or specieslm, not encoder")
 
     @property
     def uses_features(self) -> bool:

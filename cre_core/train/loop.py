@@ -252,6 +252,7 @@ class _Run:
         self.position: dict[str, Any] = {"epoch": 0, "epoch_step": 0, "loss_sum": 0.0, "loss_count": 0}
         self.folder: Path                  # set first thing in execute
         self.pair_ridge: dict | None = None   # what --pair-ridge did, for the summary
+        self.closed_form: dict | None = None  # what a closed-form model's fit chose, for the summary
 
     # -- set-up --
     def execute(self) -> dict | None:
@@ -568,6 +569,8 @@ class _Run:
         if not self.ctx.is_main:
             return
         t0 = time.perf_counter()
+        self.closed_form = self.core.fit(self.table.idx, self.table.interaction, self.split.train,
+                                         self.split.val, self.echo)
         train_pred = predict_rows(self.core, self.idx, self.rows["train"], self.config.eval_batch_size)
         train_loss = regression_metrics(self.y[self.rows["train"]].cpu().numpy(), train_pred)["mse"]
         val = self._validate()
@@ -606,12 +609,13 @@ class _Run:
             "n_train": len(self.split.train), "n_val": len(self.split.val), "n_genes": self.table.n_genes,
             "split_info": self.split.info, "best_epoch": self.early.best_epoch,
             "epochs_run": self.position["epoch"], "device": str(self.device), "world_size": self.ctx.world,
-            **({"pair_ridge": self.pair_ridge} if self.pair_ridge else {}), **extra,
+            **({"pair_ridge": self.pair_ridge} if self.pair_ridge else {}),
+            **({"closed_form": self.closed_form} if self.closed_form else {}), **extra,
         }
         if best.exists():
             self.core.load_state_dict(load_checkpoint(best, map_location=self.device)["model"])
             cfg = self.config
-            smf_input = cfg.model == "multiplicative" or (cfg.model == "interaction" and cfg.smf_aware)
+            smf_input = self.core.reads_measured_smf or (cfg.model == "interaction" and cfg.smf_aware)
             summary.update(score_test(self.core, self.table, self.split.test, self.idx, self.rows["test"],
                                       cfg.eval_batch_size, self.engine.amp if self.engine else False,
                                       self.folder / "predictions.parquet", smf_input=smf_input))
