@@ -187,15 +187,14 @@ def _given_float(value) -> bool:
         return False
 
 
-def ceiling_note(summaries: list[dict]) -> str | None:
-    """What to say in place of the ceiling line when no run has a ceiling: the store has no
-    genotype measured twice (DCell's gene-level files hold one value per pair), so no replicate
-    ceiling exists; None when some run has one."""
-    for summary in summaries:
-        ceilings = summary.get("ceilings") or {}
-        for entry in ceilings.values() if "fitness_r" not in ceilings else [ceilings]:
-            if isinstance(entry, dict) and (entry.get("fitness_r") or entry.get("epsilon_r")):
-                return None
-    return ("No replicate ceiling: this store holds no genotype measured twice (DCell's gene-level "
-            "files hold one value per pair), so the best achievable r on these pairs is unknown; "
-            "judge a run against the random control instead.")
+def ceiling_note(runs: pd.DataFrame) -> str | None:
+    """What to say in place of the ε ceiling line when runs score ε but none has an ε ceiling:
+    the store holds no pair measured twice (DCell's gene-level files hold one value per pair),
+    so no replicate ceiling exists; None otherwise."""
+    if runs.empty or "eps_pearson" not in runs or not pd.to_numeric(runs["eps_pearson"], errors="coerce").notna().any():
+        return None
+    if "ceiling_eps_r" in runs and pd.to_numeric(runs["ceiling_eps_r"], errors="coerce").notna().any():
+        return None
+    return ("No replicate ceiling for ε: this store holds no pair measured twice (DCell's gene-level "
+            "files hold one value per pair), so the best ε r any model can reach on these pairs is "
+            "unknown; judge each representation against the random control below.")

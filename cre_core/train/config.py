@@ -207,7 +207,7 @@ class TrainConfig:
                                "labels) for training to refine; random starts them all at random",
                                choices=("words", "random"))
     encoder_pretrain: int = option(20, "--embedder encoder: first train it with the model for N "
-                                   "epochs on the training genes' single mutants, then freeze it "
+                                   "epochs on the single mutants of the genes with training pairs, then freeze it "
                                    "(its vectors cached) for the epochs on every set; 0 = train it "
                                    "end to end on every set", at_least=0)
     encoder_lr: float = option(0.1, "--embedder encoder: learning rate of the first-layer filters "
