@@ -12,6 +12,7 @@ from dashboard.charts import box_chart, epoch_curves, metric_bars, pred_vs_true_
 from dashboard.run_notes import run_problems, unreadable_runs
 from dashboard.safe_text import md
 from dashboard.sequence import motif_section
+from dashboard.verdicts import control_section
 from dashboard.support import current_workspace, guard, require_store
 
 st.title("Results")
@@ -66,6 +67,7 @@ with guard("Results"):
                            "The ceiling is the best r any model can reach on these measurements (their noise); "
                            "r / ceiling is how much of it a run reaches. Interval coverage (ensemble runs): the "
                            "share of measured test values inside the 80% interval (target 75–85%).")
+                control_section(ws, selected)
                 if selected["ceiling_r"].isna().all():
                     st.caption("No noise ceiling is recorded for these runs (their summaries have no "
                                "`ceilings`): the bars show r alone.")

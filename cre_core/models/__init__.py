@@ -16,13 +16,15 @@ from cre_core.models.baselines import MeanModel, Multiplicative
 from cre_core.models.dcell import DCell, Ontology, build_ontology
 from cre_core.models.deepset import DeepSet
 from cre_core.models.genes import FeatureTable, GeneRepresentation, LearnedGenes
+from cre_core.models.identity import IdentityModel
 from cre_core.models.interaction import InteractionModel
 from cre_core.models.seq_encoder import SeqEncoder
 from cre_core.models.wt_anchored import WtAnchored
 from cre_core.models.wt_diff import WtDiff
 
-MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id", "interaction")
-FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored", "interaction")   # models that read CRE embeddings
+MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id", "interaction",
+          "identity", "identity-seq")
+FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored", "interaction", "identity-seq")   # models that read CRE embeddings
 
 
 class _SetArgs(TypedDict):
@@ -75,6 +77,13 @@ def build_model(
                                 dropout=dropout, smf=smf, smf_aware=smf_aware,
                                 interaction_weight=interaction_weight, pair_from=pair_from,
                                 pair_decay=pair_decay)
+    if name in ("identity", "identity-seq"):
+        table = None
+        if name == "identity-seq":
+            if genes is not None and not isinstance(genes, FeatureTable):
+                raise ValueError("identity-seq reads a feature table (kmer, words, random, specieslm)")
+            table = genes if genes is not None else FeatureTable(n_genes, in_dim)
+        return IdentityModel(n_genes, smf, table)
     if name == "mean":
         return MeanModel()
     if name == "multiplicative":
@@ -87,5 +96,5 @@ def build_model(
 __all__ = [
     "MODELS", "FEATURE_MODELS", "PAD", "FitnessModel", "build_model", "DeepSet", "WtAnchored",
     "WtDiff", "InteractionModel", "DCell", "Ontology", "build_ontology", "MeanModel", "Multiplicative",
-    "GeneRepresentation", "FeatureTable", "LearnedGenes", "SeqEncoder",
+    "GeneRepresentation", "FeatureTable", "LearnedGenes", "SeqEncoder", "IdentityModel",
 ]

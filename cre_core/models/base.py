@@ -11,6 +11,9 @@ computed inside ``forward`` so DistributedDataParallel sees the whole step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -30,6 +33,14 @@ class FitnessModel(nn.Module):
     trainable = True
     wt_model = False
     uses_interaction = False      # forward takes ``interaction=`` (measured ε/τ) for its loss
+    reads_measured_smf = False    # single mutants are predicted by their measured SMF
+
+    def fit(self, idx: np.ndarray, interaction: np.ndarray, train: np.ndarray, val: np.ndarray,
+            echo: Callable[[str], None]) -> dict | None:
+        """Closed-form models (``trainable`` False) that learn from data solve themselves here
+        from the set table's ``idx``, measured ``interaction`` and the train/val row numbers
+        (settings chosen on val); returns what was fitted, for the run's summary (None: nothing)."""
+        return None
 
     def predict(self, idx: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -36,6 +36,7 @@ class Multiplicative(FitnessModel):
     """
 
     trainable = False
+    reads_measured_smf = True
     smf: torch.Tensor
     fallback: torch.Tensor
 

@@ -24,8 +24,10 @@ from cre_core.errors import CreError
 # Plain values (no torch import, so every CLI command starts fast); tests check they match
 # cre_core.models.MODELS / FEATURE_MODELS, cre_core.models.base.NORMS / POOLINGS and
 # cre_core.models.interaction.PAIR_FROM and cre_core.models.dcell.PRECISIONS.
-MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id", "interaction")
-FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored", "interaction")
+MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id", "interaction",
+          "identity", "identity-seq")
+FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored", "interaction", "identity-seq")
+TABLE_ONLY_MODELS = ("identity-seq",)   # closed-form models: a feature table, never the encoder
 NORMS = ("none", "batch", "layer")
 POOLINGS = ("sum", "mean")
 PAIR_FROM = ("features", "trunk")
@@ -215,7 +217,7 @@ class TrainConfig:
                                "labels) for training to refine; random starts them all at random",
                                choices=("words", "random"))
     encoder_pretrain: int = option(20, "--embedder encoder: first train it with the model for N "
-                                   "epochs on the training genes' single mutants, then freeze it "
+                                   "epochs on the single mutants of the genes with training pairs, then freeze it "
                                    "(its vectors cached) for the epochs on every set; 0 = train it "
                                    "end to end on every set", at_least=0, at_most=10_000)
     encoder_lr: float = option(0.1, "--embedder encoder: learning rate of the first-layer filters "
@@ -247,6 +249,9 @@ class TrainConfig:
                            f"{self.test_frac:g}")
         if self.embedder == "id" and self.model != "interaction":
             raise CreError("--embedder id is for --model interaction (the DeepSet's is --model gene-id)")
+        if self.model in TABLE_ONLY_MODELS and self.embedder == "encoder":
+            raise CreError(f"--model {self.model} is solved in closed form over a feature table: "
+                           "--embedder kmer, words, random or specieslm, not encoder")
 
     @property
     def uses_features(self) -> bool:
