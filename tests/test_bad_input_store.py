@@ -324,6 +324,47 @@ def test_start_three_times_starts_at_most_the_cap(workspace_copy, sleeping_spawn
     assert len(jobs.launch_many(workspace_copy, [config] * 5)) == 2   # the wt_mean page's five
 
 
+RACER = """
+import subprocess, sys, time
+from pathlib import Path
+from cre_core.errors import CreError
+from cre_core.train import jobs
+from cre_core.train.config import TrainConfig
+from cre_core.workspace import Workspace
+jobs._spawn = lambda ws, folder, args: subprocess.Popen(["sleep", "60"], stdout=subprocess.DEVNULL,
+                                                      start_new_session=True).pid
+go = Path(sys.argv[2])
+Path(sys.argv[3]).touch()
+while not go.exists():
+    time.sleep(0.001)
+try:
+    print("started", jobs.launch(Workspace(Path(sys.argv[1])), TrainConfig(model="mean", epochs=1)))
+except CreError as exc:
+    print("refused", exc)
+"""
+
+
+def test_two_processes_starting_at_once_share_the_last_slot(workspace_copy, tmp_path):
+    from cre_core.atomic import read_json
+
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CRE_MAX_JOBS": "1"}
+    ready = [tmp_path / f"ready{i}" for i in range(2)]
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, str(workspace_copy.root), str(go), str(flag)],
+                               env=env, stdout=subprocess.PIPE, text=True) for flag in ready]
+    deadline = time.monotonic() + 60
+    while not all(f.exists() for f in ready) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()                                               # both imported and waiting: go
+    outs = sorted(r.communicate(timeout=60)[0].strip() for r in racers)
+    try:
+        assert outs[0].startswith("refused 1 background job(s) already run") and outs[1].startswith("started")
+        assert [p.name for p in workspace_copy.runs_dir.iterdir()] == [outs[1].split()[1]]
+    finally:
+        for folder in workspace_copy.runs_dir.iterdir():        # the sleep each started run stands for
+            os.kill(read_json(folder / "status.json")["pid"], signal.SIGKILL)
+
+
 def test_bad_job_cap_is_one_line(workspace_copy, monkeypatch):
     from cre_core.train import jobs
     from cre_core.train.config import TrainConfig
