@@ -70,28 +70,14 @@ def smf_genes(ws: Workspace, n: int) -> list[str]:
 
 # --- C: caches follow the store ----------------------------------------------------------------
 
-def test_query_shows_a_reingested_smf_without_a_restart(workspace_copy, tmp_path, capsys):
+def test_query_page_shows_the_new_smf_in_the_same_server(workspace_copy, tmp_path, capsys, monkeypatch):
+    """The page and the service cache it shares, in one process: no restart between ingest and query."""
+    from streamlit.testing.v1 import AppTest
+
     from cre_core.query import service
 
     ws = workspace_copy
     run = quick_run(ws)
-    a, b = smf_genes(ws, 2)
-    before = service.predict(ws, run, [a, b])
-    single_b = service.predict(ws, run, [b])["multiplicative"]
-    code, _, err = run_cli(capsys, "ingest", "--workspace", ws.root, "--smf", smf_file_with(ws, tmp_path, a, 0.2))
-    assert code == 0, err
-    after = service.predict(ws, run, [a, b])             # the same process: the cache must notice
-    assert before["multiplicative"] != pytest.approx(0.2 * single_b)
-    assert after["multiplicative"] == pytest.approx(0.2 * single_b, abs=1e-9)
-    assert after["epsilon_pred"] == pytest.approx(after["predicted"] - 0.2 * single_b, abs=1e-9)
-    assert service.predict(ws, run, [a])["measured_fitness"] == pytest.approx(0.2)
-
-
-def test_query_page_shows_the_new_smf_in_the_same_server(workspace_copy, tmp_path, capsys, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    ws = workspace_copy
-    quick_run(ws)
     a, b = smf_genes(ws, 2)
     monkeypatch.setenv("CRE_WORKSPACE", str(ws.root))
     at = AppTest.from_file(str(ROOT / "pages" / "query.py"), default_timeout=30)
@@ -113,6 +99,10 @@ def test_query_page_shows_the_new_smf_in_the_same_server(workspace_copy, tmp_pat
         con.close()
     assert after["Π SMF (multiplicative)"] == f"{0.2 * f_b:.4f}" != before["Π SMF (multiplicative)"]
     assert after["Predicted ε̂"] != before["Predicted ε̂"]
+    pair = service.predict(ws, run, [a, b])
+    assert pair["multiplicative"] == pytest.approx(0.2 * f_b, abs=1e-9)
+    assert pair["epsilon_pred"] == pytest.approx(pair["predicted"] - 0.2 * f_b, abs=1e-9)
+    assert service.predict(ws, run, [a])["measured_fitness"] == pytest.approx(0.2)
 
 
 def test_store_stamp_changes_with_every_ingest_and_replacement(workspace_copy, tmp_path, capsys):
