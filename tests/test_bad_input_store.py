@@ -70,28 +70,14 @@ def smf_genes(ws: Workspace, n: int) -> list[str]:
 
 # --- C: caches follow the store ----------------------------------------------------------------
 
-def test_query_shows_a_reingested_smf_without_a_restart(workspace_copy, tmp_path, capsys):
+def test_query_page_shows_the_new_smf_in_the_same_server(workspace_copy, tmp_path, capsys, monkeypatch):
+    """The page and the service cache it shares, in one process: no restart between ingest and query."""
+    from streamlit.testing.v1 import AppTest
+
     from cre_core.query import service
 
     ws = workspace_copy
     run = quick_run(ws)
-    a, b = smf_genes(ws, 2)
-    before = service.predict(ws, run, [a, b])
-    single_b = service.predict(ws, run, [b])["multiplicative"]
-    code, _, err = run_cli(capsys, "ingest", "--workspace", ws.root, "--smf", smf_file_with(ws, tmp_path, a, 0.2))
-    assert code == 0, err
-    after = service.predict(ws, run, [a, b])             # the same process: the cache must notice
-    assert before["multiplicative"] != pytest.approx(0.2 * single_b)
-    assert after["multiplicative"] == pytest.approx(0.2 * single_b, abs=1e-9)
-    assert after["epsilon_pred"] == pytest.approx(after["predicted"] - 0.2 * single_b, abs=1e-9)
-    assert service.predict(ws, run, [a])["measured_fitness"] == pytest.approx(0.2)
-
-
-def test_query_page_shows_the_new_smf_in_the_same_server(workspace_copy, tmp_path, capsys, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    ws = workspace_copy
-    quick_run(ws)
     a, b = smf_genes(ws, 2)
     monkeypatch.setenv("CRE_WORKSPACE", str(ws.root))
     at = AppTest.from_file(str(ROOT / "pages" / "query.py"), default_timeout=30)
@@ -113,6 +99,10 @@ def test_query_page_shows_the_new_smf_in_the_same_server(workspace_copy, tmp_pat
         con.close()
     assert after["Π SMF (multiplicative)"] == f"{0.2 * f_b:.4f}" != before["Π SMF (multiplicative)"]
     assert after["Predicted ε̂"] != before["Predicted ε̂"]
+    pair = service.predict(ws, run, [a, b])
+    assert pair["multiplicative"] == pytest.approx(0.2 * f_b, abs=1e-9)
+    assert pair["epsilon_pred"] == pytest.approx(pair["predicted"] - 0.2 * f_b, abs=1e-9)
+    assert service.predict(ws, run, [a])["measured_fitness"] == pytest.approx(0.2)
 
 
 def test_store_stamp_changes_with_every_ingest_and_replacement(workspace_copy, tmp_path, capsys):
@@ -322,6 +312,47 @@ def test_start_three_times_starts_at_most_the_cap(workspace_copy, sleeping_spawn
         child.kill()
         child.wait()
     assert len(jobs.launch_many(workspace_copy, [config] * 5)) == 2   # the wt_mean page's five
+
+
+RACER = """
+import subprocess, sys, time
+from pathlib import Path
+from cre_core.errors import CreError
+from cre_core.train import jobs
+from cre_core.train.config import TrainConfig
+from cre_core.workspace import Workspace
+jobs._spawn = lambda ws, folder, args: subprocess.Popen(["sleep", "60"], stdout=subprocess.DEVNULL,
+                                                      start_new_session=True).pid
+go = Path(sys.argv[2])
+Path(sys.argv[3]).touch()
+while not go.exists():
+    time.sleep(0.001)
+try:
+    print("started", jobs.launch(Workspace(Path(sys.argv[1])), TrainConfig(model="mean", epochs=1)))
+except CreError as exc:
+    print("refused", exc)
+"""
+
+
+def test_two_processes_starting_at_once_share_the_last_slot(workspace_copy, tmp_path):
+    from cre_core.atomic import read_json
+
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CRE_MAX_JOBS": "1"}
+    ready = [tmp_path / f"ready{i}" for i in range(2)]
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, str(workspace_copy.root), str(go), str(flag)],
+                               env=env, stdout=subprocess.PIPE, text=True) for flag in ready]
+    deadline = time.monotonic() + 60
+    while not all(f.exists() for f in ready) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()                                               # both imported and waiting: go
+    outs = sorted(r.communicate(timeout=60)[0].strip() for r in racers)
+    try:
+        assert outs[0].startswith("refused 1 background job(s) already run") and outs[1].startswith("started")
+        assert [p.name for p in workspace_copy.runs_dir.iterdir()] == [outs[1].split()[1]]
+    finally:
+        for folder in workspace_copy.runs_dir.iterdir():        # the sleep each started run stands for
+            os.kill(read_json(folder / "status.json")["pid"], signal.SIGKILL)
 
 
 def test_bad_job_cap_is_one_line(workspace_copy, monkeypatch):
