@@ -286,13 +286,13 @@ def predict_table(ws: Workspace, run_ids: list[str], gene_sets: list[list[str]],
         try:
             loaded = load_model(ws, run_id)
             sets = [_indices(loaded, s) for s in resolved]
+            counts, sizes = loaded.training_support(ws)
         except CreError as exc:
             if problems is None:
                 raise
             problems.append(f"run {run_id}: {exc}")
             continue
         mult = np.array([np.prod(loaded.smf[s]) for s in sets])
-        counts, sizes = loaded.training_support(ws)
         frames.append(pd.DataFrame({
             "run_id": loaded.run_id, "model": loaded.config.model, "members": loaded.members,
             "genes": [",".join(s) for s in resolved],
