@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 from cre_core.explore import build_network, enrich, gene_profile, profile_map, similar
-from explore_support import explore_ws, module_terms, planted_modules  # noqa: F401 - a fixture
+from tests.explore_support import build_explore_ws, module_terms, planted_modules
 from tests.test_pages import app, problems
+
+
+@pytest.fixture(scope="module")
+def explore_ws(tiny_workspace, tmp_path_factory):
+    return build_explore_ws(tiny_workspace, tmp_path_factory)
 
 
 def frame_with(at, *columns):
