@@ -36,6 +36,7 @@ def unknown(exc: UnknownGeneError) -> None:
     st.text(str(exc))
 
 
+sim_run = None      # the run whose predicted profiles the Similar tab uses (None: measured)
 with guard("the Genes page"):
     runs = queryable(runs_with_configs(ws), ws)
     labels = dict(zip(runs["run_id"], runs["label"])) if not runs.empty else {}
@@ -88,23 +89,25 @@ with profile_tab, guard("the profile"):
                 st.dataframe(p.detail.windows.drop(columns="sequence"), hide_index=True, key="g_windows")
 
 with similar_tab, guard("the similarity view"):
-    source = "predicted ε̂ of the chosen run" if run_id else "measured ε"
     c = st.columns(3)
     top = c[0].number_input("Genes to list", 1, 200, 10, key="g_sim_top")
     overlap = c[1].number_input("Fewest shared partners", 3, 1000, MIN_OVERLAP, key="g_sim_overlap")
-    c[2].text(f"Profiles: {source}")
+    profile_source = c[2].radio("Profiles", ["measured", "predicted"], horizontal=True, key="g_sim_source",
+                                disabled=run_id is None, help="predicted: the chosen run's ε̂ among the "
+                                "genes with a measured ε (one scan per gene, cached)")
+    sim_run = run_id if profile_source == "predicted" and run_id else None
     if gene:
         try:
-            sim = explore.similar(ws, gene, top=int(top), min_overlap=int(overlap), run_id=run_id)
+            sim = explore.similar(ws, gene, top=int(top), min_overlap=int(overlap), run_id=sim_run)
             st.dataframe(sim, hide_index=True, key="g_similar")
         except UnknownGeneError as exc:
             unknown(exc)
     st.subheader("Map of all profiles")
     colour = st.selectbox("Colour by", list(MAP_COLOURS), key="g_map_colour")
-    frame = explore.profile_map(ws, run_id=run_id, compute=False)
+    frame = explore.profile_map(ws, run_id=sim_run, compute=False)
     if frame is None and st.button("Draw the map (UMAP; the first one takes 10–30 s)", key="g_map_go"):
         with st.spinner("Laying out the profiles…"):
-            frame = explore.profile_map(ws, run_id=run_id)
+            frame = explore.profile_map(ws, run_id=sim_run)
     if frame is not None:
         event = st.altair_chart(map_chart(frame, colour), on_select="rerun", key="g_map",
                                 selection_mode="selection")
@@ -137,7 +140,7 @@ def gene_list(prefix: str) -> list[str]:
     if not gene:
         st.info("Type a gene above, or paste a list.")
         return []
-    return list_from(ws, choice, gene, top=size, run_id=run_id)
+    return list_from(ws, choice, gene, top=size, run_id=sim_run if choice == "similar" else run_id)
 
 
 with enrich_tab, guard("the enrichment"):

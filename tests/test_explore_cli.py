@@ -7,10 +7,16 @@ import json
 
 import networkx as nx
 import pandas as pd
+import pytest
 
 from cre_core.cli import main
 from cre_core.explore import build_network, enrich, gene_profile, go_index, similar
-from explore_support import explore_ws, planted_modules  # noqa: F401 - a fixture
+from tests.explore_support import build_explore_ws, planted_modules
+
+
+@pytest.fixture(scope="module")
+def explore_ws(tiny_workspace, tmp_path_factory):
+    return build_explore_ws(tiny_workspace, tmp_path_factory)
 
 
 def run(capsys, *args: str) -> tuple[int, dict | None, str]:
@@ -61,8 +67,10 @@ def test_real_workspace(real_workspace):
     ws = real_workspace
     con = ws.connect(read_only=True)
     try:
-        gene = con.execute("SELECT gene_a FROM dcell_pairs GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()[0][0]
-        n_dcell = con.execute("SELECT count(*) FROM dcell_pairs WHERE gene_a = ? OR gene_b = ?", [gene, gene]).fetchall()[0][0]
+        gene = con.execute("SELECT gene_a FROM dcell_pairs GROUP BY 1 "
+                           "ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()[0][0]
+        n_dcell = con.execute("SELECT count(*) FROM dcell_pairs WHERE gene_a = ? OR gene_b = ?",
+                              [gene, gene]).fetchall()[0][0]
         sga_gene = con.execute("SELECT query_gene FROM sga ORDER BY 1 LIMIT 1").fetchall()[0][0]
     finally:
         con.close()

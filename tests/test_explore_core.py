@@ -10,14 +10,28 @@ from scipy.stats import fisher_exact
 
 from cre_core.errors import CreError, InputError
 from cre_core.explore import (
-    ProfileFilter, build_network, enrich, gene_profile, go_index, parse_gene_list, read_gene_file, similar,
-    write_bulk_csv, write_graphml, write_sif,
+    ProfileFilter,
+    build_network,
+    enrich,
+    gene_profile,
+    go_index,
+    parse_gene_list,
+    read_gene_file,
+    similar,
+    write_bulk_csv,
+    write_graphml,
+    write_sif,
 )
 from cre_core.explore.similarity import correlations, measured_profiles
 from cre_core.query.service import scan
-from explore_support import explore_ws, module_terms, planted_modules  # noqa: F401 - a fixture
+from tests.explore_support import build_explore_ws, module_terms, planted_modules
 
 GENE_COUNT = "SELECT count(*) FROM sga WHERE (query_gene = ? OR array_gene = ?) AND query_gene <> array_gene"
+
+
+@pytest.fixture(scope="module")
+def explore_ws(tiny_workspace, tmp_path_factory):
+    return build_explore_ws(tiny_workspace, tmp_path_factory)
 
 
 def busiest_gene(ws) -> str:
