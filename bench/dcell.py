@@ -167,7 +167,10 @@ def real_workspace(folder: Path) -> Path:
     """The real workspace of ../shared/realdata at ``folder`` (built there unless it exists)."""
     if not (folder / "cre.duckdb").exists():
         sys.path.insert(0, str(ROOT_DIR / "tests"))
-        from realdata import build_real_workspace
+        from realdata import REALDATA, build_real_workspace
+        if not REALDATA.is_dir():
+            sys.exit(f"bench/dcell.py: {REALDATA} is absent (../shared beside the checkout); "
+                     f"use --ontology synthetic or --workspace")
         build_real_workspace(folder)
     return folder
 

@@ -4,7 +4,9 @@
 #      offline, so the model is a randomly initialised BERT of SpeciesLM's shape (12 layers,
 #      768 hidden, SpeciesLM's vocabulary): the speed is the real model's, the vectors are not.
 #   2. The 1.3e7-pair DeepSet epoch (bench/train.py --epoch, 6,000 genes, 1,536-d features).
-#   3. DCell at full GO scale (bench/dcell.py: ~2,950 terms, 15 levels, 6,000 genes).
+#   3. DCell on the real Gene Ontology (bench/dcell.py --ontology real: the 2019 GO over the real
+#      workspace of ../shared/realdata, 2,226 terms, 49.2M parameters; needs ../shared beside the
+#      checkout) and on the synthetic GO-shaped one (~2,950 terms, 6,000 genes).
 #   4. The trainable sequence encoder (bench/encoder.py speed), when it has --device.
 # Each step has its own time budget; a step that fails or runs out is recorded as such and the
 # others still run. The rows are appended to bench/RESULTS.md with the device name (nvidia-smi).
@@ -75,12 +77,14 @@ if [ "$DRY" = 1 ]; then
   step specieslm 120 "$PY" bench/embed.py --device cpu --n 1 --n-ours 4 --batch-size 2 --kmer-genes 20
   step epoch-1.3e7 120 "$PY" bench/train.py --device cpu --genes 300 --dim 32 --pairs 20000 --batch 2048 \
        --epoch --skip-naive --rounds 1
-  step dcell-full-go 240 "$PY" bench/dcell.py --device cpu --genes 600 --batch 64 --steps 8 --warmup 1
+  step dcell-real-go 300 "$PY" bench/dcell.py --device cpu --genes 600 --batch 64 --steps 3 --warmup 1 \
+       --sides new
 else
   step specieslm 130 "$PY" bench/embed.py --device cuda --kmer-genes 200
   step epoch-1.3e7 130 "$PY" bench/train.py --device cuda --pairs 13000000 --batch 32768 --epoch \
        --skip-naive --rounds 1
-  step dcell-full-go 110 "$PY" bench/dcell.py --device cuda --batch 4096 --steps 16 --sides new new-amp new-bf16 old
+  step dcell-real-go 200 "$PY" bench/dcell.py --device cuda --batch 4096 --steps 16 --ontology real synthetic \
+       --sides new new-amp new-bf16
 fi
 if [ -f bench/encoder.py ] && "$PY" bench/encoder.py speed --help 2>/dev/null | grep -q -- '--device'; then
   if [ "$DRY" = 1 ]; then

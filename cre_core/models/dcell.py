@@ -34,6 +34,7 @@ from cre_core.models.base import FitnessModel, set_mask
 ALONE = 1 << 17        # weights of a term that runs in a group of its own (see _size_groups)
 PRECISIONS = ("fp32", "bf16")
 BF16_MIN = 1 << 16     # weights of a group whose products run in bf16 under precision bf16
+PROCESS_BYTES = 500_000_000   # a training process before its model (measured: ~0.5 GB RSS)
 
 
 class _Bf16Product(torch.autograd.Function):
@@ -542,12 +543,12 @@ def plan(onto: Ontology, batch: int, precision: str = "fp32", group_size: int = 
          genes_per_set: float = 2.0) -> Plan:
     """The shape and cost of ``DCell(..., onto)`` trained at ``batch`` strains a step.
 
-    Memory: 16 bytes a parameter (fp32 weight, gradient, AdamW's two moments), 2 more for the bf16
-    copies under bf16, and the step's activations: a term computes one row per strain that
-    deletes one of its genes (expected: batch × genes_per_set × its share of the genes) plus
-    one shared row, each row holding its input and a few copies of its units (forward and
-    backward, 4 bytes each). Checked against measured peaks in bench/RESULTS.md ("DCell on the
-    real Gene Ontology").
+    Memory: the process itself (Python, torch, the training data: ``PROCESS_BYTES``), 16 bytes
+    a parameter (fp32 weight, gradient, AdamW's two moments), 2 more for the bf16 copies under
+    bf16, and the step's activations: a term computes one row per strain that deletes one of its
+    genes (expected: batch × genes_per_set × its share of the genes) plus one shared row, each
+    row holding its input and a few copies of its units (forward and backward, 4 bytes each).
+    Checked against measured peaks in bench/RESULTS.md ("DCell on the real Gene Ontology").
     """
     widths = term_widths(onto)
     n_counted = max(onto.size)
@@ -563,7 +564,7 @@ def plan(onto: Ontology, batch: int, precision: str = "fp32", group_size: int = 
             share = max(min(1.0, genes_per_set * onto.size[t] / n_counted) for t in chunk)
             activations += t_count * (1 + math.ceil(batch * share)) * (i_max + 6 * w_max)
     return Plan(len(onto.terms), max(onto.level) + 1, sum(widths), params,
-                16 * params + 2 * bf16 + 4 * 2 * activations)
+                PROCESS_BYTES + 16 * params + 2 * bf16 + 4 * 2 * activations)
 
 
 def check_fits(p: Plan, device: torch.device) -> None:
