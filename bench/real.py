@@ -37,13 +37,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from realdata import REALDATA, build_real_workspace  # noqa: E402
+
 from cre_core.data.dcell_pairs import read_dcell_pairs  # noqa: E402
 from cre_core.train import data as D  # noqa: E402
-from cre_core.train.compare import TestSet, bootstrap_r  # noqa: E402
+from cre_core.train.compare import ScoredSet, bootstrap_r  # noqa: E402
 from cre_core.train.config import TrainConfig  # noqa: E402
 from cre_core.train.loop import train_run  # noqa: E402
 from cre_core.workspace import Workspace  # noqa: E402
-from realdata import REALDATA, build_real_workspace  # noqa: E402
 
 # the interaction model's pair ridge spans every gene with a window (>10 min here) until its
 # fix (helper "ridge") lands: its rows run without it, said so in RESULTS
@@ -143,7 +144,8 @@ def _r(x, y) -> float | None:
     x, y = np.asarray(x, float), np.asarray(y, float)
     if len(x) < 3 or x.std() == 0 or y.std() == 0:
         return None
-    return float(np.corrcoef(x, y)[0, 1])
+    r = float(np.corrcoef(x, y)[0, 1])
+    return r if np.isfinite(r) else None
 
 
 def load_lines(path: Path) -> list[dict]:
@@ -153,7 +155,7 @@ def load_lines(path: Path) -> list[dict]:
 
 
 def _test_sets(lines: list[dict], row: str, split: str, other: str | None = None,
-               unseen_only: bool = False) -> list[TestSet]:
+               unseen_only: bool = False) -> list[ScoredSet]:
     """Per seed: the row's (and ``other``'s) ε predictions on the shared test pairs."""
     mine = {ln["seed"]: ln for ln in lines if ln["row"] == row and ln["split"] == split}
     theirs = {ln["seed"]: ln for ln in lines if ln["row"] == other and ln["split"] == split} if other else {}
@@ -166,7 +168,7 @@ def _test_sets(lines: list[dict], row: str, split: str, other: str | None = None
             a = a.merge(_eps_frame(theirs[seed]["run_dir"])[["genes", "epsilon_pred"]], on="genes",
                         suffixes=("", "_other"))
         genes = (a["gene_a"].astype(str).to_numpy(), a["gene_b"].astype(str).to_numpy())
-        tests.append(TestSet(a["epsilon_true"].to_numpy(float), a["epsilon_pred"].to_numpy(float),
+        tests.append(ScoredSet(a["epsilon_true"].to_numpy(float), a["epsilon_pred"].to_numpy(float),
                              a["epsilon_pred_other"].to_numpy(float) if other else None,
                              genes if split == "gene" else None))
     return tests
