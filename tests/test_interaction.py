@@ -4,11 +4,11 @@ expectation of a triple."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from test_train_support import MODULE_SIZE, install_fake_features
 
 from cre_core.errors import CreError
 from cre_core.models import InteractionModel, build_model
@@ -19,7 +19,6 @@ from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
 from cre_core.train.metrics import null_expectation
 from cre_core.workspace import Workspace
-from test_train_support import MODULE_SIZE, install_fake_features
 
 QUICK = dict(epochs=30, batch_size=32, hidden=32, rank=8, patience=8, lr=3e-3)
 
@@ -306,3 +305,32 @@ def test_configs_saved_before_pair_from_and_pair_ridge_load_as_they_trained():
     cfg = TrainConfig.from_dict(old)
     assert (cfg.pair_from, cfg.pair_ridge) == ("trunk", False)
     assert TrainConfig(model="interaction").pair_ridge is True
+
+
+def test_sigterm_in_the_pair_ridge_stops_the_run_and_a_resume_refits(ws, monkeypatch, tmp_path):
+    """SIGTERM (the Train page's Stop) during the ridge refit ends it between CG iterations:
+    the run is interrupted, not left running; --resume skips the finished epochs and refits."""
+    import os
+    import signal
+
+    from cre_core.models import pair_ridge
+
+    install_fake_features(monkeypatch)
+    solve = pair_ridge.solve
+
+    def signalled(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(pair_ridge, "solve", signalled)
+    cfg = TrainConfig(model="interaction", **dict(QUICK, epochs=3))
+    lines: list[str] = []
+    out = train_run(ws, cfg, run_dir=tmp_path / "run", echo=lines.append)
+    assert out is not None and out["status"] == "interrupted"
+    assert any("stopped in the ridge solve at λ 300, iteration 0" in line for line in lines)
+    monkeypatch.setattr(pair_ridge, "solve", solve)
+    lines.clear()
+    done = train_run(ws, cfg, run_dir=tmp_path / "run", resume=True, echo=lines.append)
+    assert done is not None and done["status"] == "done" and done["epochs_run"] == 3
+    assert not any(line.startswith("epoch ") for line in lines)
+    assert done["pair_ridge"]["tried"] and any(line.startswith("pair ridge: λ 300") for line in lines)

@@ -1,15 +1,17 @@
 """The closed-form ε map: ridge recovers a planted bilinear form for genes it never saw, the
-installed eigen-components reproduce it inside the model, and a refit keeps whichever map fits
-validation ε better."""
+installed eigen-components reproduce it inside the model, a refit keeps whichever map fits
+validation ε better, the solve over the genes with pairs is the solve over all genes, and a stop
+check ends it."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from cre_core.models import build_model
 from cre_core.models.base import PAD
-from cre_core.models.pair_ridge import PairData, components, predict, refit, solve
+from cre_core.models.pair_ridge import PairData, PairMap, Stopped, components, predict, refit, solve
 
 N, D = 120, 6
 
@@ -34,16 +36,17 @@ def test_ridge_recovers_a_planted_bilinear_form_for_unseen_genes():
     x, w_true, a, b, eps = _world()
     train = (a < 80) & (b < 80)
     unseen = (a >= 80) & (b >= 80)                  # both genes held out
-    w = solve(x, PairData.build(N, a[train], b[train], eps[train]), lam=1e-4)
-    pred = predict(x, w, float(eps[train].mean()), a[unseen], b[unseen])
+    fit = solve(x, PairData.build(a[train], b[train], eps[train]), lam=1e-4)
+    pred = predict(x, fit, float(eps[train].mean()), a[unseen], b[unseen])
     assert np.corrcoef(pred, eps[unseen])[0, 1] > 0.95
+    w = fit.matrix()
     assert torch.allclose(w, w.T)
     assert np.abs(w.numpy() - w_true)[:D, :D].max() < 0.05     # the form itself, not only r
 
 
 def test_installed_components_reproduce_the_ridge_prediction():
     x, _, a, b, eps = _world(seed=1)
-    data = PairData.build(N, a, b, eps)
+    data = PairData.build(a, b, eps)
     w = solve(x, data, lam=1e-3)
     m = build_model("interaction", N, in_dim=D, hidden=8, rank=D + 1, pair_from="features")
     m.set_features(x.float())
@@ -53,7 +56,7 @@ def test_installed_components_reproduce_the_ridge_prediction():
         got = m.terms(torch.from_numpy(_sets(a[:500], b[:500])))["interaction"].numpy()
     assert np.allclose(got, predict(x, w, data.mean, a[:500], b[:500]), atol=1e-4)
     vectors, weights = components(w, 2)                       # truncation keeps the largest |λ|
-    assert weights.abs().min() >= torch.linalg.eigvalsh(w).abs().sort().values[-3]
+    assert weights.abs().min() >= torch.linalg.eigvalsh(w.matrix()).abs().sort().values[-3]
     assert vectors.shape == (D + 1, 2)
 
 
@@ -70,7 +73,7 @@ def test_refit_installs_ridge_when_better_and_keeps_a_better_trained_map():
     assert done["chosen"]["lambda"] == min(t["lambda"] for t in done["tried"])   # exact data: weakest λ
     assert done["n_pairs"] == len(train)
     # the exact form installed: every penalised ridge fit is worse on noiseless validation ε
-    exact = torch.from_numpy(w_true)
+    exact = PairMap(torch.eye(D + 1, dtype=torch.float64), torch.from_numpy(w_true))
     m.install_pair_map(*components(exact, m.rank), 0.0)
     kept = refit(m, idx, eps, train, val)
     assert not kept["used"] and kept["chosen"]["lambda"] is None
@@ -98,3 +101,41 @@ def test_refit_standardises_columns_so_their_scale_does_not_change_the_map():
             preds.append(m.terms(torch.from_numpy(idx[val]))["interaction"].numpy())
     assert np.allclose(preds[0], preds[1], atol=1e-4)
     assert np.corrcoef(preds[1], eps[val])[0, 1] > 0.9
+
+
+def test_solve_over_genes_with_pairs_equals_the_dense_ridge_over_every_gene():
+    """Genes 90-119 have windows but no measured pair: the solve skips them and still reaches
+    the exact optimum of the ridge problem written over all 120 genes (dense normal equations
+    over the ordered measured entries, penalty λ·2·pairs)."""
+    x, _, a, b, eps = _world(seed=4, noise=0.1)
+    keep = (a < 90) & (b < 90) & (np.arange(len(a)) % 3 == 0)
+    a, b, eps = a[keep], b[keep], eps[keep]
+    data = PairData.build(a, b, eps)
+    assert data.genes.tolist() == np.unique(np.concatenate([a, b])).tolist() and len(data.genes) < 90
+    lam = 0.01
+    w = solve(x, data, lam).matrix()
+    xt = np.hstack([x.numpy(), np.ones((N, 1))])
+    rows = np.concatenate([np.einsum("pi,pj->pij", xt[a], xt[b]), np.einsum("pi,pj->pij", xt[b], xt[a])])
+    design = rows.reshape(len(rows), -1)
+    target = np.concatenate([eps, eps]) - eps.mean()
+    exact = np.linalg.solve(design.T @ design + lam * 2 * len(eps) * np.eye(design.shape[1]),
+                            design.T @ target).reshape(D + 1, D + 1)
+    assert np.abs(w.numpy() - exact).max() < 1e-3 * np.abs(exact).max()
+    # the same data laid out over every gene (zero rows for the genes without pairs)
+    full = PairData(torch.zeros(N, N, dtype=torch.float64), torch.zeros(N, N, dtype=torch.float64),
+                    data.mean, data.count, torch.arange(N))
+    g = data.genes
+    full.target[g[:, None], g], full.mask[g[:, None], g] = data.target, data.mask
+    assert torch.allclose(solve(x, full, lam).matrix(), w, atol=1e-8)
+
+
+def test_a_stop_check_ends_the_solve_and_the_refit():
+    x, _, a, b, eps = _world(seed=5)
+    data = PairData.build(a, b, eps)
+    with pytest.raises(Stopped, match="λ 0.001, iteration 0"):
+        solve(x, data, 1e-3, should_stop=lambda: True)
+    m = build_model("interaction", N, in_dim=D, hidden=8, rank=D + 1, pair_from="features")
+    m.set_features(x.float())
+    rows = np.arange(len(a))
+    with pytest.raises(Stopped, match="before λ"):
+        refit(m, _sets(a, b), eps, rows[a < 80], rows[a >= 80], should_stop=lambda: True)

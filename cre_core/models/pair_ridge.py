@@ -6,11 +6,15 @@ With ``pair_from="features"`` ε̂_ab is a bilinear form of the two genes' repre
     min_W  Σ_(a,b) measured (x̃ₐᵀ W x̃_b − ε_ab)²  +  λ · n_pairs · ‖W‖²
 
 has one optimum, which conjugate gradients reach without forming the (D+1)² × (D+1)² normal
-matrix: each step is two products with the gene-by-gene matrix of pairs (dense n × n; the
-yeast genome's 6,000 genes make it 290 MB). SGD on a low-rank factorisation of the same form
-stops far from that optimum when the genes are new: on the demo's gene split (small, seeds 0 / 1,
-words features) ε r went from 0.49x / 0.34x the gene-level ceiling with the trained map to
-0.64x / 0.53x with the ridge optimum (bench/RESULTS.md, "Round 2, session 3").
+matrix: each step is two products with the gene-by-gene matrix of pairs (dense n × n). A gene
+without a measured training pair has an all-zero row and column there, so it adds nothing to the
+normal operator or the right-hand side: the solve runs over the genes that have pairs (a few
+hundred on real screens, not the 6,579 genes with windows, whose matrix made each CG step
+~80 GFLOP and the default real run 12 minutes), in the row space of their features (``solve``).
+SGD on a low-rank factorisation of the same form stops far from that optimum when the genes
+are new: on the demo's gene split (small, seeds 0 / 1, words features) ε r went from 0.49x /
+0.34x the gene-level ceiling with the trained map to 0.64x / 0.53x with the ridge optimum
+(bench/RESULTS.md, "Round 2, session 3").
 
 A symmetric W is Σ_k λ_k v_k v_kᵀ, so the solution is installed into the model's own pair map as
 its ``rank`` largest eigen-components: checkpoints, scans and ensembles are unchanged.
@@ -25,6 +29,8 @@ and the weak-penalty columns overfitting (gene split, seed 1: ε r 0.48x the cei
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -40,64 +46,107 @@ LAMBDAS = (300.0, 100.0, 30.0, 10.0, 3.0, 1.0)   # searched from the strongest, 
                                                   # starting from the last; stops once past the best
 MAX_ITER = 100
 TOL = 1e-3
+PROGRESS_EVERY = 10.0     # seconds between progress lines inside one solve
+
+
+class Stopped(Exception):
+    """The caller's stop check said stop (between CG iterations or λ candidates)."""
+
+
+StopCheck = Callable[[], bool]
+Echo = Callable[[str], None]
 
 
 @dataclass
 class PairData:
-    """Measured ε of gene pairs as a symmetric gene-by-gene matrix (0 where unmeasured)."""
+    """Measured ε of gene pairs as a symmetric matrix over the genes that have pairs (0 where
+    unmeasured); ``genes`` are those genes' row numbers in the full representation."""
 
-    target: torch.Tensor      # (n, n) ε − mean at (a, b) and (b, a)
-    mask: torch.Tensor        # (n, n) 1 where measured
+    target: torch.Tensor      # (m, m) ε − mean at (a, b) and (b, a)
+    mask: torch.Tensor        # (m, m) 1 where measured
     mean: float
     count: int                # measured pairs (each counted once)
+    genes: torch.Tensor       # (m,) gene numbers of the rows
 
     @classmethod
-    def build(cls, n: int, a: np.ndarray, b: np.ndarray, eps: np.ndarray) -> PairData:
-        mean = float(eps.mean())
-        target = torch.zeros(n, n, dtype=torch.float64)
-        mask = torch.zeros(n, n, dtype=torch.float64)
-        ia, ib = torch.from_numpy(a), torch.from_numpy(b)
+    def build(cls, a: np.ndarray, b: np.ndarray, eps: np.ndarray) -> PairData:
+        genes, local = np.unique(np.concatenate([a, b]), return_inverse=True)
+        ia, ib = torch.from_numpy(local[:len(a)]), torch.from_numpy(local[len(a):])
+        m, mean = len(genes), float(eps.mean())
+        target = torch.zeros(m, m, dtype=torch.float64)
+        mask = torch.zeros(m, m, dtype=torch.float64)
         for r, c in ((ia, ib), (ib, ia)):
             target[r, c] = torch.from_numpy(eps - mean)
             mask[r, c] = 1.0
-        return cls(target, mask, mean, len(eps))
+        return cls(target, mask, mean, len(eps), torch.from_numpy(genes))
 
 
-def solve(x: torch.Tensor, data: PairData, lam: float, start: torch.Tensor | None = None) -> torch.Tensor:
-    """The ridge optimum W ((D+1) × (D+1), symmetric) for ``x`` (n, D) by preconditioned
-    conjugate gradients.
+@dataclass
+class PairMap:
+    """A symmetric W = V B Vᵀ over x̃: ``core`` B (r × r) in the orthonormal ``basis`` V
+    ((D+1) × r) of the row space of the fitted genes' x̃ (r ≤ their number)."""
 
+    basis: torch.Tensor
+    core: torch.Tensor
+
+    def matrix(self) -> torch.Tensor:
+        return self.basis @ self.core @ self.basis.T
+
+
+def solve(x: torch.Tensor, data: PairData, lam: float, start: PairMap | None = None,
+          should_stop: StopCheck | None = None, echo: Echo | None = None) -> PairMap:
+    """The ridge optimum W for ``x`` (n_genes, D) by preconditioned conjugate gradients over
+    ``data.genes``.
+
+    The optimum lies in the row space of those genes' x̃ (the gradient of the loss is
+    X̃ᵀ (…) X̃ and the penalty only shrinks), so with X̃ = U S Vᵀ the same problem is solved for
+    B over the reduced features Z = U S (m × r, r ≤ m genes), W = V B Vᵀ: an m × m problem, not
+    (D+1) × (D+1) (on a real screen 191 genes against kmer's 1,537 columns).
     The preconditioner is the normal operator of a fully measured matrix of the same gene
-    degrees, C W C / S (C = X̃ᵀ diag(degree) X̃, S = the degrees' sum), which its eigenbasis
-    inverts exactly: tens of iterations instead of hundreds."""
-    xt = _augmented(x)
+    degrees, C B C / S (C = Zᵀ diag(degree) Z, S = the degrees' sum), which its eigenbasis
+    inverts exactly: tens of iterations instead of hundreds. ``should_stop`` is asked between
+    iterations (raises :class:`Stopped`); ``echo`` gets a progress line every
+    ``PROGRESS_EVERY`` seconds of a long solve."""
+    u, s, vh = torch.linalg.svd(_augmented(x[data.genes]), full_matrices=False)
+    keep = s > s[0] * 1e-10
+    z, basis = u[:, keep] * s[keep], vh[keep].T
     penalty = lam * 2 * data.count
     degree = data.mask.sum(1)
-    values, basis = torch.linalg.eigh(xt.T @ (degree[:, None] * xt) / degree.sum().clamp(min=1).sqrt())
+    values, eig = torch.linalg.eigh(z.T @ (degree[:, None] * z) / degree.sum().clamp(min=1).sqrt())
     scale = values[:, None] * values[None, :] + penalty
 
-    def normal(w: torch.Tensor) -> torch.Tensor:      # X̃ᵀ (mask ∘ X̃ W X̃ᵀ) X̃ + penalty W
-        return xt.T @ ((data.mask * (xt @ w @ xt.T)) @ xt) + penalty * w
+    def normal(w: torch.Tensor) -> torch.Tensor:      # Zᵀ (mask ∘ Z B Zᵀ) Z + penalty B
+        return z.T @ ((data.mask * (z @ w @ z.T)) @ z) + penalty * w
 
     def precondition(r: torch.Tensor) -> torch.Tensor:
-        return basis @ ((basis.T @ r @ basis) / scale) @ basis.T
+        return eig @ ((eig.T @ r @ eig) / scale) @ eig.T
 
-    rhs = xt.T @ data.target @ xt
-    w = torch.zeros_like(rhs) if start is None else start.clone()
+    rhs = z.T @ data.target @ z
+    w = torch.zeros_like(rhs)
+    if start is not None:                               # the last λ's optimum, in this basis
+        turn = basis.T @ start.basis
+        w = turn @ start.core @ turn.T
     r = rhs - normal(w)
-    z = precondition(r)
-    p, rz = z.clone(), float((r * z).sum())
-    stop = TOL**2 * rz                                  # in the preconditioned norm
-    for _ in range(MAX_ITER):
+    zr = precondition(r)
+    p, rz = zr.clone(), float((r * zr).sum())
+    stop, first = TOL**2 * rz, rz                       # in the preconditioned norm
+    t0 = last = time.perf_counter()
+    for it in range(MAX_ITER):
         if rz <= stop:
             break
+        if should_stop is not None and should_stop():
+            raise Stopped(f"stopped in the ridge solve at λ {lam:g}, iteration {it}")
+        if echo is not None and time.perf_counter() - last > PROGRESS_EVERY:
+            last = time.perf_counter()
+            echo(f"pair ridge: λ {lam:g} iteration {it}, residual {(rz / first) ** 0.5:.2e} "
+                 f"(target {TOL:g}), {last - t0:.0f} s")
         q = normal(p)
         alpha = rz / float((p * q).sum())
         w, r = w + alpha * p, r - alpha * q
-        z = precondition(r)
-        rz_new = float((r * z).sum())
-        p, rz = z + (rz_new / rz) * p, rz_new
-    return (w + w.T) / 2
+        zr = precondition(r)
+        rz_new = float((r * zr).sum())
+        p, rz = zr + (rz_new / rz) * p, rz_new
+    return PairMap(basis, (w + w.T) / 2)
 
 
 def _augmented(x: torch.Tensor) -> torch.Tensor:
@@ -105,10 +154,11 @@ def _augmented(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x.double(), torch.ones(len(x), 1, dtype=torch.float64)], dim=1)
 
 
-def predict(x: torch.Tensor, w: torch.Tensor, mean: float, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    xt = _augmented(x)
-    left = (xt @ w)[torch.from_numpy(a)]
-    return ((left * xt[torch.from_numpy(b)]).sum(1) + mean).numpy()
+def predict(x: torch.Tensor, w: PairMap, mean: float, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """ε̂ of the pairs (a, b): x̃ₐᵀ W x̃_b + mean."""
+    za = _augmented(x[torch.from_numpy(a)]) @ w.basis
+    zb = _augmented(x[torch.from_numpy(b)]) @ w.basis
+    return (((za @ w.core) * zb).sum(1) + mean).numpy()
 
 
 def standardise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -125,11 +175,11 @@ def in_units_of(vectors: torch.Tensor, mean: torch.Tensor, sd: torch.Tensor) -> 
     return torch.cat([linear, (vectors[-1] - (mean / sd) @ vectors[:-1]).unsqueeze(0)])
 
 
-def components(w: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+def components(w: PairMap, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``rank`` eigen-components of largest |λ|: vectors (D+1, rank) and weights (rank,)."""
-    values, vectors = torch.linalg.eigh(w)
+    values, vectors = torch.linalg.eigh(w.core)
     top = torch.argsort(values.abs(), descending=True)[:rank]
-    return vectors[:, top], values[top]
+    return w.basis @ vectors[:, top], values[top]
 
 
 def _pairs(idx: np.ndarray, interaction: np.ndarray, rows: np.ndarray):
@@ -138,11 +188,12 @@ def _pairs(idx: np.ndarray, interaction: np.ndarray, rows: np.ndarray):
 
 
 def refit(model: InteractionModel, idx: np.ndarray, interaction: np.ndarray, train: np.ndarray,
-          val: np.ndarray) -> dict:
+          val: np.ndarray, should_stop: StopCheck | None = None, echo: Echo | None = None) -> dict:
     """Replace ``model``'s ε map by the ridge optimum with the λ of least validation ε MSE, if
     that beats the trained map there (else keep it). ``idx`` (n, 3) PAD-padded gene sets,
     ``interaction`` their measured ε/τ (NaN where none), ``train``/``val`` row numbers.
-    Returns what was done, for the run's summary."""
+    ``should_stop`` is asked between λ candidates and CG iterations (raises :class:`Stopped`);
+    ``echo`` gets a line per λ. Returns what was done, for the run's summary."""
     tr, va = _pairs(idx, interaction, train), _pairs(idx, interaction, val)
     if len(tr[2]) < 10 or len(va[2]) < 3:
         return {"used": False, "reason": "too few measured ε pairs to fit and choose λ"}
@@ -154,22 +205,28 @@ def refit(model: InteractionModel, idx: np.ndarray, interaction: np.ndarray, tra
     sgd = {"val_eps_mse": mse(va[2], trained), "val_eps_r": pearson(trained, va[2])}
     least = sgd["val_eps_mse"]
     best: dict = {"lambda": None, **sgd}
-    data = PairData.build(len(x), *tr)
-    w: torch.Tensor | None = None
-    chosen: torch.Tensor | None = None
+    data = PairData.build(*tr)
+    w: PairMap | None = None
+    chosen: PairMap | None = None
     tried = []
     for lam in LAMBDAS:
-        w = solve(x, data, lam, w)
+        if should_stop is not None and should_stop():
+            raise Stopped(f"stopped in the ridge refit before λ {lam:g}")
+        t0 = time.perf_counter()
+        w = solve(x, data, lam, w, should_stop, echo)
         pred = predict(x, w, data.mean, va[0], va[1])
         err = mse(va[2], pred)
         entry = {"lambda": lam, "val_eps_mse": err, "val_eps_r": pearson(pred, va[2])}
         tried.append(entry)
+        if echo is not None:
+            echo(f"pair ridge: λ {lam:g} over {len(data.genes):,} genes with pairs, validation ε MSE "
+                 f"{err:.5f}, r {entry['val_eps_r']:.3f} ({time.perf_counter() - t0:.1f} s)")
         if err < least:
             best, least, chosen = entry, err, w
         elif chosen is not None:     # past the best λ: weaker penalties only overfit more
             break
     out = {"used": chosen is not None, "chosen": best, "trained_map": sgd, "tried": tried,
-           "n_pairs": data.count}
+           "n_pairs": data.count, "n_genes": len(data.genes)}
     if chosen is not None:
         vectors, weights = components(chosen, model.rank)
         model.install_pair_map(in_units_of(vectors, mean, sd), weights, data.mean)

@@ -47,7 +47,7 @@ from cre_core.atomic import clean_json, write_json_atomic
 from cre_core.errors import CreError
 from cre_core.models import FitnessModel, SeqEncoder, WtDiff
 from cre_core.models.interaction import InteractionModel
-from cre_core.models.pair_ridge import refit
+from cre_core.models.pair_ridge import Stopped, refit
 from cre_core.processes import process_identity
 from cre_core.runtime import DistContext
 from cre_core.train import data as D
@@ -413,7 +413,8 @@ class _Run:
             self._warmup()
         if cfg.uses_windows and cfg.encoder_pretrain:
             self._pretrain_encoder()
-        while self.position["epoch"] < cfg.epochs:
+        while self.position["epoch"] < cfg.epochs and not self.early.should_stop:   # (a resumed
+            # run that early stopping had ended goes straight on to what follows the epochs)
             epoch = self.position["epoch"]
             t0 = time.perf_counter()
             train_loss = self._train_epoch(epoch)
@@ -438,8 +439,13 @@ class _Run:
         saved = load_checkpoint(best, map_location=self.device)
         self.core.load_state_dict(saved["model"])
         t0 = time.perf_counter()
-        fit = refit(cast(InteractionModel, self.core), self.table.idx, self.table.interaction,
-                    self.split.train, self.split.val)
+        try:       # rank 0 alone: its own flag, not the collective _stop_requested
+            fit = refit(cast(InteractionModel, self.core), self.table.idx, self.table.interaction,
+                        self.split.train, self.split.val, should_stop=lambda: self.signal.requested,
+                        echo=self.echo)
+        except Stopped as exc:           # last.pt is the end of the epochs: a resume refits
+            self.echo(str(exc))
+            raise StopRequested() from exc
         if fit["used"]:
             mse = self._validate()["mse"]
             fit["val_mse"], fit["trained_val_mse"] = mse, saved["val_loss"]
