@@ -46,9 +46,6 @@ from cre_core.train.config import TrainConfig  # noqa: E402
 from cre_core.train.loop import train_run  # noqa: E402
 from cre_core.workspace import Workspace  # noqa: E402
 
-# the interaction model's pair ridge spans every gene with a window (>10 min here) until its
-# fix (helper "ridge") lands: its rows run without it, said so in RESULTS
-INTERACTION: dict = {"pair_ridge": False}
 ROWS: dict[str, dict] = {
     "identity": dict(model="identity"),
     "identity-seq kmer": dict(model="identity-seq", embedder="kmer"),
@@ -59,11 +56,11 @@ ROWS: dict[str, dict] = {
     "deepset random (control)": dict(model="deepset", embedder="random"),
     "deepset encoder": dict(model="deepset", embedder="encoder"),
     "gene-id": dict(model="gene-id"),
-    "interaction kmer": dict(model="interaction", embedder="kmer", **INTERACTION),
-    "interaction words": dict(model="interaction", embedder="words", **INTERACTION),
-    "interaction random (control)": dict(model="interaction", embedder="random", **INTERACTION),
-    "interaction id": dict(model="interaction", embedder="id", **INTERACTION),
-    "interaction encoder": dict(model="interaction", embedder="encoder", **INTERACTION),
+    "interaction kmer": dict(model="interaction", embedder="kmer"),
+    "interaction words": dict(model="interaction", embedder="words"),
+    "interaction random (control)": dict(model="interaction", embedder="random"),
+    "interaction id": dict(model="interaction", embedder="id"),
+    "interaction encoder": dict(model="interaction", embedder="encoder"),
     "dcell": dict(model="dcell"),
     "multiplicative": dict(model="multiplicative"),
     "mean": dict(model="mean"),
