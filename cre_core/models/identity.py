@@ -38,6 +38,7 @@ from cre_core.models.base import FitnessModel, set_mask
 from cre_core.models.genes import FeatureTable
 from cre_core.train.metrics import mse, pearson
 
+MAX_RANK = 32               # the checkpoint's width per gene; the grid stays within it
 RANKS = (0, 2, 4, 8, 16, 32)
 LAMBDAS = (10.0, 3.0, 1.0, 0.3, 0.1, 0.03)   # per rank from the strongest; stops once past the best
 SWEEPS = 25                  # alternating row/column solves per fit
@@ -148,7 +149,7 @@ class IdentityModel(FitnessModel):
         self.register_buffer("mu", torch.zeros(()))
         self.register_buffer("scale", torch.ones(()))
         # per gene: u (max rank) | p | v (max rank) | q, in standardised ε units
-        self.register_buffer("factors", torch.zeros(n_genes, 2 * (max(RANKS) + 1)))
+        self.register_buffer("factors", torch.zeros(n_genes, 2 * (MAX_RANK + 1)))
         dim = genes.out_dim + 1 if genes is not None else 0
         self.register_buffer("seq_vectors", torch.zeros(dim, SEQ_RANK if genes is not None else 0))
         self.register_buffer("seq_weights", torch.zeros(SEQ_RANK if genes is not None else 0))
