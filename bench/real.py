@@ -70,7 +70,8 @@ SPLITS = ("random", "dcell", "gene")
 # (representation row, its control row) for the verdicts; (sequence row, identity row) for the gain
 CONTROLS = [(r, r.rsplit(" ", 1)[0] + " random (control)") for r in ROWS
             if r.split(" ")[-1] in ("kmer", "words", "encoder", "id") and r.split(" ")[0] != "gene-id"]
-GAINS = [("identity-seq kmer", "identity"), ("identity-seq words", "identity")]
+GAINS = [("identity-seq kmer", "identity"), ("identity-seq words", "identity"),
+         ("identity", "deepset random (control)"), ("identity", "interaction random (control)")]
 
 
 def dcell_split_file(ws: Workspace, folder: Path, seed: int) -> Path:
@@ -125,8 +126,7 @@ def run_one(ws: Workspace, runs: Path, row: str, split: str, seed: int) -> dict:
     seconds = time.perf_counter() - t0
     table, sp = D.training_rows(ws, cfg)
     pred = pd.read_parquet(folder / "predictions.parquet")
-    pred = pred[pred["n_genes"] == 2]
-    pred = pred[np.isfinite(pred["epsilon_true"].astype(float))]
+    pred = _eps_frame(str(folder))
     unseen = seen_breakdown(table, sp, pred)
     out = {"row": row, "split": split, "seed": seed, "eps_r": summary.get("eps_pearson"),
            "n_eps": summary.get("n_eps"), "seconds": round(seconds, 1), "run_dir": str(folder)}
@@ -174,7 +174,7 @@ def _test_sets(lines: list[dict], row: str, split: str, other: str | None = None
 def _eps_frame(run_dir: str) -> pd.DataFrame:
     pred = pd.read_parquet(Path(run_dir) / "predictions.parquet")
     pred = pred[(pred["n_genes"] == 2)]
-    return pred[np.isfinite(pred["epsilon_true"].astype(float))]
+    return pred[np.isfinite(pred["epsilon_true"].astype(float)) & np.isfinite(pred["epsilon_pred"].astype(float))]
 
 
 def report(lines: list[dict]) -> str:
@@ -183,7 +183,7 @@ def report(lines: list[dict]) -> str:
            "|---|---|---|---|---|---|---|---|"]
 
     def ms(values):
-        values = [v for v in values if v is not None]
+        values = [v for v in values if v is not None and np.isfinite(v)]
         if not values:
             return "–"
         sd = statistics.stdev(values) if len(values) > 1 else 0.0
