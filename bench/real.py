@@ -37,17 +37,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from realdata import REALDATA, build_real_workspace  # noqa: E402
+
 from cre_core.data.dcell_pairs import read_dcell_pairs  # noqa: E402
 from cre_core.train import data as D  # noqa: E402
-from cre_core.train.compare import TestSet, bootstrap_r  # noqa: E402
+from cre_core.train.compare import ScoredSet, bootstrap_r  # noqa: E402
 from cre_core.train.config import TrainConfig  # noqa: E402
 from cre_core.train.loop import train_run  # noqa: E402
 from cre_core.workspace import Workspace  # noqa: E402
-from realdata import REALDATA, build_real_workspace  # noqa: E402
 
-# the interaction model's pair ridge spans every gene with a window (>10 min here) until its
-# fix (helper "ridge") lands: its rows run without it, said so in RESULTS
-INTERACTION: dict = {"pair_ridge": False}
 ROWS: dict[str, dict] = {
     "identity": dict(model="identity"),
     "identity-seq kmer": dict(model="identity-seq", embedder="kmer"),
@@ -58,11 +56,11 @@ ROWS: dict[str, dict] = {
     "deepset random (control)": dict(model="deepset", embedder="random"),
     "deepset encoder": dict(model="deepset", embedder="encoder"),
     "gene-id": dict(model="gene-id"),
-    "interaction kmer": dict(model="interaction", embedder="kmer", **INTERACTION),
-    "interaction words": dict(model="interaction", embedder="words", **INTERACTION),
-    "interaction random (control)": dict(model="interaction", embedder="random", **INTERACTION),
-    "interaction id": dict(model="interaction", embedder="id", **INTERACTION),
-    "interaction encoder": dict(model="interaction", embedder="encoder", **INTERACTION),
+    "interaction kmer": dict(model="interaction", embedder="kmer"),
+    "interaction words": dict(model="interaction", embedder="words"),
+    "interaction random (control)": dict(model="interaction", embedder="random"),
+    "interaction id": dict(model="interaction", embedder="id"),
+    "interaction encoder": dict(model="interaction", embedder="encoder"),
     "dcell": dict(model="dcell"),
     "multiplicative": dict(model="multiplicative"),
     "mean": dict(model="mean"),
@@ -72,7 +70,8 @@ SPLITS = ("random", "dcell", "gene")
 # (representation row, its control row) for the verdicts; (sequence row, identity row) for the gain
 CONTROLS = [(r, r.rsplit(" ", 1)[0] + " random (control)") for r in ROWS
             if r.split(" ")[-1] in ("kmer", "words", "encoder", "id") and r.split(" ")[0] != "gene-id"]
-GAINS = [("identity-seq kmer", "identity"), ("identity-seq words", "identity")]
+GAINS = [("identity-seq kmer", "identity"), ("identity-seq words", "identity"),
+         ("identity", "deepset random (control)"), ("identity", "interaction random (control)")]
 
 
 def dcell_split_file(ws: Workspace, folder: Path, seed: int) -> Path:
@@ -127,8 +126,7 @@ def run_one(ws: Workspace, runs: Path, row: str, split: str, seed: int) -> dict:
     seconds = time.perf_counter() - t0
     table, sp = D.training_rows(ws, cfg)
     pred = pd.read_parquet(folder / "predictions.parquet")
-    pred = pred[pred["n_genes"] == 2]
-    pred = pred[np.isfinite(pred["epsilon_true"].astype(float))]
+    pred = _eps_frame(str(folder))
     unseen = seen_breakdown(table, sp, pred)
     out = {"row": row, "split": split, "seed": seed, "eps_r": summary.get("eps_pearson"),
            "n_eps": summary.get("n_eps"), "seconds": round(seconds, 1), "run_dir": str(folder)}
@@ -143,7 +141,8 @@ def _r(x, y) -> float | None:
     x, y = np.asarray(x, float), np.asarray(y, float)
     if len(x) < 3 or x.std() == 0 or y.std() == 0:
         return None
-    return float(np.corrcoef(x, y)[0, 1])
+    r = float(np.corrcoef(x, y)[0, 1])
+    return r if np.isfinite(r) else None
 
 
 def load_lines(path: Path) -> list[dict]:
@@ -153,7 +152,7 @@ def load_lines(path: Path) -> list[dict]:
 
 
 def _test_sets(lines: list[dict], row: str, split: str, other: str | None = None,
-               unseen_only: bool = False) -> list[TestSet]:
+               unseen_only: bool = False) -> list[ScoredSet]:
     """Per seed: the row's (and ``other``'s) ε predictions on the shared test pairs."""
     mine = {ln["seed"]: ln for ln in lines if ln["row"] == row and ln["split"] == split}
     theirs = {ln["seed"]: ln for ln in lines if ln["row"] == other and ln["split"] == split} if other else {}
@@ -166,7 +165,7 @@ def _test_sets(lines: list[dict], row: str, split: str, other: str | None = None
             a = a.merge(_eps_frame(theirs[seed]["run_dir"])[["genes", "epsilon_pred"]], on="genes",
                         suffixes=("", "_other"))
         genes = (a["gene_a"].astype(str).to_numpy(), a["gene_b"].astype(str).to_numpy())
-        tests.append(TestSet(a["epsilon_true"].to_numpy(float), a["epsilon_pred"].to_numpy(float),
+        tests.append(ScoredSet(a["epsilon_true"].to_numpy(float), a["epsilon_pred"].to_numpy(float),
                              a["epsilon_pred_other"].to_numpy(float) if other else None,
                              genes if split == "gene" else None))
     return tests
@@ -175,7 +174,7 @@ def _test_sets(lines: list[dict], row: str, split: str, other: str | None = None
 def _eps_frame(run_dir: str) -> pd.DataFrame:
     pred = pd.read_parquet(Path(run_dir) / "predictions.parquet")
     pred = pred[(pred["n_genes"] == 2)]
-    return pred[np.isfinite(pred["epsilon_true"].astype(float))]
+    return pred[np.isfinite(pred["epsilon_true"].astype(float)) & np.isfinite(pred["epsilon_pred"].astype(float))]
 
 
 def report(lines: list[dict]) -> str:
@@ -184,7 +183,7 @@ def report(lines: list[dict]) -> str:
            "|---|---|---|---|---|---|---|---|"]
 
     def ms(values):
-        values = [v for v in values if v is not None]
+        values = [v for v in values if v is not None and np.isfinite(v)]
         if not values:
             return "–"
         sd = statistics.stdev(values) if len(values) > 1 else 0.0

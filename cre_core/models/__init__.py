@@ -24,7 +24,8 @@ from cre_core.models.wt_diff import WtDiff
 
 MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id", "interaction",
           "identity", "identity-seq")
-FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored", "interaction", "identity-seq")   # models that read CRE embeddings
+# models that read CRE embeddings
+FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored", "interaction", "identity-seq")
 
 
 class _SetArgs(TypedDict):

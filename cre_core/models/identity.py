@@ -38,6 +38,7 @@ from cre_core.models.base import FitnessModel, set_mask
 from cre_core.models.genes import FeatureTable
 from cre_core.train.metrics import mse, pearson
 
+MAX_RANK = 32               # the checkpoint's width per gene; the grid stays within it
 RANKS = (0, 2, 4, 8, 16, 32)
 LAMBDAS = (10.0, 3.0, 1.0, 0.3, 0.1, 0.03)   # per rank from the strongest; stops once past the best
 SWEEPS = 25                  # alternating row/column solves per fit
@@ -148,7 +149,7 @@ class IdentityModel(FitnessModel):
         self.register_buffer("mu", torch.zeros(()))
         self.register_buffer("scale", torch.ones(()))
         # per gene: u (max rank) | p | v (max rank) | q, in standardised ε units
-        self.register_buffer("factors", torch.zeros(n_genes, 2 * (max(RANKS) + 1)))
+        self.register_buffer("factors", torch.zeros(n_genes, 2 * (MAX_RANK + 1)))
         dim = genes.out_dim + 1 if genes is not None else 0
         self.register_buffer("seq_vectors", torch.zeros(dim, SEQ_RANK if genes is not None else 0))
         self.register_buffer("seq_weights", torch.zeros(SEQ_RANK if genes is not None else 0))
@@ -240,20 +241,12 @@ class IdentityModel(FitnessModel):
         its predictions on the training and validation pairs, and what was tried."""
         assert self.genes is not None
         x, mean, sd = pair_ridge.standardise(self.genes.all().double().cpu())
-        genes = np.unique(np.concatenate([tr.a, tr.b]))
-        local = np.full(self.n_genes, -1, dtype=np.int64)
-        local[genes] = np.arange(len(genes))
-        data = pair_ridge.PairData.build(len(genes), local[tr.a], local[tr.b], tr.eps)
-        # the m training genes span at most m of the D columns, and the Frobenius penalty is
-        # blind to rotations: solving over their coordinates in that span (m ≪ D on real
-        # screens) is the same optimum at a fraction of the cost
-        _, _, span = torch.linalg.svd(x[torch.from_numpy(genes)], full_matrices=False)   # (m, D)
-        coords = x @ span.T                                                              # (n, m)
+        data = pair_ridge.PairData.build(tr.a, tr.b, tr.eps)       # over the genes with pairs
         least, chosen, tried = mse(va.eps, np.full(len(va), mu)), None, []
-        w: torch.Tensor | None = None
+        w: pair_ridge.PairMap | None = None
         for lam in pair_ridge.LAMBDAS:
-            w = pair_ridge.solve(coords[torch.from_numpy(genes)], data, lam, w)
-            pred = _bilinear(coords, w, va.a, va.b) + mu
+            w = pair_ridge.solve(x, data, lam, w, echo=echo)
+            pred = pair_ridge.predict(x, w, data.mean, va.a, va.b)
             entry = {"lambda": lam, **_scores(va.eps, pred)}
             tried.append(entry)
             echo(f"identity-seq: sequence term λ {lam:g}: validation ε r {entry['val_eps_r']:.3f}")
@@ -265,7 +258,6 @@ class IdentityModel(FitnessModel):
             return np.zeros(len(tr)), np.zeros(len(va)), {"used": False, "tried": tried}
         lam, w = chosen
         vectors, weights = pair_ridge.components(w, SEQ_RANK)
-        vectors = torch.cat([span.T @ vectors[:-1], vectors[-1:]])        # back to the D columns
         vectors = pair_ridge.in_units_of(vectors, mean, sd)
         k = vectors.shape[1]
         self.seq_vectors.zero_()
@@ -308,12 +300,6 @@ def _one_thread() -> Iterator[None]:
 
 def _augmented(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, torch.ones(*x.shape[:-1], 1, dtype=x.dtype, device=x.device)], -1)
-
-
-def _bilinear(x: torch.Tensor, w: torch.Tensor, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    xt = _augmented(x.double())
-    left = (xt[torch.from_numpy(a)] @ w)
-    return (left * xt[torch.from_numpy(b)]).sum(1).numpy()
 
 
 def _scores(true: np.ndarray, pred: np.ndarray) -> dict:

@@ -44,7 +44,7 @@ class Interval:
 
 
 @dataclass(frozen=True)
-class TestSet:
+class ScoredSet:
     """One seed's test values: truth, one or two models' predictions, and (gene split) the
     pairs' genes for resampling genes instead of pairs."""
 
@@ -65,7 +65,7 @@ def _weighted_r(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.where(var > 0, cov / np.sqrt(var), np.nan)
 
 
-def _weights(test: TestSet, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+def _weights(test: ScoredSet, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """(n_boot, n) resampling weights: multinomial draws of pairs, or products of gene draws."""
     n = len(test.true)
     if test.genes is None:
@@ -77,7 +77,7 @@ def _weights(test: TestSet, n_boot: int, rng: np.random.Generator) -> np.ndarray
     return (draws[:, ia] * draws[:, ib]).astype(np.float64)
 
 
-def bootstrap_r(tests: list[TestSet], n_boot: int = N_BOOT, seed: int = 0) -> Interval:
+def bootstrap_r(tests: list[ScoredSet], n_boot: int = N_BOOT, seed: int = 0) -> Interval:
     """Mean over seeds of r(pred) − r(other) (or of r(pred) when ``other`` is None), with its
     paired 95% bootstrap interval (module docstring)."""
     tests = [t for t in tests if len(t.true) >= 3]
@@ -143,9 +143,9 @@ def compare_runs(ws: Workspace, run_a: str, run_b: str, by_gene: bool = False,
     true = frame["true"].to_numpy(np.float64)
     genes = (frame["gene_a"].astype(str).to_numpy(), frame["gene_b"].astype(str).to_numpy()) if by_gene else None
     a, b = frame["a"].to_numpy(np.float64), frame["b"].to_numpy(np.float64)
-    return {"r": bootstrap_r([TestSet(true, a, genes=genes)], n_boot),
-            "control_r": bootstrap_r([TestSet(true, b, genes=genes)], n_boot),
-            "diff": bootstrap_r([TestSet(true, a, b, genes)], n_boot), "n": len(frame)}
+    return {"r": bootstrap_r([ScoredSet(true, a, genes=genes)], n_boot),
+            "control_r": bootstrap_r([ScoredSet(true, b, genes=genes)], n_boot),
+            "diff": bootstrap_r([ScoredSet(true, a, b, genes)], n_boot), "n": len(frame)}
 
 
 def control_verdicts(ws: Workspace, runs: pd.DataFrame, n_boot: int = N_BOOT) -> pd.DataFrame:
