@@ -1,14 +1,17 @@
-"""Query: predicted fitness of 1-3 gene deletions with every finished run; partner scans; batches."""
+"""Query: predicted fitness of 1-3 gene deletions with every finished run; partner scans; batches;
+DCell subsystem explanations; pairs to measure next."""
 
 import pandas as pd
 import streamlit as st
 
 from cre_core.data.lookup import UnknownGeneError
+from cre_core.interpret.subsystems import dcell_runs
 from cre_core.query import service
 from cre_core.query.format import fmt_interval, fmt_support, fmt_value, tidy_zeros
 from cre_core.query.gene_sets import MAX_SET_SIZE, check_sets, parse_csv, parse_names
 from cre_core.train.run_tables import queryable, runs_with_configs
 from dashboard.charts import partner_chart
+from dashboard.explain_plan import explanation_section, plan_section
 from dashboard.run_notes import run_problems, unreadable_runs
 from dashboard.safe_text import md, md_join
 from dashboard.sequence import attribution_section
@@ -176,7 +179,10 @@ with guard("Query"):
                 st.info("Choose at least one finished run.")
             else:
                 selected = done[done["run_id"].isin(chosen)]
-                tab_one, tab_scan, tab_batch, tab_seq = st.tabs(["Gene set", "Partner scan", "Batch", "Sequence"])
+                explainable = not dcell_runs(selected).empty
+                tabs = st.tabs(["Gene set", "Partner scan", "Batch", "Sequence", "Plan"]
+                               + (["Subsystems (DCell)"] if explainable else []))
+                tab_one, tab_scan, tab_batch, tab_seq, tab_plan = tabs[:5]
                 with tab_one:
                     with guard("Query · gene set"):
                         single_query(selected)
@@ -189,3 +195,10 @@ with guard("Query"):
                 with tab_seq:
                     with guard("Query · sequence"):
                         attribution_section(ws, selected)
+                with tab_plan:
+                    with guard("Query · plan"):
+                        plan_section(ws, selected)
+                if explainable:
+                    with tabs[5]:
+                        with guard("Query · subsystems"):
+                            explanation_section(ws, selected)

@@ -12,8 +12,8 @@ from dashboard.charts import box_chart, epoch_curves, metric_bars, pred_vs_true_
 from dashboard.run_notes import run_problems, unreadable_runs
 from dashboard.safe_text import md
 from dashboard.sequence import motif_section
-from dashboard.verdicts import control_section
 from dashboard.support import current_workspace, guard, require_store
+from dashboard.verdicts import control_section
 
 st.title("Results")
 ws = current_workspace()

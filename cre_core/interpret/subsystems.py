@@ -75,7 +75,7 @@ def dcell_members(loaded: LoadedRun) -> list[DCell]:
     """The run's DCell model(s), or a CreError naming what the run is."""
     models = loaded.model.each() if isinstance(loaded.model, Ensemble) else [loaded.model]
     if not all(isinstance(m, DCell) for m in models):
-        raise CreError(f"run {loaded.run_id} is a {loaded.config.model} run: subsystem explanations "
+        raise CreError(f"run {loaded.run_id} (model {loaded.config.model}) is not DCell: subsystem explanations "
                        "need a DCell run (train --model dcell)")
     return [cast(DCell, m) for m in models]
 

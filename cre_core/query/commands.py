@@ -1,9 +1,11 @@
-"""CLI: ``predict`` (one gene set with one run) and ``scan`` (a gene's partners), JSON last."""
+"""CLI: ``predict`` (one gene set with one run), ``scan`` (a gene's partners) and ``suggest``
+(unmeasured pairs to screen next, ranked; ``--out`` writes every pair as CSV), JSON last."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from cre_core.atomic import clean_json
 from cre_core.query.format import fmt_interval, fmt_support, fmt_value
@@ -44,8 +46,34 @@ def _scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _suggest(args: argparse.Namespace) -> int:
+    from cre_core.atomic import atomic_path
+    from cre_core.errors import CreError
+    from cre_core.query.gene_sets import parse_names
+    from cre_core.query.suggest import suggest
+
+    genes = None
+    if args.genes_file:
+        try:
+            text = Path(args.genes_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CreError(f"cannot read gene list {args.genes_file}: {exc}") from exc
+        genes = parse_names(text.replace("\n", " "))
+    elif args.genes:
+        genes = parse_names(args.genes)
+    frame, info = suggest(resolve_workspace(args.workspace), args.run, genes=genes, gene=args.gene)
+    print(frame.head(args.top).to_string(index=False, float_format=fmt_value, na_rep="–"))
+    if args.out:
+        with atomic_path(args.out) as tmp:
+            frame.to_csv(tmp, index=False)
+        info["out"] = str(Path(args.out).resolve())
+    top = clean_json(frame.head(args.top).to_dict(orient="records"))
+    print(json.dumps({**info, "top": top}))
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``predict`` and ``scan``."""
+    """Add ``predict``, ``scan`` and ``suggest``."""
     pred = subparsers.add_parser("predict", help="predicted fitness of a gene set with a trained run")
     pred.add_argument("--workspace")
     pred.add_argument("--run", required=True, help="run id (folder name under WORKSPACE/runs) or run folder")
@@ -61,3 +89,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="sort by predicted pair fitness or by predicted ε (lowest first)")
     sc.add_argument("--descending", action="store_true", help="highest first")
     sc.set_defaults(func=_scan)
+
+    su = subparsers.add_parser("suggest", help="unmeasured pairs worth screening next: an ensemble run's "
+                                               "predicted |ε| and its members' disagreement")
+    su.add_argument("--workspace")
+    su.add_argument("--run", required=True, help="run id or run folder of an ensemble run (train --ensemble K)")
+    which = su.add_mutually_exclusive_group(required=True)
+    which.add_argument("--genes", help="pairs among these genes: G1,G2,G3,... (systematic or standard names)")
+    which.add_argument("--genes-file", help="pairs among the genes of this text file (names separated by "
+                                            "commas, spaces or lines)")
+    which.add_argument("--gene", help="this gene's pairs with every other gene of the run")
+    su.add_argument("--top", type=int, default=20, help="pairs to show (default 20); --out has all")
+    su.add_argument("--out", help="write every ranked pair to this CSV file")
+    su.set_defaults(func=_suggest)

@@ -99,7 +99,8 @@ def _resolve(ws: Workspace, loaded: LoadedRun, names: list[str]) -> list[str]:
     return genes
 
 
-def suggest(ws: Workspace, run_id: str, genes: list[str] | None = None, gene: str | None = None) -> tuple[pd.DataFrame, dict]:
+def suggest(ws: Workspace, run_id: str, genes: list[str] | None = None,
+            gene: str | None = None) -> tuple[pd.DataFrame, dict]:
     """Every unmeasured candidate pair, ranked (``score_pairs``), and what was left out.
 
     Give ``genes`` (pairs among them; at least 2) or ``gene`` (its pairs with every other gene of

@@ -1,0 +1,151 @@
+"""Does ``cre suggest`` pick pairs worth measuring? Hide, train, reveal, retrain, compare held-out ε r.
+
+Per demo seed: the measured pairs are split at random (fixed seed) into test (20%), validation
+(10%), a base training set and a hidden pool (the rest, ``--pool`` of it). A K-member ensemble
+trains on the base set; each policy then reveals ``--k`` pool pairs (their measured values join
+training), the same ensemble config retrains from scratch, and the policies are compared on the
+test pairs' ε r (predicted ε̂ = f̂ − f_a f_b against measured ε, member mean). Policies:
+
+- ``suggested``: ``cre_core.query.suggest`` rank (mean of the |ε̂| and disagreement ranks);
+- ``largest abs ε̂``: its ``rank_epsilon`` alone;
+- ``disagreement``: its ``rank_disagreement`` alone (for reading the combination);
+- ``random``: k pool pairs drawn at random (``--random-draws`` draws, each retrained).
+
+Also: "no reveal" (the base run) and the share of picked pairs with a strong measured
+interaction (|ε| > 0.08), the discovery side of a screen. Every run is trained by the product's
+own ``train_run`` with a split file (``--split-file``), so the product's code path is measured.
+
+    python bench/suggest.py --preset tiny --seeds 0 1 [--k 1000] [--members 3] [--epochs 8]
+
+Prints one JSON line per seed and a markdown table at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+
+import numpy as np
+import pandas as pd
+import torch
+
+from cre_core.data.commands import build_demo
+from cre_core.query import service
+from cre_core.query.suggest import score_pairs
+from cre_core.train.config import TrainConfig
+from cre_core.train.loop import train_run
+from cre_core.workspace import Workspace
+
+STRONG = 0.08
+
+
+def write_split(path: Path, parts: dict[str, pd.DataFrame]) -> Path:
+    frames = [f[["gene_a", "gene_b"]].assign(split=name) for name, f in parts.items()]
+    pd.concat(frames).to_csv(path, index=False)
+    return path
+
+
+def train(ws: Workspace, split: Path, args: argparse.Namespace) -> dict:
+    config = TrainConfig(model=args.model, embedder=args.embedder, split_file=str(split), epochs=args.epochs,
+                         patience=args.patience, batch_size=args.batch, lr=args.lr, ensemble=args.members,
+                         seed=0)
+    summary = train_run(ws, config, echo=lambda m: None)
+    assert summary is not None and summary["status"] in ("done", "diverged"), summary
+    return summary
+
+
+def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict:
+    ws = Workspace(tmp / f"ws{seed}")
+    build_demo(ws.root, preset=args.preset, seed=seed)
+    con = ws.connect(read_only=True)
+    try:
+        pairs = con.execute("SELECT gene_a, gene_b, epsilon FROM dmf ORDER BY gene_a, gene_b").df()
+    finally:
+        con.close()
+    rng = np.random.default_rng(1000 + seed)
+    pairs = pairs.iloc[rng.permutation(len(pairs))].reset_index(drop=True)
+    n = len(pairs)
+    n_test, n_val = int(0.2 * n), int(0.1 * n)
+    test, val, rest = pairs[:n_test], pairs[n_test:n_test + n_val], pairs[n_test + n_val:]
+    n_pool = int(args.pool * len(rest))
+    pool, base = rest[:n_pool].reset_index(drop=True), rest[n_pool:]
+    t0 = time.time()
+    base_run = train(ws, write_split(tmp / f"base{seed}.csv", {"train": base, "val": val, "test": test}), args)
+    loaded = service.load_model(ws, base_run["run_id"])
+    idx = np.array([[loaded.index[a], loaded.index[b]] for a, b in zip(pool["gene_a"], pool["gene_b"])])
+    ranked = score_pairs(loaded, idx)
+    key = ranked["gene_a"] + " " + ranked["gene_b"]
+    position = pd.Series(np.arange(len(pool)), index=pool["gene_a"] + " " + pool["gene_b"])
+    picks = {
+        "suggested": position[key[ranked["rank"].argsort()[:args.k]]].to_numpy(),
+        "largest abs ε̂": position[key[ranked["rank_epsilon"].argsort()[:args.k]]].to_numpy(),
+        "disagreement": position[key[ranked["rank_disagreement"].argsort()[:args.k]]].to_numpy(),
+    }
+    for d in range(args.random_draws):
+        picks[f"random {d + 1}"] = np.random.default_rng(seed * 100 + d).choice(len(pool), args.k, replace=False)
+    rows = {"no reveal": {"eps_r": base_run["eps_pearson"], "fitness_r": base_run["pearson"],
+                          "n_train": base_run["n_train"], "strong_share": None}}
+    for name, chosen in picks.items():
+        revealed = pool.iloc[chosen]
+        run = train(ws, write_split(tmp / f"{seed}-{len(rows)}.csv",
+                                    {"train": pd.concat([base, revealed]), "val": val, "test": test}), args)
+        eps = revealed["epsilon"].to_numpy(dtype=float)
+        rows[name] = {"eps_r": run["eps_pearson"], "fitness_r": run["pearson"], "n_train": run["n_train"],
+                      "strong_share": float(np.mean(np.abs(eps[np.isfinite(eps)]) > STRONG))}
+    random_r = [v["eps_r"] for k, v in rows.items() if k.startswith("random")]
+    return {"seed": seed, "preset": args.preset, "pairs": n, "base": len(base), "pool": len(pool), "k": args.k,
+            "test": len(test), "pool_strong_share": float(np.mean(np.abs(pool["epsilon"].dropna()) > STRONG)),
+            "random_mean_eps_r": float(np.mean(random_r)), "rows": rows, "seconds": round(time.time() - t0, 1)}
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| demo seed | policy | test ε r | vs random (mean) | fitness r | training pairs "
+             "| picked pairs with \\|ε\\| > 0.08 |",
+             "|---|---|---|---|---|---|---|"]
+    for res in results:
+        for name, row in res["rows"].items():
+            strong = "—" if row["strong_share"] is None else f"{row['strong_share']:.1%}"
+            diff = row["eps_r"] - res["random_mean_eps_r"]
+            lines.append(f"| {res['seed']} | {name} | {row['eps_r']:.3f} | {diff:+.3f} | {row['fitness_r']:.3f} | "
+                         f"{row['n_train']:,} | {strong} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--pool", type=float, default=0.75, help="share of the non-test, non-val pairs hidden")
+    parser.add_argument("--k", type=int, default=1000, help="pairs each policy reveals")
+    parser.add_argument("--members", type=int, default=3)
+    parser.add_argument("--model", default="interaction")
+    parser.add_argument("--embedder", default="id")
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--patience", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--random-draws", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in args.seeds:
+            res = one_seed(seed, args, Path(tmp))
+            print(json.dumps(res), flush=True)
+            results.append(res)
+    print(f"\n{platform.processor() or platform.machine()}, load {os.getloadavg()[0]:.1f}, "
+          f"{vars(args)}\n")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
