@@ -475,6 +475,31 @@ def test_stop_inside_encoder_pretraining_ends_interrupted_and_resumes(workspace_
     assert again["status"] == "done"
 
 
+@pytest.mark.slow          # two pair-ridge refits on the tiny demo's k-mer features (minutes on 2 cores)
+def test_stop_in_the_pair_ridge_ends_interrupted_and_resume_refits_without_training_again(emb_copy, monkeypatch):
+    from cre_core.train import loop
+
+    real, calls = loop.refit, []
+
+    def refit_then_stop(*args, **kwargs):
+        calls.append(1)
+        fit = real(*args, **kwargs)
+        if len(calls) == 1:
+            runtime.request_stop()          # SIGTERM while the ridge ran
+        return fit
+
+    monkeypatch.setattr(loop, "refit", refit_then_stop)
+    cfg = TrainConfig(model="interaction", epochs=2, rank=4, hidden=16, batch_size=256, patience=5)
+    first = train_run(emb_copy, cfg, echo=quiet)
+    assert first["status"] == "interrupted" and len(calls) == 1
+    run_id = first["run_id"]
+    assert R.load_run(emb_copy, run_id)["status"] == "interrupted"
+    epochs = R.read_epoch_metrics(emb_copy, run_id)["epoch"].tolist()
+    again = train_run(emb_copy, cfg, Path(first["run_dir"]), resume=True, echo=quiet)
+    assert again["status"] == "done" and len(calls) == 2 and "pair_ridge" in again
+    assert R.read_epoch_metrics(emb_copy, run_id)["epoch"].tolist() == epochs      # no epoch trained twice
+
+
 def test_stop_between_ensemble_members(ws_run):
     from cre_core.train.ensemble import train_ensemble
 
