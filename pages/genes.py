@@ -26,6 +26,10 @@ ws = current_workspace()
 if not require_store(ws):
     st.stop()
 
+PROFILE_COLUMNS = {"epsilon": st.column_config.NumberColumn("ε", format="%.4f"),
+                   "pvalue": st.column_config.NumberColumn("p", format="%.2e"),
+                   "epsilon_pred": st.column_config.NumberColumn("predicted ε̂", format="%.4f"),
+                   "fitness": st.column_config.NumberColumn("pair fitness", format="%.4f")}
 SOURCES = {"partners": "the gene's significant partners", "similar": "genes with similar profiles",
            "scan": "the run's scan top hits (most negative ε̂)", "selection": "the map selection",
            "pasted": "a pasted list"}
@@ -72,7 +76,7 @@ with profile_tab, guard("the profile"):
             st.text(f"{p.name} ({p.gene})")
             if p.n_measurements == 0:
                 st.info("No screen measured this gene with any partner.")
-            st.dataframe(p.measurements, hide_index=True, key="g_profile_table")
+            st.dataframe(p.measurements, hide_index=True, key="g_profile_table", column_config=PROFILE_COLUMNS)
             if p.comparison:
                 cmp = p.comparison
                 st.subheader("Measured ε against the run's ε̂")
@@ -83,7 +87,7 @@ with profile_tab, guard("the profile"):
                     st.altair_chart(comparison_chart(p.partners), key="g_cmp_chart")
                 with right:
                     st.caption("Strong measured partners (|ε| > 0.08) the run does not call with the same sign")
-                    st.dataframe(cmp.missed, hide_index=True, key="g_missed")
+                    st.dataframe(cmp.missed, hide_index=True, key="g_missed", column_config=PROFILE_COLUMNS)
             with st.expander("GO terms and CRE windows"):
                 st.dataframe(p.detail.go, hide_index=True, key="g_go")
                 st.dataframe(p.detail.windows.drop(columns="sequence"), hide_index=True, key="g_windows")
