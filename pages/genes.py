@@ -125,7 +125,7 @@ with similar_tab, guard("the similarity view"):
                 "the selection is a gene list for Enrichment and Network")
 
 
-def gene_list(prefix: str) -> list[str]:
+def gene_list(prefix: str, with_gene: bool = False) -> list[str]:
     """The list the Enrichment or Network tab works on, from the chosen source."""
     options = [s for s in SOURCES if s != "scan" or run_id]
     choice = st.radio("Gene list", options, format_func=SOURCES.get, horizontal=True, key=f"{prefix}_source")
@@ -144,7 +144,8 @@ def gene_list(prefix: str) -> list[str]:
     if not gene:
         st.info("Type a gene above, or paste a list.")
         return []
-    return list_from(ws, choice, gene, top=size, run_id=sim_run if choice == "similar" else run_id)
+    return list_from(ws, choice, gene, top=size, run_id=sim_run if choice == "similar" else run_id,
+                     with_gene=with_gene)
 
 
 with enrich_tab, guard("the enrichment"):
@@ -166,7 +167,7 @@ with enrich_tab, guard("the enrichment"):
         st.info("The list is empty.")
 
 with network_tab, guard("the network"):
-    genes = gene_list("g_net")
+    genes = gene_list("g_net", with_gene=True)
     c = st.columns(3)
     net_min = c[0].number_input("Edges with |ε| at least", 0.0, 2.0, SIGNIFICANT_EPSILON, 0.01, key="g_net_min")
     predicted = c[1].toggle("Add the run's predicted edges", key="g_net_pred", disabled=run_id is None)
