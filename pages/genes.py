@@ -76,7 +76,8 @@ with profile_tab, guard("the profile"):
             st.text(f"{p.name} ({p.gene})")
             if p.n_measurements == 0:
                 st.info("No screen measured this gene with any partner.")
-            st.dataframe(p.measurements, hide_index=True, key="g_profile_table", column_config=PROFILE_COLUMNS)
+            shown = p.measurements if p.comparison else p.measurements.drop(columns="epsilon_pred")
+            st.dataframe(shown, hide_index=True, key="g_profile_table", column_config=PROFILE_COLUMNS)
             if p.comparison:
                 cmp = p.comparison
                 st.subheader("Measured ε against the run's ε̂")
