@@ -9,6 +9,7 @@ import pandas as pd
 from dashboard.charts import AUTOSIZE
 
 SIGN_COLOURS = alt.Scale(domain=["negative", "positive"], range=["#d62728", "#1f77b4"])
+LABELLED = 60          # networks of at most this many genes name their nodes
 MAP_COLOURS = {"Demo module": "module", "GO term (commonest direct BP term)": "go_term",
                "Partners measured": "n_partners"}
 
@@ -71,4 +72,8 @@ def network_chart(nodes: pd.DataFrame, edges: pd.DataFrame, colour: str = "modul
         tooltip=[alt.Tooltip("gene:N"), alt.Tooltip("name:N"), alt.Tooltip("smf:Q", title="SMF", format=".3f"),
                  alt.Tooltip("module:N", title="demo module"), alt.Tooltip("go_term:N", title="GO term"),
                  alt.Tooltip("degree:Q", title="edges")])
-    return alt.layer(link, dots).resolve_scale(color="independent").properties(height=560, autosize=AUTOSIZE)
+    layers = [link, dots]
+    if len(data) <= LABELLED:
+        layers.append(alt.Chart(data).mark_text(dy=-10, fontSize=10, color="#333").encode(
+            x="x:Q", y="y:Q", text="name:N"))
+    return alt.layer(*layers).resolve_scale(color="independent").properties(height=560, autosize=AUTOSIZE)

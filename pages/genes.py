@@ -26,6 +26,10 @@ ws = current_workspace()
 if not require_store(ws):
     st.stop()
 
+PROFILE_COLUMNS = {"epsilon": st.column_config.NumberColumn("ε", format="%.4f"),
+                   "pvalue": st.column_config.NumberColumn("p", format="%.2e"),
+                   "epsilon_pred": st.column_config.NumberColumn("predicted ε̂", format="%.4f"),
+                   "fitness": st.column_config.NumberColumn("pair fitness", format="%.4f")}
 SOURCES = {"partners": "the gene's significant partners", "similar": "genes with similar profiles",
            "scan": "the run's scan top hits (most negative ε̂)", "selection": "the map selection",
            "pasted": "a pasted list"}
@@ -72,7 +76,8 @@ with profile_tab, guard("the profile"):
             st.text(f"{p.name} ({p.gene})")
             if p.n_measurements == 0:
                 st.info("No screen measured this gene with any partner.")
-            st.dataframe(p.measurements, hide_index=True, key="g_profile_table")
+            shown = p.measurements if p.comparison else p.measurements.drop(columns="epsilon_pred")
+            st.dataframe(shown, hide_index=True, key="g_profile_table", column_config=PROFILE_COLUMNS)
             if p.comparison:
                 cmp = p.comparison
                 st.subheader("Measured ε against the run's ε̂")
@@ -83,7 +88,7 @@ with profile_tab, guard("the profile"):
                     st.altair_chart(comparison_chart(p.partners), key="g_cmp_chart")
                 with right:
                     st.caption("Strong measured partners (|ε| > 0.08) the run does not call with the same sign")
-                    st.dataframe(cmp.missed, hide_index=True, key="g_missed")
+                    st.dataframe(cmp.missed, hide_index=True, key="g_missed", column_config=PROFILE_COLUMNS)
             with st.expander("GO terms and CRE windows"):
                 st.dataframe(p.detail.go, hide_index=True, key="g_go")
                 st.dataframe(p.detail.windows.drop(columns="sequence"), hide_index=True, key="g_windows")
@@ -121,7 +126,7 @@ with similar_tab, guard("the similarity view"):
                 "the selection is a gene list for Enrichment and Network")
 
 
-def gene_list(prefix: str) -> list[str]:
+def gene_list(prefix: str, with_gene: bool = False) -> list[str]:
     """The list the Enrichment or Network tab works on, from the chosen source."""
     options = [s for s in SOURCES if s != "scan" or run_id]
     choice = st.radio("Gene list", options, format_func=SOURCES.get, horizontal=True, key=f"{prefix}_source")
@@ -140,7 +145,8 @@ def gene_list(prefix: str) -> list[str]:
     if not gene:
         st.info("Type a gene above, or paste a list.")
         return []
-    return list_from(ws, choice, gene, top=size, run_id=sim_run if choice == "similar" else run_id)
+    return list_from(ws, choice, gene, top=size, run_id=sim_run if choice == "similar" else run_id,
+                     with_gene=with_gene)
 
 
 with enrich_tab, guard("the enrichment"):
@@ -162,7 +168,7 @@ with enrich_tab, guard("the enrichment"):
         st.info("The list is empty.")
 
 with network_tab, guard("the network"):
-    genes = gene_list("g_net")
+    genes = gene_list("g_net", with_gene=True)
     c = st.columns(3)
     net_min = c[0].number_input("Edges with |ε| at least", 0.0, 2.0, SIGNIFICANT_EPSILON, 0.01, key="g_net_min")
     predicted = c[1].toggle("Add the run's predicted edges", key="g_net_pred", disabled=run_id is None)

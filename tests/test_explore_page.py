@@ -81,11 +81,11 @@ def test_network_tab_with_predicted_edges(page):
     at.slider(key="g_net_size").set_value(30)
     at.toggle(key="g_net_pred").set_value(True).run()
     assert not problems(at), problems(at)
-    genes = similar(ws, gene, top=30)["gene"].tolist()
+    genes = [gene, *similar(ws, gene, top=30)["gene"]]
     net = build_network(ws, genes, run_id=run_id)
     counts = net.edges["kind"].value_counts()
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Genes"] == "30" and metrics["Measured edges"] == f"{counts.get('measured', 0):,}"
+    assert metrics["Genes"] == "31" and metrics["Measured edges"] == f"{counts.get('measured', 0):,}"
     assert metrics["Predicted edges"] == f"{counts.get('predicted', 0):,}"
     assert len(frame_with(at, "gene_a", "gene_b", "kind")) == len(net.edges)
     assert {b.key for b in at.get("download_button")} >= {"g_graphml", "g_sif", "g_bulk"}

@@ -31,7 +31,8 @@ def _gene_list(ws: Workspace, args: argparse.Namespace) -> list[str]:
     if len(made) > 1:
         raise CreError("give only one of --partners-of, --similar-to and --scan-of")
     if made:
-        genes = list_from(ws, made[0][0], made[0][1], top=args.list_size, run_id=args.run)
+        genes = list_from(ws, made[0][0], made[0][1], top=args.list_size, run_id=args.run,
+                          with_gene=args.func is _network)
         if not genes:
             raise CreError(f"the {made[0][0]} list of {made[0][1]} is empty")
         return genes

@@ -5,7 +5,7 @@ store keeps from the OBO; obsolete terms are dropped), as GO's true-path rule re
 annotated to a module term also belongs to its parent term. The universe is every gene with at
 least one annotation in the tested namespaces (or a background list the caller gives: a gene's
 possible partners, the genes of a screen); list genes outside it are reported, not tested.
-Terms tested are those with ``min_size``..``max_size`` universe genes; each gets
+Terms tested are those with ``min_size``..``max_size`` universe genes (the namespace roots never); each gets
 p = P(X ≥ k), X ~ Hypergeometric(N universe genes, K in the term, n list genes), and q is
 Benjamini–Hochberg over all tested terms (``scipy.stats.false_discovery_control``), so a term
 with no list gene still counts in the correction.
@@ -38,6 +38,7 @@ class GoIndex:
     names: dict[str, str]
     namespace: dict[str, str]
     direct: dict[str, list[str]]
+    roots: frozenset[str]           # terms without a parent (the namespaces): never tested
 
     def universe(self, namespaces: tuple[str, ...] = NAMESPACES) -> set[str]:
         out: set[str] = set()
@@ -107,7 +108,7 @@ def _load(ws: Workspace) -> GoIndex:
         for t in up(term):
             term_genes.setdefault(t, set()).add(gene)
     return GoIndex({t: frozenset(g) for t, g in term_genes.items()}, names, namespace,
-                   {g: sorted(ts) for g, ts in direct.items()})
+                   {g: sorted(ts) for g, ts in direct.items()}, frozenset(t for t in names if t not in parents))
 
 
 @dataclass
@@ -141,7 +142,7 @@ def enrich(ws: Workspace, genes: list[str], background: list[str] | None = None,
     big_n, n = len(universe), len(hits)
     rows = []
     for term, members in go.term_genes.items():
-        if go.namespace.get(term) not in namespaces:
+        if go.namespace.get(term) not in namespaces or term in go.roots:
             continue
         in_universe = members & universe if background is not None else members
         size = len(in_universe)

@@ -92,29 +92,34 @@ def gene_list_arg(con: duckdb.DuckDBPyConnection, names: str | None, path: str |
 LIST_SOURCES = ("partners", "similar", "scan")
 
 
-def list_from(ws, source: str, gene: str, top: int = 50, run_id: str | None = None) -> list[str]:
+def list_from(ws, source: str, gene: str, top: int = 50, run_id: str | None = None,
+              with_gene: bool = False) -> list[str]:
     """A gene list made from one gene: its significant measured partners (|ε| > 0.08, strongest
-    first), its most similar profiles, or a run's scan top hits (most negative ε̂); at most ``top``."""
+    first), its most similar profiles, or a run's scan top hits (most negative ε̂); at most ``top``,
+    after the gene itself when ``with_gene`` (a network around the gene)."""
+    from cre_core.data.lookup import resolve_genes
+
+    if source not in LIST_SOURCES:
+        raise CreError(f"list source must be one of {', '.join(LIST_SOURCES)}; got '{source}'")
+    if source == "scan" and not run_id:
+        raise CreError("a scan's top hits need a run")
+    con = ws.connect(read_only=True)
+    try:
+        g = resolve_genes(con, [gene])[0]
+    finally:
+        con.close()
     if source == "partners":
         from cre_core.data.browse import SIGNIFICANT_EPSILON
-        from cre_core.data.lookup import resolve_genes
         from cre_core.explore.profile import pair_partners
 
-        con = ws.connect(read_only=True)
-        try:
-            g = resolve_genes(con, [gene])[0]
-        finally:
-            con.close()
         frame = pair_partners(ws, g)
-        return frame.loc[frame["epsilon"].abs() > SIGNIFICANT_EPSILON, "partner"].head(top).tolist()
-    if source == "similar":
+        genes = frame.loc[frame["epsilon"].abs() > SIGNIFICANT_EPSILON, "partner"].head(top).tolist()
+    elif source == "similar":
         from cre_core.explore.similarity import similar
 
-        return similar(ws, gene, top=top, run_id=run_id)["gene"].tolist()
-    if source == "scan":
-        if not run_id:
-            raise CreError("a scan's top hits need a run")
+        genes = similar(ws, g, top=top, run_id=run_id)["gene"].tolist()
+    else:
         from cre_core.query.service import scan
 
-        return scan(ws, run_id, gene, top_k=top, order="epsilon")["partner"].tolist()
-    raise CreError(f"list source must be one of {', '.join(LIST_SOURCES)}; got '{source}'")
+        genes = scan(ws, str(run_id), g, top_k=top, order="epsilon")["partner"].tolist()
+    return [g, *genes] if with_gene else genes

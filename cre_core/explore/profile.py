@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cre_core.data.browse import SIGNIFICANT_EPSILON, SIGNIFICANT_P, GeneDetail, gene_detail
+from cre_core.data.browse import SIGNIFICANT_EPSILON, GeneDetail, gene_detail
 from cre_core.data.lookup import resolve_genes
 from cre_core.errors import CreError
 from cre_core.workspace import Workspace
@@ -180,7 +180,3 @@ def gene_profile(ws: Workspace, gene: str, run_id: str | None = None,
     return GeneProfile(g, name, detail, apply_filter(rows, filters)[MEASUREMENT_COLUMNS], len(rows),
                        partners, comparison)
 
-
-def significant(frame: pd.DataFrame) -> pd.Series:
-    """Costanzo's intermediate cut-off (|ε| > 0.08 and p < 0.05; rows without p by |ε| alone)."""
-    return (frame["epsilon"].abs() > SIGNIFICANT_EPSILON) & (frame["pvalue"].isna() | (frame["pvalue"] < SIGNIFICANT_P))
