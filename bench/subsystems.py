@@ -34,7 +34,7 @@ from cre_core.interpret.subsystems import SCORES, explain_genotype
 from cre_core.query import service
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
-from cre_core.train.run_tables import queryable, runs_with_configs
+from cre_core.train.run_tables import runs_with_configs
 from cre_core.workspace import Workspace
 
 
@@ -86,10 +86,12 @@ def trained(seed: int, args: argparse.Namespace, tmp: Path) -> tuple[Workspace, 
 
 
 def newest_dcell(ws: Workspace) -> str:
-    runs = queryable(runs_with_configs(ws), ws)
-    runs = runs[runs["model"] == "dcell"].sort_values("created")
+    """The newest DCell run with a best checkpoint (a stopped run counts: its best epoch is saved)."""
+    runs = runs_with_configs(ws)
+    trained = np.array([(ws.runs_dir / r / "checkpoints" / "best.pt").exists() for r in runs["run_id"]])
+    runs = runs[(runs["model"] == "dcell").to_numpy() & trained].sort_values("created")
     if runs.empty:
-        raise SystemExit(f"{ws.root}: no finished DCell run")
+        raise SystemExit(f"{ws.root}: no trained DCell run")
     return str(runs["run_id"].iloc[-1])
 
 
@@ -115,10 +117,12 @@ def main() -> None:
                 seed = int(dict(con.execute("SELECT key, value FROM meta").fetchall())["demo_seed"])
             finally:
                 con.close()
-            summary = json.loads((ws.runs_dir / run / "summary.json").read_text())
+            done = ws.runs_dir / run / "summary.json"
+            summary = json.loads(done.read_text()) if done.exists() else {}
             pairs = module_pairs(ws, run, args.pairs, seed)
             found = ranks(ws, run, pairs)
-            row = {"seed": seed, "run": run, "test_r": summary["pearson"], "eps_r": summary["eps_pearson"],
+            row = {"seed": seed, "run": run, "test_r": summary.get("pearson"), "eps_r": summary.get("eps_pearson"),
+                   "epochs": summary.get("epochs_run"), "best_epoch": summary.get("best_epoch"),
                    "pairs": len(pairs), "modules": len({t for _, _, t in pairs}),
                    **{f"{by}_top3": float(np.mean(np.array(r) <= 3)) for by, r in found.items()},
                    **{f"{by}_top1": float(np.mean(np.array(r) == 1)) for by, r in found.items()},
@@ -130,7 +134,8 @@ def main() -> None:
         f"{by}: top 3 / top 1 / median rank" for by in SCORES) + " |")
     print("|---|---|---|" + "---|" * len(SCORES))
     for r in rows:
-        print(f"| {r['seed']} | {r['test_r']:.3f} / {r['eps_r']:.3f} | {r['pairs']} ({r['modules']}) | " + " | ".join(
+        scores = "—" if r["test_r"] is None else f"{r['test_r']:.3f} / {r['eps_r']:.3f}"
+        print(f"| {r['seed']} | {scores} | {r['pairs']} ({r['modules']}) | " + " | ".join(
             f"{r[f'{by}_top3']:.0%} / {r[f'{by}_top1']:.0%} / {r[f'{by}_median_rank']:.0f}" for by in SCORES) + " |")
 
 

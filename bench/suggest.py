@@ -3,7 +3,7 @@
 Per demo seed: the measured pairs are split at random (fixed seed) into test (20%), validation
 (10%), a base training set and a hidden pool (the rest, ``--pool`` of it). A K-member ensemble
 trains on the base set; each policy then reveals ``--k`` pool pairs (their measured values join
-training), the same ensemble config retrains from scratch, and the policies are compared on the
+training), the same config retrains from scratch (``--retrain-members`` members), and the policies are compared on the
 test pairs' ε r (predicted ε̂ = f̂ − f_a f_b against measured ε, member mean). Policies:
 
 - ``suggested``: ``cre_core.query.suggest`` rank (mean of the |ε̂| and disagreement ranks);
@@ -15,7 +15,7 @@ Also: "no reveal" (the base run) and the share of picked pairs with a strong mea
 interaction (|ε| > 0.08), the discovery side of a screen. Every run is trained by the product's
 own ``train_run`` with a split file (``--split-file``), so the product's code path is measured.
 
-    python bench/suggest.py --preset tiny --seeds 0 1 [--k 1000] [--members 3] [--epochs 8]
+    python bench/suggest.py --preset tiny --seeds 0 1 [--k 1000] [--members 3] [--epochs 4] [--workdir DIR]
 
 Prints one JSON line per seed and a markdown table at the end.
 """
@@ -54,18 +54,24 @@ def write_split(path: Path, parts: dict[str, pd.DataFrame]) -> Path:
     return path
 
 
-def train(ws: Workspace, split: Path, args: argparse.Namespace) -> dict:
+def train(ws: Workspace, split: Path, args: argparse.Namespace, name: str, members: int) -> dict:
+    """Train run ``name`` (or reuse it when it finished before: ``--workdir`` resumes a bench)."""
+    folder = ws.runs_dir / name
+    if (folder / "summary.json").exists():
+        done = json.loads((folder / "summary.json").read_text())
+        if done.get("status") in ("done", "diverged"):
+            return {**done, "run_id": name}
     config = TrainConfig(model=args.model, embedder=args.embedder, split_file=str(split), epochs=args.epochs,
-                         patience=args.patience, batch_size=args.batch, lr=args.lr, ensemble=args.members,
-                         seed=0)
-    summary = train_run(ws, config, echo=lambda m: None)
+                         patience=args.patience, batch_size=args.batch, lr=args.lr, ensemble=members, seed=0)
+    summary = train_run(ws, config, run_dir=folder, echo=lambda m: None)
     assert summary is not None and summary["status"] in ("done", "diverged"), summary
     return summary
 
 
 def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict:
     ws = Workspace(tmp / f"ws{seed}")
-    build_demo(ws.root, preset=args.preset, seed=seed)
+    if not ws.exists():
+        build_demo(ws.root, preset=args.preset, seed=seed)
     con = ws.connect(read_only=True)
     try:
         pairs = con.execute("SELECT gene_a, gene_b, epsilon FROM dmf ORDER BY gene_a, gene_b").df()
@@ -79,8 +85,9 @@ def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict:
     n_pool = int(args.pool * len(rest))
     pool, base = rest[:n_pool].reset_index(drop=True), rest[n_pool:]
     t0 = time.time()
-    base_run = train(ws, write_split(tmp / f"base{seed}.csv", {"train": base, "val": val, "test": test}), args)
-    loaded = service.load_model(ws, base_run["run_id"])
+    base_run = train(ws, write_split(tmp / f"base{seed}.csv", {"train": base, "val": val, "test": test}), args,
+                     "base", args.members)
+    loaded = service.load_model(ws, "base")
     idx = np.array([[loaded.index[a], loaded.index[b]] for a, b in zip(pool["gene_a"], pool["gene_b"])])
     ranked = score_pairs(loaded, idx)
     key = ranked["gene_a"] + " " + ranked["gene_b"]
@@ -94,10 +101,14 @@ def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict:
         picks[f"random {d + 1}"] = np.random.default_rng(seed * 100 + d).choice(len(pool), args.k, replace=False)
     rows = {"no reveal": {"eps_r": base_run["eps_pearson"], "fitness_r": base_run["pearson"],
                           "n_train": base_run["n_train"], "strong_share": None}}
+    if args.policies:
+        picks = {k: v for k, v in picks.items() if k.split(" ")[0] in args.policies}
     for name, chosen in picks.items():
         revealed = pool.iloc[chosen]
-        run = train(ws, write_split(tmp / f"{seed}-{len(rows)}.csv",
-                                    {"train": pd.concat([base, revealed]), "val": val, "test": test}), args)
+        slug = name.replace(" ", "-")
+        run = train(ws, write_split(tmp / f"{seed}-{slug}.csv",
+                                    {"train": pd.concat([base, revealed]), "val": val, "test": test}), args,
+                    slug, args.retrain_members)
         eps = revealed["epsilon"].to_numpy(dtype=float)
         rows[name] = {"eps_r": run["eps_pearson"], "fitness_r": run["pearson"], "n_train": run["n_train"],
                       "strong_share": float(np.mean(np.abs(eps[np.isfinite(eps)]) > STRONG))}
@@ -129,17 +140,23 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--model", default="interaction")
     parser.add_argument("--embedder", default="id")
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--patience", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--random-draws", type=int, default=2)
+    parser.add_argument("--retrain-members", type=int, default=1,
+                        help="members of each policy's retrained run (the picking run has --members)")
+    parser.add_argument("--policies", nargs="*", choices=["suggested", "largest", "disagreement", "random"],
+                        help="train only these policies' runs (default all; with --workdir, resume the rest later)")
+    parser.add_argument("--workdir", help="keep workspaces and runs here and reuse finished runs")
     args = parser.parse_args()
     torch.set_num_threads(2)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.workdir) if args.workdir else Path(tmp)
         for seed in args.seeds:
-            res = one_seed(seed, args, Path(tmp))
+            res = one_seed(seed, args, work)
             print(json.dumps(res), flush=True)
             results.append(res)
     print(f"\n{platform.processor() or platform.machine()}, load {os.getloadavg()[0]:.1f}, "

@@ -136,4 +136,4 @@ def test_query_page_draws_the_explanation(dcell_run, monkeypatch):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Terms that move"] == f"{int(expected['moved'].sum()):,} of {len(expected):,}"
     spec = next(c.proto.spec for c in at.get("vega_lite_chart") if "interaction_change" in c.proto.spec)
-    assert '"rect"' in spec and term in spec
+    assert '"rect"' in spec and '"x0"' in spec and '"depth"' in spec         # the icicle
