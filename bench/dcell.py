@@ -185,7 +185,7 @@ def workload(name: str, args) -> Workload:
 
     ws = Workspace(Path(args.workspace))
     table, split = D.training_rows(ws, TrainConfig(model="dcell"))
-    onto = D.load_ontology(ws, table.genes, TrainConfig.dcell_min_genes, D.deleted_genes(table, split.train))
+    onto = D.load_ontology(ws, table.genes, args.min_genes, D.deleted_genes(table, split.train))
     return Workload(name, onto, table.n_genes, table.idx[split.train], table.fitness[split.train])
 
 
@@ -335,6 +335,8 @@ def main() -> None:
     p.add_argument("--workspace", help="the real workspace (default: built from ../shared/realdata into a "
                                        "temporary folder)")
     p.add_argument("--genes", type=int, default=6000, help="genes of the synthetic ontology")
+    p.add_argument("--min-genes", type=int, default=6,
+                   help="the real ontology's --dcell-min-genes (6, the paper's and training's default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=512)
     p.add_argument("--steps", type=int, default=16, help="timed steps (the old side runs 1/8)")
@@ -364,9 +366,9 @@ def main() -> None:
         sides = args.sides or (DEFAULT_CPU_SIDES if args.device == "cpu" else DEFAULT_CUDA_SIDES)
         rows = []
         base = [sys.executable, __file__]
-        for name in ("genes", "seed", "batch", "steps", "warmup", "device", "threads", "workspace"):
+        for name in ("genes", "min_genes", "seed", "batch", "steps", "warmup", "device", "threads", "workspace"):
             if getattr(args, name) is not None:
-                base += [f"--{name}", str(getattr(args, name))]
+                base += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
         for name in args.ontology:
             for side in sides:                       # one process per side: separate peaks
                 row = _child(base + ["--one", side, name], {"ontology": name, "side": side})
