@@ -189,13 +189,13 @@ def workload(name: str, args) -> Workload:
     return Workload(name, onto, table.n_genes, table.idx[split.train], table.fitness[split.train])
 
 
-def describe(onto: Ontology) -> dict:
+def describe(onto: Ontology, precision: str = "fp32") -> dict:
     from cre_core.models.dcell import _in_dim, plan, term_widths
 
     widths = term_widths(onto)
     parents = np.bincount([c for ch in onto.children for c in ch], minlength=len(widths))
     top = sorted(range(len(widths)), key=lambda t: -_in_dim(onto, widths, t) * widths[t])[:6]
-    shape = plan(onto, 512)
+    shape = plan(onto, 512, precision)
     return {"terms": len(onto.terms), "levels": max(onto.level) + 1, "units": sum(widths),
             "size_median": int(np.median(onto.size)), "size_p99": int(np.percentile(onto.size, 99)),
             "multi_parent_terms": int((parents > 1).sum()),
@@ -271,7 +271,8 @@ def run_side(side: str, name: str, args) -> dict:
             "step_s": round(step_s, 4), "sets_per_s": round(args.batch / step_s, 1),
             "sets_per_cpu_s": round(args.batch / float(np.median(cpu)), 1),
             "peak_gb": round(peak / 1e9, 2), "build_s": round(build_s, 1),
-            "load_avg": round(os.getloadavg()[0], 1), **describe(work.onto)}
+            "load_avg": round(os.getloadavg()[0], 1),
+            **describe(work.onto, "bf16" if side.endswith("-bf16") else "fp32")}
 
 
 def interleave(args) -> dict:
