@@ -64,7 +64,7 @@ def test_an_ontology_too_big_for_memory_is_refused_in_one_line(monkeypatch):
     _tiny_memory(monkeypatch)
     with pytest.raises(CreError, match="more than this machine's 0 GB of memory") as err:
         check_fits(shape, torch.device("cpu"))
-    assert "\n" not in str(err.value) and "--dcell-min-genes" in str(err.value)
+    assert "\n" not in str(err.value) and "fewer genes (--subset, --split-file)" in str(err.value)
 
 
 QUICK = {"epochs": 1, "batch_size": 64, "dcell_min_genes": 4, "device": "cpu"}
