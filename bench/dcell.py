@@ -185,17 +185,17 @@ def workload(name: str, args) -> Workload:
 
     ws = Workspace(Path(args.workspace))
     table, split = D.training_rows(ws, TrainConfig(model="dcell"))
-    onto = D.load_ontology(ws, table.genes, TrainConfig.dcell_min_genes, D.deleted_genes(table, split.train))
+    onto = D.load_ontology(ws, table.genes, args.min_genes, D.deleted_genes(table, split.train))
     return Workload(name, onto, table.n_genes, table.idx[split.train], table.fitness[split.train])
 
 
-def describe(onto: Ontology) -> dict:
+def describe(onto: Ontology, precision: str = "fp32") -> dict:
     from cre_core.models.dcell import _in_dim, plan, term_widths
 
     widths = term_widths(onto)
     parents = np.bincount([c for ch in onto.children for c in ch], minlength=len(widths))
     top = sorted(range(len(widths)), key=lambda t: -_in_dim(onto, widths, t) * widths[t])[:6]
-    shape = plan(onto, 512)
+    shape = plan(onto, 512, precision)
     return {"terms": len(onto.terms), "levels": max(onto.level) + 1, "units": sum(widths),
             "size_median": int(np.median(onto.size)), "size_p99": int(np.percentile(onto.size, 99)),
             "multi_parent_terms": int((parents > 1).sum()),
@@ -271,7 +271,8 @@ def run_side(side: str, name: str, args) -> dict:
             "step_s": round(step_s, 4), "sets_per_s": round(args.batch / step_s, 1),
             "sets_per_cpu_s": round(args.batch / float(np.median(cpu)), 1),
             "peak_gb": round(peak / 1e9, 2), "build_s": round(build_s, 1),
-            "load_avg": round(os.getloadavg()[0], 1), **describe(work.onto)}
+            "load_avg": round(os.getloadavg()[0], 1),
+            **describe(work.onto, "bf16" if side.endswith("-bf16") else "fp32")}
 
 
 def interleave(args) -> dict:
@@ -335,6 +336,8 @@ def main() -> None:
     p.add_argument("--workspace", help="the real workspace (default: built from ../shared/realdata into a "
                                        "temporary folder)")
     p.add_argument("--genes", type=int, default=6000, help="genes of the synthetic ontology")
+    p.add_argument("--min-genes", type=int, default=6,
+                   help="the real ontology's --dcell-min-genes (6, the paper's and training's default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=512)
     p.add_argument("--steps", type=int, default=16, help="timed steps (the old side runs 1/8)")
@@ -364,9 +367,9 @@ def main() -> None:
         sides = args.sides or (DEFAULT_CPU_SIDES if args.device == "cpu" else DEFAULT_CUDA_SIDES)
         rows = []
         base = [sys.executable, __file__]
-        for name in ("genes", "seed", "batch", "steps", "warmup", "device", "threads", "workspace"):
+        for name in ("genes", "min_genes", "seed", "batch", "steps", "warmup", "device", "threads", "workspace"):
             if getattr(args, name) is not None:
-                base += [f"--{name}", str(getattr(args, name))]
+                base += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
         for name in args.ontology:
             for side in sides:                       # one process per side: separate peaks
                 row = _child(base + ["--one", side, name], {"ontology": name, "side": side})

@@ -77,8 +77,8 @@ if [ "$DRY" = 1 ]; then
   step specieslm 120 "$PY" bench/embed.py --device cpu --n 1 --n-ours 4 --batch-size 2 --kmer-genes 20
   step epoch-1.3e7 120 "$PY" bench/train.py --device cpu --genes 300 --dim 32 --pairs 20000 --batch 2048 \
        --epoch --skip-naive --rounds 1
-  step dcell-real-go 300 "$PY" bench/dcell.py --device cpu --genes 600 --batch 64 --steps 3 --warmup 1 \
-       --sides new
+  step dcell-real-go 400 "$PY" bench/dcell.py --device cpu --genes 600 --min-genes 100 --batch 64 --steps 3 \
+       --warmup 1 --sides new --threads 1
 else
   step specieslm 130 "$PY" bench/embed.py --device cuda --kmer-genes 200
   step epoch-1.3e7 130 "$PY" bench/train.py --device cuda --pairs 13000000 --batch 32768 --epoch \

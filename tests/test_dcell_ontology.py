@@ -64,7 +64,7 @@ def test_an_ontology_too_big_for_memory_is_refused_in_one_line(monkeypatch):
     _tiny_memory(monkeypatch)
     with pytest.raises(CreError, match="more than this machine's 0 GB of memory") as err:
         check_fits(shape, torch.device("cpu"))
-    assert "\n" not in str(err.value) and "--dcell-min-genes" in str(err.value)
+    assert "\n" not in str(err.value) and "fewer genes (--subset, --split-file)" in str(err.value)
 
 
 QUICK = {"epochs": 1, "batch_size": 64, "dcell_min_genes": 4, "device": "cpu"}
@@ -84,3 +84,28 @@ def test_a_run_logs_the_ontology_it_trains_and_refuses_one_that_does_not_fit(ws,
     _tiny_memory(monkeypatch)
     with pytest.raises(CreError, match="^dcell ontology: .* more than this machine's"):
         train_run(ws, TrainConfig(model="dcell", **QUICK), echo=lines.append)
+
+
+def test_the_real_go_gives_dcells_own_wiring_of_nuclear_chromatin(real_workspace):
+    """DCell's topology file for GO:0000790 (the paper's ontology for that subsystem): every edge
+    between two terms our rules keep on the 2019 GO is ours too, and no term of ours under it has
+    fewer than six training genes (gene counts differ: our annotations are SGD's of 2023)."""
+    from realdata import REALDATA
+
+    edges, parent = set(), None
+    for line in (REALDATA / "dcell" / "GO_0000790_topology").read_text().splitlines():
+        if line.startswith("ROOT:"):
+            parent = line.split()[1]
+        elif line.startswith("TERMS:"):
+            edges |= {(parent, child) for child in line.split()[1:]}
+    table, split = D.training_rows(real_workspace, TrainConfig(model="dcell"))
+    deleted = D.deleted_genes(table, split.train)
+    onto = D.load_ontology(real_workspace, table.genes, 6, deleted)
+    t = {name: i for i, name in enumerate(onto.terms)}
+    ours = {(p, c) for p, c in edges if p in t and c in t}
+    assert len(ours) >= 6                                       # most of DCell's wiring survives
+    for p, c in ours:
+        assert t[c] in onto.children[t[p]], (p, c)
+    assert t["GO:0033698"] in onto.children[t["GO:0070822"]]    # Rpd3L under Sin3-type only
+    assert t["GO:0033698"] not in onto.children[t["GO:0070210"]]
+    assert len(deleted) < table.n_genes and min(onto.size) >= 6
