@@ -279,7 +279,8 @@ def test_features_pair_map_carries_interactions_to_unseen_genes(tmp_path, monkey
     seen = train_run(ws, TrainConfig(embedder="words", **base), echo=quiet)
     blind = train_run(ws, TrainConfig(embedder="random", **base), echo=quiet)
     assert seen["n_eps"] > 100
-    assert seen["pair_ridge"]["n_pairs"] > 100 and len(seen["pair_ridge"]["tried"]) >= 2
+    assert seen["pair_ridge"]["n_pairs"] > 100 and len(seen["pair_ridge"]["cv"]["scores"]) >= 2
+    assert seen["pair_ridge"]["cv"]["by"] == "genes"
     assert seen["eps_pearson"] > 0.6, seen["eps_pearson"]
     assert blind["eps_pearson"] < 0.3, blind["eps_pearson"]
     assert seen["eps_pearson"] > blind["eps_pearson"] + 0.4
@@ -323,7 +324,7 @@ def test_sigterm_in_the_pair_ridge_stops_the_run_and_a_resume_refits(ws, monkeyp
         return solve(*args, **kwargs)
 
     monkeypatch.setattr(pair_ridge, "solve", signalled)
-    cfg = TrainConfig(model="interaction", **dict(QUICK, epochs=3))
+    cfg = TrainConfig(model="interaction", embedder="kmer", **dict(QUICK, epochs=3))
     lines: list[str] = []
     out = train_run(ws, cfg, run_dir=tmp_path / "run", echo=lines.append)
     assert out is not None and out["status"] == "interrupted"
