@@ -190,21 +190,21 @@ def ridge(workspaces: list[str], splits: list[str], args) -> list[dict]:
                                                              table.genes).table)
                       for name in RIDGE_REPRESENTATIONS if name != "auto"}
             t0 = time.perf_counter()
-            auto = P.choose_representation({n: tables[n] for n in P.AUTO_EMBEDDERS}, *tr, by, (cfg.rank,),
-                                           cfg.split_seed)
+            ranks = P.ranks_for(cfg.rank)
+            auto = P.choose_representation({n: tables[n] for n in P.AUTO_EMBEDDERS}, *tr, by, ranks, cfg.split_seed)
             choose_s = time.perf_counter() - t0
             for name in RIDGE_REPRESENTATIONS:
                 t0 = time.perf_counter()
                 source = auto["chosen"] if name == "auto" else name
                 x = P.standardise(tables[source].double())[0]
                 cv = auto["candidates"][source] if source in auto["candidates"] else \
-                    P.cross_validate(x, *tr, by, (cfg.rank,), cfg.split_seed)
+                    P.cross_validate(x, *tr, by, ranks, cfg.split_seed)
                 w = P.solve(x, P.PairData.build(*tr), cv["best"]["lambda"])
-                pred = P.predict(x, w, float(tr[2].mean()), te[0], te[1])
+                pred = P.ranked_predict(x, w, float(tr[2].mean()), cv["best"]["rank"], te[0], te[1])
                 r = float(np.corrcoef(pred, te[2])[0, 1])
                 row = {"workspace": Path(root).name, "split": split, "representation": name, "source": source,
-                       "lambda": cv["best"]["lambda"], "cv_r": _r(cv["best"]["mean_r"]), "eps_r": _r(r),
-                       "ceiling": _r(ceiling), "fraction": _r(r / ceiling), "n_test": len(te[2]),
+                       "lambda": cv["best"]["lambda"], "rank": cv["best"]["rank"], "cv_r": _r(cv["best"]["mean_r"]),
+                       "eps_r": _r(r), "ceiling": _r(ceiling), "fraction": _r(r / ceiling), "n_test": len(te[2]),
                        "seconds": round(time.perf_counter() - t0 + (choose_s if name == "auto" else 0), 1)}
                 print(json.dumps(row), flush=True)
                 results.append(row)

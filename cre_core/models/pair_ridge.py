@@ -283,6 +283,16 @@ def cross_validate(x: torch.Tensor, a: np.ndarray, b: np.ndarray, eps: np.ndarra
             "best": {k: best[k] for k in ("lambda", "rank", "mean_mse", "mean_r")}}
 
 
+def ranks_for(rank: int) -> tuple[int, ...]:
+    """The installed ranks cross-validation tries for a model of ``--rank`` ``rank``."""
+    return tuple(r for r in RANKS if r < rank) + (rank,)
+
+
+def ranked_predict(x: torch.Tensor, w: PairMap, mean: float, rank: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """ε̂ of the pairs (a, b) from W's ``rank`` largest eigen-components: what the model installs."""
+    return _ranked(x, w, a, b, (rank,))[0] + mean
+
+
 @one_thread
 def refit(model: InteractionModel, idx: np.ndarray, interaction: np.ndarray, train: np.ndarray,
           val: np.ndarray, by: str = "genes", seed: int = 0, should_stop: StopCheck | None = None,
@@ -304,14 +314,13 @@ def refit(model: InteractionModel, idx: np.ndarray, interaction: np.ndarray, tra
         trained = model.terms(sets)["interaction"].double().cpu().numpy()
     sgd = {"val_eps_mse": mse(va[2], trained), "val_eps_r": pearson(trained, va[2])}
     try:
-        cv = cross_validate(x, *tr, by, tuple(r for r in RANKS if r < model.rank) + (model.rank,), seed,
-                            should_stop, echo)
+        cv = cross_validate(x, *tr, by, ranks_for(model.rank), seed, should_stop, echo)
     except ValueError as exc:
         return {"used": False, "reason": str(exc)}
     lam, rank = cv["best"]["lambda"], cv["best"]["rank"]
     data = PairData.build(*tr)
     w = solve(x, data, lam, None, should_stop, echo)
-    pred = _ranked(x, w, va[0], va[1], (rank,))[0] + data.mean
+    pred = ranked_predict(x, w, data.mean, rank, va[0], va[1])
     chosen = {"lambda": lam, "rank": rank, "val_eps_mse": mse(va[2], pred), "val_eps_r": pearson(pred, va[2])}
     used = chosen["val_eps_mse"] < sgd["val_eps_mse"]
     if echo is not None:

@@ -48,7 +48,7 @@ from cre_core.atomic import clean_json, write_json_atomic
 from cre_core.errors import CreError
 from cre_core.models import FitnessModel, SeqEncoder, WtDiff
 from cre_core.models.interaction import InteractionModel
-from cre_core.models.pair_ridge import AUTO_EMBEDDERS, Stopped, choose_representation, pairs_of, refit
+from cre_core.models.pair_ridge import AUTO_EMBEDDERS, Stopped, choose_representation, pairs_of, ranks_for, refit
 from cre_core.processes import process_identity
 from cre_core.runtime import DistContext
 from cre_core.train import data as D
@@ -368,7 +368,7 @@ class _Run:
             try:
                 self.embedder_choice = choose_representation(
                     tables, *pairs_of(table.idx, table.interaction, self.split.train), self._folds_by(),
-                    (cfg.rank,), cfg.split_seed, lambda: self.signal.requested, self.echo)
+                    ranks_for(cfg.rank), cfg.split_seed, lambda: self.signal.requested, self.echo)
                 embedder = self.embedder_choice["chosen"]
             except ValueError as exc:
                 self.echo(f"--embedder auto: {exc}; using kmer")
