@@ -5,7 +5,14 @@ from pathlib import Path
 import streamlit as st
 
 from cre_core.errors import CreError
-from cre_core.train.run_tables import FINISHED, box_stats, collect_epochs, comparison_table, runs_with_configs
+from cre_core.train.run_tables import (
+    FINISHED,
+    box_stats,
+    collect_epochs,
+    comparison_table,
+    cross_validation_table,
+    runs_with_configs,
+)
 from cre_core.train.runs import read_predictions, run_dir
 from cre_core.workspace import Workspace
 from dashboard.charts import box_chart, epoch_curves, metric_bars, pred_vs_true_chart
@@ -78,6 +85,16 @@ with guard("Results"):
                 if bars["eps_pearson"].notna().any():
                     st.altair_chart(metric_bars(bars.dropna(subset=["eps_pearson"]), "eps_pearson",
                                                 "ε Pearson r", ceiling="ceiling_eps_r"))
+
+                chosen_by_cv = cross_validation_table(ws, selected)
+                if len(chosen_by_cv):
+                    st.subheader("Settings chosen by cross-validation")
+                    st.dataframe(chosen_by_cv, hide_index=True, column_config={
+                        "held-out ε r (mean)": st.column_config.NumberColumn(format="%.3f")})
+                    st.caption("The interaction model chooses its representation (--embedder auto) and "
+                               "its ε map's λ and rank by 5-fold cross-validation over the training "
+                               "pairs, folds of held-out genes on the gene split: each candidate's "
+                               "held-out ε r per fold at its best setting.")
 
                 predictions, bad = {}, []
                 for run_id, label in zip(selected["run_id"], selected["label"]):

@@ -4,6 +4,9 @@ expectation of a triple."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +21,7 @@ from cre_core.train import data as D
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
 from cre_core.train.metrics import null_expectation
+from cre_core.train.run_tables import cross_validation_table
 from cre_core.workspace import Workspace
 
 QUICK = dict(epochs=30, batch_size=32, hidden=32, rank=8, patience=8, lr=3e-3)
@@ -271,7 +275,7 @@ def test_features_pair_map_carries_interactions_to_unseen_genes(tmp_path, monkey
     words = np.zeros((len(genes), 96 // MODULE_SIZE), np.float32)
     words[np.arange(len(genes)), np.arange(len(genes)) // MODULE_SIZE] = rng.integers(1, 4, len(genes))
     noise = rng.normal(0, 1, (len(genes), 24)).astype(np.float32)
-    table = {"words": np.hstack([words, noise]), "random": noise}
+    table = {"words": np.hstack([words, noise]), "random": noise, "kmer": noise}
     monkeypatch.setattr(D, "feature_source",
                         lambda ws_, features, embedder, model, compute=True: (genes, table[embedder]))
     base = dict(QUICK, model="interaction", split="gene", pair_from="features", weight_decay=1.0,
@@ -279,10 +283,22 @@ def test_features_pair_map_carries_interactions_to_unseen_genes(tmp_path, monkey
     seen = train_run(ws, TrainConfig(embedder="words", **base), echo=quiet)
     blind = train_run(ws, TrainConfig(embedder="random", **base), echo=quiet)
     assert seen["n_eps"] > 100
-    assert seen["pair_ridge"]["n_pairs"] > 100 and len(seen["pair_ridge"]["tried"]) >= 2
+    assert seen["pair_ridge"]["n_pairs"] > 100 and len(seen["pair_ridge"]["cv"]["scores"]) >= 2
+    assert seen["pair_ridge"]["cv"]["by"] == "genes"
     assert seen["eps_pearson"] > 0.6, seen["eps_pearson"]
     assert blind["eps_pearson"] < 0.3, blind["eps_pearson"]
     assert seen["eps_pearson"] > blind["eps_pearson"] + 0.4
+    # --embedder auto (the default) weighs kmer (here the noise) against words by held-out genes
+    auto = train_run(ws, TrainConfig(**dict(base, epochs=2)), echo=quiet)
+    choice = auto["embedder_choice"]
+    assert choice["chosen"] == "words" == auto["embedder"] and set(choice["candidates"]) == {"kmer", "words"}
+    assert all(c["by"] == "genes" and c["folds"] == 5 for c in choice["candidates"].values())
+    assert json.loads((Path(auto["run_dir"]) / "config.json").read_text())["embedder"] == "words"
+    shown = cross_validation_table(ws, pd.DataFrame({"run_id": [auto["run_id"]], "label": ["auto run"]}))
+    assert shown["choice"].tolist()[:2] == ["representation: kmer", "representation: words"]
+    assert shown["chosen"].tolist()[:2] == [False, True]
+    assert len(shown.iloc[1]["held-out ε r per fold"].split(", ")) == 5
+    assert shown.iloc[1]["held-out ε r (mean)"] > 0.5 > shown.iloc[0]["held-out ε r (mean)"]
 
 
 def test_features_pair_map_is_linear_in_the_representation():
@@ -323,7 +339,7 @@ def test_sigterm_in_the_pair_ridge_stops_the_run_and_a_resume_refits(ws, monkeyp
         return solve(*args, **kwargs)
 
     monkeypatch.setattr(pair_ridge, "solve", signalled)
-    cfg = TrainConfig(model="interaction", **dict(QUICK, epochs=3))
+    cfg = TrainConfig(model="interaction", embedder="kmer", **dict(QUICK, epochs=3))
     lines: list[str] = []
     out = train_run(ws, cfg, run_dir=tmp_path / "run", echo=lines.append)
     assert out is not None and out["status"] == "interrupted"

@@ -11,7 +11,20 @@ import torch
 
 from cre_core.models import build_model
 from cre_core.models.base import PAD
-from cre_core.models.pair_ridge import PairData, PairMap, Stopped, components, predict, refit, solve
+from cre_core.models.pair_ridge import (
+    FOLDS,
+    LAMBDAS,
+    PairData,
+    PairMap,
+    Stopped,
+    choose_representation,
+    components,
+    cross_validate,
+    folds,
+    predict,
+    refit,
+    solve,
+)
 
 N, D = 120, 6
 
@@ -70,7 +83,8 @@ def test_refit_installs_ridge_when_better_and_keeps_a_better_trained_map():
     m.init_output(0.9)                                        # ε̂ = 0: ridge is better
     done = refit(m, idx, eps, train, val)
     assert done["used"] and done["chosen"]["val_eps_mse"] < done["trained_map"]["val_eps_mse"]
-    assert done["chosen"]["lambda"] == min(t["lambda"] for t in done["tried"])   # exact data: weakest λ
+    assert done["chosen"]["lambda"] == done["cv"]["best"]["lambda"] == min(LAMBDAS)   # exact data: weakest λ
+    assert done["cv"]["by"] == "genes" and len(done["cv"]["scores"][0]["r"]) == FOLDS
     assert done["n_pairs"] == len(train)
     # the exact form installed: every penalised ridge fit is worse on noiseless validation ε
     exact = PairMap(torch.eye(D + 1, dtype=torch.float64), torch.from_numpy(w_true))
@@ -137,5 +151,47 @@ def test_a_stop_check_ends_the_solve_and_the_refit():
     m = build_model("interaction", N, in_dim=D, hidden=8, rank=D + 1, pair_from="features")
     m.set_features(x.float())
     rows = np.arange(len(a))
-    with pytest.raises(Stopped, match="before λ"):
+    with pytest.raises(Stopped, match="cross-validation at λ 300, fold 1"):
         refit(m, _sets(a, b), eps, rows[a < 80], rows[a >= 80], should_stop=lambda: True)
+
+
+def test_gene_folds_hold_out_pairs_of_genes_the_fit_never_sees():
+    _, _, a, b, _ = _world()
+    parts = folds(a, b, "genes", seed=1)
+    assert len(parts) == FOLDS
+    for fit, out in parts:
+        seen = set(a[fit]) | set(b[fit])
+        assert out.sum() > 50 and not (set(a[out]) | set(b[out])) & seen
+    by_pairs = folds(a, b, "pairs")
+    assert sum(out.sum() for _, out in by_pairs) == len(a)          # every pair held out once
+
+
+def test_cross_validation_picks_the_lambda_of_least_held_out_gene_error():
+    """Noiseless data want the weakest penalty, ε of pure noise a stronger one; the choice is
+    the λ whose folds, refitted by hand here, have the least mean MSE."""
+    x, _, a, b, eps = _world(seed=6, noise=0.0)
+    rng = np.random.default_rng(0)
+    few = rng.random(len(a)) < 0.25
+    clean = cross_validate(x, a[few], b[few], eps[few], "genes", (D + 1,))
+    assert clean["best"]["lambda"] == min(LAMBDAS)
+    noisy = rng.normal(0, eps.std(), len(eps))
+    cv = cross_validate(x, a[few], b[few], noisy[few], "genes", (D + 1,))
+    assert cv["best"]["lambda"] > clean["best"]["lambda"] and cv["folds"] == FOLDS
+    by_hand = {}
+    for lam in {s["lambda"] for s in cv["scores"]}:
+        errors = []
+        for fit, out in folds(a[few], b[few], "genes"):
+            data = PairData.build(a[few][fit], b[few][fit], noisy[few][fit])
+            pred = predict(x, solve(x, data, lam), data.mean, a[few][out], b[few][out])
+            errors.append(np.mean((pred - noisy[few][out]) ** 2))
+        by_hand[lam] = np.mean(errors)
+    assert min(by_hand, key=by_hand.get) == cv["best"]["lambda"]
+    assert np.isclose(by_hand[cv["best"]["lambda"]], cv["best"]["mean_mse"], rtol=1e-3)
+
+
+def test_auto_representation_takes_the_table_whose_map_predicts_held_out_genes():
+    x, _, a, b, eps = _world(seed=7)
+    noise = torch.from_numpy(np.random.default_rng(1).normal(size=(N, D)))
+    done = choose_representation({"noise": noise, "planted": x}, a, b, eps, "genes", (D + 1,))
+    assert done["chosen"] == "planted"
+    assert done["candidates"]["planted"]["best"]["mean_r"] > 0.9 > 0.2 > done["candidates"]["noise"]["best"]["mean_r"]

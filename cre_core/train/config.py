@@ -125,12 +125,14 @@ class TrainConfig:
                            "both (concatenated)", choices=("downstream", "upstream", "both"))
     split: str = option("random", "random: pairs split at random; gene: gene-disjoint (no test "
                         "gene in training)", choices=("random", "gene"))
-    embedder: str = option("kmer", "gene embedding: kmer (composition + enriched 8-mer "
-                           "counts), words (the enriched 8-mer counts alone), random (seeded "
-                           "Gaussian control), specieslm, id (learned per-gene vectors; --model "
-                           "interaction only), or encoder (a CNN over the one-hot windows, "
-                           "trained with the model)",
-                           choices=("kmer", "words", "random", "specieslm", "id", "encoder"))
+    embedder: str = option("auto", "gene embedding: auto (the interaction model takes kmer or "
+                           "words, whichever ridge ε map predicts held-out training pairs best "
+                           "in cross-validation; other models take kmer), kmer (composition + "
+                           "enriched 8-mer counts), words (the enriched 8-mer counts alone), "
+                           "random (seeded Gaussian control), specieslm, id (learned per-gene "
+                           "vectors; --model interaction only), or encoder (a CNN over the "
+                           "one-hot windows, trained with the model)",
+                           choices=("auto", "kmer", "words", "random", "specieslm", "id", "encoder"))
     embed_model: str | None = option(None, "SpeciesLM weights (local folder or hub cache id) "
                                      "for --embedder specieslm")
     split_file: str | None = option(None, "CSV/TSV of gene_a, gene_b[, gene_c], split "
@@ -202,8 +204,9 @@ class TrainConfig:
                                "that linear map (strong, so ε follows motifs shared between genes "
                                "rather than each gene's identity)", at_least=0, step=0.1)
     pair_ridge: bool = option(True, "interaction with --pair-from features: after training, "
-                              "replace the ε map by its ridge-regression optimum (λ chosen on "
-                              "validation ε) when that fits validation ε better "
+                              "replace the ε map by its ridge-regression optimum (λ and rank "
+                              "chosen by 5-fold cross-validation over held-out training genes, "
+                              "or pairs on the random split) when that fits validation ε better "
                               "(--no-pair-ridge: keep the trained map)")
     encoder_filters: int = option(96, "--embedder encoder: number of first-layer PWM filters (each "
                                   "read on both strands)", at_least=1, below=1025)
@@ -292,8 +295,9 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         # runs saved before --pair-from existed computed ε/τ vectors from the trunk, runs saved
         # before --pair-ridge kept their trained ε map, before --dcell-precision DCell was fp32,
-        # and before --encoder-pair-view / --encoder-sense-view the encoder had one (both-strand) view
-        data = {"pair_from": "trunk", "pair_ridge": False, "dcell_precision": "fp32",
+        # before --encoder-pair-view / --encoder-sense-view the encoder had one (both-strand) view,
+        # and before --embedder auto the default was kmer
+        data = {"pair_from": "trunk", "pair_ridge": False, "dcell_precision": "fp32", "embedder": "kmer",
                 "encoder_pair_view": False, "encoder_sense_view": False, **data}
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -31,6 +31,7 @@ steps on CUDA (fewer host syncs).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -48,7 +49,7 @@ from cre_core.atomic import clean_json, write_json_atomic, write_text_atomic
 from cre_core.errors import CreError
 from cre_core.models import FitnessModel, SeqEncoder, WtDiff
 from cre_core.models.interaction import InteractionModel
-from cre_core.models.pair_ridge import Stopped, refit
+from cre_core.models.pair_ridge import AUTO_EMBEDDERS, Stopped, choose_representation, pairs_of, ranks_for, refit
 from cre_core.processes import process_identity
 from cre_core.runtime import DistContext, StopRequested
 from cre_core.train import data as D
@@ -234,6 +235,7 @@ class _Run:
         self.folder: Path                  # set first thing in execute
         self.pair_ridge: dict | None = None   # what --pair-ridge did, for the summary
         self.closed_form: dict | None = None  # what a closed-form model's fit chose, for the summary
+        self.embedder_choice: dict | None = None   # what --embedder auto weighed, for the summary
 
     # -- set-up --
     def execute(self) -> dict | None:
@@ -307,6 +309,8 @@ class _Run:
         table, self.split = D.training_rows(self.ws, cfg)
         self.table = table
         self.train_mean = float(table.fitness[self.split.train].mean())
+        if cfg.embedder == "auto":
+            cfg = self._choose_embedder()
         parts = {"train": self.split.train, "val": self.split.val, "test": self.split.test}
         if ctx.is_main and self.resume:
             check_unchanged(self.folder, table.genes, table.idx, parts)
@@ -356,6 +360,36 @@ class _Run:
             si = self.split.info
             self.echo(f"split file {si['split_file']}: {si['file_rows']:,} rows, {si['file_rows_not_in_store']:,} "
                       f"not in the store; {si['dropped']:,} pairs of the store not in the file (left out)")
+
+    def _choose_embedder(self) -> TrainConfig:
+        """--embedder auto: the interaction model's features pair map takes the representation
+        whose ridge ε map predicts held-out training pairs best (pair_ridge.choose_representation,
+        folds as the split asks); other models take kmer. The run's config names the choice."""
+        cfg, table = self.config, self.table
+        embedder = "kmer"
+        if cfg.uses_features_pair_map:
+            tables = {name: torch.from_numpy(D.gene_features(self.ws, dataclasses.replace(cfg, embedder=name),
+                                                             table.genes).table)
+                      for name in AUTO_EMBEDDERS}
+            try:
+                self.embedder_choice = choose_representation(
+                    tables, *pairs_of(table.idx, table.interaction, self.split.train), self._folds_by(),
+                    ranks_for(cfg.rank), cfg.split_seed, runtime.stop_requested, self.echo)
+                embedder = self.embedder_choice["chosen"]
+            except ValueError as exc:
+                self.echo(f"--embedder auto: {exc}; using kmer")
+            except Stopped as exc:
+                self.echo(str(exc))
+                raise StopRequested() from exc
+        self.config = dataclasses.replace(cfg, embedder=embedder)
+        if self.ctx.is_main:
+            write_json_atomic(self.folder / "config.json", self.config.to_dict())
+        return self.config
+
+    def _folds_by(self) -> str:
+        """The pair ridge's cross-validation folds ask the run's question: pairs of genes never
+        seen (gene split) or pairs at random."""
+        return "genes" if self.config.split == "gene" and not self.config.split_file else "pairs"
 
     def _new_model(self) -> tuple[FitnessModel, dict, int]:
         """A freshly initialised model, its checkpoint meta and the genes without features."""
@@ -453,8 +487,8 @@ class _Run:
         t0 = time.perf_counter()
         try:
             fit = refit(cast(InteractionModel, self.core), self.table.idx, self.table.interaction,
-                        self.split.train, self.split.val, should_stop=runtime.stop_requested,
-                        echo=self.echo)
+                        self.split.train, self.split.val, self._folds_by(), self.config.split_seed,
+                        should_stop=runtime.stop_requested, echo=self.echo)
         except Stopped as exc:           # last.pt is the end of the epochs: a resume refits
             self.echo(str(exc))
             self.core.load_state_dict(saved["model"])
@@ -647,7 +681,8 @@ class _Run:
             "split_info": self.split.info, "best_epoch": self.early.best_epoch,
             "epochs_run": self.position["epoch"], "device": str(self.device), "world_size": self.ctx.world,
             **({"pair_ridge": self.pair_ridge} if self.pair_ridge else {}),
-            **({"closed_form": self.closed_form} if self.closed_form else {}), **extra,
+            **({"closed_form": self.closed_form} if self.closed_form else {}),
+            **({"embedder_choice": self.embedder_choice} if self.embedder_choice else {}), **extra,
         }
         if best.exists():
             self.core.load_state_dict(load_checkpoint(best, map_location=self.device)["model"])

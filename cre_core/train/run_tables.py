@@ -206,3 +206,32 @@ def wt_variant_configs(epochs: int, subset: int | None = None, **common: Any) ->
     """One TrainConfig per WT_VARIANTS entry, sharing epochs, subset and any other settings."""
     return {label: TrainConfig(**{**common, **overrides, "epochs": epochs, "subset": subset})
             for label, overrides in WT_VARIANTS.items()}
+
+
+def cross_validation_table(ws: Workspace, runs: pd.DataFrame) -> pd.DataFrame:
+    """What the interaction model chose by cross-validation over its training pairs, one row per
+    run and candidate: the representation (--embedder auto) and the pair ridge's λ and rank, with
+    the held-out ε r of every fold at the candidate's best setting (summary.json's
+    ``embedder_choice`` and ``pair_ridge.cv``)."""
+    rows = []
+    for run_id, label in zip(runs["run_id"], runs["label"]):
+        try:
+            summary = run_files.load_run(ws, run_id)["summary"] or {}
+        except Exception:  # noqa: BLE001 - an unreadable run has no row, the others stay
+            continue
+        choice = summary.get("embedder_choice") or {}
+        stages = [(f"representation: {name}", cv, name == choice.get("chosen"))
+                  for name, cv in (choice.get("candidates") or {}).items()]
+        ridge = summary.get("pair_ridge") or {}
+        if ridge.get("cv"):
+            stages.append(("pair ridge λ, rank", ridge["cv"], bool(ridge.get("used"))))
+        for what, cv, chosen in stages:
+            best = cv.get("best") or {}
+            folds: dict = next((s for s in cv.get("scores", []) if s.get("lambda") == best.get("lambda")
+                          and s.get("rank") == best.get("rank")), {})
+            rows.append({"run": label, "choice": what, "chosen": chosen, "λ": best.get("lambda"),
+                         "rank": best.get("rank"), "folds by": cv.get("by"),
+                         "held-out ε r (mean)": best.get("mean_r"),
+                         "held-out ε r per fold": ", ".join(f"{r:.3f}" for r in folds.get("r", [])
+                                                            if r is not None and np.isfinite(r))})
+    return pd.DataFrame(rows)
