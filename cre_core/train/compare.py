@@ -104,9 +104,14 @@ def bootstrap_r(tests: list[ScoredSet], n_boot: int = N_BOOT, seed: int = 0) -> 
             value -= _weighted_r(ones, other, true)[0]
         point.append(value)
         reps.append(stat)
-    mean = np.nanmean(np.stack(reps), axis=0)
+    # a seed whose r is undefined (a constant prediction) drops out of the mean, not the whole
+    keep = np.isfinite(point)
+    if not keep.any():
+        return Interval(math.nan, math.nan, math.nan, 0)
+    mean = np.nanmean(np.stack(reps)[keep], axis=0)
     lo, hi = np.nanpercentile(mean, [2.5, 97.5]) if np.isfinite(mean).any() else (math.nan, math.nan)
-    return Interval(float(np.mean(point)), float(lo), float(hi), sum(len(t.true) for t in tests))
+    return Interval(float(np.mean(np.asarray(point)[keep])), float(lo), float(hi),
+                    sum(len(t.true) for t, k in zip(tests, keep) if k))
 
 
 def verdict(diff: Interval, against: str = "the random control") -> str:
