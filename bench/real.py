@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -248,16 +249,24 @@ def main() -> None:
     ws = Workspace(root)
     runs = root / "bench_runs"
     runs.mkdir(exist_ok=True)
-    done = {(ln["row"], ln["split"], ln["seed"]) for ln in load_lines(out)}
     for seed in args.seeds:
         for split in args.splits:
             for row in args.rows:
-                if (row, split, seed) in done:
+                if (row, split, seed) in {(ln["row"], ln["split"], ln["seed"]) for ln in load_lines(out)}:
                     continue
-                line = run_one(ws, runs, row, split, seed)
-                print(json.dumps(line), flush=True)
-                with out.open("a") as fh:
-                    fh.write(json.dumps(line) + "\n")
+                lock = runs / f"{row.split(' (')[0].replace(' ', '-')}_{split}_s{seed}.lock"
+                try:                      # two bench processes never run one row at once
+                    fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                except FileExistsError:
+                    continue
+                try:
+                    line = run_one(ws, runs, row, split, seed)
+                    print(json.dumps(line), flush=True)
+                    with out.open("a") as fh:
+                        fh.write(json.dumps(line) + "\n")
+                finally:
+                    os.close(fd)
+                    lock.unlink()
 
 
 if __name__ == "__main__":
