@@ -18,10 +18,12 @@ def control_section(ws: Workspace, runs: pd.DataFrame) -> None:
         st.caption(note)
     verdicts = control_verdicts(ws, runs)
     if verdicts.empty:
-        st.caption("None of these runs reads a gene representation other than the random control.")
+        st.caption("These runs are all random controls: nothing to judge against them.")
         return
     st.dataframe(verdicts, hide_index=True, column_config={
         c: st.column_config.NumberColumn(c, format="%.3f") for c in ("r", "control r", "difference")})
     st.caption("Difference: the run's r minus the random control's r on the same test pairs (ε where "
-               "measured), with a paired bootstrap 95% interval (test pairs resampled; genes on a gene "
-               "split). A representation adds something only when the interval lies above 0.")
+               "measured): the same model on random per-gene vectors, or, for a model without a "
+               "representation of its own (identity, gene-id, DCell), the DeepSet on them. The 95% "
+               "interval is a paired bootstrap (test pairs resampled; genes on a gene split). A "
+               "representation adds something only when the interval lies above 0.")

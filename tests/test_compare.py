@@ -79,6 +79,7 @@ def verdict_runs(workspace_copy):
     _run(workspace_copy, "kmer-run", "kmer", good, true)
     _run(workspace_copy, "control-run", "random", poor, true)
     _run(workspace_copy, "words-run", "words", poor + 0.001, true)
+    _run(workspace_copy, "identity-run", "kmer", good, true, model="identity")
     return workspace_copy, true, good, poor
 
 
@@ -88,7 +89,10 @@ def test_control_verdicts_of_runs(verdict_runs):
     ws, true, good, poor = verdict_runs
     runs = runs_with_configs(ws)
     table = control_verdicts(ws, runs).set_index("representation")
-    assert set(table.index) == {"kmer", "words"}
+    assert set(table.index) == {"kmer", "words", "identity"}
+    # a model without a representation of its own meets the DeepSet's random control
+    assert table.loc["identity", "control run"].startswith("control-run")
+    assert table.loc["identity", "verdict"].startswith("adds ")
     assert table.loc["kmer", "r"] == pytest.approx(np.corrcoef(true, good)[0, 1])
     assert table.loc["kmer", "control r"] == pytest.approx(np.corrcoef(true, poor)[0, 1])
     assert table.loc["kmer", "verdict"].startswith("adds ")

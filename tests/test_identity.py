@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from cre_core.errors import CreError
-from cre_core.models import FEATURE_MODELS, MODELS, build_model
+from cre_core.models import FEATURE_MODELS, MODELS, build_model, identity
 from cre_core.models.base import PAD
-from cre_core.models import identity
 from cre_core.models.identity import IdentityModel, Pairs, fit_factors
 from cre_core.train.config import TrainConfig
 from cre_core.train.metrics import pearson

@@ -27,7 +27,11 @@ from cre_core.train.run_tables import FINISHED
 from cre_core.workspace import Workspace
 
 N_BOOT = 2000
+# predictions spread less than this are a constant (e.g. identity's μ for genes without pairs, whose
+# f̂ − Π SMF keeps only float32 rounding): their r is undefined, not the rounding's
+CONSTANT_SD = 1e-6
 CONTROL = "random"          # the control embedder
+REFERENCE_MODEL = "deepset"  # DESIGN's control (a DeepSet on random vectors) for runs without a representation
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,10 @@ class ScoredSet:
 
 
 def _weighted_r(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson r of ``x``, ``y`` under each row of weights ``w`` (B, n): (B,)."""
+    """Pearson r of ``x``, ``y`` under each row of weights ``w`` (B, n): (B,); NaN for a
+    constant ``x`` (``CONSTANT_SD``)."""
+    if np.std(x) <= CONSTANT_SD:
+        return np.full(len(w), np.nan)
     total = w.sum(1, keepdims=True)
     mx, my = (w @ x)[:, None] / total, (w @ y)[:, None] / total
     dx, dy = x[None, :] - mx, y[None, :] - my
@@ -97,9 +104,14 @@ def bootstrap_r(tests: list[ScoredSet], n_boot: int = N_BOOT, seed: int = 0) -> 
             value -= _weighted_r(ones, other, true)[0]
         point.append(value)
         reps.append(stat)
-    mean = np.nanmean(np.stack(reps), axis=0)
+    # a seed whose r is undefined (a constant prediction) drops out of the mean, not the whole
+    keep = np.isfinite(point)
+    if not keep.any():
+        return Interval(math.nan, math.nan, math.nan, 0)
+    mean = np.nanmean(np.stack(reps)[keep], axis=0)
     lo, hi = np.nanpercentile(mean, [2.5, 97.5]) if np.isfinite(mean).any() else (math.nan, math.nan)
-    return Interval(float(np.mean(point)), float(lo), float(hi), sum(len(t.true) for t in tests))
+    return Interval(float(np.mean(np.asarray(point)[keep])), float(lo), float(hi),
+                    sum(len(t.true) for t, k in zip(tests, keep) if k))
 
 
 def verdict(diff: Interval, against: str = "the random control") -> str:
@@ -149,21 +161,23 @@ def compare_runs(ws: Workspace, run_a: str, run_b: str, by_gene: bool = False,
 
 
 def control_verdicts(ws: Workspace, runs: pd.DataFrame, n_boot: int = N_BOOT) -> pd.DataFrame:
-    """For each finished run with a representation other than the control, among ``runs``
-    (one test set, as the Results page selects them): its ε r (fitness r where no ε is
-    measured), the random control's r through the same model on the same test pairs, the
-    difference with its 95% interval and a verdict. A run without a control beside it says
-    how to get one."""
+    """For each finished run among ``runs`` (one test set, as the Results page selects them)
+    that is not itself a control: its ε r (fitness r where no ε is measured), the random
+    control's r on the same test pairs, the difference with its 95% interval and a verdict.
+    The control is the same model on ``--embedder random``; a run without a representation of
+    its own (identity, gene-id, DCell, the baselines) meets DESIGN's control, the DeepSet on
+    random vectors. A run without a control beside it says how to get one."""
     rows = []
     done = runs[runs["status"].isin(FINISHED)] if len(runs) else runs
     for run in done.to_dict("records"):
-        embedder = run.get("embedder")
-        if not isinstance(embedder, str) or not embedder or embedder == CONTROL:
+        embedder = run.get("embedder") if isinstance(run.get("embedder"), str) and run.get("embedder") else None
+        if embedder == CONTROL:
             continue
-        controls = done[(done["model"] == run["model"]) & (done["embedder"] == CONTROL)]
-        row = {"run": run["label"], "model": run["model"], "representation": embedder}
+        model = run["model"] if embedder else REFERENCE_MODEL
+        controls = done[(done["model"] == model) & (done["embedder"] == CONTROL)]
+        row = {"run": run["label"], "model": run["model"], "representation": embedder or run["model"]}
         if controls.empty:
-            row["verdict"] = (f"no random-control run on this test set: train --model {run['model']} "
+            row["verdict"] = (f"no random-control run on this test set: train --model {model} "
                               "--embedder random with the same split to judge it")
             rows.append(row)
             continue
