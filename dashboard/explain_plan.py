@@ -64,7 +64,8 @@ def icicle_chart(tree: pd.DataFrame, by: str) -> alt.LayerChart:
     cells = alt.Chart(frame).mark_rect(stroke="white", strokeWidth=1.5).encode(
         x=alt.X("x0:Q", title=None, axis=None, scale=alt.Scale(domain=[0, 1], nice=False)), x2="x1:Q",
         y=depth,
-        color=alt.Color("score:Q", title=SCORE_TITLES[by], scale=alt.Scale(scheme="orangered")),
+        color=alt.Color("score:Q", title=SCORE_TITLES[by], scale=alt.Scale(scheme="orangered"),
+                        legend=alt.Legend(format=".2~g")),
         tooltip=tooltip,
     )
     labels = alt.Chart(frame).mark_text(fontSize=10, color="black", limit=160).encode(

@@ -91,18 +91,18 @@ def _member_scores(model: DCell, sets: list[list[int]]) -> tuple[np.ndarray, np.
     ``sets`` are every subset of the genotype, the empty set first and the genotype last."""
     k = len(sets[-1])
     idx = torch.full((len(sets), max(1, k)), PAD, dtype=torch.long)
-    for i, s in enumerate(sets):
-        idx[i, :len(s)] = torch.tensor(s, dtype=torch.long)
+    for i, genes in enumerate(sets):
+        idx[i, :len(genes)] = torch.tensor(genes, dtype=torch.long)
     model.eval()
     states, heads = model.term_states(idx)
-    signs = torch.tensor([(-1.0) ** (k - len(s)) for s in sets])
+    signs = torch.tensor([(-1.0) ** (k - len(genes)) for genes in sets], dtype=torch.float64)
     state = np.empty(len(states))
     inter = np.empty(len(states))
-    for t, s in enumerate(states):
-        s = s.double()
-        scale = s.shape[1] ** 0.5
-        state[t] = float((s[-1] - s[0]).norm()) / scale
-        inter[t] = float((signs.double() @ s).norm()) / scale
+    for t, units in enumerate(states):
+        units = units.double()
+        scale = units.shape[1] ** 0.5
+        state[t] = float((units[-1] - units[0]).norm()) / scale
+        inter[t] = float((signs @ units).norm()) / scale
     head = heads.double()
     root = model.ontology.root
     return state, (head[-1] - head[0]).numpy(), inter, head[:, root].numpy()
