@@ -298,7 +298,7 @@ def test_features_pair_map_carries_interactions_to_unseen_genes(tmp_path, monkey
     assert shown["choice"].tolist()[:2] == ["representation: kmer", "representation: words"]
     assert shown["chosen"].tolist()[:2] == [False, True]
     assert len(shown.iloc[1]["held-out ε r per fold"].split(", ")) == 5
-    assert shown.iloc[1]["held-out ε r (mean)"] > 0.5 > shown.iloc[0]["held-out ε r (mean)"]
+    assert shown.iloc[1]["held-out ε r (mean)"] > 0.3 > shown.iloc[0]["held-out ε r (mean)"]
 
 
 def test_features_pair_map_is_linear_in_the_representation():
@@ -349,4 +349,4 @@ def test_sigterm_in_the_pair_ridge_stops_the_run_and_a_resume_refits(ws, monkeyp
     done = train_run(ws, cfg, run_dir=tmp_path / "run", resume=True, echo=lines.append)
     assert done is not None and done["status"] == "done" and done["epochs_run"] == 3
     assert not any(line.startswith("epoch ") for line in lines)
-    assert done["pair_ridge"]["tried"] and any(line.startswith("pair ridge: λ 300") for line in lines)
+    assert done["pair_ridge"]["cv"]["scores"] and any(line.startswith("pair ridge: λ 300") for line in lines)
