@@ -197,6 +197,15 @@ def pick_device(kind: str, local_rank: int = 0) -> torch.device:
     return torch.device("cpu")
 
 
+def device_memory(device: torch.device) -> tuple[int, str]:
+    """The device's total memory in bytes, and how a refusal names it."""
+    if device.type == "cuda":
+        total = torch.cuda.get_device_properties(device).total_memory
+        return total, f"the GPU's {total / 1e9:.0f} GB"
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return total, f"this machine's {total / 1e9:.0f} GB of memory"
+
+
 def device_summary() -> str:
     """Where training will run when device is ``auto``."""
     import torch

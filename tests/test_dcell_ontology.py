@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from cre_core import runtime
 from cre_core.errors import CreError
-from cre_core.models import dcell
 from cre_core.models.dcell import DCell, build_ontology, check_fits, plan
 from cre_core.train import data as D
 from cre_core.train.config import TrainConfig
@@ -55,15 +55,15 @@ def test_plan_counts_the_model_parameters(group_size):
 
 def _tiny_memory(monkeypatch):
     """This machine reports 40 kB of memory."""
-    monkeypatch.setattr(dcell.os, "sysconf", lambda name: 10 if name == "SC_PHYS_PAGES" else 4096)
+    monkeypatch.setattr(runtime.os, "sysconf", lambda name: 10 if name == "SC_PHYS_PAGES" else 4096)
 
 
 def test_an_ontology_too_big_for_memory_is_refused_in_one_line(monkeypatch):
     shape = plan(build_ontology(GENES, TERMS, EDGES, ANN, min_genes=6), batch=64)
-    check_fits(shape, torch.device("cpu"))                        # fits this machine
+    check_fits(shape, *runtime.device_memory(torch.device("cpu")))                        # fits this machine
     _tiny_memory(monkeypatch)
     with pytest.raises(CreError, match="more than this machine's 0 GB of memory") as err:
-        check_fits(shape, torch.device("cpu"))
+        check_fits(shape, *runtime.device_memory(torch.device("cpu")))
     assert "\n" not in str(err.value) and "fewer genes (--subset, --split-file)" in str(err.value)
 
 

@@ -203,7 +203,7 @@ def test_config_rejects_bad_values():
 @pytest.mark.parametrize("name, value, message", [
     ("dropout", 1.5, "--dropout must be at least 0 and below 1; got 1.5"),
     ("dropout", -1, "--dropout must be at least 0 and below 1; got -1"),
-    ("patience", 0, "--patience must be at least 1; got 0"),
+    ("patience", 0, "--patience must be at least 1 and at most 10000; got 0"),
     ("weight_decay", -1.0, "--weight-decay must be at least 0; got -1.0"),
     ("log_every", -5, "--log-every must be at least 0; got -5"),
     ("lr", float("nan"), "--lr must be a finite number; got nan"),
@@ -221,7 +221,7 @@ def test_every_bad_option_value_is_one_line(name, value, message):
 
 @pytest.mark.parametrize("argv, message", [
     (["--dropout", "1.5"], "error: --dropout must be at least 0 and below 1; got 1.5"),
-    (["--patience", "0"], "error: --patience must be at least 1; got 0"),
+    (["--patience", "0"], "error: --patience must be at least 1 and at most 10000; got 0"),
     (["--weight-decay", "-1"], "error: --weight-decay must be at least 0; got -1.0"),
     (["--log-every", "-5"], "error: --log-every must be at least 0; got -5"),
     (["--epochs", "abc"], "error: argument --epochs: invalid int value: 'abc' "

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 from dataclasses import dataclass
 from typing import cast
 
@@ -567,19 +566,13 @@ def plan(onto: Ontology, batch: int, precision: str = "fp32", group_size: int = 
                 PROCESS_BYTES + 16 * params + 2 * bf16 + 4 * 2 * activations)
 
 
-def check_fits(p: Plan, device: torch.device) -> None:
+def check_fits(p: Plan, total: int, where: str) -> None:
     """Refuse (one line) an ontology whose training would not fit in the device's memory.
 
     The advice is fewer genes: the near-root terms grow with the square of the training genes,
     while a higher --dcell-min-genes moves the genes of dropped terms into their ancestors'
     direct inputs (on the real workspace 6 → 100 keeps 43.3M of 49.2M parameters).
     """
-    if device.type == "cuda":
-        total = torch.cuda.get_device_properties(device).total_memory
-        where = f"the GPU's {total / 1e9:.0f} GB"
-    else:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        where = f"this machine's {total / 1e9:.0f} GB of memory"
     if p.train_bytes > total:
         raise CreError(f"{p.line()}: more than {where}; train on fewer genes (--subset, --split-file) "
                        f"or lower --batch-size")

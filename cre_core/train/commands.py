@@ -17,7 +17,6 @@ def _train(args: argparse.Namespace) -> int:
     from cre_core.train.loop import train_run
 
     ws = resolve_workspace(args.workspace)
-    ws.connect(read_only=True).close()    # a missing or corrupt store: one line, before any run folder
     run_dir = Path(args.run_dir).resolve() if args.run_dir else None
     base = None
     if args.resume:
@@ -27,6 +26,7 @@ def _train(args: argparse.Namespace) -> int:
             raise CreError(f"{run_dir} has no config.json: nothing to resume")
         base = R.read_config(run_dir)
     config = config_from_args(args, base)
+    ws.connect(read_only=True).close()    # a missing or corrupt store: one line, before any run folder
     if run_dir is None:
         run_dir = R.create_run_dir(ws, config)
     print(f"run folder: {run_dir}", flush=True)

@@ -239,6 +239,8 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.embedder == "auto" and not self.uses_features_pair_map:   # auto weighs only ε maps
+            self.embedder = "kmer"
         self.validate()
 
     def validate(self) -> None:

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from cre_core import runtime
 from cre_core.errors import CreError
 from cre_core.models import FitnessModel, Ontology, SeqEncoder, build_model, build_ontology, dcell
 from cre_core.train.config import TrainConfig
@@ -335,7 +336,7 @@ def dcell_plan_line(ontology: Ontology, config: TrainConfig, device: torch.devic
     """The ontology's shape and memory estimate, for the run's log; refuses (CreError) one
     that will not fit in the device's memory."""
     shape = dcell.plan(ontology, config.batch_size, config.dcell_precision)
-    dcell.check_fits(shape, device)
+    dcell.check_fits(shape, *runtime.device_memory(device))
     return shape.line()
 
 
