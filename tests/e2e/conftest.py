@@ -167,6 +167,12 @@ def page(browser):
         context.close()
 
 
+def errors_on(page) -> list[str]:
+    """Texts of exception boxes and error alerts currently shown."""
+    boxes = page.locator("[data-testid='stException'], [data-testid='stAlertContentError']")
+    return [boxes.nth(i).inner_text() for i in range(boxes.count())]
+
+
 def wait_for_app(page, timeout: float = 60_000) -> None:
     """Wait until the script has finished running and no skeleton placeholders are left."""
     page.wait_for_selector(IDLE, timeout=timeout)

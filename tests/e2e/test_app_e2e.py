@@ -6,19 +6,13 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import ROOT, screenshot, wait_for_app
+from tests.e2e.conftest import ROOT, errors_on, screenshot, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
 # url path (st.Page's default: the file name) -> page file
 PAGES = {p.stem: p for p in sorted((ROOT / "pages").glob("*.py"))}
 PAGE_URL = {stem: "" if stem == "home" else stem for stem in PAGES}
-
-
-def errors_on(page) -> list[str]:
-    """Texts of exception boxes and error alerts currently shown."""
-    boxes = page.locator("[data-testid='stException'], [data-testid='stAlertContentError']")
-    return [boxes.nth(i).inner_text() for i in range(boxes.count())]
 
 
 def open_page(page, app_server, stem: str) -> None:

@@ -3,15 +3,12 @@ short DCell run and a 3-member gene-id ensemble (trained by the CLI, as a user w
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from cre_core.workspace import Workspace
-from tests.e2e.conftest import ROOT, AppServer, cli, free_port, screenshot, stop, wait_for_app, wait_healthy
+from tests.e2e.conftest import cli, errors_on, screenshot, serve, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -24,26 +21,9 @@ def explain_server(tiny_workspace, tmp_path_factory):
     cli(ws, "train", "--model", "dcell", "--subset", "1500", "--epochs", "1", "--batch-size", "128")
     cli(ws, "train", "--model", "gene-id", "--epochs", "2", "--batch-size", "1024", "--hidden", "16",
         "--gene-dim", "16", "--ensemble", "3")
-    port = free_port()
-    url = f"http://localhost:{port}"
-    log = base / "streamlit.log"
-    env = {**os.environ, "CRE_WORKSPACE": str(ws.root), "PYTHONUNBUFFERED": "1"}
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.headless", "true", "--server.address", "localhost",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_healthy(url, process, log)
-        yield AppServer(url, ws, process, log)
-    finally:
-        stop(process)
+    with serve(ws, base) as server:
+        yield server
 
-
-def errors_on(page) -> list[str]:
-    boxes = page.locator("[data-testid='stException'], [data-testid='stAlertContentError']")
-    return [boxes.nth(i).inner_text() for i in range(boxes.count())]
 
 
 def test_subsystems_and_plan_tabs(page, explain_server):

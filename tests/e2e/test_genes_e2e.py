@@ -5,16 +5,13 @@ Its own server on a copy of the tiny demo with the profile map computed (no trai
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from cre_core.explore import enrich, gene_profile, profile_map
 from cre_core.workspace import Workspace
-from tests.e2e.conftest import ROOT, AppServer, free_port, screenshot, stop, wait_for_app, wait_healthy
+from tests.e2e.conftest import errors_on, screenshot, serve, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -25,25 +22,9 @@ def genes_server(tiny_workspace, tmp_path_factory):
     shutil.copytree(tiny_workspace.root, base / "ws", ignore=shutil.ignore_patterns("runs"))
     ws = Workspace(base / "ws")
     profile_map(ws)                                   # what the page's button computes
-    port = free_port()
-    log = base / "streamlit.log"
-    env = {**os.environ, "CRE_WORKSPACE": str(ws.root), "PYTHONUNBUFFERED": "1"}
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.headless", "true", "--server.address", "localhost",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_healthy(f"http://localhost:{port}", process, log)
-        yield AppServer(f"http://localhost:{port}", ws, process, log)
-    finally:
-        stop(process)
+    with serve(ws, base) as server:
+        yield server
 
-
-def errors_on(page) -> list[str]:
-    boxes = page.locator("[data-testid='stException'], [data-testid='stAlertContentError']")
-    return [boxes.nth(i).inner_text() for i in range(boxes.count())]
 
 
 def test_genes_page_tabs(page, genes_server):

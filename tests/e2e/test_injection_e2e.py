@@ -3,10 +3,7 @@ Embeddings form, show as text; the image they name is never requested from a loc
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,7 +13,7 @@ import pytest
 from cre_core.atomic import write_json_atomic
 from cre_core.embed.jobs import jobs_dir
 from cre_core.workspace import Workspace
-from tests.e2e.conftest import ROOT, free_port, screenshot, stop, wait_for_app, wait_healthy
+from tests.e2e.conftest import free_port, screenshot, serve, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -62,22 +59,8 @@ def injected_app(tiny_workspace, tmp_path_factory, trap):
     write_json_atomic(folder / "job.json", {"job": folder.name, "pid": None, "embedder": "specieslm",
                                             "model": payload, "regions": ["upstream"]})
     write_json_atomic(folder / "progress.json", {"state": "failed", "error": f"cannot load {payload}"})
-    app_port = free_port()
-    url = f"http://localhost:{app_port}"
-    log = root.parent / "streamlit.log"
-    env = {**os.environ, "CRE_WORKSPACE": str(root), "PYTHONUNBUFFERED": "1"}
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(app_port),
-             "--server.headless", "true", "--server.address", "localhost",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    try:
-        wait_healthy(url, process, log)
-        yield url, payload, gene
-    finally:
-        stop(process)
+    with serve(ws, root.parent) as server:
+        yield server.url, payload, gene
 
 
 def assert_inert(page, payload: str, hits: list[str]) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import screenshot, wait_for_app
-from tests.e2e.test_app_e2e import errors_on
+from tests.e2e.conftest import errors_on, screenshot, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
