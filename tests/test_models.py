@@ -3,6 +3,8 @@ batching against a per-term reference, baselines."""
 
 from __future__ import annotations
 
+import copy
+
 import math
 
 import pytest
@@ -112,12 +114,35 @@ def test_wt_diff_batches_the_wild_type_and_reports_it():
     assert torch.isclose(warm["loss"], (warm["wt_mean"] - 1) ** 2, atol=1e-5)
 
 
-def test_wt_diff_cost_grows_with_genome():
-    m = _model("wt-diff")
+def test_wt_diff_cost_grows_with_genome_under_batch_norm():
+    m = _model("wt-diff", "batch")
     seen = []
     m.phi_rest.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].shape[0]))
     m(SETS, torch.rand(4))
     assert seen[0] == 5 * G - 8                        # (4 sets + 1 wild type) × G minus 8 deleted
+
+
+@pytest.mark.parametrize("norm", ["none", "layer"])
+@pytest.mark.parametrize("pooling", ["sum", "mean"])
+def test_wt_diff_per_node_training_step_equals_whole_genome_pass(norm, pooling):
+    """Without BatchNorm φ(gene) is the same in every set: φ of the genome once gives the same
+    loss and gradients as the seed's pass over every node of every set."""
+    fast = _model("wt-diff", norm, pooling)
+    slow = copy.deepcopy(fast)
+    slow.per_node = False
+    target = torch.rand(4)
+    seen = []
+    fast.phi_rest.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].shape[0]))
+    outs = [m(SETS, target) for m in (fast, slow)]
+    assert seen == [G]                                 # one row per gene, not (4 + 1) × G
+    assert torch.allclose(outs[0]["pred"], outs[1]["pred"], atol=1e-5)
+    assert torch.allclose(outs[0]["loss"], outs[1]["loss"], atol=1e-6)
+    for out in outs:
+        out["loss"].backward()
+    for (name, a), b in zip(fast.named_parameters(), slow.parameters()):
+        assert torch.allclose(a.grad, b.grad, atol=1e-5, rtol=1e-4), name
+    warm = fast(SETS[:0], torch.rand(0), wt_only=True)
+    assert torch.isclose(warm["loss"], (warm["wt_mean"] - 1) ** 2, atol=1e-6)
 
 
 def test_deepset_unique_and_whole_table_paths_agree():

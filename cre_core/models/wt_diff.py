@@ -14,10 +14,14 @@ with statistics of the samples it is batched with, which is how ``wt_mean`` wand
 Options reproduce the seed's attempted fixes: gradient clipping and ``wt_warmup`` (fit the
 wild type alone to 1.0 for N steps first; see the training loop).
 
-Only φ's first Linear layer (per node, no normalisation before it) is computed once on the
-genome and gathered per node; it is the same arithmetic as applying it per node. Everything
-after it (normalisation, deeper φ layers, pooling) runs per node per set, so the step cost
-grows linearly with the genome, as in the seed.
+Under ``batch`` normalisation (or dropout in φ) a node's φ depends on the other nodes of the
+batch, so φ runs per node per set and the step cost grows with the batch times the genome, as in
+the seed; only φ's first Linear layer (no normalisation before it) is computed once per gene and
+gathered, the same arithmetic. Under ``none`` or ``layer`` (the default) φ of a gene is the same
+in every set, so z_D − z_wt is computed from φ of the genome once and of D (``_deltas``): the
+same function and gradients up to float rounding (tests check both), at a step cost that does
+not grow with the batch times the genome. Why: the whole-genome pass took ~230 s an epoch on the
+real workspace's 6,579 genes (RESULTS "Real screens: default runs on a quiet machine").
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class WtDiff(FitnessModel):
         self.encoder = FeatureTable(n_genes, in_dim) if genes is None else genes
         in_dim = self.encoder.out_dim
         self.n_genes, self.in_dim, self.pooling, self.wt_copies = n_genes, in_dim, pooling, wt_copies
+        self.per_node = norm != "batch" and dropout == 0   # φ(gene) the same in every set: see _deltas
         self.phi_in = nn.Linear(in_dim, hidden)
         rest: list[nn.Module] = [Norm(norm, hidden), nn.ReLU()]
         if dropout > 0:
@@ -89,10 +94,13 @@ class WtDiff(FitnessModel):
             return self._eval_forward(idx)
         w = max(2, self.wt_copies) if wt_only else self.wt_copies   # BatchNorm needs two rows
         wt_rows = torch.full((w, idx.shape[1]), PAD, dtype=idx.dtype, device=idx.device)
-        sets = wt_rows if wt_only else torch.cat([idx, wt_rows])
-        z = self.set_embeddings(sets)
-        z_wt = z[-w:].mean(0, keepdim=True)
-        pred_all = self.rho(z - z_wt).squeeze(-1).float()
+        if self.per_node:
+            d = self._deltas(idx[:0] if wt_only else idx)
+            diff = torch.cat([d, torch.zeros(w, d.shape[1], dtype=d.dtype, device=d.device)])
+        else:
+            z = self.set_embeddings(wt_rows if wt_only else torch.cat([idx, wt_rows]))
+            diff = z - z[-w:].mean(0, keepdim=True)
+        pred_all = self.rho(diff).squeeze(-1).float()
         wt = pred_all[-w:]
         out = {"pred": pred_all[:-w], "wt_mean": wt.detach().mean()}
         out["wt_loss"] = F.mse_loss(wt.detach(), torch.ones_like(wt))
@@ -104,21 +112,23 @@ class WtDiff(FitnessModel):
                 out["loss"] = F.mse_loss(pred_all, full)
         return out
 
-    def _eval_forward(self, idx: torch.Tensor) -> dict:
-        """Eval mode: every norm is per node, so z_D − z_wt needs φ of the genome once and of D.
+    def _deltas(self, idx: torch.Tensor) -> torch.Tensor:
+        """z_D − z_wt for each row of ``idx`` when φ is per node: φ of the genome once and of D.
 
         Sum pooling: z_D − z_wt = −Σ_{g∈D} φ(x_g); mean: (S − Σφ_D)/(G − |D|) − S/G. The same
-        numbers as the whole-genome pass up to float rounding (tests check it), at a cost that
-        does not grow with the batch times the genome.
+        numbers as the whole-genome pass up to float rounding (tests check it).
         """
         phi = self.phi_rest(self.phi_in(self.encoder.all())).float()
         mask = set_mask(idx)
         deleted = (phi[idx.clamp(min=0)] * mask.unsqueeze(-1).to(phi.dtype)).sum(1)
         if self.pooling == "sum":
-            d = -deleted
-        else:
-            g, s = float(self.n_genes), phi.sum(0, keepdim=True)
-            d = (s - deleted) / (g - mask.sum(1, keepdim=True)).clamp(min=1).to(phi.dtype) - s / g
+            return -deleted
+        g, s = float(self.n_genes), phi.sum(0, keepdim=True)
+        return (s - deleted) / (g - mask.sum(1, keepdim=True)).clamp(min=1).to(phi.dtype) - s / g
+
+    def _eval_forward(self, idx: torch.Tensor) -> dict:
+        """Eval mode: every norm is per node (BatchNorm uses its running statistics)."""
+        d = self._deltas(idx)
         out = self.rho(torch.cat([d, torch.zeros_like(d[:1])])).squeeze(-1).float()
         return {"pred": out[:-1], "wt_mean": out[-1:].mean(), "wt_loss": (out[-1:] - 1.0).pow(2).mean()}
 
