@@ -3,11 +3,9 @@
 Each model trains once per module (on a copy of the session's real workspace with k-mer
 embeddings), on a seeded subset of 300 strains, so the module stays short on 2 cores: what is
 checked is that every model runs end to end on real shapes (6,579 genes with windows, ε for
-124) and that its answers name real genes, not how well it predicts. Settings that keep it
-short on today's code: wt-diff runs φ over the whole genome for every set (small batches);
-the interaction model's pair-ridge refit spans every gene with windows (``--no-pair-ridge``);
-DCell on the full 2019 GO takes about a minute of CPU for one epoch even with only the terms of
-200 genes or more, so its test is marked slow.
+124) and that its answers name real genes, not how well it predicts. Every model runs with its
+default options besides the epoch and the subset: DCell builds its ontology over the 2019 GO
+from the subset's training genes, the interaction model refits its pair ridge.
 """
 
 from __future__ import annotations
@@ -26,8 +24,7 @@ from cre_core.workspace import Workspace
 COMMON = ("--epochs", "1", "--subset", "300", "--batch-size", "64", "--eval-batch-size", "512", "--seed", "0")
 MODELS = {
     "mean": (), "multiplicative": (), "gene-id": (), "deepset": (), "wt-anchored": (),
-    "wt-diff": ("--batch-size", "8", "--eval-batch-size", "32"),
-    "interaction": ("--no-pair-ridge",),
+    "wt-diff": (), "interaction": (),
     "deepset-encoder": ("--embedder", "encoder", "--encoder-pretrain", "1", "--encoder-filters", "16"),
 }
 RAD51, RAD52 = "YER095W", "YML032C"
@@ -102,10 +99,9 @@ def test_scan_names_real_partners(label, ws, trained):
     assert RAD51 not in {p["partner"] for p in partners}
 
 
-@pytest.mark.slow
 def test_dcell_trains_and_predicts_real_genes(ws, smf):
     summary = run("train", "--workspace", str(ws.root), "--model", "dcell",
-                  "--run-dir", str(ws.root / "runs" / "dcell"), *COMMON, "--dcell-min-genes", "200")
+                  "--run-dir", str(ws.root / "runs" / "dcell"), *COMMON)
     assert summary["status"] == "done" and summary["split_info"]["n_rows"] == 300
     answer = run("predict", "--workspace", str(ws.root), "--run", "dcell", "--genes", "RAD51,RAD52")
     assert answer["names"] == ["RAD51", "RAD52"] and math.isfinite(answer["predicted"])
