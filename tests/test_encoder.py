@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -164,6 +165,7 @@ def test_train_embedder_encoder_on_the_tiny_demo(encoder_run, capsys):
     assert summary["status"] == "done" and summary["embedder"] == "encoder" and summary["n_test"] > 0
     assert "6 of 6 filters start from enriched words" in log
     assert "encoder pretraining 2/2 on" in log and "single mutants" in log
+    assert re.search(r"encoder: [\d,]+ gene vectors cached in [\d.]+ s", log)
     run = summary["run_id"]
 
     assert main(["motifs", *args, "--run", run, "--top", "4"]) == 0

@@ -4,7 +4,6 @@ batching against a per-term reference, baselines."""
 from __future__ import annotations
 
 import copy
-
 import math
 
 import pytest
@@ -16,8 +15,6 @@ from cre_core.models import (
     DCell,
     DeepSet,
     Multiplicative,
-    WtAnchored,
-    WtDiff,
     build_model,
     build_ontology,
     dcell,

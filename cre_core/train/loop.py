@@ -554,7 +554,12 @@ class _Run:
             if self._stop_requested():
                 self._save_last(0, 0)
                 raise StopRequested()
-        seq_encoder(self.core).freeze()
+        encoder = seq_encoder(self.core)
+        encoder.freeze()
+        self.echo(f"encoder frozen: computing the vectors of {encoder.n_genes:,} genes once")
+        t0 = time.perf_counter()
+        encoder.all()
+        self.echo(f"encoder: {encoder.n_genes:,} gene vectors cached in {time.perf_counter() - t0:.1f} s")
         engine.gene_block = 0        # encoding is a lookup now: batches of random sets, as for tables
 
     def _learnable_singles(self) -> torch.Tensor:
