@@ -118,7 +118,7 @@ def main() -> None:
 
     ws = Workspace(args.workspace.resolve())
     if not ws.exists():
-        from cre_core.data.commands import build_demo
+        from cre_core.demo.commands import build_demo
 
         started = time.perf_counter()
         build_demo(ws.root, preset=args.preset, seed=0)

@@ -35,7 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cre_core.data.commands import build_demo
+from cre_core.demo.commands import build_demo
 from cre_core.models import DeepSet, SeqEncoder
 from cre_core.models.seq_encoder import one_hot
 from cre_core.train.config import TrainConfig

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cre_core.data.commands import build_demo
+from cre_core.demo.commands import build_demo
 from cre_core.query import service
 from cre_core.query.suggest import score_pairs
 from cre_core.train.config import TrainConfig

@@ -154,8 +154,8 @@ def encoder_run(tiny_workspace, tmp_path_factory):
 def test_train_embedder_encoder_on_the_tiny_demo(encoder_run, capsys):
     """``train --embedder encoder`` end to end, then ``motifs``, ``explain`` and ``export-encoder``."""
     from cre_core.cli import main
-    from cre_core.data.demo import PRESETS
-    from cre_core.data.demo_world import planted_motifs
+    from cre_core.demo.generate import PRESETS
+    from cre_core.demo.world import planted_motifs
     from cre_core.embed.features import list_embeddings, load_features
     from cre_core.train.data import load_sets
 
@@ -202,8 +202,8 @@ def test_train_embedder_encoder_on_the_tiny_demo(encoder_run, capsys):
 
 
 def test_planted_motifs_replay_the_generator():
-    from cre_core.data.demo import PRESETS
-    from cre_core.data.demo_world import build_world, planted_motifs
+    from cre_core.demo.generate import PRESETS
+    from cre_core.demo.world import build_world, planted_motifs
 
     world = build_world(PRESETS["tiny"], 3)
     named = planted_motifs(PRESETS["tiny"], 3)

@@ -146,9 +146,9 @@ def describe_filters(encoder: SeqEncoder, planted: dict[str, str] | None = None
 
 def workspace_motifs(ws: Workspace) -> dict[str, str] | None:
     """The planted motifs of a demo workspace (from its preset and seed); None for real data."""
-    from cre_core.data.demo import PRESETS
-    from cre_core.data.demo_world import planted_motifs
     from cre_core.data.store import get_meta
+    from cre_core.demo.generate import PRESETS
+    from cre_core.demo.world import planted_motifs
 
     con = ws.connect(read_only=True)
     try:

@@ -31,10 +31,10 @@ import pandas as pd
 import torch
 
 from cre_core import runtime
+from cre_core.data.split_file import split_from_file
 from cre_core.errors import CreError
 from cre_core.models import FitnessModel, Ontology, SeqEncoder, build_model, build_ontology, dcell
 from cre_core.train.config import TrainConfig
-from cre_core.train.split_file import split_from_file
 from cre_core.workspace import Workspace
 
 MAX_SET = 3      # widest genotype in the store (triple mutants)
