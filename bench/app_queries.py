@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cre_core.data import browse  # noqa: E402
 from cre_core.data.lookup import resolve_genes  # noqa: E402
+from cre_core.query import browse  # noqa: E402
 from cre_core.workspace import Workspace  # noqa: E402
 
 TARGET_P95_MS = 300.0

@@ -9,7 +9,8 @@ from cre_core.embed import jobs
 from cre_core.embed.base import REGIONS, feature_regions
 from cre_core.embed.cache import unreadable_caches
 from cre_core.embed.features import list_embeddings
-from cre_core.embed.runner import EMBEDDERS, embed_workspace, make_embedder
+from cre_core.embed.registry import EMBEDDERS, make_embedder
+from cre_core.embed.runner import embed_workspace
 from cre_core.embed.separation import module_separation
 from cre_core.embed.specieslm import DEFAULT_MODEL, DEFAULT_SPECIES, device_note
 from cre_core.embed.umap_view import UnreadableUmap, umap_frame

@@ -505,14 +505,14 @@ def test_a_store_without_tables_is_never_a_catalog_error(tmp_path, capsys, monke
     "SELECT install_path FROM duckdb_extensions()",
 ])
 def test_sql_box_reveals_no_paths(sql, tiny_workspace):
-    from cre_core.data.browse import SqlBoxError, run_readonly_sql
+    from cre_core.query.sql_box import SqlBoxError, run_readonly_sql
 
     with pytest.raises(SqlBoxError, match="is not available here: the SQL box shows the store's tables"):
         run_readonly_sql(str(tiny_workspace.db_path), sql)
 
 
 def test_sql_box_catalog_views_show_no_path(tiny_workspace):
-    from cre_core.data.browse import run_readonly_sql
+    from cre_core.query.sql_box import run_readonly_sql
 
     db = str(tiny_workspace.db_path)
     assert run_readonly_sql(db, "SELECT count(*) AS n FROM genes").frame["n"][0] == 300

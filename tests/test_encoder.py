@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from cre_core.embed.seq_encoder import one_hot, sequence_codes
 from cre_core.genome.dna import reverse_complement as revcomp
 from cre_core.interpret.attribution import attribute, planted_hits, planted_mass
 from cre_core.interpret.motifs import MATCH_THRESHOLD, describe_filters, match_score
 from cre_core.models import DeepSet, SeqEncoder, build_model
-from cre_core.models.seq_encoder import one_hot, sequence_codes
 from cre_core.workspace import Workspace
 
 MOTIF, DECOY = "GATTACAGCC", "CTTGACGTAA"
@@ -285,7 +285,7 @@ def test_wild_type_models_read_the_encoder(name):
 
 
 def test_words_assemble_into_one_seed_per_motif_on_either_strand():
-    from cre_core.models.word_seeds import assemble
+    from cre_core.embed.word_seeds import assemble
 
     words = [MOTIF[1:9], revcomp(MOTIF[:8]), "ACGTTGCA", MOTIF[2:10]]
     seeds = assemble(words, width=15)
@@ -296,7 +296,7 @@ def test_words_assemble_into_one_seed_per_motif_on_either_strand():
 
 
 def test_sense_view_counts_the_gene_orientation_and_is_what_the_pair_map_reads():
-    from cre_core.models.word_seeds import SLACK, Seed, seed_filters
+    from cre_core.embed.word_seeds import SLACK, Seed, seed_filters
     from cre_core.train.config import TrainConfig
     from cre_core.train.data import model_from_config
 
@@ -327,7 +327,7 @@ def test_sense_view_counts_the_gene_orientation_and_is_what_the_pair_map_reads()
 
 
 def test_the_deepset_reads_the_sense_view_beside_either_strand():
-    from cre_core.models.word_seeds import SLACK, Seed, seed_filters
+    from cre_core.embed.word_seeds import SLACK, Seed, seed_filters
     from cre_core.train.config import TrainConfig
     from cre_core.train.data import model_from_config
 
@@ -354,7 +354,7 @@ def test_the_deepset_reads_the_sense_view_beside_either_strand():
 
 
 def test_seeded_filter_fires_on_its_word_and_one_mismatch_only():
-    from cre_core.models.word_seeds import SLACK, Seed, seed_filters
+    from cre_core.embed.word_seeds import SLACK, Seed, seed_filters
 
     enc = SeqEncoder(3, ("upstream",), filters=2, width=12)
     random_filter = enc.weight[1].clone()

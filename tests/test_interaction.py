@@ -13,11 +13,11 @@ import pytest
 import torch
 from test_train_support import MODULE_SIZE, install_fake_features
 
+from cre_core.embed.genes import FeatureTable
 from cre_core.errors import CreError
 from cre_core.metrics import null_expectation
 from cre_core.models import InteractionModel, build_model
 from cre_core.models.base import PAD
-from cre_core.models.genes import FeatureTable
 from cre_core.train import data as D
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from cre_core.embed.seq_encoder import BASES, CHUNK_GENES, SeqEncoder, one_hot
 from cre_core.errors import CreError
-from cre_core.models.seq_encoder import BASES, CHUNK_GENES, SeqEncoder, one_hot
 from cre_core.workspace import Workspace
 
 SITE_FRACTION = 0.5        # a site: activation ≥ this share of the filter's maximum

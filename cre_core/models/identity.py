@@ -33,10 +33,10 @@ from itertools import combinations
 import numpy as np
 import torch
 
+from cre_core.embed.genes import FeatureTable
 from cre_core.metrics import mse, pearson
 from cre_core.models import bilinear_ridge as ridge
 from cre_core.models.base import FitnessModel, set_mask
-from cre_core.models.genes import FeatureTable
 
 MAX_RANK = 32               # the checkpoint's width per gene; the grid stays within it
 RANKS = (0, 2, 4, 8, 16, 32)
