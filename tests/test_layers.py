@@ -51,7 +51,7 @@ def test_core_never_imports_ui():
 #   interpret and explore build on query;
 # - the CLI and the workspace overview sit on top of everything.
 LAYERS = (
-    {"errors", "textio", "atomic", "workspace", "processes", "runtime", "metrics"},
+    {"errors", "textio", "atomic", "workspace", "processes", "runtime", "metrics", "lazy"},
     {"genome"},
     {"data"},
     {"demo"},
