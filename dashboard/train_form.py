@@ -7,8 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from cre_core.train.config import FEATURE_MODELS, OptionSpec
-from cre_core.train.run_tables import WT_MODELS
+from cre_core.train import FEATURE_MODELS, WT_MODELS, OptionSpec
 
 # Settings shown up front on the form; every other field sits under "More options".
 MAIN_FIELDS = ("model", "features", "embedder", "split", "epochs", "subset", "norm", "clip",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cre_core.data.commands import build_demo
+from cre_core.demo.commands import build_demo
 from cre_core.workspace import Workspace
 
 

@@ -382,7 +382,7 @@ def test_batch_csv_extra_values_beside_other_columns_are_a_row_problem():
 # --- SQL box caps (D6) ----------------------------------------------------------------------------
 
 def test_sql_box_refuses_a_result_over_the_byte_cap(tiny_workspace):
-    from cre_core.data.browse import SqlBoxError, run_readonly_sql
+    from cre_core.query.sql_box import SqlBoxError, run_readonly_sql
 
     with pytest.raises(SqlBoxError, match=r"the result passed 1 MB after \d+ rows"):
         run_readonly_sql(str(tiny_workspace.db_path), "SELECT repeat('x', 100000) FROM range(300)", max_result_mb=1)
@@ -392,7 +392,7 @@ def test_sql_box_refuses_a_result_over_the_byte_cap(tiny_workspace):
 
 
 def test_sql_box_memory_limit_is_set_and_locked(tiny_workspace):
-    from cre_core.data.browse import SqlBoxError, run_readonly_sql
+    from cre_core.query.sql_box import SqlBoxError, run_readonly_sql
 
     db = str(tiny_workspace.db_path)
     setting = run_readonly_sql(db, "SELECT current_setting('memory_limit') AS m", memory_limit_mb=300).frame["m"][0]

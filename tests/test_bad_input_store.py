@@ -118,7 +118,7 @@ def test_store_stamp_changes_with_every_ingest_and_replacement(workspace_copy, t
 # --- E: demo facts live in the store and go with the demo's data ---------------------------------
 
 def test_foreign_data_drops_the_demo_truth_but_not_the_raw_files(workspace_copy, tmp_path, capsys):
-    from cre_core.data.ceilings import load_gene_facts, truth_ceiling
+    from cre_core.demo.ceiling import load_gene_facts, truth_ceiling
     from cre_core.overview import overview
 
     ws = workspace_copy
@@ -140,7 +140,7 @@ def test_foreign_data_drops_the_demo_truth_but_not_the_raw_files(workspace_copy,
 
 
 def test_an_older_demo_store_keeps_its_facts_until_foreign_data_arrives(workspace_copy, tmp_path, capsys):
-    from cre_core.data.ceilings import load_gene_facts
+    from cre_core.demo.ceiling import load_gene_facts
     from cre_core.overview import overview
 
     ws = workspace_copy
@@ -160,7 +160,7 @@ def test_an_older_demo_store_keeps_its_facts_until_foreign_data_arrives(workspac
 
 
 def test_an_older_demo_store_with_foreign_files_is_no_demo(workspace_copy, tmp_path):
-    from cre_core.data.ceilings import load_gene_facts
+    from cre_core.demo.ceiling import load_gene_facts
     from cre_core.overview import overview
 
     ws = workspace_copy
@@ -173,7 +173,7 @@ def test_an_older_demo_store_with_foreign_files_is_no_demo(workspace_copy, tmp_p
 
 
 def test_a_leftover_facts_file_in_a_new_workspace_is_ignored(tiny_workspace, tmp_path, capsys):
-    from cre_core.data.ceilings import load_gene_facts
+    from cre_core.demo.ceiling import load_gene_facts
 
     ws = Workspace(tmp_path / "mine")
     ws.raw_dir.mkdir(parents=True)
@@ -505,14 +505,14 @@ def test_a_store_without_tables_is_never_a_catalog_error(tmp_path, capsys, monke
     "SELECT install_path FROM duckdb_extensions()",
 ])
 def test_sql_box_reveals_no_paths(sql, tiny_workspace):
-    from cre_core.data.browse import SqlBoxError, run_readonly_sql
+    from cre_core.query.sql_box import SqlBoxError, run_readonly_sql
 
     with pytest.raises(SqlBoxError, match="is not available here: the SQL box shows the store's tables"):
         run_readonly_sql(str(tiny_workspace.db_path), sql)
 
 
 def test_sql_box_catalog_views_show_no_path(tiny_workspace):
-    from cre_core.data.browse import run_readonly_sql
+    from cre_core.query.sql_box import run_readonly_sql
 
     db = str(tiny_workspace.db_path)
     assert run_readonly_sql(db, "SELECT count(*) AS n FROM genes").frame["n"][0] == 300

@@ -6,9 +6,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from cre_core.data import browse
 from cre_core.data.lookup import UnknownGeneError
 from cre_core.data.store import create_schema
+from cre_core.query import browse, sql_box
 
 
 @pytest.fixture
@@ -153,10 +153,10 @@ def test_distinct_values(hand_store):
 
 def test_sql_box_runs_one_read_only_statement(hand_store):
     _, db = hand_store                      # the store is also open read-only in this process
-    res = browse.run_readonly_sql(db, "SELECT * FROM dmf ORDER BY fitness", row_limit=1)
+    res = sql_box.run_readonly_sql(db, "SELECT * FROM dmf ORDER BY fitness", row_limit=1)
     assert len(res.frame) == 1 and res.truncated and res.frame["fitness"][0] == 0.30
-    assert not browse.run_readonly_sql(db, "SELECT count(*) AS n FROM genes").truncated
-    assert isinstance(browse.run_readonly_sql(db, "SHOW TABLES").frame, pd.DataFrame)
+    assert not sql_box.run_readonly_sql(db, "SELECT count(*) AS n FROM genes").truncated
+    assert isinstance(sql_box.run_readonly_sql(db, "SHOW TABLES").frame, pd.DataFrame)
 
 
 @pytest.mark.parametrize("sql, message", [
@@ -171,14 +171,14 @@ def test_sql_box_runs_one_read_only_statement(hand_store):
 ])
 def test_sql_box_refuses(hand_store, sql, message):
     _, db = hand_store
-    with pytest.raises(browse.SqlBoxError, match=message):
-        browse.run_readonly_sql(db, sql)
+    with pytest.raises(sql_box.SqlBoxError, match=message):
+        sql_box.run_readonly_sql(db, sql)
 
 
 def test_sql_box_time_limit(hand_store):
     _, db = hand_store
-    with pytest.raises(browse.SqlBoxError, match="time limit"):
-        browse.run_readonly_sql(db, "SELECT count(*) FROM range(1000000000000) a", time_limit_s=0.3)
+    with pytest.raises(sql_box.SqlBoxError, match="time limit"):
+        sql_box.run_readonly_sql(db, "SELECT count(*) FROM range(1000000000000) a", time_limit_s=0.3)
 
 
 def test_sorted_pages_cover_every_row_once_despite_ties(con):

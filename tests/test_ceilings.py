@@ -8,15 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cre_core.data.ceilings import replicate_ceiling, truth_ceiling
-from cre_core.data.demo import demo_world
-from cre_core.data.demo_world import (
+from cre_core.data.ceilings import replicate_ceiling
+from cre_core.data.store import counts, create_schema
+from cre_core.demo.ceiling import truth_ceiling
+from cre_core.demo.generate import demo_world
+from cre_core.demo.world import (
     expected_pair_epsilon,
     pair_epsilon,
     sample_triple,
     triple_tau,
 )
-from cre_core.data.store import counts, create_schema
 from cre_core.train.data import load_sets
 from cre_core.workspace import Workspace
 

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from cre_core import runtime
+from cre_core.data.go import build_ontology
 from cre_core.errors import CreError
-from cre_core.models.dcell import DCell, build_ontology, check_fits, plan
+from cre_core.models.dcell import DCell, check_fits, plan
 from cre_core.train import data as D
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run

@@ -8,8 +8,8 @@ import pytest
 
 from cre_core import cli
 from cre_core.data.dcell_pairs import read_dcell_pairs
+from cre_core.data.split_file import read_split_file
 from cre_core.errors import InputError
-from cre_core.train.split_file import read_split_file
 
 
 def write(tmp_path, text: str, name: str = "pairs.txt"):

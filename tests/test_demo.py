@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cre_core.data.demo import PRESETS, demo_world, generate_demo_files
-from cre_core.data.demo_world import ESSENTIAL_SIGMA
+from cre_core.demo.generate import PRESETS, demo_world, generate_demo_files
+from cre_core.demo.world import ESSENTIAL_SIGMA
 from cre_core.errors import CreError
 
 SGA_HEADER = (

@@ -18,7 +18,8 @@ from cre_core.embed.cache import cache_files, cache_path, read_cache
 from cre_core.embed.features import list_embeddings, load_features
 from cre_core.embed.kmer import KmerEmbedder, WordsEmbedder, encode, spectrum
 from cre_core.embed.random import RandomEmbedder
-from cre_core.embed.runner import embed_workspace, make_embedder
+from cre_core.embed.registry import make_embedder
+from cre_core.embed.runner import embed_workspace
 from cre_core.errors import CreError
 from cre_core.workspace import Workspace
 

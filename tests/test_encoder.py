@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import torch
 
+from cre_core.embed.seq_encoder import one_hot, sequence_codes
 from cre_core.genome.dna import reverse_complement as revcomp
 from cre_core.interpret.attribution import attribute, planted_hits, planted_mass
 from cre_core.interpret.motifs import MATCH_THRESHOLD, describe_filters, match_score
 from cre_core.models import DeepSet, SeqEncoder, build_model
-from cre_core.models.seq_encoder import one_hot, sequence_codes
 from cre_core.workspace import Workspace
 
 MOTIF, DECOY = "GATTACAGCC", "CTTGACGTAA"
@@ -155,8 +155,8 @@ def encoder_run(tiny_workspace, tmp_path_factory):
 def test_train_embedder_encoder_on_the_tiny_demo(encoder_run, capsys):
     """``train --embedder encoder`` end to end, then ``motifs``, ``explain`` and ``export-encoder``."""
     from cre_core.cli import main
-    from cre_core.data.demo import PRESETS
-    from cre_core.data.demo_world import planted_motifs
+    from cre_core.demo.generate import PRESETS
+    from cre_core.demo.world import planted_motifs
     from cre_core.embed.features import list_embeddings, load_features
     from cre_core.train.data import load_sets
 
@@ -204,8 +204,8 @@ def test_train_embedder_encoder_on_the_tiny_demo(encoder_run, capsys):
 
 
 def test_planted_motifs_replay_the_generator():
-    from cre_core.data.demo import PRESETS
-    from cre_core.data.demo_world import build_world, planted_motifs
+    from cre_core.demo.generate import PRESETS
+    from cre_core.demo.world import build_world, planted_motifs
 
     world = build_world(PRESETS["tiny"], 3)
     named = planted_motifs(PRESETS["tiny"], 3)
@@ -287,7 +287,7 @@ def test_wild_type_models_read_the_encoder(name):
 
 
 def test_words_assemble_into_one_seed_per_motif_on_either_strand():
-    from cre_core.models.word_seeds import assemble
+    from cre_core.embed.word_seeds import assemble
 
     words = [MOTIF[1:9], revcomp(MOTIF[:8]), "ACGTTGCA", MOTIF[2:10]]
     seeds = assemble(words, width=15)
@@ -298,7 +298,7 @@ def test_words_assemble_into_one_seed_per_motif_on_either_strand():
 
 
 def test_sense_view_counts_the_gene_orientation_and_is_what_the_pair_map_reads():
-    from cre_core.models.word_seeds import SLACK, Seed, seed_filters
+    from cre_core.embed.word_seeds import SLACK, Seed, seed_filters
     from cre_core.train.config import TrainConfig
     from cre_core.train.data import model_from_config
 
@@ -329,7 +329,7 @@ def test_sense_view_counts_the_gene_orientation_and_is_what_the_pair_map_reads()
 
 
 def test_the_deepset_reads_the_sense_view_beside_either_strand():
-    from cre_core.models.word_seeds import SLACK, Seed, seed_filters
+    from cre_core.embed.word_seeds import SLACK, Seed, seed_filters
     from cre_core.train.config import TrainConfig
     from cre_core.train.data import model_from_config
 
@@ -356,7 +356,7 @@ def test_the_deepset_reads_the_sense_view_beside_either_strand():
 
 
 def test_seeded_filter_fires_on_its_word_and_one_mismatch_only():
-    from cre_core.models.word_seeds import SLACK, Seed, seed_filters
+    from cre_core.embed.word_seeds import SLACK, Seed, seed_filters
 
     enc = SeqEncoder(3, ("upstream",), filters=2, width=12)
     random_filter = enc.weight[1].clone()

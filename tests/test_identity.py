@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from cre_core.errors import CreError
+from cre_core.metrics import pearson
 from cre_core.models import FEATURE_MODELS, MODELS, build_model, identity
 from cre_core.models.base import PAD
 from cre_core.models.identity import IdentityModel, Pairs, fit_factors
 from cre_core.train.config import TrainConfig
-from cre_core.train.metrics import pearson
 
 
 def planted(n_genes: int = 40, rank: int = 2, seed: int = 0, features: np.ndarray | None = None):

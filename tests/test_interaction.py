@@ -13,14 +13,14 @@ import pytest
 import torch
 from test_train_support import MODULE_SIZE, install_fake_features
 
+from cre_core.embed.genes import FeatureTable
 from cre_core.errors import CreError
+from cre_core.metrics import null_expectation
 from cre_core.models import InteractionModel, build_model
 from cre_core.models.base import PAD
-from cre_core.models.genes import FeatureTable
 from cre_core.train import data as D
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
-from cre_core.train.metrics import null_expectation
 from cre_core.train.run_tables import cross_validation_table
 from cre_core.workspace import Workspace
 
@@ -329,7 +329,7 @@ def test_sigterm_in_the_pair_ridge_stops_the_run_and_a_resume_refits(ws, monkeyp
     import os
     import signal
 
-    from cre_core.models import pair_ridge
+    from cre_core.train import pair_ridge
 
     install_fake_features(monkeypatch)
     solve = pair_ridge.solve

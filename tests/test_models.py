@@ -10,17 +10,16 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from cre_core.data.go import ROOT, build_ontology
 from cre_core.models import (
     MODELS,
     DCell,
     DeepSet,
     Multiplicative,
     build_model,
-    build_ontology,
     dcell,
 )
 from cre_core.models.base import PAD
-from cre_core.models.dcell import ROOT
 
 G, DIM = 40, 10
 

@@ -11,20 +11,8 @@ import torch
 
 from cre_core.models import build_model
 from cre_core.models.base import PAD
-from cre_core.models.pair_ridge import (
-    FOLDS,
-    LAMBDAS,
-    PairData,
-    PairMap,
-    Stopped,
-    choose_representation,
-    components,
-    cross_validate,
-    folds,
-    predict,
-    refit,
-    solve,
-)
+from cre_core.models.bilinear_ridge import LAMBDAS, PairData, PairMap, Stopped, components, predict, solve
+from cre_core.train.pair_ridge import FOLDS, choose_representation, cross_validate, folds, refit
 
 N, D = 120, 6
 

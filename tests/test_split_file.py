@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from cre_core import cli
+from cre_core.data.split_file import read_split_file, split_from_file, split_name, strain_keys
 from cre_core.errors import InputError
-from cre_core.train.run_tables import runs_with_configs
 from cre_core.train import data as D
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
-from cre_core.train.split_file import read_split_file, split_from_file, split_name, strain_keys
+from cre_core.train.run_tables import runs_with_configs
 
 GENES = ["YAL001C", "YAL002W", "YBR003W", "YCR004C"]
 IDX = np.array([[0, 1], [0, 2], [1, 2], [2, 3], [0, 3]])

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from cre_core import cli
-from cre_core.data import demo_files
-from cre_core.data.demo import demo_world
+from cre_core.demo import files as demo_files
+from cre_core.demo.generate import demo_world
 from cre_core.interpret.subsystems import explain_genotype, subtree
 from cre_core.query import service
 from cre_core.train.config import TrainConfig

@@ -12,7 +12,7 @@ import pytest
 from cre_core import cli
 from cre_core.errors import CreError
 from cre_core.query import service
-from cre_core.query.suggest import score_pairs, suggest
+from cre_core.query.suggestions import score_pairs, suggest
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
 from cre_core.workspace import Workspace

@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_train_support import install_fake_features
 
 from cre_core.atomic import write_json_atomic
 from cre_core.errors import CreError
+from cre_core.metrics import interaction_metrics, null_expectation, pearson, r2, rankdata, regression_metrics, spearman
 from cre_core.processes import process_identity
 from cre_core.train import data as D
 from cre_core.train import jobs
@@ -23,8 +25,6 @@ from cre_core.train import runs as R
 from cre_core.train.checkpoint import load_checkpoint, save_checkpoint
 from cre_core.train.config import TrainConfig, add_arguments, config_from_args, options
 from cre_core.train.loop import train_run
-from cre_core.train.metrics import interaction_metrics, null_expectation, pearson, r2, rankdata, regression_metrics, spearman
-from test_train_support import install_fake_features
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = dict(epochs=3, batch_size=64, hidden=16, patience=10)

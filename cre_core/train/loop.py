@@ -47,9 +47,9 @@ from torch.nn.parallel import DistributedDataParallel
 from cre_core import runtime
 from cre_core.atomic import clean_json, write_json_atomic, write_text_atomic
 from cre_core.errors import CreError
+from cre_core.metrics import regression_metrics
 from cre_core.models import FitnessModel, SeqEncoder, WtDiff
 from cre_core.models.interaction import InteractionModel
-from cre_core.models.pair_ridge import AUTO_EMBEDDERS, Stopped, choose_representation, pairs_of, ranks_for, refit
 from cre_core.processes import process_identity
 from cre_core.runtime import DistContext, StopRequested
 from cre_core.train import data as D
@@ -59,7 +59,7 @@ from cre_core.train.config import TrainConfig
 from cre_core.train.early_stopping import EarlyStopping
 from cre_core.train.evaluate import ceiling_summary, predict_rows, score_test
 from cre_core.train.metric_log import MetricLog
-from cre_core.train.metrics import regression_metrics
+from cre_core.train.pair_ridge import AUTO_EMBEDDERS, Stopped, choose_representation, pairs_of, ranks_for, refit
 from cre_core.train.rebuild import rebuild_model, run_meta
 from cre_core.train.run_lock import RunLock
 from cre_core.train.saved_split import check_unchanged, save_split, store_state
@@ -476,7 +476,7 @@ class _Run:
 
     def _refit_pairs(self) -> None:
         """--pair-ridge: the best checkpoint's ε map replaced by its ridge optimum
-        (models/pair_ridge.py) when that fits validation ε better and does not fit validation
+        (train/pair_ridge.py) when that fits validation ε better and does not fit validation
         fitness (every set size, early stopping's criterion) worse: τ̂ was trained beside the
         old map, so a better ε alone can still cost the triples."""
         best = self.checkpoints.best_path

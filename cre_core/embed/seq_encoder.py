@@ -7,7 +7,7 @@ unique genes only, so the (u, L, 4) float tensor exists per step, never for the 
 
 The first layer is ``filters`` position weight matrices of ``width`` bp (wide enough to read a
 10-bp motif with a few bases of context). By default (``--encoder-init words``) training starts
-them from the genome's enriched words (``seed_words``: cre_core.models.word_seeds, no labels)
+them from the genome's enriched words (``seed_words``: cre_core.embed.word_seeds, no labels)
 and refines them at a tenth of the learning rate (``--encoder-lr``); from random weights the
 ~700 training genes of the small demo are memorised before the filters find motifs.
 Each filter is applied to both strands: its reverse complement is the same weights flipped in
@@ -63,7 +63,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
 
-from cre_core.models.genes import GeneRepresentation
+from cre_core.embed.genes import GeneRepresentation
 
 BASES = "ACGT"
 N_CODE = 4
@@ -144,8 +144,8 @@ class SeqEncoder(GeneRepresentation):
     @torch.no_grad()
     def seed_words(self) -> int:
         """Start the first filters from the installed windows' enriched words (no labels:
-        cre_core.models.word_seeds); returns how many filters were seeded."""
-        from cre_core.models.word_seeds import assemble, genome_words, seed_filters
+        cre_core.embed.word_seeds); returns how many filters were seeded."""
+        from cre_core.embed.word_seeds import assemble, genome_words, seed_filters
 
         words = genome_words({r: self.codes(r).cpu().numpy() for r in self.regions})
         return seed_filters(self.weight, self.bias, assemble(words, self.width))

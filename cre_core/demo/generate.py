@@ -4,7 +4,7 @@
 double-mutant screen and a Kuzmin-style triple-mutant screen; the same (preset, seed) always
 gives byte-identical files. The real parsers then ingest them like user data.
 
-What is planted (see :mod:`cre_core.data.demo_world` for the numbers):
+What is planted (see :mod:`cre_core.demo.world` for the numbers):
 
 - **Genome.** 16 chromosomes ``chrI``..``chrXVI`` with gene counts in proportion to S288C;
   genes of 300-3,000 bp (5% with an intron: two CDS parts) separated by 200-1,500 bp gaps, SGD
@@ -60,7 +60,7 @@ What is planted (see :mod:`cre_core.data.demo_world` for the numbers):
   lines that readers must ignore. Each module term's ``def`` names its motifs.
 - **Truth.** ``demo_truth.tsv``: gene, module (-1 = none), severity sigma.
   ``demo_gene_facts.json``: the per-gene and per-module parameters behind the interactions
-  (:class:`~cre_core.data.demo_world.GeneFacts`), read by the gene-level ceiling.
+  (:class:`~cre_core.demo.world.GeneFacts`), read by the gene-level ceiling.
 """
 
 from __future__ import annotations
@@ -70,8 +70,9 @@ from pathlib import Path
 
 import duckdb
 
-from cre_core.data import demo_files
-from cre_core.data.demo_world import DemoPreset, World, build_world, gene_facts
+from cre_core.data.store import FACTS_NAME
+from cre_core.demo import files as demo_files
+from cre_core.demo.world import DemoPreset, World, build_world, gene_facts
 from cre_core.errors import CreError
 
 PRESETS: dict[str, DemoPreset] = {
@@ -90,7 +91,6 @@ SMF_NAME = "strain_ids_and_single_mutant_fitness.csv"
 OBO_NAME = "go-basic.obo"
 GAF_NAME = "sgd.gaf"
 TRUTH_NAME = "demo_truth.tsv"
-FACTS_NAME = "demo_gene_facts.json"
 KUZMIN_NAME = "kuzmin2018_trigenic.tsv"
 
 

@@ -1,7 +1,7 @@
 """The demo world's biology: genome layout, planted motifs, modules, fitness and interactions.
 
-No file I/O here: :mod:`cre_core.data.demo_files` writes this world in the real formats and
-:mod:`cre_core.data.demo` documents what is planted. Everything is a deterministic function of
+No file I/O here: :mod:`cre_core.demo.files` writes this world in the real formats and
+:mod:`cre_core.demo.generate` documents what is planted. Everything is a deterministic function of
 ``(preset, seed)``: each concern draws from its own seeded stream, and per-pair / per-row
 quantities come from a counter-based hash, so they do not depend on the order or chunking in
 which rows are generated.

@@ -8,7 +8,7 @@ genes of a batch only, so a costly representation (a sequence encoder) runs once
   as a non-persistent buffer so it lives on the device once and is not copied into checkpoints.
 - ``LearnedGenes``: a learned vector per gene (the gene-identity baseline); it cannot
   generalise to genes never seen in training.
-- ``SeqEncoder`` (cre_core.models.seq_encoder): a CNN over the genes' one-hot CRE windows,
+- ``SeqEncoder`` (cre_core.embed.seq_encoder): a CNN over the genes' one-hot CRE windows,
   trained end to end; its ``all()`` is a pass over every window, so models call it only on the
   genes a batch holds (``cheap_all`` is False).
 """

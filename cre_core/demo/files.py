@@ -1,4 +1,4 @@
-"""Write a demo :class:`~cre_core.data.demo_world.World` in the real file formats.
+"""Write a demo :class:`~cre_core.demo.world.World` in the real file formats.
 
 GFF3 with the genome after ``##FASTA`` (SGD style), the four Costanzo 2016 SGA files, the
 single-mutant fitness CSV, ``go-basic.obo`` (OBO 1.2), ``sgd.gaf`` (GAF 2.2) and the truth
@@ -15,7 +15,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from cre_core.data.demo_world import (
+from cre_core.data.kuzmin import COLUMNS as KUZMIN_COLUMNS
+from cre_core.data.kuzmin import HO_MARKER
+from cre_core.demo.world import (
     CHROMOSOMES,
     World,
     normals,
@@ -25,8 +27,6 @@ from cre_core.data.demo_world import (
     triple_tau,
     uniforms,
 )
-from cre_core.data.kuzmin import COLUMNS as KUZMIN_COLUMNS
-from cre_core.data.kuzmin import HO_MARKER
 
 SGA_HEADER = (
     "Query Strain ID", "Query allele name", "Array Strain ID", "Array allele name",
