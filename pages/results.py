@@ -14,6 +14,7 @@ from cre_core.train import (
     read_predictions,
     run_dir,
     runs_with_configs,
+    unseen_gene_warnings,
 )
 from cre_core.workspace import Workspace
 from dashboard.charts import box_chart, epoch_curves, metric_bars, pred_vs_true_chart
@@ -95,7 +96,10 @@ with guard("Results"):
                     st.caption("The interaction model chooses its representation (--embedder auto) and "
                                "its ε map's λ and rank by 5-fold cross-validation over the training "
                                "pairs, folds of held-out genes on the gene split: each candidate's "
-                               "held-out ε r per fold at its best setting.")
+                               "held-out ε r per fold at its best setting, beside random vectors "
+                               "per gene (the control, never chosen).")
+                    for warning in unseen_gene_warnings(ws, selected):
+                        st.warning(md(warning))
 
                 predictions, bad = {}, []
                 for run_id, label in zip(selected["run_id"], selected["label"]):

@@ -21,7 +21,7 @@ from cre_core.models.base import PAD
 from cre_core.train import data as D
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
-from cre_core.train.run_tables import cross_validation_table
+from cre_core.train.run_tables import cross_validation_table, unseen_gene_warnings
 from cre_core.workspace import Workspace
 
 QUICK = dict(epochs=30, batch_size=32, hidden=32, rank=8, patience=8, lr=3e-3)
@@ -299,6 +299,16 @@ def test_features_pair_map_carries_interactions_to_unseen_genes(tmp_path, monkey
     assert shown["chosen"].tolist()[:2] == [False, True]
     assert len(shown.iloc[1]["held-out ε r per fold"].split(", ")) == 5
     assert shown.iloc[1]["held-out ε r (mean)"] > 0.3 > shown.iloc[0]["held-out ε r (mean)"]
+    # the random control (here the same noise as kmer) goes through the same folds, never chosen
+    assert choice["beats_control"] and choice["control_fold_wins"] == 5
+    assert shown["choice"].tolist()[2] == "representation: random (control)" and not shown["chosen"].iloc[2]
+    assert unseen_gene_warnings(ws, pd.DataFrame({"run_id": [auto["run_id"]], "label": ["auto run"]})) == []
+    # no representation that knows the modules: the least bad is used, and the run says so
+    table["words"] = rng.normal(0, 1, (len(genes), 24)).astype(np.float32)
+    blind_auto = train_run(ws, TrainConfig(**dict(base, epochs=2)), echo=quiet)
+    assert blind_auto["embedder_choice"]["beats_control"] is False
+    said = unseen_gene_warnings(ws, pd.DataFrame({"run_id": [blind_auto["run_id"]], "label": ["blind"]}))
+    assert len(said) == 1 and said[0].startswith(f"blind: {blind_auto['embedder']} did not beat the random control")
 
 
 def test_features_pair_map_is_linear_in_the_representation():

@@ -12,7 +12,7 @@ import torch
 from cre_core.models import build_model
 from cre_core.models.base import PAD
 from cre_core.models.bilinear_ridge import LAMBDAS, PairData, PairMap, Stopped, components, predict, solve
-from cre_core.train.pair_ridge import FOLDS, choose_representation, cross_validate, folds, refit
+from cre_core.train.pair_ridge import FOLDS, best_fold_mse, choose_representation, cross_validate, folds, refit
 
 N, D = 120, 6
 
@@ -183,3 +183,18 @@ def test_auto_representation_takes_the_table_whose_map_predicts_held_out_genes()
     done = choose_representation({"noise": noise, "planted": x}, a, b, eps, "genes", (D + 1,))
     assert done["chosen"] == "planted"
     assert done["candidates"]["planted"]["best"]["mean_r"] > 0.9 > 0.2 > done["candidates"]["noise"]["best"]["mean_r"]
+
+
+def test_auto_representation_is_weighed_against_the_random_control_fold_by_fold():
+    x, _, a, b, eps = _world(seed=7)
+    rng = np.random.default_rng(1)
+    noise, control = (torch.from_numpy(rng.normal(size=(N, D))) for _ in range(2))
+    done = choose_representation({"planted": x}, a, b, eps, "genes", (D + 1,), control=control)
+    assert done["beats_control"] and done["control_fold_wins"] == FOLDS
+    assert done["control"]["best"]["mean_r"] < 0.2
+    # sequence that carries nothing: the least bad candidate is still chosen, but flagged
+    lost = choose_representation({"noise": noise}, a, b, eps, "genes", (D + 1,), control=control)
+    assert lost["chosen"] == "noise" and not lost["beats_control"]
+    assert lost["control_fold_wins"] == sum(m < t for m, t in zip(best_fold_mse(lost["candidates"]["noise"]),
+                                                                   best_fold_mse(lost["control"])))
+    assert "control" not in choose_representation({"planted": x}, a, b, eps, "genes", (D + 1,))

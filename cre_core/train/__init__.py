@@ -24,6 +24,7 @@ from cre_core.train.run_tables import (
     queryable,
     runs_with_configs,
     thin_steps,
+    unseen_gene_warnings,
     wt_variant_configs,
 )
 from cre_core.train.runs import (
@@ -51,5 +52,5 @@ __all__ = [
     "compare_runs", "comparison_table", "control_verdicts", "cross_validation_table", "jobs", "list_runs",
     "load_run", "load_sets", "model_from_config", "options", "queryable", "read_epoch_metrics",
     "read_predictions", "read_step_metrics", "run_dir", "runs_with_configs", "spike_steps", "spike_summary",
-    "thin_steps", "train_run", "wt_variant_configs",
+    "thin_steps", "train_run", "unseen_gene_warnings", "wt_variant_configs",
 ]

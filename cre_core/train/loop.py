@@ -371,10 +371,12 @@ class _Run:
             tables = {name: torch.from_numpy(D.gene_features(self.ws, dataclasses.replace(cfg, embedder=name),
                                                              table.genes).table)
                       for name in AUTO_EMBEDDERS}
+            control = torch.from_numpy(D.gene_features(self.ws, dataclasses.replace(cfg, embedder="random"),
+                                                       table.genes).table)
             try:
                 self.embedder_choice = choose_representation(
                     tables, *pairs_of(table.idx, table.interaction, self.split.train), self._folds_by(),
-                    ranks_for(cfg.rank), cfg.split_seed, runtime.stop_requested, self.echo)
+                    ranks_for(cfg.rank), cfg.split_seed, runtime.stop_requested, self.echo, control)
                 embedder = self.embedder_choice["chosen"]
             except ValueError as exc:
                 self.echo(f"--embedder auto: {exc}; using kmer")

@@ -222,6 +222,8 @@ def cross_validation_table(ws: Workspace, runs: pd.DataFrame) -> pd.DataFrame:
         choice = summary.get("embedder_choice") or {}
         stages = [(f"representation: {name}", cv, name == choice.get("chosen"))
                   for name, cv in (choice.get("candidates") or {}).items()]
+        if choice.get("control"):
+            stages.append(("representation: random (control)", choice["control"], False))
         ridge = summary.get("pair_ridge") or {}
         if ridge.get("cv"):
             stages.append(("pair ridge λ, rank", ridge["cv"], bool(ridge.get("used"))))
@@ -235,3 +237,21 @@ def cross_validation_table(ws: Workspace, runs: pd.DataFrame) -> pd.DataFrame:
                          "held-out ε r per fold": ", ".join(f"{r:.3f}" for r in folds.get("r", [])
                                                             if r is not None and np.isfinite(r))})
     return pd.DataFrame(rows)
+
+
+def unseen_gene_warnings(ws: Workspace, runs: pd.DataFrame) -> list[str]:
+    """One sentence per run whose --embedder auto choice did not beat the random control in
+    every fold: its ε̂ for genes without measured pairs carries no signal that the run could
+    show (summary.json's ``embedder_choice``)."""
+    out = []
+    for run_id, label in zip(runs["run_id"], runs["label"]):
+        try:
+            choice = (run_files.load_run(ws, run_id)["summary"] or {}).get("embedder_choice") or {}
+        except Exception:  # noqa: BLE001 - an unreadable run says nothing here
+            continue
+        if choice.get("beats_control") is False:
+            folds = choice["control"].get("folds")
+            out.append(f"{label}: {choice['chosen']} did not beat the random control in cross-validation "
+                       f"(lower held-out ε MSE in {choice.get('control_fold_wins')} of {folds} folds), so "
+                       f"its ε̂ for genes without measured pairs is no better than random vectors'.")
+    return out
