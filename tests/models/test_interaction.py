@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_train_support import MODULE_SIZE, install_fake_features
 
 from cre_core.embed.genes import FeatureTable
 from cre_core.errors import CreError
@@ -23,6 +22,7 @@ from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
 from cre_core.train.run_tables import cross_validation_table
 from cre_core.workspace import Workspace
+from tests.train_support import MODULE_SIZE, install_fake_features
 
 QUICK = dict(epochs=30, batch_size=32, hidden=32, rank=8, patience=8, lr=3e-3)
 
@@ -265,7 +265,7 @@ def test_features_pair_map_carries_interactions_to_unseen_genes(tmp_path, monkey
     """Gene split: module words (a count per module motif) plus noise columns. The bilinear
     form of the features (``pair_from="features"``) finds "same module → ε −0.15" for genes it
     never saw; the same model on the noise columns alone cannot."""
-    from test_train_support import build_workspace
+    from tests.train_support import build_workspace
 
     ws = build_workspace(tmp_path / "wsg", n_genes=96, seed=3)
     con = ws.connect(read_only=True)

@@ -34,7 +34,7 @@ from cre_core.errors import CreError
 from cre_core.processes import log_tail
 from cre_core.workspace import Workspace
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(hidden=16, layers=9, heads=2, intermediate=32, max_positions=1024)
 
 
