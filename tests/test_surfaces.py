@@ -55,6 +55,17 @@ def test_every_surface_name_resolves(package):
     assert missing == []
 
 
+@pytest.mark.parametrize("package", SUBPACKAGES)
+def test_no_surface_name_hides_a_module(package):
+    """``cre_core.<package>.<module>`` must stay that module (``monkeypatch.setattr`` by dotted
+    name, ``import ... as``): a function of the same name on the surface would replace it."""
+    module = importlib.import_module(f"cre_core.{package}")
+    submodules = {p.stem for p in (CORE / package).glob("*.py")} - {"__init__"}
+    hidden = [name for name in module.__all__ if name in submodules
+              and getattr(module, name) is not importlib.import_module(f"cre_core.{package}.{name}")]
+    assert hidden == []
+
+
 def test_light_surfaces_import_no_torch():
     """Listing runs, browsing the store or starting a command must not pay for torch."""
     code = f"import sys\nfor p in {LIGHT!r}:\n    __import__('cre_core.' + p)\nprint('torch' in sys.modules)"

@@ -38,13 +38,11 @@ kmer to above it at most seeds: bench/RESULTS.md, "Encoder fitness with the sens
 In the interaction model (``--encoder-pair-view``, its features ε map) ``pair_columns`` names
 the second half (the ε map reads it), ``trunk_columns`` the first (the fitness trunk reads it,
 as without the view). Why: ε follows which genes share a module's motif, and the better strand
-adds every chance hit of the reverse complement to that count (on the demo's downstream windows
-the best column per module correlates with membership at r 0.80 / 0.77 on average at seeds 0 /
-1 on the better strand, 0.92 / 0.88 on the sense strand; seeded filters). On the demo's gene
-split the ridge ε map reaches 0.58x / 0.52x the ceiling with the sense view, 0.41x / 0.29x
-without it (same filters and ridge; bench/RESULTS.md, "Encoder ε on the gene split, session
-4"). That trunk does not read the sense view: ~700 training singles against twice the columns
-let it fit single genes (one unmeasured gene's ŝ fell from ~0.9 to 0.35 at seed 0).
+adds every chance hit of the reverse complement to that count: on the demo the sense-strand
+columns follow module membership more closely, and the ridge ε map of the gene split gains
+from them (bench/RESULTS.md, "Encoder ε on the gene split, session 4"). That trunk does not read
+the sense view: a few hundred training singles against twice the columns let it fit single
+genes (the same section).
 
 Training (cre_core.train.loop, ``--encoder-pretrain``) first fits the encoder with the model on
 the training genes' single mutants, then ``freeze``s it: later steps read cached vectors.

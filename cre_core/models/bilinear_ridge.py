@@ -8,7 +8,7 @@ has one optimum, which conjugate gradients reach without forming the (D+1)² × 
 matrix: each step is two products with the gene-by-gene matrix of pairs (dense n × n). A gene
 without a measured training pair has an all-zero row and column there, so it adds nothing to the
 normal operator or the right-hand side: the solve runs over the genes that have pairs (a few
-hundred on real screens, not the 6,579 genes with windows), in the row space of their features
+hundred on real screens, not every gene with windows), in the row space of their features
 (``solve``). A symmetric W is Σ_k λ_k v_k v_kᵀ (``components``), so a solution fits a model's
 low-rank pair map. The interaction model's refit (:mod:`cre_core.train.pair_ridge`) and the
 identity model's sequence term (:mod:`cre_core.models.identity`) both solve through here.
@@ -81,8 +81,8 @@ class PairMap:
 
 def one_thread(fn: Callable[Params, Result]) -> Callable[Params, Result]:
     """Run ``fn`` on one torch thread. The ridge's matrices are at most a few hundred wide: one
-    thread spares the pool's synchronisation, which on a shared 2-core CPU made a real screen's
-    solve 17x slower (22 s against 1.3 s at load 20)."""
+    thread spares the pool's synchronisation, which on a shared CPU made a real screen's solve
+    many times slower (bench/RESULTS.md, "The default interaction run on the real workspace")."""
     @functools.wraps(fn)
     def wrapper(*args: Params.args, **kwargs: Params.kwargs) -> Result:
         threads = torch.get_num_threads()
@@ -104,9 +104,9 @@ def solve(x: torch.Tensor, data: PairData, lam: float, start: PairMap | None = N
     The optimum lies in the row space of those genes' x̃ (the gradient of the loss is
     X̃ᵀ (…) X̃ and the penalty only shrinks), so with X̃ = U S Vᵀ the same problem is solved for
     B over the reduced features Z = U S (m × r, r ≤ m genes), W = V B Vᵀ: an m × m problem, not
-    (D+1) × (D+1) (on a real screen 191 genes against kmer's 1,537 columns). Past ``MAX_DIMS``
-    genes only the leading principal directions are kept (a principal-component ridge: exact
-    below it; on the demo's 700 training genes it keeps every CG step ~0.3 GFLOP).
+    (D+1) × (D+1) (on a real screen a few hundred genes against kmer's 1,537 columns). Past
+    ``MAX_DIMS`` genes only the leading principal directions are kept (a principal-component
+    ridge: exact below it; it bounds the cost of every CG step).
     The preconditioner is the normal operator of a fully measured matrix of the same gene
     degrees, C B C / S (C = Zᵀ diag(degree) Z, S = the degrees' sum), which its eigenbasis
     inverts exactly: tens of iterations instead of hundreds. ``should_stop`` is asked between

@@ -28,8 +28,8 @@ from cre_core.models.base import PAD, FitnessModel, phi_net, pool, rho_net, set_
 
 # On the CPU, φ runs on the whole table once a batch holds this many gene slots per gene (then
 # ~86% of genes occur in it, and one plain matmul beats unique + gather + scatter-add); below
-# that, φ on the unique genes is less work (bench/train.py: 1.25x at batch 4,096 of 6,000
-# genes, while the whole table was 1.3x faster at 8,192). On CUDA the whole table is used from
+# that, φ on the unique genes is less work (bench/RESULTS.md, "Training engine throughput").
+# On CUDA the whole table is used from
 # one slot per gene: it also saves torch.unique's host sync.
 WHOLE_TABLE_SLOTS = 2
 

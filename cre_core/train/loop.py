@@ -173,8 +173,9 @@ def make_optimizer(model: FitnessModel, config: TrainConfig, device: torch.devic
     """AdamW over the model's parameter groups (each with its weight decay); the encoder's
     first-layer filters at ``--encoder-lr`` × ``--lr`` (seeded filters are refined, not
     overwritten). Fused (one kernel over all parameters) on CUDA, and for DCell on the CPU too:
-    there it took the optimiser step at full GO scale from 0.41 s to 0.04 s (other models keep
-    the CPU's plain AdamW, whose numbers their recorded results were measured with)."""
+    at full GO scale the fused step is a tenth of the plain one (bench/RESULTS.md, "bf16 products
+    and less bookkeeping"); other models keep the CPU's plain AdamW, whose numbers their
+    recorded results were measured with."""
     fused = device.type == "cuda" or (device.type == "cpu" and config.model == "dcell")
     groups = model.param_groups(config.weight_decay)
     if config.uses_windows and config.encoder_lr != 1:

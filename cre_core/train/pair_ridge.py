@@ -1,20 +1,12 @@
-"""The interaction model's ε map in closed form: ridge regression of measured ε on x̃ₐᵀ W x̃_b.
+"""The interaction model's ε map refit in closed form after training: a training step.
 
-With ``pair_from="features"`` ε̂_ab is a bilinear form of the two genes' representations
-(x̃ = [x, 1], so linear and constant terms are in W). It is linear in W, so the ridge problem
-
-    min_W  Σ_(a,b) measured (x̃ₐᵀ W x̃_b − ε_ab)²  +  λ · n_pairs · ‖W‖²
-
-has one optimum, which conjugate gradients reach without forming the (D+1)² × (D+1)² normal
-matrix: each step is two products with the gene-by-gene matrix of pairs (dense n × n). A gene
-without a measured training pair has an all-zero row and column there, so it adds nothing to the
-normal operator or the right-hand side: the solve runs over the genes that have pairs (a few
-hundred on real screens, not the 6,579 genes with windows, whose matrix made each CG step
-~80 GFLOP and the default real run 12 minutes), in the row space of their features (``solve``).
-SGD on a low-rank factorisation of the same form stops far from that optimum when the genes
-are new: on the demo's gene split (small, seeds 0 / 1, words features) ε r went from 0.49x /
-0.34x the gene-level ceiling with the trained map to 0.64x / 0.53x with the ridge optimum
-(bench/RESULTS.md, "Round 2, session 3").
+With ``pair_from="features"`` ε̂_ab = x̃ₐᵀ W x̃_b is linear in W, so the ridge regression of
+measured ε on it has one optimum (:mod:`cre_core.models.bilinear_ridge` solves it). SGD on a
+low-rank factorisation of the same form stops far from that optimum when the genes are new,
+which is why the run replaces its trained map by the optimum when that fits validation ε better
+(bench/RESULTS.md, "Round 2, session 3: the ε map solved in closed form"). λ and the installed
+rank are chosen by cross-validation over folds of the training pairs (whole genes held out on
+the gene split), and ``--embedder auto`` picks its representation the same way.
 
 A symmetric W is Σ_k λ_k v_k v_kᵀ, so the solution is installed into the model's own pair map as
 its ``rank`` largest eigen-components: checkpoints, scans and ensembles are unchanged.
@@ -22,9 +14,9 @@ its ``rank`` largest eigen-components: checkpoints, scans and ensembles are unch
 The columns are standardised over every gene before the solve (and the installed components
 mapped back to the representation's units), so the penalty weighs each column alike. Feature
 tables are z-scored already (a no-op for them); a sequence encoder's BatchNorm standardises by
-the running statistics of training batches, which left its columns at sd 0.8-3.5 over all genes
-and the weak-penalty columns overfitting (gene split, seed 1: ε r 0.48x the ceiling offline,
-0.55x standardised; bench/RESULTS.md, "Encoder ε on the gene split, session 4").
+the running statistics of training batches, which leaves its columns unevenly scaled over all
+genes and the weak-penalty ones overfitting (bench/RESULTS.md, "Encoder ε on the gene split,
+session 4").
 """
 
 from __future__ import annotations

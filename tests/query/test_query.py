@@ -8,13 +8,13 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from test_train_support import build_workspace, install_fake_features
 
 from cre_core.data.lookup import UnknownGeneError
 from cre_core.errors import CreError
 from cre_core.query import service
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
+from tests.train_support import build_workspace, install_fake_features
 
 QUICK = dict(epochs=2, batch_size=64, hidden=16)
 

@@ -91,7 +91,7 @@ def test_the_real_go_gives_dcells_own_wiring_of_nuclear_chromatin(real_workspace
     """DCell's topology file for GO:0000790 (the paper's ontology for that subsystem): every edge
     between two terms our rules keep on the 2019 GO is ours too, and no term of ours under it has
     fewer than six training genes (gene counts differ: our annotations are SGD's of 2023)."""
-    from realdata import REALDATA
+    from tests.realdata import REALDATA
 
     edges, parent = set(), None
     for line in (REALDATA / "dcell" / "GO_0000790_topology").read_text().splitlines():

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_train_support import build_workspace, install_fake_features
 
 from cre_core.errors import CreError
 from cre_core.query import service
@@ -23,6 +22,7 @@ from cre_core.train.ensemble import (
 )
 from cre_core.train.loop import train_run
 from cre_core.train.runs import list_runs
+from tests.train_support import build_workspace, install_fake_features
 
 QUICK = dict(model="deepset", epochs=3, batch_size=64, hidden=16)
 

@@ -28,8 +28,8 @@ from cre_core.cli import main as cre_main
 from cre_core.data.public_sources import DATASETS
 from cre_core.workspace import Workspace
 
-REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
-FILES = Path(__file__).resolve().parent / "files"
+REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
+FILES = Path(__file__).resolve().parents[1] / "files"
 S1_FOLDER = "Data File S1. Raw genetic interaction datasets: Pair-wise interaction format"
 RELEASE = "S288C_reference_genome_R64-4-1_20230830"
 KUZMIN_HEADER = [

@@ -15,8 +15,8 @@ from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
 from cre_core.train.run_tables import runs_with_configs
 from cre_core.workspace import Workspace
+from tests.app.test_pages import app, problems
 from tests.fake_runs import write_fake_run
-from tests.test_pages import app, problems
 
 ENSEMBLE = dict(model="gene-id", split="gene", epochs=2, batch_size=1024, hidden=16, gene_dim=16)
 

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_train_support import build_workspace
 
 from cre_core.train import runs as R
+from tests.train_support import build_workspace
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARGS = ["--model", "gene-id", "--epochs", "3", "--batch-size", "64", "--hidden", "16", "--gene-dim", "8"]
 
 

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_train_support import MODULE_SIZE, install_fake_features
 
 from cre_core.embed.genes import FeatureTable
 from cre_core.errors import CreError
@@ -23,6 +22,7 @@ from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
 from cre_core.train.run_tables import cross_validation_table, unseen_gene_warnings
 from cre_core.workspace import Workspace
+from tests.train_support import MODULE_SIZE, install_fake_features
 
 QUICK = dict(epochs=30, batch_size=32, hidden=32, rank=8, patience=8, lr=3e-3)
 
@@ -184,6 +184,7 @@ def test_null_expectation_of_doubles_and_triples():
 
 # --- training on the store -------------------------------------------------------------------
 
+@pytest.mark.slow          # three training runs (~100 s on 2 shared cores)
 def test_planted_interaction_is_recovered_and_not_from_noise(ws, monkeypatch):
     """Features that carry each gene's module recover ε (−0.15 within modules, random split):
     well above the DeepSet on the same features and the same model on noise features. The
@@ -208,6 +209,7 @@ def test_planted_interaction_is_recovered_and_not_from_noise(ws, monkeypatch):
     assert real["by_size"]["1"]["smf_input"] is True
 
 
+@pytest.mark.slow          # two training runs with triples (~60 s)
 def test_triples_are_loaded_split_and_no_worse_than_multiplicative(ws, monkeypatch):
     install_fake_features(monkeypatch)
     planted = add_triples(ws)
@@ -261,11 +263,12 @@ def test_demo_run_reports_every_size_beside_its_ceilings(workspace_copy):
     assert row["n_tau"] == s["n_tau"] and "-interaction-id-" in row["run_id"]
 
 
+@pytest.mark.slow          # builds and trains on its own workspace (~50 s)
 def test_features_pair_map_carries_interactions_to_unseen_genes(tmp_path, monkeypatch):
     """Gene split: module words (a count per module motif) plus noise columns. The bilinear
     form of the features (``pair_from="features"``) finds "same module → ε −0.15" for genes it
     never saw; the same model on the noise columns alone cannot."""
-    from test_train_support import build_workspace
+    from tests.train_support import build_workspace
 
     ws = build_workspace(tmp_path / "wsg", n_genes=96, seed=3)
     con = ws.connect(read_only=True)

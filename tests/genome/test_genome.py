@@ -25,7 +25,7 @@ from cre_core.genome import (
 from cre_core.genome.gff import parse_attributes
 from cre_core.genome.names import fasta_header_chrom
 
-FILES = Path(__file__).parent / "files" / "genome"
+FILES = Path(__file__).resolve().parents[1] / "files" / "genome"
 GFF = FILES / "mini.gff"
 
 # gene -> (chrom, strand, cds_start, cds_stop, upstream pad, downstream pad), worked out by hand

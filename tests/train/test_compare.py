@@ -105,7 +105,7 @@ def test_results_page_shows_the_verdicts(verdict_runs, monkeypatch):
 
     ws, true, good, poor = verdict_runs
     monkeypatch.setenv("CRE_WORKSPACE", str(ws.root))
-    page = Path(__file__).resolve().parents[1] / "pages" / "results.py"
+    page = Path(__file__).resolve().parents[2] / "pages" / "results.py"
     at = AppTest.from_file(str(page), default_timeout=30).run(timeout=30)
     assert not at.exception
     frames = [df.value for df in at.dataframe if "verdict" in df.value.columns]

@@ -312,7 +312,7 @@ def test_pages_explain_an_impossible_workspace_path(bad, tiny_workspace, monkeyp
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("CRE_WORKSPACE", str(tiny_workspace.root))
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=30)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=30)
     at.session_state["workspace"] = "/tmp/a\x00b" if bad == "nul" else "/tmp/" + "b" * 300
     at.run(timeout=30)
     assert not at.exception
@@ -332,7 +332,7 @@ def test_locked_store_names_the_process(workspace_copy):
     holder = duckdb.connect(str(workspace_copy.db_path))    # this process writes the store
     try:
         out = subprocess.run([sys.executable, "-m", "cre_core", "info", "--workspace", str(workspace_copy.root)],
-                             capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+                             capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
     finally:
         holder.close()
     assert out.returncode == 2
@@ -410,7 +410,7 @@ def test_pages_say_a_truncated_store_is_corrupt(workspace_copy, monkeypatch):
     with open(workspace_copy.db_path, "r+b") as fh:
         fh.truncate(100_000)
     monkeypatch.setenv("CRE_WORKSPACE", str(workspace_copy.root))
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=30)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=30)
     at.run(timeout=30)
     assert not at.exception
     messages = [e.value for e in at.error]

@@ -21,9 +21,9 @@ import pytest
 
 from cre_core.errors import CreError
 from cre_core.workspace import Workspace
-from tests.test_bad_input import SMF_NAME, assert_refused, run_cli
+from tests.data.test_bad_input import SMF_NAME, assert_refused, run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def files_under(root: Path) -> dict[str, int]:

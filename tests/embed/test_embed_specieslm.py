@@ -34,7 +34,7 @@ from cre_core.errors import CreError
 from cre_core.processes import log_tail
 from cre_core.workspace import Workspace
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(hidden=16, layers=9, heads=2, intermediate=32, max_positions=1024)
 
 
@@ -273,6 +273,7 @@ def run_cli(args: list[str], launcher: list[str] | None = None) -> subprocess.Co
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
 
 
+@pytest.mark.slow          # two torchrun processes load the model (~40 s)
 def test_torchrun_two_gloo_ranks_equal_one_process(tmp_path, model_dir):
     single = make_store(tmp_path / "single", n_genes=6)
     multi = make_store(tmp_path / "multi", n_genes=6)

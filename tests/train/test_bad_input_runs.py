@@ -32,7 +32,7 @@ from cre_core.train.loop import train_run
 from cre_core.train.run_lock import RunLock
 from cre_core.workspace import Workspace
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GENE_ID = dict(model="gene-id", epochs=1, seed=0)
 
 

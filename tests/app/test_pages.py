@@ -26,7 +26,7 @@ from cre_core.train.runs import list_runs
 from cre_core.workspace import Workspace
 from tests.fake_runs import write_fake_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
 TIMEOUT = 60
 

@@ -16,7 +16,7 @@ from cre_core.query.suggestions import score_pairs, suggest
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
 from cre_core.workspace import Workspace
-from tests.test_pages import app, problems
+from tests.app.test_pages import app, problems
 
 ENSEMBLE = dict(model="gene-id", epochs=2, batch_size=1024, hidden=16, gene_dim=16)
 

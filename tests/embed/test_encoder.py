@@ -223,7 +223,7 @@ def test_pages_show_attribution_and_logos(encoder_run, monkeypatch):
 
     ws, *_ = encoder_run
     monkeypatch.setenv("CRE_WORKSPACE", str(ws.root))
-    pages = Path(__file__).resolve().parents[1] / "pages"
+    pages = Path(__file__).resolve().parents[2] / "pages"
     at = AppTest.from_file(str(pages / "query.py"), default_timeout=30)
     at.run(timeout=30)
     before = len(at.get("vega_lite_chart"))

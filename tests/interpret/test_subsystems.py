@@ -16,7 +16,7 @@ from cre_core.query import service
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
 from cre_core.workspace import Workspace
-from tests.test_pages import app, problems
+from tests.app.test_pages import app, problems
 
 # a short run: the tiny demo's 2,000-pair subset, 2 epochs (the bench trains longer: bench/subsystems.py)
 DCELL = dict(model="dcell", subset=2000, epochs=2, batch_size=128, lr=3e-3)

@@ -19,7 +19,7 @@ from cre_core.embed.runner import embed_workspace
 from cre_core.embed.umap_view import FRAME_COLUMNS, compute_umap, umap_frame
 from dashboard.charts import chromosome_order, umap_chart
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "embeddings.py")
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_train_support import install_fake_features
 
 from cre_core.atomic import write_json_atomic
 from cre_core.errors import CreError
@@ -25,8 +24,9 @@ from cre_core.train import runs as R
 from cre_core.train.checkpoint import load_checkpoint, save_checkpoint
 from cre_core.train.config import TrainConfig, add_arguments, config_from_args, options
 from cre_core.train.loop import train_run
+from tests.train_support import install_fake_features
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 QUICK = dict(epochs=3, batch_size=64, hidden=16, patience=10)
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from cre_core.explore import build_network, enrich, gene_profile, profile_map, similar
+from tests.app.test_pages import app, problems
 from tests.explore_support import build_explore_ws, module_terms, planted_modules
-from tests.test_pages import app, problems
 
 
 @pytest.fixture(scope="module")

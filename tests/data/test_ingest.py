@@ -13,7 +13,7 @@ from cre_core.data.ingest import IngestRequest, ingest
 from cre_core.errors import CreError, InputError
 from cre_core.workspace import Workspace
 
-FILES = Path(__file__).parent / "files"
+FILES = Path(__file__).resolve().parents[1] / "files"
 GFF = FILES / "genome" / "mini.gff"
 SGA = FILES / "sga" / "SGA_mini.txt"
 SMF = FILES / "sga" / "strain_ids_and_single_mutant_fitness.csv"

@@ -23,7 +23,7 @@ from cre_core.embed.runner import embed_workspace
 from cre_core.errors import CreError
 from cre_core.workspace import Workspace
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def n_windows(ws: Workspace, region: str) -> int:

