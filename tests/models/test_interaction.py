@@ -263,7 +263,6 @@ def test_demo_run_reports_every_size_beside_its_ceilings(workspace_copy):
     assert row["n_tau"] == s["n_tau"] and "-interaction-id-" in row["run_id"]
 
 
-@pytest.mark.slow          # builds and trains on its own workspace (~50 s)
 def test_features_pair_map_carries_interactions_to_unseen_genes(tmp_path, monkeypatch):
     """Gene split: module words (a count per module motif) plus noise columns. The bilinear
     form of the features (``pair_from="features"``) finds "same module → ε −0.15" for genes it
