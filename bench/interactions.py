@@ -40,7 +40,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cre_core.models import build_model  # noqa: E402
 from cre_core.models import pair_ridge as P  # noqa: E402
 from cre_core.train import data as D  # noqa: E402
 from cre_core.train.config import TrainConfig  # noqa: E402
@@ -149,7 +148,7 @@ def scan(args) -> dict:
     ensemble = []
     for k in range(members):
         torch.manual_seed(k)
-        m = build_model("interaction", genes, in_dim=dim, hidden=128, rank=32, smf=smf)
+        m = D.model_from_config(TrainConfig(model="interaction", hidden=128, rank=32), genes, dim, smf=smf)
         m.set_features(feats)
         ensemble.append(m.eval())
     cold, warm = [], []

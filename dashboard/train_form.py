@@ -7,31 +7,23 @@ from typing import Any
 
 import streamlit as st
 
-from cre_core.train.config import FEATURE_MODELS, OptionSpec
-from cre_core.train.run_tables import WT_MODELS
+from cre_core.train import specs
+from cre_core.train.config import OptionSpec
 
 # Settings shown up front on the form; every other field sits under "More options".
 MAIN_FIELDS = ("model", "features", "embedder", "split", "epochs", "subset", "norm", "clip",
                "wt_warmup", "lr", "batch_size", "hidden", "seed", "device")
-# Options relevant to one model only (hidden on the form for other models).
-MODEL_ONLY = {
-    "wt_warmup": WT_MODELS[:1], "wt_copies": WT_MODELS[:1],
-    "dcell_min_genes": ("dcell",), "dcell_alpha": ("dcell",), "dcell_precision": ("dcell",),
-    "gene_dim": ("gene-id", "interaction"),
-    "smf_aware": ("interaction",), "interaction_weight": ("interaction",), "rank": ("interaction",),
-    "pair_from": ("interaction",), "pair_decay": ("interaction",), "pair_ridge": ("interaction",),
-    "encoder_pair_view": ("interaction",), "encoder_sense_view": ("deepset", *WT_MODELS),
-}
-NO_FEATURES = ("features", "embedder", "embed_model", "encoder_filters", "encoder_block", "encoder_width")
+# Options that only models reading a gene representation (``--embedder``) use.
+EMBEDDING_OPTIONS = ("features", "embedder", "embed_model", "encoder_filters", "encoder_block", "encoder_width")
 
 
 def field_applies(name: str, model: str) -> bool:
-    """Whether an option means anything for ``model`` (others are hidden on the form)."""
-    if name in NO_FEATURES and model not in FEATURE_MODELS:
-        return False
-    if name in MODEL_ONLY and model not in MODEL_ONLY[name]:
-        return False
-    return True
+    """Whether an option means anything for ``model`` (others are hidden on the form): options
+    a model's spec claims show for that model only."""
+    spec = specs.get(model)
+    if name in EMBEDDING_OPTIONS:
+        return spec.reads_embeddings
+    return name in spec.options or not specs.owners(name)
 
 
 def config_widget(spec: OptionSpec, container: Any = st, key_prefix: str = "cfg_") -> Any:

@@ -4,9 +4,9 @@ import streamlit as st
 
 from cre_core.processes import log_tail
 from cre_core.runtime import device_summary
-from cre_core.train import jobs
+from cre_core.train import jobs, specs
 from cre_core.train.config import TrainConfig, options
-from cre_core.train.run_tables import LIVE, WT_MODELS
+from cre_core.train.run_tables import LIVE
 from cre_core.train.runs import list_runs, load_run, read_epoch_metrics, read_step_metrics, run_dir
 from dashboard.charts import epoch_curves, step_chart
 from dashboard.safe_text import md, md_code
@@ -77,7 +77,7 @@ def run_panel(run_id: str) -> None:
         c2.altair_chart(corr)
     elif status in LIVE:
         st.info("Waiting for the first epoch… curves appear here as the run goes on.")
-    if config.get("model") in WT_MODELS:
+    if config.get("model") in specs.wt_models():
         steps = read_step_metrics(ws, run_id)
         if len(steps):
             steps = steps.assign(run=run_id)

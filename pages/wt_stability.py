@@ -3,9 +3,8 @@
 import streamlit as st
 
 from cre_core.job_slots import max_jobs
-from cre_core.train import jobs
+from cre_core.train import jobs, specs
 from cre_core.train.run_tables import (
-    WT_MODELS,
     WT_VARIANTS,
     collect_steps,
     runs_with_configs,
@@ -52,7 +51,7 @@ with guard("wt_mean stability"):
         launch_variants()
         runs = runs_with_configs(ws)
         unreadable_runs(runs, key="wt_unreadable")
-        wt = runs[runs["model"].isin(WT_MODELS)] if len(runs) else runs
+        wt = runs[runs["model"].isin(specs.wt_models())] if len(runs) else runs
         if wt.empty:
             st.info("No wt runs yet: start a `wt-diff` run (norm batch, then layer; with clip; with "
                     "wt_warmup) and a `wt-anchored` run on **Train**, then compare them here.")

@@ -16,9 +16,10 @@ import torch
 from cre_core.genome.dna import reverse_complement as revcomp
 from cre_core.interpret.attribution import attribute, planted_hits, planted_mass
 from cre_core.interpret.motifs import MATCH_THRESHOLD, describe_filters, match_score
-from cre_core.models import DeepSet, SeqEncoder, build_model
+from cre_core.models import DeepSet, SeqEncoder
 from cre_core.models.seq_encoder import one_hot, sequence_codes
 from cre_core.workspace import Workspace
+from tests.models_support import build_model
 
 MOTIF, DECOY = "GATTACAGCC", "CTTGACGTAA"
 

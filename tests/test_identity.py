@@ -7,11 +7,13 @@ import pytest
 import torch
 
 from cre_core.errors import CreError
-from cre_core.models import FEATURE_MODELS, MODELS, build_model, identity
+from cre_core.models import identity
 from cre_core.models.base import PAD
 from cre_core.models.identity import IdentityModel, Pairs, fit_factors
+from cre_core.train import specs
 from cre_core.train.config import TrainConfig
 from cre_core.train.metrics import pearson
+from tests.models_support import build_model
 
 
 def planted(n_genes: int = 40, rank: int = 2, seed: int = 0, features: np.ndarray | None = None):
@@ -38,7 +40,8 @@ def planted(n_genes: int = 40, rank: int = 2, seed: int = 0, features: np.ndarra
 
 
 def test_registered_everywhere():
-    assert "identity" in MODELS and "identity-seq" in MODELS and "identity-seq" in FEATURE_MODELS
+    assert {"identity", "identity-seq"} <= set(specs.names())
+    assert specs.get("identity-seq").reads_embeddings and specs.get("identity-seq").table_only
     assert TrainConfig(model="identity").uses_features is False
     assert TrainConfig(model="identity-seq", embedder="words").uses_table
     with pytest.raises(CreError, match="closed form over a feature table"):

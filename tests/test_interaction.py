@@ -14,7 +14,7 @@ import torch
 from test_train_support import MODULE_SIZE, install_fake_features
 
 from cre_core.errors import CreError
-from cre_core.models import InteractionModel, build_model
+from cre_core.models import InteractionModel
 from cre_core.models.base import PAD
 from cre_core.models.genes import FeatureTable
 from cre_core.train import data as D
@@ -23,6 +23,7 @@ from cre_core.train.loop import train_run
 from cre_core.train.metrics import null_expectation
 from cre_core.train.run_tables import cross_validation_table
 from cre_core.workspace import Workspace
+from tests.models_support import build_model
 
 QUICK = dict(epochs=30, batch_size=32, hidden=32, rank=8, patience=8, lr=3e-3)
 
@@ -150,7 +151,7 @@ def test_losses_use_the_measured_interaction_and_singles():
 
 
 def test_id_representation_and_config_rules():
-    m = build_model("interaction", 12, gene_dim=5, learned_genes=True, hidden=8, rank=3)
+    m = build_model("interaction", 12, gene_dim=5, embedder="id", hidden=8, rank=3)
     assert m.genes.out_dim == 5 and m.predict(torch.tensor([[0, 1]])).shape == (1,)
     with pytest.raises(ValueError, match="no feature table"):
         m.set_features(torch.zeros(12, 5))
@@ -312,7 +313,7 @@ def test_features_pair_map_is_linear_in_the_representation():
     assert torch.allclose(out[:, 1:], m.pair_map(x), atol=1e-6)
     assert m.heads.out_features == 1
     with pytest.raises(ValueError, match="pair_from"):
-        build_model("interaction", 10, in_dim=5, pair_from="both")
+        InteractionModel(FeatureTable(10, 5), pair_from="both")
 
 
 def test_configs_saved_before_pair_from_and_pair_ridge_load_as_they_trained():

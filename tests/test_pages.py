@@ -318,14 +318,14 @@ def test_train_page_stops_and_resumes_a_run(workspace_copy, monkeypatch):
 
 
 def test_train_form_shows_each_models_options(tiny_workspace, monkeypatch):
-    from cre_core.models import FEATURE_MODELS, MODELS
+    from cre_core.train import specs
 
     at = app("train.py", tiny_workspace, monkeypatch).run()
-    for model in MODELS:
+    for model in specs.names():
         at.selectbox(key="cfg_model").set_value(model).run()
         assert not problems(at), (model, problems(at))
         keys = {w.key for w in [*at.number_input, *at.selectbox, *at.checkbox, *at.text_input]}
-        assert ("cfg_embedder" in keys) == (model in FEATURE_MODELS), model
+        assert ("cfg_embedder" in keys) == specs.get(model).reads_embeddings, model
         assert ("cfg_smf_aware" in keys) == ("cfg_rank" in keys) == (model == "interaction"), model
         assert ("cfg_pair_from" in keys) == ("cfg_pair_ridge" in keys) == (model == "interaction"), model
         assert ("cfg_wt_warmup" in keys) == (model == "wt-diff"), model

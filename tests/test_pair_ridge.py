@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from cre_core.models import build_model
 from cre_core.models.base import PAD
 from cre_core.models.pair_ridge import (
     FOLDS,
@@ -25,6 +24,7 @@ from cre_core.models.pair_ridge import (
     refit,
     solve,
 )
+from tests.models_support import build_model
 
 N, D = 120, 6
 

@@ -175,11 +175,10 @@ def test_config_round_trips_through_the_command_line():
 
 
 def test_config_choices_match_the_models():
-    from cre_core import models
     from cre_core.models import base, dcell, interaction
-    from cre_core.train import config
+    from cre_core.train import config, specs
 
-    assert config.MODELS == models.MODELS and config.FEATURE_MODELS == models.FEATURE_MODELS
+    assert next(o for o in options() if o.name == "model").choices == specs.names()
     assert config.NORMS == base.NORMS and config.POOLINGS == base.POOLINGS
     assert config.PAIR_FROM == interaction.PAIR_FROM
     assert config.DCELL_PRECISIONS == dcell.PRECISIONS

@@ -20,14 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from cre_core.errors import CreError
+from cre_core.train import specs
 
 # Plain values (no torch import, so every CLI command starts fast); tests check they match
-# cre_core.models.MODELS / FEATURE_MODELS, cre_core.models.base.NORMS / POOLINGS and
-# cre_core.models.interaction.PAIR_FROM and cre_core.models.dcell.PRECISIONS.
-MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id", "interaction",
-          "identity", "identity-seq")
-FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored", "interaction", "identity-seq")
-TABLE_ONLY_MODELS = ("identity-seq",)   # closed-form models: a feature table, never the encoder
+# cre_core.models.base.NORMS / POOLINGS, cre_core.models.interaction.PAIR_FROM and
+# cre_core.models.dcell.PRECISIONS. The models are the registry's (cre_core.train.specs).
 NORMS = ("none", "batch", "layer")
 POOLINGS = ("sum", "mean")
 PAIR_FROM = ("features", "trunk")
@@ -120,7 +117,7 @@ class OptionSpec:
 class TrainConfig:
     """Everything a run needs to be reproduced (saved as the run's ``config.json``)."""
 
-    model: str = option(help="the model to train: " + ", ".join(MODELS), choices=MODELS)
+    model: str = option(help="the model to train (the registry's: cre_core.train.specs)")
     features: str = option("both", "CRE windows embedded for each gene: downstream, upstream or "
                            "both (concatenated)", choices=("downstream", "upstream", "both"))
     split: str = option("random", "random: pairs split at random; gene: gene-disjoint (no test "
@@ -239,9 +236,14 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.validate()
         if self.embedder == "auto" and not self.uses_features_pair_map:   # auto weighs only ε maps
             self.embedder = "kmer"
-        self.validate()
+
+    @property
+    def spec(self) -> specs.ModelSpec:
+        """The model's spec (what it reads, how it is built and trained)."""
+        return specs.get(self.model)
 
     def validate(self) -> None:
         """Raise CreError (one line naming the option) on a value no run could use."""
@@ -252,15 +254,17 @@ class TrainConfig:
         if self.val_frac + self.test_frac >= 1:
             raise CreError(f"--val-frac plus --test-frac must be below 1; got {self.val_frac:g} + "
                            f"{self.test_frac:g}")
-        if self.embedder == "id" and self.model != "interaction":
-            raise CreError("--embedder id is for --model interaction (the DeepSet's is --model gene-id)")
-        if self.model in TABLE_ONLY_MODELS and self.embedder == "encoder":
+        spec = self.spec
+        if self.embedder == "id" and not spec.learned_genes:
+            learned = ", ".join(s.name for s in specs.SPECS.values() if s.learned_genes)
+            raise CreError(f"--embedder id is for --model {learned} (the DeepSet's is --model gene-id)")
+        if spec.table_only and self.embedder == "encoder":
             raise CreError(f"--model {self.model} is solved in closed form over a feature table: "
                            "--embedder kmer, words, random or specieslm, not encoder")
 
     @property
     def uses_features(self) -> bool:
-        return self.model in FEATURE_MODELS and self.embedder != "id"
+        return self.spec.reads_embeddings and self.embedder != "id"
 
     @property
     def uses_windows(self) -> bool:
@@ -271,18 +275,14 @@ class TrainConfig:
     def uses_features_pair_map(self) -> bool:
         """The interaction model's ε/τ vectors are one linear map of the representation
         (--pair-from features): what --pair-ridge solves and --encoder-pair-view feeds."""
-        return self.model == "interaction" and self.pair_from == "features"
+        return self.spec.pair_map(self)
 
     @property
     def uses_encoder_sense_view(self) -> bool:
-        """The encoder adds its sense-strand view: for the interaction model's features pair map
-        (--encoder-pair-view; its trunk keeps the either-strand view), or for a model that reads
-        the whole vector (--encoder-sense-view)."""
-        if not self.uses_windows:
-            return False
-        if self.model == "interaction":
-            return self.encoder_pair_view and self.uses_features_pair_map
-        return self.encoder_sense_view
+        """The encoder adds its sense-strand view (as the model's spec says: for the interaction
+        model's features pair map --encoder-pair-view, for a model that reads the whole vector
+        --encoder-sense-view)."""
+        return self.uses_windows and self.spec.sense_view(self)
 
     @property
     def uses_table(self) -> bool:
@@ -321,9 +321,15 @@ class TrainConfig:
         return args
 
 
-@functools.cache
 def options() -> tuple[OptionSpec, ...]:
-    """Every TrainConfig option (all fields but ``extra``), in the dataclass's order."""
+    """Every TrainConfig option (all fields but ``extra``), in the dataclass's order; the
+    model's choices are the models registered now."""
+    return tuple(dataclasses.replace(spec, choices=specs.names()) if spec.name == "model" else spec
+                 for spec in _declared())
+
+
+@functools.cache
+def _declared() -> tuple[OptionSpec, ...]:
     hints = typing.get_type_hints(TrainConfig)
     specs = []
     for f in fields(TrainConfig):

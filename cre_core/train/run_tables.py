@@ -17,7 +17,6 @@ from cre_core.train.config import TrainConfig
 from cre_core.train.metrics import fitness_bins
 from cre_core.workspace import Workspace
 
-WT_MODELS = ("wt-diff", "wt-anchored")
 FINISHED = ("done", "diverged")              # runs with test predictions
 LIVE = ("queued", "running")
 # The settings that define a test set: runs agreeing on them were scored on the same pairs.

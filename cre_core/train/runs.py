@@ -273,9 +273,10 @@ def list_runs(ws: Workspace) -> pd.DataFrame:
 
 
 def _run_row(folder: Path, config: dict, status: dict, summary: dict) -> dict:
-    from cre_core.train.config import FEATURE_MODELS
+    from cre_core.train import specs
 
-    uses_features = config.get("model") in FEATURE_MODELS and config.get("embedder") != "id"
+    spec = specs.find(config.get("model"))
+    uses_features = spec is not None and spec.reads_embeddings and config.get("embedder") != "id"
     nested = _summary_nested(summary)         # checked by read_run_files
     return {
         "run_id": folder.name, "model": config.get("model"),

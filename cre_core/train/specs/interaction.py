@@ -1,0 +1,95 @@
+"""The interaction model: ŝ per gene times, plus explicit ε/τ terms of per-gene vectors
+(:mod:`cre_core.models.interaction`); after training, its features pair map may be replaced by
+its ridge optimum (``--pair-ridge``)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, cast
+
+from cre_core.train.specs.base import BuildInputs, ModelSpec
+
+if TYPE_CHECKING:
+    from cre_core.models import FitnessModel
+    from cre_core.train.config import TrainConfig
+
+
+def _build(inputs: BuildInputs) -> FitnessModel:
+    from cre_core.models import FeatureTable, InteractionModel, LearnedGenes
+
+    c, genes = inputs.config, inputs.genes
+    if genes is None:
+        genes = (LearnedGenes(inputs.n_genes, c.gene_dim) if c.embedder == "id"
+                 else FeatureTable(inputs.n_genes, inputs.in_dim))
+    return InteractionModel(genes, hidden=c.hidden, phi_layers=c.phi_layers, rank=c.rank, norm=c.norm,
+                            dropout=c.dropout, smf=inputs.smf, smf_aware=c.smf_aware,
+                            interaction_weight=c.interaction_weight, pair_from=c.pair_from,
+                            pair_decay=c.pair_decay)
+
+
+def _pair_map(config: TrainConfig) -> bool:
+    return config.pair_from == "features"
+
+
+def _sense_view(config: TrainConfig) -> bool:
+    """The ε map reads its own sense-strand view (the trunk keeps the either-strand one)."""
+    return config.encoder_pair_view and _pair_map(config)
+
+
+def _smf_input(config: TrainConfig) -> bool:
+    return config.smf_aware
+
+
+def refit_pairs(run: Any) -> None:
+    """--pair-ridge: the best checkpoint's ε map replaced by its ridge optimum
+    (models/pair_ridge.py) when that fits validation ε better and does not fit validation
+    fitness (every set size, early stopping's criterion) worse: τ̂ was trained beside the
+    old map, so a better ε alone can still cost the triples."""
+    from cre_core import runtime
+    from cre_core.models import InteractionModel
+    from cre_core.models.pair_ridge import Stopped, refit
+    from cre_core.runtime import StopRequested
+    from cre_core.train.checkpoint import load_checkpoint
+
+    if not (run.config.pair_ridge and _pair_map(run.config)):
+        return
+    best = run.checkpoints.best_path
+    if not best.exists():
+        return
+    saved = load_checkpoint(best, map_location=run.device)
+    run.core.load_state_dict(saved["model"])
+    t0 = time.perf_counter()
+    try:
+        fit = refit(cast(InteractionModel, run.core), run.table.idx, run.table.interaction,
+                    run.split.train, run.split.val, run.folds_by(), run.config.split_seed,
+                    should_stop=runtime.stop_requested, echo=run.echo)
+    except Stopped as exc:           # last.pt is the end of the epochs: a resume refits
+        run.echo(str(exc))
+        run.core.load_state_dict(saved["model"])
+        run.save_last(run.position["epoch"], 0)
+        raise StopRequested() from exc
+    if fit["used"]:
+        mse = run.validate()["mse"]
+        fit["val_mse"], fit["trained_val_mse"] = mse, saved["val_loss"]
+        if mse <= saved["val_loss"]:
+            run.checkpoints.save_best(run.core, saved["epoch"], mse)
+        else:
+            run.core.load_state_dict(saved["model"])
+            fit["used"] = False
+            fit["reason"] = f"validation fitness MSE {mse:.5f} above the trained map's {saved['val_loss']:.5f}"
+    run.notes["pair_ridge"] = fit
+    if "reason" in fit:
+        run.echo(f"pair ridge: kept the trained map ({fit['reason']})")
+    else:
+        done = f"λ {fit['chosen']['lambda']:g}" if fit["used"] else "kept the trained map"
+        run.echo(f"pair ridge: {done}; validation ε MSE {fit['chosen']['val_eps_mse']:.5f} against "
+                 f"{fit['trained_map']['val_eps_mse']:.5f} for the trained map "
+                 f"({time.perf_counter() - t0:.1f} s)")
+
+
+INTERACTION = ModelSpec(
+    name="interaction", help="ŝ per gene times, plus explicit ε/τ terms of per-gene vectors",
+    build=_build, reads_embeddings=True, learned_genes=True,
+    options=("gene_dim", "smf_aware", "interaction_weight", "rank", "pair_from", "pair_decay",
+             "pair_ridge", "encoder_pair_view"),
+    pair_map=_pair_map, sense_view=_sense_view, smf_input=_smf_input, post_fit=refit_pairs)
