@@ -8,20 +8,18 @@ from typing import Any
 import streamlit as st
 
 from cre_core.train import specs
-from cre_core.train.config import OptionSpec
+from cre_core.train.config import REPRESENTATION_OPTIONS, OptionSpec
 
 # Settings shown up front on the form; every other field sits under "More options".
 MAIN_FIELDS = ("model", "features", "embedder", "split", "epochs", "subset", "norm", "clip",
                "wt_warmup", "lr", "batch_size", "hidden", "seed", "device")
-# Options that only models reading a gene representation (``--embedder``) use.
-EMBEDDING_OPTIONS = ("features", "embedder", "embed_model", "encoder_filters", "encoder_block", "encoder_width")
 
 
 def field_applies(name: str, model: str) -> bool:
     """Whether an option means anything for ``model`` (others are hidden on the form): options
     a model's spec claims show for that model only."""
     spec = specs.get(model)
-    if name in EMBEDDING_OPTIONS:
+    if name in REPRESENTATION_OPTIONS:
         return spec.reads_embeddings
     return name in spec.options or not specs.owners(name)
 

@@ -29,6 +29,10 @@ NORMS = ("none", "batch", "layer")
 POOLINGS = ("sum", "mean")
 PAIR_FROM = ("features", "trunk")
 DCELL_PRECISIONS = ("fp32", "bf16")
+# The options of the gene representation (--embedder and the sequence encoder's): they mean
+# something only to models whose spec reads embeddings.
+REPRESENTATION_OPTIONS = ("features", "embedder", "embed_model", "encoder_filters", "encoder_block",
+                          "encoder_width", "encoder_init", "encoder_pretrain", "encoder_lr")
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *, choices: tuple = (),
@@ -117,7 +121,7 @@ class OptionSpec:
 class TrainConfig:
     """Everything a run needs to be reproduced (saved as the run's ``config.json``)."""
 
-    model: str = option(help="the model to train (the registry's: cre_core.train.specs)")
+    model: str = option(help="the model to train: one of the --model groups below")
     features: str = option("both", "CRE windows embedded for each gene: downstream, upstream or "
                            "both (concatenated)", choices=("downstream", "upstream", "both"))
     split: str = option("random", "random: pairs split at random; gene: gene-disjoint (no test "
@@ -247,18 +251,18 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise CreError (one line naming the option) on a value no run could use."""
-        for spec in options():
-            problem = spec.problem(getattr(self, spec.name))
+        for option_spec in options():
+            problem = option_spec.problem(getattr(self, option_spec.name))
             if problem:
-                raise CreError(f"{spec.flag} {problem}")
+                raise CreError(f"{option_spec.flag} {problem}")
         if self.val_frac + self.test_frac >= 1:
             raise CreError(f"--val-frac plus --test-frac must be below 1; got {self.val_frac:g} + "
                            f"{self.test_frac:g}")
-        spec = self.spec
-        if self.embedder == "id" and not spec.learned_genes:
-            learned = ", ".join(s.name for s in specs.SPECS.values() if s.learned_genes)
+        model = self.spec
+        if self.embedder == "id" and not model.learned_genes:
+            learned = ", ".join(m.name for m in specs.SPECS.values() if m.learned_genes)
             raise CreError(f"--embedder id is for --model {learned} (the DeepSet's is --model gene-id)")
-        if spec.table_only and self.embedder == "encoder":
+        if model.table_only and self.embedder == "encoder":
             raise CreError(f"--model {self.model} is solved in closed form over a feature table: "
                            "--embedder kmer, words, random or specieslm, not encoder")
 
@@ -344,27 +348,49 @@ def _declared() -> tuple[OptionSpec, ...]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One CLI option per TrainConfig option, with its help, choices, default and bounds.
+    """One CLI option per TrainConfig option, with its help, choices, default and bounds, in
+    groups: the required model, the options every model reads, the gene representation's (for
+    models that read embeddings), then one group per model with the options its spec claims.
 
     Every default is None here so ``config_from_args`` can tell a given option from an
     omitted one (``--resume`` keeps the saved config unless an option overrides it).
     """
     required = parser.add_argument_group("required (except with --resume)")
-    settings = parser.add_argument_group("training options")
+    shared = parser.add_argument_group("options every model reads")
+    readers = ", ".join(m.name for m in specs.SPECS.values() if m.reads_embeddings)
+    representation = parser.add_argument_group(
+        "gene representation", f"for the models that read one: {readers}")
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for model in specs.SPECS.values():
+        elsewhere = [o for o in model.options if specs.owners(o)[0] != model.name]
+        also = ("; also reads " + ", ".join(_flag(o) for o in elsewhere)) if elsewhere else ""
+        groups[model.name] = parser.add_argument_group(f"--model {model.name}", model.help + also)
     for spec in options():
-        notes = [] if spec.default in (None, dataclasses.MISSING) else [f"default {spec.default}"]
-        notes += [spec.bounds()] if spec.bounds() else []
-        shown = f" ({'; '.join(notes)})" if notes else ""
-        kwargs: dict[str, Any] = {"help": spec.help + shown, "default": None, "dest": spec.name}
-        if spec.choices:
-            kwargs["choices"] = spec.choices
-            kwargs["metavar"] = spec.name.upper() if spec.required else None
-        if spec.kind is bool:
-            kwargs["action"] = argparse.BooleanOptionalAction
-        elif spec.kind in (int, float):
-            kwargs["type"] = spec.kind
-            kwargs["metavar"] = "N" if spec.kind is int else "X"
-        (required if spec.required else settings).add_argument(spec.flag, **kwargs)
+        owners = specs.owners(spec.name)
+        group = (required if spec.required else groups[owners[0]] if owners
+                 else representation if spec.name in REPRESENTATION_OPTIONS else shared)
+        group.add_argument(spec.flag, **_argument(spec))
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _argument(spec: OptionSpec) -> dict[str, Any]:
+    """argparse's keyword arguments for one option."""
+    notes = [] if spec.default in (None, dataclasses.MISSING) else [f"default {spec.default}"]
+    notes += [spec.bounds()] if spec.bounds() else []
+    shown = f" ({'; '.join(notes)})" if notes else ""
+    kwargs: dict[str, Any] = {"help": spec.help + shown, "default": None, "dest": spec.name}
+    if spec.choices:
+        kwargs["choices"] = spec.choices
+        kwargs["metavar"] = spec.name.upper() if spec.required else None
+    if spec.kind is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif spec.kind in (int, float):
+        kwargs["type"] = spec.kind
+        kwargs["metavar"] = "N" if spec.kind is int else "X"
+    return kwargs
 
 
 def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:

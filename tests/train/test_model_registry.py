@@ -93,3 +93,19 @@ def test_wt_and_ontology_models_come_from_the_specs():
     assert specs.owners("wt_warmup") == ("wt-diff",)
     assert [n for n in specs.names() if specs.get(n).reads_embeddings] == [
         "deepset", "wt-diff", "wt-anchored", "interaction", "identity-seq"]
+
+
+def test_train_help_groups_the_options_by_model():
+    from cre_core.cli import build_parser
+
+    parser = build_parser()
+    train = parser._subparsers._group_actions[0].choices["train"]
+    groups = {g.title: [a.dest for a in g._group_actions] for g in train._action_groups}
+    assert groups["--model dcell"] == ["dcell_min_genes", "dcell_alpha", "dcell_precision"]
+    assert groups["--model wt-diff"] == ["wt_warmup", "wt_copies"]
+    assert "rank" in groups["--model interaction"] and "gene_dim" in groups["--model gene-id"]
+    assert groups["--model mean"] == []
+    assert "encoder_lr" in groups["gene representation"] and "lr" in groups["options every model reads"]
+    text = train.format_help()
+    assert text.index("options every model reads") < text.index("--model deepset:") < text.index("--model dcell:")
+    assert "also reads --gene-dim" in " ".join(text.split())      # an option two models share is listed once
