@@ -238,7 +238,7 @@ def main() -> None:
     sc.add_argument("--dropout", type=float, default=0.0, help="dropout in φ and ρ of the encoder runs")
     sc.add_argument("--block", type=int, default=ENCODER["encoder_block"], help="--encoder-block of the encoder runs")
     sc.add_argument("--filters", type=int, default=ENCODER["encoder_filters"], help="--encoder-filters")
-    sc.add_argument("--init", default="words", choices=("words", "random"), help="--encoder-init")
+    sc.add_argument("--init", default="enriched", choices=("enriched", "random"), help="--encoder-init")
     sc.add_argument("--lr", type=float, default=ENCODER["lr"], help="learning rate of the encoder runs")
     sc.add_argument("--weight-decay", type=float, default=ENCODER["weight_decay"])
     sc.add_argument("--pretrain", type=int, default=20, help="--encoder-pretrain")

@@ -73,9 +73,10 @@ def test_form_covers_every_train_option():
     for s in options():
         if not s.required:
             assert s.problem(s.default) is None, s
-    assert not field_applies("embedder", "gene-id") and field_applies("embedder", "deepset")
+    assert not field_applies("embedder", "mean") and field_applies("embedder", "deepset")
+    assert field_applies("gene_dim", "deepset") and not field_applies("gene_dim", "dcell")
     assert field_applies("wt_warmup", "wt-diff") and not field_applies("wt_warmup", "deepset")
-    assert field_applies("encoder_sense_view", "wt-anchored") and not field_applies("encoder_sense_view", "interaction")
+    assert field_applies("encoder_sense_view", "interaction") and not field_applies("encoder_sense_view", "dcell")
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from cre_core.train.run_lock import RunLock
 from cre_core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
-GENE_ID = dict(model="gene-id", epochs=1, seed=0)
+GENE_ID = dict(model="deepset", embedder="id", epochs=1, seed=0)
 
 
 def quiet(_msg: str) -> None:
@@ -84,7 +84,7 @@ def emb_copy(embedded, tmp_path) -> Workspace:
 
 @pytest.fixture(scope="module")
 def trained(tiny_workspace, tmp_path_factory) -> tuple[Workspace, str]:
-    """The tiny demo with one finished gene-id run (read-only: tests copy it)."""
+    """The tiny demo with one finished deepset run over learned gene vectors (read-only: tests copy it)."""
     root = tmp_path_factory.mktemp("badruns") / "ws"
     shutil.copytree(tiny_workspace.root, root, ignore=shutil.ignore_patterns("runs"))
     ws = Workspace(root)
@@ -176,7 +176,7 @@ def test_two_train_processes_on_one_run_dir_one_is_refused(ws_run, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [subprocess.Popen([*common, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
-             for args in (["--model", "gene-id", "--epochs", "3"], ["--model", "mean"])]
+             for args in (["--model", "deepset", "--embedder", "id", "--epochs", "3"], ["--model", "mean"])]
     results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 2], results
@@ -512,7 +512,7 @@ def test_stop_between_ensemble_members(ws_run):
         runtime.request_stop()
         return summary
 
-    cfg = TrainConfig(model="gene-id", epochs=1, ensemble=3)
+    cfg = TrainConfig(model="deepset", embedder="id", epochs=1, ensemble=3)
     out = train_ensemble(ws, cfg, None, False, quiet, member_then_stop)
     assert out["status"] == "interrupted" and len(calls) == 1 and not runtime.stop_requested()
     status = R.read_json(Path(out["run_dir"]) / "status.json")

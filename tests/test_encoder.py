@@ -323,7 +323,7 @@ def test_sense_view_counts_the_gene_orientation_and_is_what_the_pair_map_reads()
     assert not model_from_config(TrainConfig(model="interaction", embedder="encoder", pair_from="trunk"),
                                  3).genes.sense_view
     old = {k: v for k, v in TrainConfig(model="interaction", embedder="encoder").to_dict().items()
-           if k != "encoder_pair_view"}
+           if k != "encoder_sense_view"}
     assert not TrainConfig.from_dict(old).uses_encoder_sense_view
 
 

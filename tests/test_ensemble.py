@@ -155,7 +155,7 @@ def test_ensemble_option_is_validated():
 
 def test_interval_coverage_on_the_tiny_demo(workspace_copy):
     """Coverage is measured on the demo's held-out pairs: near 80%, neither empty nor everything."""
-    config = TrainConfig(model="gene-id", epochs=2, batch_size=1024, hidden=16, gene_dim=16, ensemble=3)
+    config = TrainConfig(model="deepset", embedder="id", epochs=2, batch_size=1024, hidden=16, gene_dim=16, ensemble=3)
     summary = train_run(workspace_copy, config, echo=lambda m: None)
     fit, eps = summary["interval"]["fitness"], summary["interval"]["epsilon"]
     assert fit["n"] == summary["n_test"] > 2000 and eps["n"] > 1000

@@ -137,7 +137,7 @@ def test_deepset_scan_equals_forward_on_pairs():
 
 
 def test_gene_id_has_no_feature_table():
-    m = build_model("gene-id", G, hidden=8, gene_dim=4)
+    m = build_model("deepset", G, hidden=8, gene_dim=4, embedder="id")
     assert isinstance(m, DeepSet) and m.learned
     with pytest.raises(ValueError):
         m.set_features(torch.zeros(G, 4))

@@ -18,7 +18,7 @@ from cre_core.workspace import Workspace
 from tests.fake_runs import write_fake_run
 from tests.test_pages import app, problems
 
-ENSEMBLE = dict(model="gene-id", split="gene", epochs=2, batch_size=1024, hidden=16, gene_dim=16)
+ENSEMBLE = dict(model="deepset", embedder="id", split="gene", epochs=2, batch_size=1024, hidden=16, gene_dim=16)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from cre_core.train.loop import train_run
 from cre_core.workspace import Workspace
 from tests.test_pages import app, problems
 
-ENSEMBLE = dict(model="gene-id", epochs=2, batch_size=1024, hidden=16, gene_dim=16)
+ENSEMBLE = dict(model="deepset", embedder="id", epochs=2, batch_size=1024, hidden=16, gene_dim=16)
 
 
 @pytest.fixture(scope="module")

@@ -314,10 +314,11 @@ def test_wt_diff_logs_warmup_and_clipping(ws, features):
     assert R.read_epoch_metrics(ws, s["run_id"])["wt_pred"].notna().all()
 
 
-@pytest.mark.parametrize("model", ["dcell", "mean", "multiplicative", "gene-id"])
+@pytest.mark.parametrize("model", ["dcell", "mean", "multiplicative", "deepset --embedder id"])
 def test_other_models_train_on_both_splits(ws, model):
+    model, _, embedder = model.partition(" --embedder ")
     for split in ("random", "gene"):
-        cfg = TrainConfig(model=model, split=split, dcell_min_genes=4, **QUICK)
+        cfg = TrainConfig(model=model, embedder=embedder or "auto", split=split, dcell_min_genes=4, **QUICK)
         s = train_run(ws, cfg, echo=quiet)
         assert s["status"] == "done" and s["n_test"] > 0 and s["mse"] is not None
     if model == "multiplicative":    # ε̂ = f̂ − f_i f_j is exactly 0: undefined correlation
@@ -468,13 +469,13 @@ def _cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
 
 
 def test_cli_train_predict_scan_end_with_json_lines(ws):
-    out = _cli("train", "--workspace", str(ws.root), "--model", "gene-id", "--epochs", "2",
+    out = _cli("train", "--workspace", str(ws.root), "--model", "deepset", "--embedder", "id", "--epochs", "2",
                "--batch-size", "64", "--hidden", "16")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     assert lines[0].startswith("run folder: ")
     summary = json.loads(lines[-1])
-    assert summary["status"] == "done" and summary["model"] == "gene-id"
+    assert summary["status"] == "done" and summary["model"] == "deepset" and summary["embedder"] == "id"
     run = summary["run_id"]
     out = _cli("predict", "--workspace", str(ws.root), "--run", run, "--genes", "gen1,yal002w")
     assert out.returncode == 0, out.stderr
@@ -502,7 +503,7 @@ def _wait(ws, run_id, states, timeout=90.0) -> str:
 
 
 def test_jobs_launch_stop_resume(ws):
-    cfg = TrainConfig(model="gene-id", epochs=400, batch_size=16, hidden=16, patience=1000)
+    cfg = TrainConfig(model="deepset", embedder="id", epochs=400, batch_size=16, hidden=16, patience=1000)
     run_id = jobs.launch(ws, cfg)
     assert R.load_run(ws, run_id)["status"] in ("queued", "running")
     _wait(ws, run_id, {"running"})

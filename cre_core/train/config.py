@@ -29,10 +29,11 @@ NORMS = ("none", "batch", "layer")
 POOLINGS = ("sum", "mean")
 PAIR_FROM = ("features", "trunk")
 DCELL_PRECISIONS = ("fp32", "bf16")
+ENCODER_INITS = ("enriched", "random")
 # The options of the gene representation (--embedder and the sequence encoder's): they mean
 # something only to models whose spec reads embeddings.
-REPRESENTATION_OPTIONS = ("features", "embedder", "embed_model", "encoder_filters", "encoder_block",
-                          "encoder_width", "encoder_init", "encoder_pretrain", "encoder_lr")
+REPRESENTATION_OPTIONS = ("features", "embedder", "embed_model", "gene_dim", "encoder_filters", "encoder_block",
+                          "encoder_width", "encoder_init", "encoder_pretrain", "encoder_lr", "encoder_sense_view")
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *, choices: tuple = (),
@@ -130,8 +131,9 @@ class TrainConfig:
                            "words, whichever ridge ε map predicts held-out training pairs best "
                            "in cross-validation; other models take kmer), kmer (composition + "
                            "enriched 8-mer counts), words (the enriched 8-mer counts alone), "
-                           "random (seeded Gaussian control), specieslm, id (learned per-gene "
-                           "vectors; --model interaction only), or encoder (a CNN over the "
+                           "random (seeded Gaussian control), specieslm, id (a learned vector per "
+                           "gene, no sequence: the identity control; --model deepset or "
+                           "interaction), or encoder (a CNN over the "
                            "one-hot windows, trained with the model)",
                            choices=("auto", "kmer", "words", "random", "specieslm", "id", "encoder"))
     embed_model: str | None = option(None, "SpeciesLM weights (local folder or hub cache id) "
@@ -163,7 +165,7 @@ class TrainConfig:
                        "batch shows the wt_mean spikes)", choices=NORMS)
     pooling: str = option("sum", "how the deleted genes' φ vectors are combined: sum or mean",
                           choices=POOLINGS)
-    gene_dim: int = option(64, "width of the learned per-gene vectors of gene-id", at_least=1, at_most=8_192)
+    gene_dim: int = option(64, "--embedder id: width of the learned per-gene vectors", at_least=1, at_most=8_192)
     clip: float | None = option(None, "clip the gradient norm to this value (empty = no "
                                 "clipping)", above=0, step=0.5)
     wt_warmup: int = option(0, "wt-diff: first fit only the wild type to 1.0 for N steps",
@@ -216,10 +218,10 @@ class TrainConfig:
                                 "at most 2N genes; 0 = batches of random pairs", at_least=0, at_most=65_536)
     encoder_width: int = option(15, "--embedder encoder: filter width in bp (10-bp motifs need at "
                                 "least 10, a few more give context)", at_least=4, below=65)
-    encoder_init: str = option("words", "--embedder encoder: words starts the first filters from "
-                               "the genome's enriched words (kmer's unsupervised vocabulary, no "
+    encoder_init: str = option("enriched", "--embedder encoder: enriched starts the first filters from "
+                               "the genome's enriched 8-mers (kmer's unsupervised vocabulary, no "
                                "labels) for training to refine; random starts them all at random",
-                               choices=("words", "random"))
+                               choices=ENCODER_INITS)
     encoder_pretrain: int = option(20, "--embedder encoder: first train it with the model for N "
                                    "epochs on the single mutants of the genes with training pairs, then freeze it "
                                    "(its vectors cached) for the epochs on every set; 0 = train it "
@@ -228,15 +230,12 @@ class TrainConfig:
                                "as a share of --lr (small: seeded filters are refined, not "
                                "overwritten, and have less room to fit single genes)", above=0,
                                step=0.05)
-    encoder_pair_view: bool = option(True, "--embedder encoder with the interaction model's features "
-                                     "pair map: the ε map reads its own view of the filters, pooled on "
-                                     "the sense strand (the gene's orientation) only; the fitness trunk "
-                                     "keeps the vector of motifs on either strand (--no-encoder-pair-view: "
-                                     "the ε map reads that vector too)")
-    encoder_sense_view: bool = option(True, "--embedder encoder with a model that reads the whole vector "
-                                      "(deepset, wt-diff, wt-anchored): it reads the filters pooled on "
-                                      "the sense strand (the gene's orientation) beside their pooling "
-                                      "over either strand (--no-encoder-sense-view: either strand only)")
+    encoder_sense_view: bool = option(True, "--embedder encoder: a view of the filters pooled on the sense "
+                                      "strand (the gene's orientation) only, beside their pooling over "
+                                      "either strand: the interaction model's features pair map reads it "
+                                      "(its fitness trunk keeps the either-strand vector), models that "
+                                      "read the whole vector read both (--no-encoder-sense-view: the "
+                                      "either-strand vector alone)")
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -261,7 +260,7 @@ class TrainConfig:
         model = self.spec
         if self.embedder == "id" and not model.learned_genes:
             learned = ", ".join(m.name for m in specs.SPECS.values() if m.learned_genes)
-            raise CreError(f"--embedder id is for --model {learned} (the DeepSet's is --model gene-id)")
+            raise CreError(f"--embedder id is for --model {learned}")
         if model.table_only and self.embedder == "encoder":
             raise CreError(f"--model {self.model} is solved in closed form over a feature table: "
                            "--embedder kmer, words, random or specieslm, not encoder")
@@ -278,14 +277,13 @@ class TrainConfig:
     @property
     def uses_features_pair_map(self) -> bool:
         """The interaction model's ε/τ vectors are one linear map of the representation
-        (--pair-from features): what --pair-ridge solves and --encoder-pair-view feeds."""
+        (--pair-from features): what --pair-ridge solves and --embedder auto weighs."""
         return self.spec.pair_map(self)
 
     @property
     def uses_encoder_sense_view(self) -> bool:
-        """The encoder adds its sense-strand view (as the model's spec says: for the interaction
-        model's features pair map --encoder-pair-view, for a model that reads the whole vector
-        --encoder-sense-view)."""
+        """The encoder adds its sense-strand view (--encoder-sense-view, where the model's spec
+        has a reader for it)."""
         return self.uses_windows and self.spec.sense_view(self)
 
     @property
@@ -298,14 +296,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """A config from a config.json of any version (see ``migrate``)."""
         known = {f.name for f in fields(cls)}
-        # runs saved before --pair-from existed computed ε/τ vectors from the trunk, runs saved
-        # before --pair-ridge kept their trained ε map, before --dcell-precision DCell was fp32,
-        # before --encoder-pair-view / --encoder-sense-view the encoder had one (both-strand) view,
-        # and before --embedder auto the default was kmer
-        data = {"pair_from": "trunk", "pair_ridge": False, "dcell_precision": "fp32", "embedder": "kmer",
-                "encoder_pair_view": False, "encoder_sense_view": False, **data}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in migrate(data).items() if k in known})
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
@@ -323,6 +316,26 @@ class TrainConfig:
             else:
                 args += [spec.flag, str(value)]
         return args
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """A saved config in today's options and spellings, as the run was trained.
+
+    Options a run was saved without take the value that reproduces it: before --pair-from the
+    ε/τ vectors came from the trunk, before --pair-ridge the trained ε map stayed, before
+    --dcell-precision DCell was fp32, before the encoder's sense-strand view it had the
+    either-strand view alone, before --embedder auto the default was kmer. Old spellings: a
+    renamed model (``gene-id`` is the DeepSet with --embedder id: ``specs.RENAMED``), the
+    encoder's ``words`` start (``enriched``), and what a model's spec renames (the interaction
+    model's --encoder-pair-view is --encoder-sense-view).
+    """
+    data = {"pair_from": "trunk", "pair_ridge": False, "dcell_precision": "fp32", "embedder": "kmer",
+            "encoder_sense_view": False, **data}
+    data.update(specs.RENAMED.get(data.get("model"), {}))
+    if data.get("encoder_init") == "words":
+        data["encoder_init"] = "enriched"
+    model = specs.find(data.get("model"))
+    return model.migrate(data) if model is not None and model.migrate is not None else data
 
 
 def options() -> tuple[OptionSpec, ...]:
@@ -350,7 +363,8 @@ def _declared() -> tuple[OptionSpec, ...]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One CLI option per TrainConfig option, with its help, choices, default and bounds, in
     groups: the required model, the options every model reads, the gene representation's (for
-    models that read embeddings), then one group per model with the options its spec claims.
+    models that read embeddings), then one group per model with the options its spec claims (an option two
+    models claim is listed under the first).
 
     Every default is None here so ``config_from_args`` can tell a given option from an
     omitted one (``--resume`` keeps the saved config unless an option overrides it).
@@ -362,18 +376,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "gene representation", f"for the models that read one: {readers}")
     groups: dict[str, argparse._ArgumentGroup] = {}
     for model in specs.SPECS.values():
-        elsewhere = [o for o in model.options if specs.owners(o)[0] != model.name]
-        also = ("; also reads " + ", ".join(_flag(o) for o in elsewhere)) if elsewhere else ""
-        groups[model.name] = parser.add_argument_group(f"--model {model.name}", model.help + also)
+        groups[model.name] = parser.add_argument_group(f"--model {model.name}", model.help)
     for spec in options():
         owners = specs.owners(spec.name)
         group = (required if spec.required else groups[owners[0]] if owners
                  else representation if spec.name in REPRESENTATION_OPTIONS else shared)
         group.add_argument(spec.flag, **_argument(spec))
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def _argument(spec: OptionSpec) -> dict[str, Any]:

@@ -405,7 +405,7 @@ class _Run:
             model.set_features(torch.from_numpy(features.table))
         if windows is not None:
             model.set_windows(windows.codes)
-            if cfg.encoder_init == "words":
+            if cfg.encoder_init == "enriched":
                 seeded = seq_encoder(model).seed_words()
                 self.echo(f"encoder: {seeded} of {cfg.encoder_filters} filters start from enriched words")
         model.init_output(self.train_mean)
@@ -636,7 +636,7 @@ class _Run:
         summary = {
             "run_id": self.folder.name, "run_dir": str(self.folder), "status": status,
             "model": self.config.model, "features": self.config.features if self.config.uses_features else None,
-            "split": self.config.split, "embedder": self.config.embedder if self.config.uses_features else None,
+            "split": self.config.split, "embedder": self.config.embedder if self.config.spec.reads_embeddings else None,
             "n_train": len(self.split.train), "n_val": len(self.split.val), "n_genes": self.table.n_genes,
             "split_info": self.split.info, "best_epoch": self.early.best_epoch,
             "epochs_run": self.position["epoch"], "device": str(self.device), "world_size": self.ctx.world,

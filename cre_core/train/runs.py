@@ -229,7 +229,10 @@ def _summary_nested(summary: dict) -> dict[str, Any]:
 
 def read_run_files(folder: Path) -> tuple[dict, dict, dict]:
     """(config, status, summary) of a run folder, each checked (CreError for an unreadable run)."""
-    return _checked(folder, "config.json"), _checked(folder, "status.json"), _checked(folder, "summary.json")
+    from cre_core.train.config import migrate
+
+    config = _checked(folder, "config.json")      # in today's options and spellings (migrate)
+    return migrate(config) if config else config, _checked(folder, "status.json"), _checked(folder, "summary.json")
 
 
 def read_config(folder: Path):
@@ -276,13 +279,14 @@ def _run_row(folder: Path, config: dict, status: dict, summary: dict) -> dict:
     from cre_core.train import specs
 
     spec = specs.find(config.get("model"))
-    uses_features = spec is not None and spec.reads_embeddings and config.get("embedder") != "id"
+    reads_embeddings = spec is not None and spec.reads_embeddings
+    uses_features = reads_embeddings and config.get("embedder") != "id"
     nested = _summary_nested(summary)         # checked by read_run_files
     return {
         "run_id": folder.name, "model": config.get("model"),
         "features": config.get("features") if uses_features else None,
         "split": config.get("split"),
-        "embedder": config.get("embedder") if uses_features else None,
+        "embedder": config.get("embedder") if reads_embeddings else None,
         "status": effective_status(status), "created": status.get("created"),
         "epoch": status.get("epoch"),
         "test_pearson": summary.get("pearson"), "test_spearman": summary.get("spearman"),

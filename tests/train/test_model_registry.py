@@ -90,7 +90,7 @@ def _ontology():
 def test_wt_and_ontology_models_come_from_the_specs():
     assert specs.wt_models() == ("wt-diff", "wt-anchored")
     assert specs.ontology_models() == ("dcell",)
-    assert specs.owners("wt_warmup") == ("wt-diff",)
+    assert specs.owners("wt_warmup") == ("wt-diff",) and specs.owners("gene_dim") == ()
     assert [n for n in specs.names() if specs.get(n).reads_embeddings] == [
         "deepset", "wt-diff", "wt-anchored", "interaction", "identity-seq"]
 
@@ -103,9 +103,8 @@ def test_train_help_groups_the_options_by_model():
     groups = {g.title: [a.dest for a in g._group_actions] for g in train._action_groups}
     assert groups["--model dcell"] == ["dcell_min_genes", "dcell_alpha", "dcell_precision"]
     assert groups["--model wt-diff"] == ["wt_warmup", "wt_copies"]
-    assert "rank" in groups["--model interaction"] and "gene_dim" in groups["--model gene-id"]
+    assert "rank" in groups["--model interaction"] and "gene_dim" in groups["gene representation"]
     assert groups["--model mean"] == []
     assert "encoder_lr" in groups["gene representation"] and "lr" in groups["options every model reads"]
     text = train.format_help()
     assert text.index("options every model reads") < text.index("--model deepset:") < text.index("--model dcell:")
-    assert "also reads --gene-dim" in " ".join(text.split())      # an option two models share is listed once

@@ -12,13 +12,12 @@ from cre_core.errors import CreError
 from cre_core.train.specs.base import BuildInputs, ModelSpec
 from cre_core.train.specs.baselines import MEAN, MULTIPLICATIVE
 from cre_core.train.specs.dcell import DCELL
-from cre_core.train.specs.deepset import DEEPSET, GENE_ID
+from cre_core.train.specs.deepset import DEEPSET, RENAMED
 from cre_core.train.specs.identity import IDENTITY, IDENTITY_SEQ
 from cre_core.train.specs.interaction import INTERACTION
 from cre_core.train.specs.wt import WT_ANCHORED, WT_DIFF
 
-BUILTIN = (DEEPSET, WT_DIFF, WT_ANCHORED, DCELL, MEAN, MULTIPLICATIVE, GENE_ID, INTERACTION, IDENTITY,
-           IDENTITY_SEQ)
+BUILTIN = (DEEPSET, WT_DIFF, WT_ANCHORED, DCELL, MEAN, MULTIPLICATIVE, INTERACTION, IDENTITY, IDENTITY_SEQ)
 SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in BUILTIN}
 
 
@@ -67,5 +66,5 @@ def owners(option: str) -> tuple[str, ...]:
     return tuple(spec.name for spec in SPECS.values() if option in spec.options)
 
 
-__all__ = ["BuildInputs", "ModelSpec", "SPECS", "BUILTIN", "register", "unregister", "names", "find", "get",
+__all__ = ["BuildInputs", "ModelSpec", "SPECS", "BUILTIN", "RENAMED", "register", "unregister", "names", "find", "get",
            "wt_models", "ontology_models", "owners"]

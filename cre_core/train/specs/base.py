@@ -84,3 +84,5 @@ class ModelSpec:
     warmup_steps: Callable[[TrainConfig], int] = _no_warmup
     # after the epochs, on the main process, with the run (``cre_core.train.loop._Run``)
     post_fit: Callable[[Any], None] | None = None
+    # a saved config.json (today's defaults filled in) with the model's old option spellings renamed
+    migrate: Callable[[dict[str, Any]], dict[str, Any]] | None = None

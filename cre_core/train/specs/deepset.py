@@ -1,5 +1,5 @@
-"""The DeepSet (φ per gene, pooled, ρ) over a gene representation, and gene-id, the same network
-over learned per-gene vectors (:mod:`cre_core.models.deepset`)."""
+"""The DeepSet (φ per gene, pooled, ρ) over a gene representation: embeddings, the sequence
+encoder, or (``--embedder id``) learned per-gene vectors (:mod:`cre_core.models.deepset`)."""
 
 from __future__ import annotations
 
@@ -24,21 +24,14 @@ def set_args(inputs: BuildInputs) -> dict[str, Any]:
 def _deepset(inputs: BuildInputs) -> FitnessModel:
     from cre_core.models import DeepSet
 
+    if inputs.config.embedder == "id":
+        return DeepSet(inputs.n_genes, learned=True, gene_dim=inputs.config.gene_dim, **set_args(inputs))
     return DeepSet(inputs.n_genes, inputs.in_dim, **set_args(inputs))
 
 
-def _gene_id(inputs: BuildInputs) -> FitnessModel:
-    from cre_core.models import DeepSet
-
-    args = set_args(inputs)
-    args.pop("genes", None)
-    return DeepSet(inputs.n_genes, learned=True, gene_dim=inputs.config.gene_dim, **args)
-
-
 DEEPSET = ModelSpec(
-    name="deepset", help="a DeepSet: φ per deleted gene's CRE embedding, pooled, then ρ",
-    build=_deepset, options=("encoder_sense_view",), reads_embeddings=True)
+    name="deepset", help="a DeepSet: φ per deleted gene's representation, pooled, then ρ",
+    build=_deepset, reads_embeddings=True, learned_genes=True)
 
-GENE_ID = ModelSpec(
-    name="gene-id", help="the DeepSet over a learned vector per gene (no sequence: the identity control)",
-    build=_gene_id, options=("gene_dim",))
+# saved configs of a model that is now a spelling of another (``cre_core.train.config.migrate``)
+RENAMED = {"gene-id": {"model": "deepset", "embedder": "id"}}

@@ -32,8 +32,16 @@ def _pair_map(config: TrainConfig) -> bool:
 
 
 def _sense_view(config: TrainConfig) -> bool:
-    """The ε map reads its own sense-strand view (the trunk keeps the either-strand one)."""
-    return config.encoder_pair_view and _pair_map(config)
+    """The features ε map reads the sense-strand view (the trunk keeps the either-strand one)."""
+    return config.encoder_sense_view and _pair_map(config)
+
+
+def _migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Configs saved before the merge named the ε map's sense view --encoder-pair-view (absent:
+    saved before that view existed)."""
+    out = {k: v for k, v in data.items() if k != "encoder_pair_view"}
+    out["encoder_sense_view"] = data.get("encoder_pair_view", False)
+    return out
 
 
 def _smf_input(config: TrainConfig) -> bool:
@@ -90,6 +98,6 @@ def refit_pairs(run: Any) -> None:
 INTERACTION = ModelSpec(
     name="interaction", help="ŝ per gene times, plus explicit ε/τ terms of per-gene vectors",
     build=_build, reads_embeddings=True, learned_genes=True,
-    options=("gene_dim", "smf_aware", "interaction_weight", "rank", "pair_from", "pair_decay",
-             "pair_ridge", "encoder_pair_view"),
-    pair_map=_pair_map, sense_view=_sense_view, smf_input=_smf_input, post_fit=refit_pairs)
+    options=("smf_aware", "interaction_weight", "rank", "pair_from", "pair_decay",
+             "pair_ridge"),
+    pair_map=_pair_map, sense_view=_sense_view, smf_input=_smf_input, post_fit=refit_pairs, migrate=_migrate)

@@ -31,9 +31,9 @@ def _warmup(config: TrainConfig) -> int:
 
 WT_DIFF = ModelSpec(
     name="wt-diff", help="f(D) = 1 + g(D) - g(∅): the DeepSet anchored by its wild-type prediction",
-    build=_wt_diff, options=("wt_warmup", "wt_copies", "encoder_sense_view"), reads_embeddings=True, wt_model=True,
+    build=_wt_diff, options=("wt_warmup", "wt_copies"), reads_embeddings=True, wt_model=True,
     warmup_steps=_warmup)
 
 WT_ANCHORED = ModelSpec(
     name="wt-anchored", help="the DeepSet whose ρ reads the pooled genes beside a learned wild-type vector",
-    build=_wt_anchored, options=("encoder_sense_view",), reads_embeddings=True, wt_model=True)
+    build=_wt_anchored, reads_embeddings=True, wt_model=True)
