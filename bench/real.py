@@ -56,7 +56,7 @@ ROWS: dict[str, dict] = {
     "deepset words": dict(model="deepset", embedder="words"),
     "deepset random (control)": dict(model="deepset", embedder="random"),
     "deepset encoder": dict(model="deepset", embedder="encoder"),
-    "gene-id": dict(model="gene-id"),
+    "gene-id": dict(model="deepset", embedder="id"),
     "interaction kmer": dict(model="interaction", embedder="kmer"),
     "interaction words": dict(model="interaction", embedder="words"),
     "interaction random (control)": dict(model="interaction", embedder="random"),
