@@ -55,7 +55,7 @@ def main() -> None:
     install_fake_features(patch, dim=256)
     with tempfile.TemporaryDirectory() as tmp:
         ws = build_workspace(Path(tmp) / "ws", n_genes=args.genes, pairs="random", n_pairs=4000)
-        run = train_run(ws, TrainConfig(model="deepset", epochs=1, hidden=128), echo=lambda m: None)["run_id"]
+        run = train_run(ws, TrainConfig.of(model="deepset", epochs=1, hidden=128), echo=lambda m: None)["run_id"]
         gene = "YAL003W"
         service.scan(ws, run, gene)                              # load and cache the model
         loaded = service.load_model(ws, run)

@@ -43,7 +43,7 @@ def step_ms(name: str, genes: int, args, device) -> float:
     idx = torch.from_numpy(np.stack([a, b], 1)).to(device)
     y = torch.from_numpy(rng.uniform(0.3, 1.0, pairs).astype(np.float32)).to(device)
     torch.manual_seed(0)
-    config = TrainConfig(model=name, hidden=args.hidden, norm=args.norm)
+    config = TrainConfig.of(model=name, hidden=args.hidden, norm=args.norm)
     model = model_from_config(config, genes, args.dim).to(device)
     model.set_features(x)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)

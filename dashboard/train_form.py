@@ -7,8 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from cre_core.train import specs
-from cre_core.train.config import REPRESENTATION_OPTIONS, OptionSpec
+from cre_core.train.config import OptionSpec, applies
 
 # Settings shown up front on the form; every other field sits under "More options".
 MAIN_FIELDS = ("model", "features", "embedder", "split", "epochs", "subset", "norm", "clip",
@@ -16,12 +15,9 @@ MAIN_FIELDS = ("model", "features", "embedder", "split", "epochs", "subset", "no
 
 
 def field_applies(name: str, model: str) -> bool:
-    """Whether an option means anything for ``model`` (others are hidden on the form): options
-    a model's spec claims show for that model only."""
-    spec = specs.get(model)
-    if name in REPRESENTATION_OPTIONS:
-        return spec.reads_embeddings
-    return name in spec.options or not specs.owners(name)
+    """Whether an option means anything for ``model`` (others are hidden on the form): a
+    model's section shows for that model only (``cre_core.train.config.applies``)."""
+    return applies(name, model)
 
 
 def config_widget(spec: OptionSpec, container: Any = st, key_prefix: str = "cfg_") -> Any:

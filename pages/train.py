@@ -36,7 +36,7 @@ def new_run_form() -> None:
         submitted = st.form_submit_button("Start training", type="primary")
     if submitted:
         with guard("starting the run"):
-            config = TrainConfig(**values)
+            config = TrainConfig.of(**values)
             run_id = jobs.launch(ws, config)
             st.session_state[SELECTED] = run_id
             st.toast(f"Started {md(run_id)}")

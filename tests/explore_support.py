@@ -24,7 +24,7 @@ def build_explore_ws(tiny_workspace: Workspace, tmp_path_factory: pytest.TempPat
     root = tmp_path_factory.mktemp("explore") / "ws"
     shutil.copytree(tiny_workspace.root, root, ignore=shutil.ignore_patterns("runs"))
     ws = Workspace(root)
-    run_id = train_run(ws, TrainConfig(**RUN), echo=lambda m: None)["run_id"]
+    run_id = train_run(ws, TrainConfig.of(**RUN), echo=lambda m: None)["run_id"]
     return ws, run_id
 
 

@@ -42,10 +42,10 @@ def planted(n_genes: int = 40, rank: int = 2, seed: int = 0, features: np.ndarra
 def test_registered_everywhere():
     assert {"identity", "identity-seq"} <= set(specs.names())
     assert specs.get("identity-seq").reads_embeddings and specs.get("identity-seq").table_only
-    assert TrainConfig(model="identity").uses_features is False
-    assert TrainConfig(model="identity-seq", embedder="words").uses_table
+    assert TrainConfig.of(model="identity").uses_features is False
+    assert TrainConfig.of(model="identity-seq", embedder="words").uses_table
     with pytest.raises(CreError, match="closed form over a feature table"):
-        TrainConfig(model="identity-seq", embedder="encoder")
+        TrainConfig.of(model="identity-seq", embedder="encoder")
 
 
 def test_factors_recover_a_planted_low_rank_matrix():
@@ -126,7 +126,7 @@ def test_train_run_fits_the_identity_model(workspace_copy, monkeypatch):
 
     monkeypatch.setattr(identity, "RANKS", (0, 4))
 
-    summary = train_run(workspace_copy, TrainConfig(model="identity"), echo=lambda _m: None)
+    summary = train_run(workspace_copy, TrainConfig.of(model="identity"), echo=lambda _m: None)
     assert summary["status"] == "done" and summary["closed_form"]["used"]
     assert summary["eps_pearson"] > 0.2
     assert summary["by_size"]["1"]["smf_input"]

@@ -373,7 +373,7 @@ class _Run:
             try:
                 choice = self.notes["embedder_choice"] = choose_representation(
                     tables, *pairs_of(table.idx, table.interaction, self.split.train), self.folds_by(),
-                    ranks_for(cfg.rank), cfg.split_seed, runtime.stop_requested, self.echo)
+                    ranks_for(cfg.interaction.rank), cfg.split_seed, runtime.stop_requested, self.echo)
                 embedder = choice["chosen"]
             except ValueError as exc:
                 self.echo(f"--embedder auto: {exc}; using kmer")

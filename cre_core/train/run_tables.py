@@ -203,7 +203,7 @@ WT_VARIANTS: dict[str, dict[str, Any]] = {
 
 def wt_variant_configs(epochs: int, subset: int | None = None, **common: Any) -> dict[str, TrainConfig]:
     """One TrainConfig per WT_VARIANTS entry, sharing epochs, subset and any other settings."""
-    return {label: TrainConfig(**{**common, **overrides, "epochs": epochs, "subset": subset})
+    return {label: TrainConfig.of(**{**common, **overrides, "epochs": epochs, "subset": subset})
             for label, overrides in WT_VARIANTS.items()}
 
 

@@ -206,6 +206,10 @@ def _checked(folder: Path, name: str) -> dict:
         return {}
     if not isinstance(data, dict):
         raise CreError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    if name == "config.json" and data:
+        from cre_core.train.config import migrate
+
+        data = migrate(data)          # by flat option names, in today's spellings
     for key, types in _FIELDS[name].items():
         value = data.get(key)
         if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
@@ -229,10 +233,7 @@ def _summary_nested(summary: dict) -> dict[str, Any]:
 
 def read_run_files(folder: Path) -> tuple[dict, dict, dict]:
     """(config, status, summary) of a run folder, each checked (CreError for an unreadable run)."""
-    from cre_core.train.config import migrate
-
-    config = _checked(folder, "config.json")      # in today's options and spellings (migrate)
-    return migrate(config) if config else config, _checked(folder, "status.json"), _checked(folder, "summary.json")
+    return _checked(folder, "config.json"), _checked(folder, "status.json"), _checked(folder, "summary.json")
 
 
 def read_config(folder: Path):

@@ -12,7 +12,7 @@ from cre_core.errors import CreError
 from cre_core.query import service
 from cre_core.train import specs
 from cre_core.train.checkpoint import load_checkpoint
-from cre_core.train.config import TrainConfig, options
+from cre_core.train.config import TrainConfig, applies, options
 from cre_core.train.data import load_sets
 from cre_core.train.loop import train_run
 from cre_core.train.rebuild import rebuild_model
@@ -31,7 +31,7 @@ def toy():
 
 def test_a_registered_toy_model_trains_saves_rebuilds_and_answers_queries(ws, toy):
     assert "toy-additive" in next(o for o in options() if o.name == "model").choices
-    summary = train_run(ws, TrainConfig(model="toy-additive", epochs=3, batch_size=64, lr=0.05))
+    summary = train_run(ws, TrainConfig.of(model="toy-additive", epochs=3, batch_size=64, lr=0.05))
     assert summary["status"] == "done" and summary["model"] == "toy-additive"
     assert summary["features"] is None and summary["embedder"] is None     # it reads no embeddings
     folder = ws.runs_dir / summary["run_id"]
@@ -59,7 +59,7 @@ def test_an_unregistered_model_is_refused_and_names_the_choices(toy):
     specs.unregister(toy.name)
     try:
         with pytest.raises(CreError, match="--model must be one of deepset"):
-            TrainConfig(model="toy-additive")
+            TrainConfig.of(model="toy-additive")
         with pytest.raises(ValueError, match="already registered"):
             specs.register(specs.get("deepset"))
     finally:
@@ -70,9 +70,10 @@ def test_an_unregistered_model_is_refused_and_names_the_choices(toy):
 def test_every_builtin_spec_builds_its_model_and_claims_real_options(name):
     spec = specs.get(name)
     assert spec.name == name and spec.help
-    fields = {o.name for o in options()}
-    assert set(spec.options) <= fields, set(spec.options) - fields
-    config = TrainConfig(model=name, hidden=8)
+    own = [o.name for o in options() if o.path[0] == spec.section]
+    assert bool(own) == (spec.section is not None)
+    assert all(applies(o, name) for o in own)
+    config = TrainConfig.of(model=name, hidden=8)
     inputs = specs.BuildInputs(config, 6, in_dim=4, smf=torch.full((6,), 0.9),
                                ontology=_ontology() if spec.ontology else None)
     model = spec.build(inputs)
@@ -87,10 +88,22 @@ def _ontology():
     return build_ontology(genes, ["R", "A"], [("A", "R")], [(g, "A") for g in genes], min_genes=2)
 
 
+def test_a_models_own_options_sit_in_its_section_and_show_for_it_only():
+    config = TrainConfig.of(model="dcell", dcell_alpha=0.1, rank=8, wt_warmup=3)
+    assert (config.dcell.alpha, config.interaction.rank, config.wt.warmup) == (0.1, 8, 3)
+    saved = config.to_dict()
+    assert saved["dcell"] == {"min_genes": 6, "alpha": 0.1, "precision": "fp32"} and "dcell_alpha" not in saved
+    assert TrainConfig.from_dict(saved) == config == TrainConfig.from_dict(config.flat())
+    assert applies("dcell_alpha", "dcell") and not applies("dcell_alpha", "interaction")
+    assert applies("rank", "interaction") and not applies("rank", "deepset")
+    assert applies("encoder_lr", "deepset") and not applies("encoder_lr", "mean") and applies("lr", "mean")
+    with pytest.raises(CreError, match="--dcell-alpha must be at least 0"):
+        TrainConfig.of(model="dcell", dcell_alpha=-1)
+
+
 def test_wt_and_ontology_models_come_from_the_specs():
     assert specs.wt_models() == ("wt-diff", "wt-anchored")
     assert specs.ontology_models() == ("dcell",)
-    assert specs.owners("wt_warmup") == ("wt-diff",) and specs.owners("gene_dim") == ()
     assert [n for n in specs.names() if specs.get(n).reads_embeddings] == [
         "deepset", "wt-diff", "wt-anchored", "interaction", "identity-seq"]
 

@@ -61,10 +61,5 @@ def ontology_models() -> tuple[str, ...]:
     return tuple(spec.name for spec in SPECS.values() if spec.ontology is not None)
 
 
-def owners(option: str) -> tuple[str, ...]:
-    """The models that claim ``option`` as their own (empty: every model reads it)."""
-    return tuple(spec.name for spec in SPECS.values() if option in spec.options)
-
-
 __all__ = ["BuildInputs", "ModelSpec", "SPECS", "BUILTIN", "RENAMED", "register", "unregister", "names", "find", "get",
-           "wt_models", "ontology_models", "owners"]
+           "wt_models", "ontology_models"]

@@ -63,7 +63,7 @@ class ModelSpec:
     name: str
     help: str                                    # one line, for --help and the form
     build: Callable[[BuildInputs], FitnessModel]
-    options: tuple[str, ...] = ()                # TrainConfig options only this model (or a few) reads
+    section: str | None = None                   # the TrainConfig section of its own options (config.<section>)
     reads_embeddings: bool = False               # reads a gene representation chosen by --embedder
     learned_genes: bool = False                  # also takes --embedder id (learned per-gene vectors)
     table_only: bool = False                     # solved in closed form over a feature table: never the encoder

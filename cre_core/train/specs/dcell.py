@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cre_core.train.options import option
 from cre_core.train.specs.base import BuildInputs, ModelSpec
 
 if TYPE_CHECKING:
@@ -17,13 +19,29 @@ if TYPE_CHECKING:
     from cre_core.workspace import Workspace
 
 
+PRECISIONS = ("fp32", "bf16")      # cre_core.models.dcell.PRECISIONS (tests check they match)
+
+
+@dataclass
+class DCellOptions:
+    """DCell's options (``config.dcell``)."""
+
+    min_genes: int = option(6, "dcell: keep GO terms with at least this many genes (after "
+                            "propagation)", at_least=1)
+    alpha: float = option(0.3, "dcell: weight of the per-term auxiliary losses", at_least=0, step=0.05)
+    precision: str = option("fp32", "dcell: fp32, or bf16 for the big terms' products "
+                            "(forward and backward; weights, gradients and BatchNorm "
+                            "statistics stay fp32): faster on CPUs with AMX and on GPUs, "
+                            "not exact", choices=PRECISIONS)
+
+
 def _build(inputs: BuildInputs) -> FitnessModel:
     from cre_core.models import DCell
 
     if inputs.ontology is None:
         raise ValueError("dcell needs an ontology")
     c = inputs.config
-    return DCell(inputs.n_genes, inputs.ontology, alpha=c.dcell_alpha, precision=c.dcell_precision)
+    return DCell(inputs.n_genes, inputs.ontology, alpha=c.dcell.alpha, precision=c.dcell.precision)
 
 
 def _ontology(ws: Workspace, table: SetTable, train: np.ndarray, config: TrainConfig,
@@ -34,8 +52,8 @@ def _ontology(ws: Workspace, table: SetTable, train: np.ndarray, config: TrainCo
     from cre_core.models import dcell
     from cre_core.train import data as D
 
-    ontology = D.load_ontology(ws, table.genes, config.dcell_min_genes, D.deleted_genes(table, train))
-    shape = dcell.plan(ontology, config.batch_size, config.dcell_precision)
+    ontology = D.load_ontology(ws, table.genes, config.dcell.min_genes, D.deleted_genes(table, train))
+    shape = dcell.plan(ontology, config.batch_size, config.dcell.precision)
     dcell.check_fits(shape, *runtime.device_memory(device))
     echo(shape.line())
     return ontology
@@ -43,5 +61,5 @@ def _ontology(ws: Workspace, table: SetTable, train: np.ndarray, config: TrainCo
 
 DCELL = ModelSpec(
     name="dcell", help="DCell: a small network per GO term, wired as the ontology (explains subsystems)",
-    build=_build, options=("dcell_min_genes", "dcell_alpha", "dcell_precision"), ontology=_ontology,
+    build=_build, section="dcell", ontology=_ontology,
     fused_on_cpu=True)

@@ -5,8 +5,10 @@ its ridge optimum (``--pair-ridge``)."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from cre_core.train.options import option
 from cre_core.train.specs.base import BuildInputs, ModelSpec
 
 if TYPE_CHECKING:
@@ -14,21 +16,49 @@ if TYPE_CHECKING:
     from cre_core.train.config import TrainConfig
 
 
+PAIR_FROM = ("features", "trunk")   # cre_core.models.interaction.PAIR_FROM (tests check they match)
+
+
+@dataclass
+class InteractionOptions:
+    """The interaction model's options (``config.interaction``; flags as before the sections)."""
+
+    smf_aware: bool = option(True, "interaction: use the measured single-mutant fitness where the "
+                             "store has it (--no-smf-aware: predict it from the gene "
+                             "representation, as for genes never measured)", name="smf_aware")
+    weight: float = option(5.0, "interaction: weight of the loss on measured ε (doubles) and τ "
+                           "(triples)", at_least=0, step=0.1)
+    rank: int = option(64, "interaction: width of the per-gene vectors of the pairwise ε and "
+                       "triple τ terms", at_least=1, at_most=8_192, name="rank")
+    pair_from: str = option("features", "interaction: where the per-gene ε/τ vectors come from: "
+                            "features (one linear map of the gene representation: ε is a "
+                            "bilinear form of the two genes' features) or trunk (the hidden "
+                            "layers φ that also give ŝ; can memorise genes by identity)",
+                            choices=PAIR_FROM, name="pair_from")
+    pair_decay: float = option(1.0, "interaction with --pair-from features: AdamW weight decay of "
+                               "that linear map (strong, so ε follows motifs shared between genes "
+                               "rather than each gene's identity)", at_least=0, step=0.1, name="pair_decay")
+    pair_ridge: bool = option(True, "interaction with --pair-from features: after training, "
+                              "replace the ε map by its ridge-regression optimum (λ and rank "
+                              "chosen by 5-fold cross-validation over held-out training genes, "
+                              "or pairs on the random split) when that fits validation ε better "
+                              "(--no-pair-ridge: keep the trained map)", name="pair_ridge")
+
+
 def _build(inputs: BuildInputs) -> FitnessModel:
     from cre_core.models import FeatureTable, InteractionModel, LearnedGenes
 
-    c, genes = inputs.config, inputs.genes
+    c, o, genes = inputs.config, inputs.config.interaction, inputs.genes
     if genes is None:
         genes = (LearnedGenes(inputs.n_genes, c.gene_dim) if c.embedder == "id"
                  else FeatureTable(inputs.n_genes, inputs.in_dim))
-    return InteractionModel(genes, hidden=c.hidden, phi_layers=c.phi_layers, rank=c.rank, norm=c.norm,
-                            dropout=c.dropout, smf=inputs.smf, smf_aware=c.smf_aware,
-                            interaction_weight=c.interaction_weight, pair_from=c.pair_from,
-                            pair_decay=c.pair_decay)
+    return InteractionModel(genes, hidden=c.hidden, phi_layers=c.phi_layers, rank=o.rank, norm=c.norm,
+                            dropout=c.dropout, smf=inputs.smf, smf_aware=o.smf_aware,
+                            interaction_weight=o.weight, pair_from=o.pair_from, pair_decay=o.pair_decay)
 
 
 def _pair_map(config: TrainConfig) -> bool:
-    return config.pair_from == "features"
+    return config.interaction.pair_from == "features"
 
 
 def _sense_view(config: TrainConfig) -> bool:
@@ -37,15 +67,16 @@ def _sense_view(config: TrainConfig) -> bool:
 
 
 def _migrate(data: dict[str, Any]) -> dict[str, Any]:
-    """Configs saved before the merge named the ε map's sense view --encoder-pair-view (absent:
-    saved before that view existed)."""
+    """Configs saved before the merge named the ε map's sense view --encoder-pair-view (their
+    --encoder-sense-view meant the other models' view: the interaction model ignored it)."""
     out = {k: v for k, v in data.items() if k != "encoder_pair_view"}
-    out["encoder_sense_view"] = data.get("encoder_pair_view", False)
+    if "encoder_pair_view" in data:
+        out["encoder_sense_view"] = data["encoder_pair_view"]
     return out
 
 
 def _smf_input(config: TrainConfig) -> bool:
-    return config.smf_aware
+    return config.interaction.smf_aware
 
 
 def refit_pairs(run: Any) -> None:
@@ -59,7 +90,7 @@ def refit_pairs(run: Any) -> None:
     from cre_core.runtime import StopRequested
     from cre_core.train.checkpoint import load_checkpoint
 
-    if not (run.config.pair_ridge and _pair_map(run.config)):
+    if not (run.config.interaction.pair_ridge and _pair_map(run.config)):
         return
     best = run.checkpoints.best_path
     if not best.exists():
@@ -98,6 +129,5 @@ def refit_pairs(run: Any) -> None:
 INTERACTION = ModelSpec(
     name="interaction", help="ŝ per gene times, plus explicit ε/τ terms of per-gene vectors",
     build=_build, reads_embeddings=True, learned_genes=True,
-    options=("smf_aware", "interaction_weight", "rank", "pair_from", "pair_decay",
-             "pair_ridge"),
+    section="interaction",
     pair_map=_pair_map, sense_view=_sense_view, smf_input=_smf_input, post_fit=refit_pairs, migrate=_migrate)
