@@ -157,8 +157,8 @@ def test_id_representation_and_config_rules():
         m.set_features(torch.zeros(12, 5))
     assert not TrainConfig.of(model="interaction", embedder="id").uses_features
     assert TrainConfig.of(model="interaction").uses_features
-    with pytest.raises(CreError, match="--embedder id is for --model interaction"):
-        TrainConfig.of(model="deepset", embedder="id")
+    with pytest.raises(CreError, match="--embedder id is for --model deepset, interaction"):
+        TrainConfig.of(model="wt-diff", embedder="id")
     with pytest.raises(CreError, match="interaction-weight"):
         TrainConfig.of(model="interaction", interaction_weight=-1)
 
