@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cre_core.data import browse  # noqa: E402
 from cre_core.data.lookup import resolve_genes  # noqa: E402
+from cre_core.query import browse  # noqa: E402
 from cre_core.workspace import Workspace  # noqa: E402
 
 TARGET_P95_MS = 300.0
@@ -118,7 +118,7 @@ def main() -> None:
 
     ws = Workspace(args.workspace.resolve())
     if not ws.exists():
-        from cre_core.data.commands import build_demo
+        from cre_core.demo.commands import build_demo
 
         started = time.perf_counter()
         build_demo(ws.root, preset=args.preset, seed=0)

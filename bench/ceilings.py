@@ -23,8 +23,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cre_core.data.ceilings import replicate_ceiling, truth_ceiling
-from cre_core.data.commands import build_demo
+from cre_core.data.ceilings import replicate_ceiling
+from cre_core.demo.ceiling import truth_ceiling
+from cre_core.demo.commands import build_demo
 from cre_core.train.data import load_sets
 from cre_core.workspace import Workspace
 

@@ -35,9 +35,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cre_core.data.commands import build_demo
+from cre_core.demo.commands import build_demo
+from cre_core.embed.seq_encoder import one_hot
 from cre_core.models import DeepSet, SeqEncoder
-from cre_core.models.seq_encoder import one_hot
 from cre_core.train.config import TrainConfig
 from cre_core.workspace import Workspace
 
@@ -144,7 +144,7 @@ def demo_like_codes(n_genes: int, length: int, seed: int = 0) -> np.ndarray:
 
 def speed(args: argparse.Namespace) -> None:
     from cre_core.embed.base import Window
-    from cre_core.embed.runner import make_embedder
+    from cre_core.embed.registry import make_embedder
 
     torch.manual_seed(0)
     n = args.genes

@@ -37,7 +37,7 @@ from cre_core.workspace import Workspace  # noqa: E402
 
 
 def workspace(workdir: Path, seed: int) -> Workspace:
-    from cre_core.data.commands import build_demo
+    from cre_core.demo.commands import build_demo
 
     root = workdir / f"small{seed}"
     if not (root / "cre.duckdb").exists():
@@ -113,9 +113,9 @@ def bench_similarity(ws: Workspace, seed: int) -> dict:
 
 
 def bench_enrichment(ws: Workspace, seed: int) -> dict:
-    from cre_core.data import demo_files
-    from cre_core.data.demo import PRESETS
-    from cre_core.data.demo_world import build_world
+    from cre_core.demo import files as demo_files
+    from cre_core.demo.generate import PRESETS
+    from cre_core.demo.world import build_world
     from cre_core.explore import enrich, go_index
 
     world = build_world(PRESETS["small"], seed)

@@ -76,13 +76,13 @@ def main() -> None:
     try:
         for step in args.steps:
             if step == "generate":
-                from cre_core.data.demo import generate_demo_files
+                from cre_core.demo.generate import generate_demo_files
 
                 t0 = time.perf_counter()
                 generate_demo_files(raw, preset=args.preset, seed=0)
                 row = {"step": step, "seconds": round(time.perf_counter() - t0, 1), "peak_gb": None}
             elif step == "ingest":
-                from cre_core.data import demo
+                from cre_core.demo import generate as demo
 
                 files = ["--gff", str(raw / demo.GFF_NAME), "--smf", str(raw / demo.SMF_NAME),
                          "--obo", str(raw / demo.OBO_NAME), "--gaf", str(raw / demo.GAF_NAME)]

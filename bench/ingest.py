@@ -31,7 +31,7 @@ def sga_files(raw: Path, preset: str) -> list[Path]:
     """The demo's SGA files, generated once into ``raw`` (reused by later runs)."""
     files = sorted(raw.glob("SGA_*.txt"))
     if not files:
-        from cre_core.data.demo import generate_demo_files
+        from cre_core.demo.generate import generate_demo_files
 
         started = time.perf_counter()
         files = generate_demo_files(raw, preset=preset, seed=0).sga

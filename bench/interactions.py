@@ -40,8 +40,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cre_core.models import pair_ridge as P  # noqa: E402
 from cre_core.train import data as D  # noqa: E402
+from cre_core.train import pair_ridge as P  # noqa: E402
 from cre_core.train.config import TrainConfig  # noqa: E402
 from cre_core.train.loop import Engine, make_optimizer, train_run  # noqa: E402
 from cre_core.workspace import Workspace  # noqa: E402

@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cre_core.data.demo import PRESETS, demo_world  # noqa: E402
+from cre_core.demo.generate import PRESETS, demo_world  # noqa: E402
 from cre_core.embed.base import read_windows  # noqa: E402
 from cre_core.embed.features import load_features  # noqa: E402
 from cre_core.embed.kmer import encode, spectrum  # noqa: E402

@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from test_train_support import build_workspace, install_fake_features  # noqa: E402
+
 from cre_core.query import service  # noqa: E402
 from cre_core.train.config import TrainConfig  # noqa: E402
 from cre_core.train.loop import train_run  # noqa: E402
-from test_train_support import build_workspace, install_fake_features  # noqa: E402
 
 TARGET_S = 1.0
 

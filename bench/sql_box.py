@@ -30,7 +30,7 @@ MEMORY_LIMIT_MB = 2048
 
 
 def run_ours(db: str, sql: str) -> str:
-    from cre_core.data.browse import SqlBoxError, run_readonly_sql
+    from cre_core.query.sql_box import SqlBoxError, run_readonly_sql
 
     try:
         result = run_readonly_sql(db, sql, time_limit_s=TIME_LIMIT_S, memory_limit_mb=MEMORY_LIMIT_MB)

@@ -29,7 +29,7 @@ sys.path[:0] = [str(ROOT)]
 import numpy as np
 import torch
 
-from cre_core.data.commands import build_demo
+from cre_core.demo.commands import build_demo
 from cre_core.interpret.subsystems import SCORES, explain_genotype
 from cre_core.query import service
 from cre_core.train.config import TrainConfig
@@ -40,8 +40,8 @@ from cre_core.workspace import Workspace
 
 def module_pairs(ws: Workspace, run_id: str, per_module: int, seed: int) -> list[tuple[str, str, str]]:
     """(gene_a, gene_b, module GO term) for within-module pairs annotated to their module's term."""
-    from cre_core.data import demo_files
-    from cre_core.data.demo import demo_world
+    from cre_core.demo import files as demo_files
+    from cre_core.demo.generate import demo_world
 
     con = ws.connect(read_only=True)
     try:

@@ -6,7 +6,7 @@ trains on the base set; each policy then reveals ``--k`` pool pairs (their measu
 training), the same config retrains from scratch (``--retrain-members`` members), and the policies are compared on the
 test pairs' ε r (predicted ε̂ = f̂ − f_a f_b against measured ε, member mean). Policies:
 
-- ``suggested``: ``cre_core.query.suggest`` rank (mean of the |ε̂| and disagreement ranks);
+- ``suggested``: ``cre_core.query.suggestions`` rank (mean of the |ε̂| and disagreement ranks);
 - ``largest abs ε̂``: its ``rank_epsilon`` alone;
 - ``disagreement``: its ``rank_disagreement`` alone (for reading the combination);
 - ``random``: k pool pairs drawn at random (``--random-draws`` draws, each retrained).
@@ -38,9 +38,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cre_core.data.commands import build_demo
+from cre_core.demo.commands import build_demo
 from cre_core.query import service
-from cre_core.query.suggest import score_pairs
+from cre_core.query.suggestions import score_pairs
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
 from cre_core.workspace import Workspace

@@ -26,6 +26,7 @@ from cre_core import __version__
 from cre_core.errors import CreError
 
 COMMAND_MODULES = (
+    "cre_core.demo.commands",
     "cre_core.data.commands",
     "cre_core.data.fetch",
     "cre_core.overview",

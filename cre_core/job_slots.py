@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 from cre_core.atomic import read_json
 from cre_core.errors import CreError
+from cre_core.processes import effective_status
 from cre_core.workspace import Workspace
 
 ENV_VAR = "CRE_MAX_JOBS"
@@ -35,7 +36,6 @@ def max_jobs() -> int:
 def live_jobs(ws: Workspace) -> list[str]:
     """Training runs queued or running and embedding jobs starting or running, by id."""
     from cre_core.embed.jobs import list_jobs
-    from cre_core.train import runs as R
 
     live = []
     if ws.runs_dir.is_dir():
@@ -44,7 +44,7 @@ def live_jobs(ws: Workspace) -> list[str]:
                 status = read_json(folder / "status.json")
             except CreError:            # an unreadable status is not a live job
                 continue
-            if isinstance(status, dict) and R.effective_status(status) in ("queued", "running"):
+            if isinstance(status, dict) and effective_status(status) in ("queued", "running"):
                 live.append(folder.name)
     try:
         jobs = list_jobs(ws, limit=None)

@@ -143,3 +143,15 @@ def log_tail(log: Path, lines: int) -> str:
         return ""
     rows = [line.split("\r")[-1] for line in text.rstrip("\n").split("\n")]   # not splitlines: it splits at \r
     return "\n".join(rows[-lines:])
+
+
+def effective_status(status: dict | None) -> str:
+    """A job's recorded status (``status`` plus ``process_identity``), with ``running``/``queued``
+    jobs whose process is gone resolved (interrupted / failed)."""
+    if not status:
+        return "failed"
+    state = status.get("status", "failed")
+    if state in ("running", "queued"):
+        if not alive(status):
+            return "interrupted" if state == "running" else "failed"
+    return state

@@ -3,7 +3,7 @@
 ``explanation_section`` (DCell runs only): a genotype's GO terms ranked by how much they move
 from wild type, drawn as an icicle of the top terms and their ancestors (cre_core.interpret.
 subsystems does the numbers and the layout). ``plan_section`` (ensemble runs): unmeasured pairs
-ranked by predicted |ε̂| and member disagreement (cre_core.query.suggest), with a CSV of all.
+ranked by predicted |ε̂| and member disagreement (cre_core.query.suggestions), with a CSV of all.
 Names from the data reach the page only through tables and chart text, never as markup.
 """
 
@@ -13,10 +13,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from cre_core.interpret.subsystems import SCORES, dcell_runs, explain_genotype, subtree
-from cre_core.query.format import fmt_value
-from cre_core.query.gene_sets import MAX_SET_SIZE, parse_names
-from cre_core.query.suggest import suggest
+from cre_core.interpret import SCORES, dcell_runs, explain_genotype, subtree
+from cre_core.query import MAX_SET_SIZE, fmt_value, parse_names, suggest
 from cre_core.workspace import Workspace
 from dashboard.charts import AUTOSIZE
 

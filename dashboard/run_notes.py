@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from cre_core.train.runs import UNREADABLE
+from cre_core.train import UNREADABLE
 
 
 def unreadable_runs(runs: pd.DataFrame, key: str) -> None:

@@ -78,7 +78,7 @@ def logo_chart(pwm: list[list[float]], title: str) -> alt.Chart:
 
 def attribution_section(ws: Workspace, runs: pd.DataFrame) -> None:
     """Query page: pick an encoder run and a gene; show its attribution tracks."""
-    from cre_core.interpret.attribution import explain
+    from cre_core.interpret import explain
 
     enc = encoder_runs(runs)
     if enc.empty:
@@ -104,7 +104,7 @@ def attribution_section(ws: Workspace, runs: pd.DataFrame) -> None:
 
 def motif_section(ws: Workspace, runs: pd.DataFrame, top: int = 8) -> None:
     """Results page: an encoder run's most used filters as logos with their planted matches."""
-    from cre_core.interpret.motifs import motif_report
+    from cre_core.interpret import motif_report
 
     enc = encoder_runs(runs)
     if enc.empty:

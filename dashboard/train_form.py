@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from cre_core.train.config import OptionSpec, applies
+from cre_core.train import OptionSpec, applies
 
 # Settings shown up front on the form; every other field sits under "More options".
 MAIN_FIELDS = ("model", "features", "embedder", "split", "epochs", "subset", "norm", "clip",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from cre_core.train.compare import ceiling_note, control_verdicts
+from cre_core.train import ceiling_note, control_verdicts
 from cre_core.workspace import Workspace
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from cre_core.data import browse
-from cre_core.data.lookup import UnknownGeneError
+from cre_core.data import UnknownGeneError
+from cre_core.query import browse, run_readonly_sql
 from cre_core.workspace import Workspace
 from dashboard.charts import histogram_chart, partner_chart
 from dashboard.safe_text import md, md_join
@@ -158,7 +158,7 @@ def sql_tab() -> None:
     seconds = c2.number_input("Time limit (s)", 1, 120, 10, key="ds_sql_time")
     if c3.button("Run query", type="primary", key="ds_sql_run"):
         with guard("the SQL box"):
-            res = browse.run_readonly_sql(str(ws.db_path), sql, row_limit=int(limit),
+            res = run_readonly_sql(str(ws.db_path), sql, row_limit=int(limit),
                                           time_limit_s=float(seconds))
             st.caption(f"{len(res.frame):,} row(s) in {res.seconds * 1000:.0f} ms"
                        + (f" · truncated at the {int(limit):,}-row limit" if res.truncated else ""))

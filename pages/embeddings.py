@@ -5,14 +5,22 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from cre_core.embed import jobs
-from cre_core.embed.base import REGIONS, feature_regions
-from cre_core.embed.cache import unreadable_caches
-from cre_core.embed.features import list_embeddings
-from cre_core.embed.runner import EMBEDDERS, embed_workspace, make_embedder
-from cre_core.embed.separation import module_separation
-from cre_core.embed.specieslm import DEFAULT_MODEL, DEFAULT_SPECIES, device_note
-from cre_core.embed.umap_view import UnreadableUmap, umap_frame
+from cre_core.embed import (
+    DEFAULT_MODEL,
+    DEFAULT_SPECIES,
+    EMBEDDERS,
+    REGIONS,
+    UnreadableUmap,
+    device_note,
+    embed_workspace,
+    feature_regions,
+    jobs,
+    list_embeddings,
+    make_embedder,
+    module_separation,
+    umap_frame,
+    unreadable_caches,
+)
 from cre_core.processes import log_tail
 from cre_core.workspace import Workspace
 from dashboard.charts import COLOURS, umap_chart

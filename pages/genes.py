@@ -8,13 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from cre_core import explore
-from cre_core.data.browse import SIGNIFICANT_EPSILON
-from cre_core.data.lookup import UnknownGeneError
-from cre_core.explore.genelist import list_from
-from cre_core.explore.network import sif_lines
-from cre_core.explore.profile import SIGNS
-from cre_core.explore.similarity import MIN_OVERLAP
-from cre_core.train.run_tables import queryable, runs_with_configs
+from cre_core.data import UnknownGeneError
+from cre_core.explore import MIN_OVERLAP, SIGNS, list_from, sif_lines
+from cre_core.query import SIGNIFICANT_EPSILON
+from cre_core.train import queryable, runs_with_configs
 from dashboard.explore_charts import MAP_COLOURS, comparison_chart, map_chart, network_chart
 from dashboard.support import current_workspace, guard, require_store, store
 

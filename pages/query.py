@@ -4,12 +4,21 @@ DCell subsystem explanations; pairs to measure next."""
 import pandas as pd
 import streamlit as st
 
-from cre_core.data.lookup import UnknownGeneError
-from cre_core.interpret.subsystems import dcell_runs
-from cre_core.query import service
-from cre_core.query.format import fmt_interval, fmt_support, fmt_value, tidy_zeros
-from cre_core.query.gene_sets import MAX_SET_SIZE, check_sets, parse_csv, parse_names
-from cre_core.train.run_tables import queryable, runs_with_configs
+from cre_core.data import UnknownGeneError
+from cre_core.interpret import dcell_runs
+from cre_core.query import (
+    MAX_SET_SIZE,
+    check_sets,
+    fmt_interval,
+    fmt_support,
+    fmt_value,
+    parse_csv,
+    parse_names,
+    predict_table,
+    scan,
+    tidy_zeros,
+)
+from cre_core.train import queryable, runs_with_configs
 from dashboard.charts import partner_chart
 from dashboard.explain_plan import explanation_section, plan_section
 from dashboard.run_notes import run_problems, unreadable_runs
@@ -67,7 +76,7 @@ def single_query(runs) -> None:
         return
     problems: list[str] = []
     try:
-        table = service.predict_table(ws, runs["run_id"].tolist(), [genes], problems=problems)
+        table = predict_table(ws, runs["run_id"].tolist(), [genes], problems=problems)
     except UnknownGeneError as exc:
         unknown_gene(exc)
         return
@@ -118,17 +127,17 @@ def partner_scan(runs) -> None:
         st.info("Type a gene to rank all its partners by the chosen run's predictions.")
         return
     try:
-        scan = service.scan(ws, run_id, gene.strip(), top_k=top_k, order=order)
+        partners = scan(ws, run_id, gene.strip(), top_k=top_k, order=order)
     except UnknownGeneError as exc:
         unknown_gene(exc)
         return
     value = "predicted" if order == "fitness" else "epsilon_pred"
     title = "predicted double-mutant fitness" if order == "fitness" else "predicted interaction ε̂"
     c1, c2 = st.columns([3, 2])
-    if scan["predicted_lo"].isna().all():
+    if partners["predicted_lo"].isna().all():
         st.caption(NO_INTERVAL)
-    c1.dataframe(shown(scan), hide_index=True, key="q_scan_table", column_config=VALUE_COLUMNS)
-    c2.altair_chart(partner_chart(scan, value, title))
+    c1.dataframe(shown(partners), hide_index=True, key="q_scan_table", column_config=VALUE_COLUMNS)
+    c2.altair_chart(partner_chart(partners, value, title))
 
 
 def batch(runs) -> None:
@@ -151,7 +160,7 @@ def batch(runs) -> None:
     if not good:
         return
     problems: list[str] = []
-    table = service.predict_table(ws, runs["run_id"].tolist(), good, problems=problems)
+    table = predict_table(ws, runs["run_id"].tolist(), good, problems=problems)
     run_problems(problems, key="q_batch_run_problems")
     if table.empty:
         return

@@ -5,15 +5,16 @@ from pathlib import Path
 import streamlit as st
 
 from cre_core.errors import CreError
-from cre_core.train.run_tables import (
+from cre_core.train import (
     FINISHED,
     box_stats,
     collect_epochs,
     comparison_table,
     cross_validation_table,
+    read_predictions,
+    run_dir,
     runs_with_configs,
 )
-from cre_core.train.runs import read_predictions, run_dir
 from cre_core.workspace import Workspace
 from dashboard.charts import box_chart, epoch_curves, metric_bars, pred_vs_true_chart
 from dashboard.run_notes import run_problems, unreadable_runs

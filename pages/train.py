@@ -4,10 +4,18 @@ import streamlit as st
 
 from cre_core.processes import log_tail
 from cre_core.runtime import device_summary
-from cre_core.train import jobs, specs
-from cre_core.train.config import TrainConfig, options
-from cre_core.train.run_tables import LIVE
-from cre_core.train.runs import list_runs, load_run, read_epoch_metrics, read_step_metrics, run_dir
+from cre_core.train import (
+    LIVE,
+    TrainConfig,
+    jobs,
+    list_runs,
+    load_run,
+    options,
+    read_epoch_metrics,
+    read_step_metrics,
+    run_dir,
+    specs,
+)
 from dashboard.charts import epoch_curves, step_chart
 from dashboard.safe_text import md, md_code
 from dashboard.support import current_workspace, guard, require_store, shared_mode, shared_note

@@ -3,15 +3,17 @@
 import streamlit as st
 
 from cre_core.job_slots import max_jobs
-from cre_core.train import jobs, specs
-from cre_core.train.run_tables import (
+from cre_core.train import (
     WT_VARIANTS,
     collect_steps,
+    jobs,
     runs_with_configs,
+    specs,
+    spike_steps,
+    spike_summary,
     thin_steps,
     wt_variant_configs,
 )
-from cre_core.train.stability import spike_steps, spike_summary
 from dashboard.charts import step_chart, wt_mean_chart
 from dashboard.run_notes import unreadable_runs
 from dashboard.support import current_workspace, guard, require_store, shared_mode, shared_note

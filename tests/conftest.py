@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cre_core.data.commands import build_demo
+from cre_core.demo.commands import build_demo
 from cre_core.workspace import Workspace
 
 
@@ -29,8 +29,8 @@ def workspace_copy(tiny_workspace: Workspace, tmp_path: Path) -> Workspace:
 
 @pytest.fixture(scope="module")
 def synth_root(tmp_path_factory) -> Path:
-    """One synthetic 48-gene workspace per test module (tests/test_train_support.py)."""
-    from test_train_support import build_workspace
+    """One synthetic 48-gene workspace per test module (tests/train_support.py)."""
+    from tests.train_support import build_workspace
 
     root = tmp_path_factory.mktemp("synth") / "ws"
     build_workspace(root, n_genes=48)
@@ -51,7 +51,7 @@ def real_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     Read-mostly: tests that write copy it first. CI always has ``../shared``; a checkout without it
     skips these tests with the reason.
     """
-    from realdata import REALDATA, build_real_workspace
+    from tests.realdata import REALDATA, build_real_workspace
 
     if not REALDATA.is_dir():
         pytest.skip(f"{REALDATA} is absent (CI puts ../shared beside the clone)")

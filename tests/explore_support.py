@@ -8,9 +8,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from cre_core.data import demo_files
-from cre_core.data.demo import PRESETS
-from cre_core.data.demo_world import build_world
+from cre_core.demo import files as demo_files
+from cre_core.demo.generate import PRESETS
+from cre_core.demo.world import build_world
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
 from cre_core.workspace import Workspace

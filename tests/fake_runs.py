@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from cre_core.train.config import TrainConfig
 from cre_core.atomic import atomic_path, write_json_atomic
+from cre_core.train.config import TrainConfig
 from cre_core.train.runs import JsonlWriter, write_status
 from cre_core.workspace import Workspace
 

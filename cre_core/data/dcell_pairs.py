@@ -18,9 +18,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from cre_core.data.split_file import PARTS, write_split_file
 from cre_core.errors import InputError
 from cre_core.textio import open_binary
-from cre_core.train.split_file import PARTS, write_split_file
 
 _COLUMNS = ["n", "gene_a", "gene_b", "epsilon"]
 _PANDAS_LINE = re.compile(r"line (\d+), saw (\d+)")

@@ -23,10 +23,9 @@ from cre_core.data import dcell_pairs as dcell
 from cre_core.data import kuzmin as kuzmin_files
 from cre_core.data import sga as sga_files
 from cre_core.data.alleles import KINDS
-from cre_core.data.demo import FACTS_NAME
 from cre_core.data.go import read_gaf, read_obo
 from cre_core.data.smf import read_smf, rebuild_smf
-from cre_core.data.store import DEMO_META, DEMO_TABLES, counts, create_schema, demo_origin, existing_tables
+from cre_core.data.store import DEMO_META, DEMO_TABLES, FACTS_NAME, counts, create_schema, demo_origin, existing_tables
 from cre_core.errors import CreError, InputError
 from cre_core.genome import cre_windows
 from cre_core.genome.sources import load_genome

@@ -122,6 +122,7 @@ def list_sources(con: duckdb.DuckDBPyConnection) -> list[tuple]:
 
 DEMO_META = ("demo_preset", "demo_seed")
 DEMO_TABLES = ("demo_truth", "demo_facts")
+FACTS_NAME = "demo_gene_facts.json"   # the demo's per-gene facts file in raw/ (cre_core.demo)
 
 
 def demo_origin(con: duckdb.DuckDBPyConnection) -> dict[str, str] | None:

@@ -55,6 +55,13 @@ class Embedder(ABC):
 
     name: str = ""
 
+    @classmethod
+    def from_options(cls, model: str | None = None, regions: Sequence[str] = REGIONS,
+                     species: str | None = None, device: str = "auto", batch_size: int | None = None,
+                     precision: str = "auto") -> Embedder:
+        """The embedder for the ``embed`` command's options; one without settings ignores them."""
+        return cls()
+
     @abstractmethod
     def model_label(self, region: str) -> str:
         """Human-readable model identity for ``region``."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cre_core.embed.base import FEATURES, REGIONS, check_regions
-from cre_core.embed.runner import EMBEDDERS
+from cre_core.embed.registry import EMBEDDERS
 from cre_core.errors import CreError
 from cre_core.workspace import resolve_workspace
 
@@ -109,7 +109,8 @@ class _Progress:
 
 def run_embed(args: argparse.Namespace) -> int:
     from cre_core import runtime
-    from cre_core.embed.runner import embed_workspace, make_embedder
+    from cre_core.embed.registry import make_embedder
+    from cre_core.embed.runner import embed_workspace
 
     ws = resolve_workspace(args.workspace)
     regions = check_regions(args.regions)

@@ -15,12 +15,12 @@ import pandas as pd
 
 from cre_core.embed.base import REGIONS, feature_regions, read_windows, sequence_key
 from cre_core.embed.cache import cache_files, cache_path, read_cache, read_meta
-from cre_core.embed.runner import EMBEDDERS, embed_workspace, make_embedder
+from cre_core.embed.registry import EMBEDDERS, ON_DEMAND, make_embedder
+from cre_core.embed.runner import embed_workspace
 from cre_core.errors import CreError
 from cre_core.runtime import DistContext
 from cre_core.workspace import Workspace
 
-ON_DEMAND = ("kmer", "words", "random")   # cheap: computed and cached when missing
 EXPORTED_ENCODER = "encoder"     # vectors exported from a trained sequence-encoder run
 LIST_COLUMNS = ["embedder", "model", "region", "n_genes", "dim", "created", "seconds"]
 

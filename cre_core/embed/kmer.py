@@ -3,9 +3,10 @@
 Why not a projected k-mer spectrum (this embedder before round 2): a 10-bp regulatory motif
 planted twice in a 1003-bp window adds 2 to a handful of 6-mer counts among 4,096, and a random
 projection of all 5,460 k = 1..6 frequencies to 768 values mixes those few counts with thousands
-of noise counts. On the demo a ridge from those features to SMF stopped at r 0.35-0.43 on
-held-out genes (bench/kmer_ridge.py). Motifs are words that recur across many genes' windows far
-more often than the base composition predicts, so this embedder keeps such words explicitly.
+of noise counts, and a ridge from them to SMF on held-out demo genes fell well short of this
+embedder (bench/RESULTS.md, "k-mer embedder that keeps motifs"). Motifs are words that recur
+across many genes' windows far more often than the base composition predicts, so this embedder
+keeps such words explicitly.
 
 Definition (deterministic given the windows of a region; no labels are used):
 
@@ -240,10 +241,9 @@ class WordsEmbedder(KmerEmbedder):
 
     Why a second embedder: the composition block is close to unique per window, so a model
     with many examples per gene can key on it as a gene identity and memorise partners instead
-    of learning which motifs interact; on the demo's gene split the interaction model reaches
-    ε r 0.095 / 0.077 (seeds 0 / 1) from kmer features and 0.163 / 0.098 from the words alone,
-    0.211 / 0.152 once its ε map is solved by ridge (bench/interactions.py). Choose ``words``
-    to ask what the motifs alone explain.
+    of learning which motifs interact; on the demo's gene split the interaction model's ε r is
+    higher from the words alone than from kmer features (bench/RESULTS.md, "Round 2, session 2:
+    ε from the motif words"). Choose ``words`` to ask what the motifs alone explain.
     """
 
     name = "words"

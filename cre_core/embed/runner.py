@@ -22,8 +22,6 @@ from cre_core.errors import CreError
 from cre_core.runtime import DistContext, check_stop
 from cre_core.workspace import Workspace
 
-EMBEDDERS = ("kmer", "words", "random", "specieslm")
-
 # progress(region, done, total)
 RegionProgress = Callable[[str, int, int], None]
 
@@ -46,31 +44,6 @@ class RegionResult:
         out = asdict(self)
         out.pop("local")
         return out
-
-
-def make_embedder(name: str, model: str | None = None, regions: Sequence[str] = REGIONS,
-                  species: str | None = None, device: str = "auto",
-                  batch_size: int | None = None, precision: str = "auto") -> Embedder:
-    """The embedder called ``name`` (kmer | words | random | specieslm) for ``regions``."""
-    if name == "kmer":
-        from cre_core.embed.kmer import KmerEmbedder
-
-        return KmerEmbedder()
-    if name == "words":
-        from cre_core.embed.kmer import WordsEmbedder
-
-        return WordsEmbedder()
-    if name == "random":
-        from cre_core.embed.random import RandomEmbedder
-
-        return RandomEmbedder()
-    if name == "specieslm":
-        from cre_core.embed.specieslm import DEFAULT_SPECIES, SpeciesLMEmbedder
-
-        return SpeciesLMEmbedder(model, regions=check_regions(list(regions)),
-                                 species=species or DEFAULT_SPECIES, device=device,
-                                 batch_size=batch_size, precision=precision)
-    raise CreError(f"unknown embedder '{name}': choose one of {', '.join(EMBEDDERS)}")
 
 
 def embed_workspace(ws: Workspace, embedder: Embedder, regions: Sequence[str] = REGIONS,

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cre_core.embed.base import REGIONS, Embedder, Progress, Window, slug
+from cre_core.embed.base import REGIONS, Embedder, Progress, Window, check_regions, slug
 from cre_core.embed.kmer import encode, kmer_codes
 from cre_core.errors import CreError
 from cre_core.runtime import resolve_device
@@ -265,6 +265,13 @@ class SpeciesLMEmbedder(Embedder):
             raise CreError(f"precision {precision}: choose auto, fp32 or bf16")
         self.precision = precision
         self._loaded: dict[Path, tuple] = {}
+
+    @classmethod
+    def from_options(cls, model: str | None = None, regions: Sequence[str] = REGIONS,
+                     species: str | None = None, device: str = "auto", batch_size: int | None = None,
+                     precision: str = "auto") -> SpeciesLMEmbedder:
+        return cls(model, regions=check_regions(list(regions)), species=species or DEFAULT_SPECIES,
+                   device=device, batch_size=batch_size, precision=precision)
 
     # identity ------------------------------------------------------------------------------
     def source(self, region: str) -> ModelSource:

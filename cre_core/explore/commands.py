@@ -160,10 +160,10 @@ def _list_options(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``profile``, ``similar``, ``enrich`` and ``network``."""
-    from cre_core.data.browse import SIGNIFICANT_EPSILON
     from cre_core.explore.network import MAX_GENES
     from cre_core.explore.profile import SIGNS, SORTS
     from cre_core.explore.similarity import MIN_OVERLAP, MIN_PARTNERS
+    from cre_core.query.browse import SIGNIFICANT_EPSILON
 
     pr = subparsers.add_parser("profile", help="a gene's measured interaction profile, with a run's ε̂ beside it")
     pr.add_argument("--workspace")

@@ -109,8 +109,8 @@ def list_from(ws, source: str, gene: str, top: int = 50, run_id: str | None = No
     finally:
         con.close()
     if source == "partners":
-        from cre_core.data.browse import SIGNIFICANT_EPSILON
         from cre_core.explore.profile import pair_partners
+        from cre_core.query.browse import SIGNIFICANT_EPSILON
 
         frame = pair_partners(ws, g)
         genes = frame.loc[frame["epsilon"].abs() > SIGNIFICANT_EPSILON, "partner"].head(top).tolist()

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from cre_core.atomic import atomic_path
-from cre_core.data.browse import SIGNIFICANT_EPSILON
 from cre_core.errors import CreError
+from cre_core.query.browse import SIGNIFICANT_EPSILON
 from cre_core.workspace import Workspace
 
 MAX_GENES = 500

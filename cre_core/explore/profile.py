@@ -5,7 +5,7 @@ Measurements come from the raw SGA rows (one per query/array strain and temperat
 p-values and alleles) and from DCell pair files (gene-level ε without p-values); the partner
 table compares the pair-level ε of ``dmf`` (the mean the models train on) with the run's ε̂
 from :func:`cre_core.query.service.scan`. The gene's record, SMF, windows and GO terms are
-:func:`cre_core.data.browse.gene_detail`'s.
+:func:`cre_core.query.browse.gene_detail`'s.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cre_core.data.browse import SIGNIFICANT_EPSILON, GeneDetail, gene_detail
 from cre_core.data.lookup import resolve_genes
 from cre_core.errors import CreError
+from cre_core.query.browse import SIGNIFICANT_EPSILON, GeneDetail, gene_detail
 from cre_core.workspace import Workspace
 
 SIGNS = ("any", "negative", "positive")

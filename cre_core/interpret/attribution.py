@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from cre_core.embed.seq_encoder import BASES, N_CODE, SeqEncoder, one_hot
 from cre_core.errors import CreError
 from cre_core.interpret.motifs import SITE_FRACTION, filter_usage, workspace_motifs
-from cre_core.models.seq_encoder import BASES, N_CODE, SeqEncoder, one_hot
 from cre_core.workspace import Workspace
 
 

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from cre_core.embed.seq_encoder import BASES, CHUNK_GENES, SeqEncoder, one_hot
 from cre_core.errors import CreError
-from cre_core.models.seq_encoder import BASES, CHUNK_GENES, SeqEncoder, one_hot
 from cre_core.workspace import Workspace
 
 SITE_FRACTION = 0.5        # a site: activation ≥ this share of the filter's maximum
@@ -146,9 +146,9 @@ def describe_filters(encoder: SeqEncoder, planted: dict[str, str] | None = None
 
 def workspace_motifs(ws: Workspace) -> dict[str, str] | None:
     """The planted motifs of a demo workspace (from its preset and seed); None for real data."""
-    from cre_core.data.demo import PRESETS
-    from cre_core.data.demo_world import planted_motifs
     from cre_core.data.store import get_meta
+    from cre_core.demo.generate import PRESETS
+    from cre_core.demo.world import planted_motifs
 
     con = ws.connect(read_only=True)
     try:

@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cre_core.data.go import ROOT, Ontology
+from cre_core.data.go import ROOT
 from cre_core.errors import CreError
 from cre_core.models.base import PAD
-from cre_core.models.dcell import DCell
+from cre_core.models.dcell import DCell, Ontology
 from cre_core.models.ensemble import Ensemble
 from cre_core.query.service import LoadedRun, load_model, resolve_set
 from cre_core.train import specs

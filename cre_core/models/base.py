@@ -57,7 +57,7 @@ class FitnessModel(nn.Module):
         raise ValueError(f"{type(self).__name__} takes no feature table")
 
     def representation(self) -> nn.Module | None:
-        """The model's gene representation (cre_core.models.genes), None for models without one."""
+        """The model's gene representation (cre_core.embed.genes), None for models without one."""
         return None
 
     def set_windows(self, windows: dict) -> None:

@@ -1,7 +1,7 @@
 """DCell (Ma et al., Nature Methods 2018): a visible neural network shaped by the Gene Ontology.
 
-The term hierarchy (:class:`~cre_core.data.go.Ontology`, rules in ``cre_core.data.go``) fixes the
-wiring. Each term t is a subsystem: input = binary deletion states of its direct genes (1 = deleted)
+The term hierarchy (an :class:`Ontology` the caller builds: ``cre_core.data.go`` holds the rules) fixes
+the wiring. Each term t is a subsystem: input = binary deletion states of its direct genes (1 = deleted)
 concatenated with its children's outputs; Linear → BatchNorm → Tanh of width
 max(20, ceil(0.3 · genes(t))); weights initialised uniformly in ±0.001. Every term has a
 linear head predicting fitness; the root's head is the model's output. Loss =
@@ -20,15 +20,30 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cre_core.data.go import ROOT, Ontology, build_ontology  # noqa: F401  (re-exported)
 from cre_core.errors import CreError
 from cre_core.models.base import FitnessModel, set_mask
+
+
+class Ontology(Protocol):
+    """The term wiring DCell is built on, made by the caller (``cre_core.data.go.build_ontology``):
+    kept terms level by level, leaves first, the root last."""
+
+    terms: list[str]
+    direct: list[list[int]]
+    children: list[list[int]]
+    size: list[int]
+    level: list[int]
+
+    @property
+    def root(self) -> int: ...
+
+    def gene_sets(self) -> list[set[int]]: ...
 
 ALONE = 1 << 17        # weights of a term that runs in a group of its own (see _size_groups)
 PRECISIONS = ("fp32", "bf16")

@@ -2,7 +2,7 @@
 
 fitness(D) = ρ(pool_{g ∈ D} φ(x_g)) for the set D of deleted genes (1, 2, 3... genes).
 
-``x_g`` comes from the model's gene representation (cre_core.models.genes), held as
+``x_g`` comes from the model's gene representation (cre_core.embed.genes), held as
 ``encoder``: a row of a fixed feature table (CRE embeddings: downstream, upstream or both),
 held as a non-persistent buffer so it lives on the device once and is not copied into every
 checkpoint; with ``--embedder id``, a learned per-gene vector that cannot generalise to genes never
@@ -23,13 +23,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cre_core.embed.genes import FeatureTable, GeneRepresentation, LearnedGenes
 from cre_core.models.base import PAD, FitnessModel, phi_net, pool, rho_net, set_mask
-from cre_core.models.genes import FeatureTable, GeneRepresentation, LearnedGenes
 
 # On the CPU, φ runs on the whole table once a batch holds this many gene slots per gene (then
 # ~86% of genes occur in it, and one plain matmul beats unique + gather + scatter-add); below
-# that, φ on the unique genes is less work (bench/train.py: 1.25x at batch 4,096 of 6,000
-# genes, while the whole table was 1.3x faster at 8,192). On CUDA the whole table is used from
+# that, φ on the unique genes is less work (bench/RESULTS.md, "Training engine throughput").
+# On CUDA the whole table is used from
 # one slot per gene: it also saves torch.unique's host sync.
 WHOLE_TABLE_SLOTS = 2
 

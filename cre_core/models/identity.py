@@ -16,7 +16,7 @@ without training pairs keeps zeros, so its ε̂ is μ (+ the sequence term): ide
 for genes never screened.
 
 ``identity-seq`` first fits seq(a, b) = x̃ₐᵀ W x̃_b, the interaction model's features pair map in
-closed form (:mod:`cre_core.models.pair_ridge`, its λ chosen on validation ε, or no term when
+closed form (:mod:`cre_core.models.bilinear_ridge`, its λ chosen on validation ε, or no term when
 none beats μ there), on the genes of the training pairs; the identity factors are then solved on
 what it leaves. So a screened gene's propensity is shrunk towards what its sequence says rather
 than towards 0, and a gene never screened still gets the sequence's prediction.
@@ -33,10 +33,10 @@ from itertools import combinations
 import numpy as np
 import torch
 
-from cre_core.models import pair_ridge
+from cre_core.embed.genes import FeatureTable
+from cre_core.metrics import mse, pearson
+from cre_core.models import bilinear_ridge as ridge
 from cre_core.models.base import FitnessModel, set_mask
-from cre_core.models.genes import FeatureTable
-from cre_core.train.metrics import mse, pearson
 
 MAX_RANK = 32               # the checkpoint's width per gene; the grid stays within it
 RANKS = (0, 2, 4, 8, 16, 32)
@@ -240,13 +240,13 @@ class IdentityModel(FitnessModel):
         """The sequence term x̃ₐᵀ W x̃_b on the training pairs' genes (λ by validation ε MSE);
         its predictions on the training and validation pairs, and what was tried."""
         assert self.genes is not None
-        x, mean, sd = pair_ridge.standardise(self.genes.all().double().cpu())
-        data = pair_ridge.PairData.build(tr.a, tr.b, tr.eps)       # over the genes with pairs
+        x, mean, sd = ridge.standardise(self.genes.all().double().cpu())
+        data = ridge.PairData.build(tr.a, tr.b, tr.eps)       # over the genes with pairs
         least, chosen, tried = mse(va.eps, np.full(len(va), mu)), None, []
-        w: pair_ridge.PairMap | None = None
-        for lam in pair_ridge.LAMBDAS:
-            w = pair_ridge.solve(x, data, lam, w, echo=echo)
-            pred = pair_ridge.predict(x, w, data.mean, va.a, va.b)
+        w: ridge.PairMap | None = None
+        for lam in ridge.LAMBDAS:
+            w = ridge.solve(x, data, lam, w, echo=echo)
+            pred = ridge.predict(x, w, data.mean, va.a, va.b)
             entry = {"lambda": lam, **_scores(va.eps, pred)}
             tried.append(entry)
             echo(f"identity-seq: sequence term λ {lam:g}: validation ε r {entry['val_eps_r']:.3f}")
@@ -257,8 +257,8 @@ class IdentityModel(FitnessModel):
         if chosen is None:
             return np.zeros(len(tr)), np.zeros(len(va)), {"used": False, "tried": tried}
         lam, w = chosen
-        vectors, weights = pair_ridge.components(w, SEQ_RANK)
-        vectors = pair_ridge.in_units_of(vectors, mean, sd)
+        vectors, weights = ridge.components(w, SEQ_RANK)
+        vectors = ridge.in_units_of(vectors, mean, sd)
         k = vectors.shape[1]
         self.seq_vectors.zero_()
         self.seq_weights.zero_()

@@ -18,7 +18,7 @@ which for a double is ŝ_a ŝ_b + ε̂_ab and for a triple is Kuzmin et al.'s (2
 - τ̂_abc = Σ_k v_k t_ak t_bk t_ck + b₃: the symmetric trilinear analogue for triples.
 
 The ŝ head reads a trunk φ over the gene representation (a
-:class:`~cre_core.models.genes.GeneRepresentation`: a feature table of kmer / words / SpeciesLM /
+:class:`~cre_core.embed.genes.GeneRepresentation`: a feature table of kmer / words / SpeciesLM /
 random-control embeddings, learned per-gene vectors (``--embedder id``), or a trainable sequence encoder), evaluated
 once per unique gene of a batch (:func:`~cre_core.models.deepset.per_slot`). u and t come from
 the same trunk (``pair_from="trunk"``) or straight from the representation by one linear map
@@ -44,9 +44,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cre_core.embed.genes import FeatureTable, GeneRepresentation
 from cre_core.models.base import FitnessModel, phi_net, set_mask
 from cre_core.models.deepset import per_slot
-from cre_core.models.genes import FeatureTable, GeneRepresentation
 
 
 class InteractionModel(FitnessModel):

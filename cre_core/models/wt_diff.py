@@ -28,8 +28,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cre_core.embed.genes import FeatureTable, GeneRepresentation
 from cre_core.models.base import PAD, FitnessModel, Norm, block, rho_net, set_mask
-from cre_core.models.genes import FeatureTable, GeneRepresentation
 
 
 class WtDiff(FitnessModel):

@@ -50,7 +50,7 @@ def _suggest(args: argparse.Namespace) -> int:
     from cre_core.atomic import atomic_path
     from cre_core.errors import CreError
     from cre_core.query.gene_sets import parse_names
-    from cre_core.query.suggest import suggest
+    from cre_core.query.suggestions import suggest
 
     genes = None
     if args.genes_file:

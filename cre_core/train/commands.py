@@ -46,10 +46,10 @@ def export_split(ws: Workspace, run_id: str, out: Path) -> dict[str, int]:
     """
     import sys
 
+    from cre_core.data.split_file import write_split_file
     from cre_core.train import data as D
     from cre_core.train.runs import read_config, read_run_files, run_dir
     from cre_core.train.saved_split import NOT_SAVED, export_saved
-    from cre_core.train.split_file import write_split_file
 
     folder = run_dir(ws, run_id)
     read_run_files(folder)                # CreError (exit 2) for a run listed as unreadable

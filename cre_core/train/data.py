@@ -30,11 +30,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from cre_core.data.go import Ontology, build_ontology
+from cre_core.data.split_file import split_from_file
 from cre_core.errors import CreError
-from cre_core.models import FitnessModel, GeneRepresentation, Ontology, SeqEncoder, build_ontology
+from cre_core.models import FitnessModel, GeneRepresentation, SeqEncoder
 from cre_core.train.config import TrainConfig
 from cre_core.train.specs import BuildInputs
-from cre_core.train.split_file import split_from_file
 from cre_core.workspace import Workspace
 
 MAX_SET = 3      # widest genotype in the store (triple mutants)
@@ -172,7 +173,7 @@ def make_split(idx: np.ndarray, rows: np.ndarray, kind: str, seed: int,
                genes: list[str] | None = None) -> Split:
     """Split ``rows`` of the set table ``idx`` (n, K; PAD-padded) into train/val/test (module
     docstring); a ``split_file`` (with the vocabulary ``genes``) overrides ``kind``
-    (train/split_file.py)."""
+    (data/split_file.py)."""
     rng = np.random.default_rng([seed, 2])
     if split_file is not None:
         kind = "file"
@@ -270,7 +271,7 @@ def gene_features(ws: Workspace, config: TrainConfig, genes: list[str],
 
 @dataclass
 class GeneWindows:
-    """uint8 window codes per region aligned to a gene vocabulary (cre_core.models.seq_encoder).
+    """uint8 window codes per region aligned to a gene vocabulary (cre_core.embed.seq_encoder).
 
     Genes without a window (e.g. only named in the SGA files) get an all-N row, which encodes
     to the same vector as an empty window; ``missing`` counts them.
@@ -283,7 +284,7 @@ class GeneWindows:
 def gene_windows(ws: Workspace, features: str, genes: list[str]) -> GeneWindows:
     """The windows of ``features``' regions for ``genes`` (rows in vocabulary order)."""
     from cre_core.embed.base import feature_regions, read_windows
-    from cre_core.models.seq_encoder import sequence_codes
+    from cre_core.embed.seq_encoder import sequence_codes
 
     regions = feature_regions(features)
     stored = read_windows(ws, regions)

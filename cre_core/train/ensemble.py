@@ -39,6 +39,7 @@ import torch
 from cre_core import runtime
 from cre_core.atomic import atomic_path, clean_json, write_json_atomic
 from cre_core.errors import CreError
+from cre_core.metrics import null_expectation, regression_metrics, set_size_metrics
 from cre_core.models.ensemble import Ensemble
 from cre_core.processes import process_identity
 from cre_core.train import data as D
@@ -46,7 +47,6 @@ from cre_core.train import runs as R
 from cre_core.train.checkpoint import load_checkpoint, save_checkpoint
 from cre_core.train.config import TrainConfig
 from cre_core.train.evaluate import ceiling_summary
-from cre_core.train.metrics import null_expectation, regression_metrics, set_size_metrics
 from cre_core.train.rebuild import rebuild_model
 from cre_core.train.run_lock import RunLock
 from cre_core.train.saved_split import check_unchanged, copy_saved

@@ -16,9 +16,9 @@ import pandas as pd
 import torch
 
 from cre_core.atomic import atomic_path
+from cre_core.metrics import null_expectation, regression_metrics, set_size_metrics
 from cre_core.models import FitnessModel
 from cre_core.train import data as D
-from cre_core.train.metrics import null_expectation, regression_metrics, set_size_metrics
 from cre_core.workspace import Workspace
 
 
@@ -89,7 +89,7 @@ def ceiling_summary(ws: Workspace, table: D.SetTable, test_rows: np.ndarray, by_
     """The noise ceilings of the test sets and each r as a fraction of its ceiling.
 
     ``ceilings``: ``truth`` (demo workspaces: the gene-level ceiling of these test sets,
-    :func:`cre_core.data.ceilings.truth_ceiling`; None elsewhere) and ``replicate`` (the store's
+    :func:`cre_core.demo.ceiling.truth_ceiling`; None elsewhere) and ``replicate`` (the store's
     split-half ceiling, :func:`~cre_core.data.ceilings.replicate_ceiling`). ``ceiling_source``
     names the one fractions use: the truth ceiling when there is one (it bounds a model of
     per-gene facts on exactly these sets), else the replicate ceiling. ``by_size[k]`` gains
@@ -97,7 +97,8 @@ def ceiling_summary(ws: Workspace, table: D.SetTable, test_rows: np.ndarray, by_
     ``interaction_fraction`` (r / ceiling; None where either is undefined); ``ceiling_fraction``
     holds the doubles' and triples' fractions: ``fitness``, ``epsilon`` (pairs), ``tau``.
     """
-    from cre_core.data.ceilings import replicate_ceiling, truth_ceiling
+    from cre_core.data.ceilings import replicate_ceiling
+    from cre_core.demo.ceiling import truth_ceiling
 
     truth = truth_ceiling(ws, table.genes, table.idx[test_rows], table.fitness[test_rows],
                           table.interaction[test_rows])

@@ -47,8 +47,8 @@ from torch.nn.parallel import DistributedDataParallel
 from cre_core import runtime
 from cre_core.atomic import clean_json, write_json_atomic, write_text_atomic
 from cre_core.errors import CreError
+from cre_core.metrics import regression_metrics
 from cre_core.models import FitnessModel, SeqEncoder
-from cre_core.models.pair_ridge import AUTO_EMBEDDERS, Stopped, choose_representation, pairs_of, ranks_for
 from cre_core.processes import process_identity
 from cre_core.runtime import DistContext, StopRequested
 from cre_core.train import data as D
@@ -58,7 +58,7 @@ from cre_core.train.config import TrainConfig
 from cre_core.train.early_stopping import EarlyStopping
 from cre_core.train.evaluate import ceiling_summary, predict_rows, score_test
 from cre_core.train.metric_log import MetricLog
-from cre_core.train.metrics import regression_metrics
+from cre_core.train.pair_ridge import AUTO_EMBEDDERS, Stopped, choose_representation, pairs_of, ranks_for
 from cre_core.train.rebuild import rebuild_model, run_meta
 from cre_core.train.run_lock import RunLock
 from cre_core.train.saved_split import check_unchanged, save_split, store_state
@@ -172,8 +172,9 @@ def make_optimizer(model: FitnessModel, config: TrainConfig, device: torch.devic
     """AdamW over the model's parameter groups (each with its weight decay); the encoder's
     first-layer filters at ``--encoder-lr`` × ``--lr`` (seeded filters are refined, not
     overwritten). Fused (one kernel over all parameters) on CUDA, and for DCell on the CPU too:
-    there it took the optimiser step at full GO scale from 0.41 s to 0.04 s (other models keep
-    the CPU's plain AdamW, whose numbers their recorded results were measured with)."""
+    there the fused step is a tenth of the plain one at full GO scale (bench/RESULTS.md, "bf16
+    products and less bookkeeping"); other models keep the CPU's plain AdamW, whose numbers their
+    recorded results were measured with)."""
     fused = device.type == "cuda" or (device.type == "cpu" and config.spec.fused_on_cpu)
     groups = model.param_groups(config.weight_decay)
     if config.uses_windows and config.encoder_lr != 1:

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cre_core.metrics import fitness_bins
 from cre_core.train import runs as run_files
 from cre_core.train.config import TrainConfig
-from cre_core.train.metrics import fitness_bins
 from cre_core.workspace import Workspace
 
 FINISHED = ("done", "diverged")              # runs with test predictions

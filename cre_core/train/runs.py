@@ -35,7 +35,7 @@ import pandas as pd
 
 from cre_core.atomic import clean_json, read_json, write_json_atomic, write_text_atomic
 from cre_core.errors import CreError
-from cre_core.processes import alive
+from cre_core.processes import effective_status
 from cre_core.workspace import Workspace
 
 STATUSES = ("queued", "running", "done", "diverged", "failed", "interrupted")
@@ -119,17 +119,6 @@ def write_status(run_dir: Path, status: str, **fields: Any) -> dict:
             f.write(json.dumps(clean_json(current), indent=1))
             f.truncate()
     return current
-
-
-def effective_status(status: dict | None) -> str:
-    """The status, with ``running``/``queued`` runs whose process is gone resolved."""
-    if not status:
-        return "failed"
-    state = status.get("status", "failed")
-    if state in ("running", "queued"):
-        if not alive(status):
-            return "interrupted" if state == "running" else "failed"
-    return state
 
 
 def new_run_id(config) -> str:

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from cre_core.atomic import atomic_path, read_json, write_json_atomic
+from cre_core.data.split_file import PARTS, strain_genes, strain_keys, write_split_file
 from cre_core.errors import CreError
-from cre_core.train.split_file import PARTS, strain_genes, strain_keys, write_split_file
 from cre_core.workspace import Workspace
 
 SPLIT_NAME = "split.npz"

@@ -82,7 +82,7 @@ def test_every_builtin_spec_builds_its_model_and_claims_real_options(name):
 
 
 def _ontology():
-    from cre_core.models import build_ontology
+    from cre_core.data.go import build_ontology
 
     genes = [f"g{i}" for i in range(6)]
     return build_ontology(genes, ["R", "A"], [("A", "R")], [(g, "A") for g in genes], min_genes=2)

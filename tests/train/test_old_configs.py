@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cre_core.models import Ontology
+from cre_core.data.go import Ontology
 from cre_core.train.config import TrainConfig, migrate
 from cre_core.train.data import model_from_config
 

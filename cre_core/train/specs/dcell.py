@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from cre_core.models import FitnessModel, Ontology
+    from cre_core.data.go import Ontology
+    from cre_core.models import FitnessModel
     from cre_core.train.config import TrainConfig
     from cre_core.train.data import SetTable
     from cre_core.workspace import Workspace

@@ -81,14 +81,14 @@ def _smf_input(config: TrainConfig) -> bool:
 
 def refit_pairs(run: Any) -> None:
     """--pair-ridge: the best checkpoint's ε map replaced by its ridge optimum
-    (models/pair_ridge.py) when that fits validation ε better and does not fit validation
+    (train/pair_ridge.py) when that fits validation ε better and does not fit validation
     fitness (every set size, early stopping's criterion) worse: τ̂ was trained beside the
     old map, so a better ε alone can still cost the triples."""
     from cre_core import runtime
     from cre_core.models import InteractionModel
-    from cre_core.models.pair_ridge import Stopped, refit
     from cre_core.runtime import StopRequested
     from cre_core.train.checkpoint import load_checkpoint
+    from cre_core.train.pair_ridge import Stopped, refit
 
     if not (run.config.interaction.pair_ridge and _pair_map(run.config)):
         return

@@ -1,0 +1,141 @@
+"""Pairs to measure next (``cre suggest``, the Query page's Plan tab) with a tiny-demo ensemble."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cre_core import cli
+from cre_core.errors import CreError
+from cre_core.query import service
+from cre_core.query.suggestions import score_pairs, suggest
+from cre_core.train.config import TrainConfig
+from cre_core.train.loop import train_run
+from cre_core.workspace import Workspace
+from tests.app.test_pages import app, problems
+
+ENSEMBLE = dict(model="deepset", embedder="id", epochs=2, batch_size=1024, hidden=16, gene_dim=16)
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_workspace, tmp_path_factory):
+    """The tiny demo with a 3-member ensemble and a single model."""
+    root = tmp_path_factory.mktemp("suggest") / "ws"
+    shutil.copytree(tiny_workspace.root, root, ignore=shutil.ignore_patterns("runs"))
+    ws = Workspace(root)
+    ens = train_run(ws, TrainConfig.of(**ENSEMBLE, ensemble=3), echo=lambda m: None)["run_id"]
+    single = train_run(ws, TrainConfig.of(**ENSEMBLE), echo=lambda m: None)["run_id"]
+    return ws, ens, single
+
+
+def measured_pairs(ws: Workspace) -> set[tuple[str, str]]:
+    con = ws.connect(read_only=True)
+    try:
+        return {(a, b) for a, b in con.execute("SELECT gene_a, gene_b FROM dmf").fetchall()}
+    finally:
+        con.close()
+
+
+def listed_genes(ws: Workspace, n: int) -> list[str]:
+    con = ws.connect(read_only=True)
+    try:
+        return [g for (g,) in con.execute("SELECT gene FROM smf ORDER BY gene LIMIT ?", [n]).fetchall()]
+    finally:
+        con.close()
+
+
+def test_list_ranks_every_unmeasured_pair_by_both_scores(runs):
+    ws, ens, _ = runs
+    genes = listed_genes(ws, 40)
+    frame, info = suggest(ws, ens, genes=genes + [genes[0].lower()])          # a repeat counts once
+    done = measured_pairs(ws)
+    measured = sum((a, b) in done for i, a in enumerate(sorted(genes)) for b in sorted(genes)[i + 1:])
+    assert measured > 0 and info["measured"] == measured and len(frame) == 40 * 39 // 2 - measured
+    keys = set(zip(frame[["gene_a", "gene_b"]].min(axis=1), frame[["gene_a", "gene_b"]].max(axis=1)))
+    assert not keys & done and len(keys) == len(frame)
+    loaded = service.load_model(ws, ens)
+    members = loaded.member_sets([[loaded.index[a], loaded.index[b]] for a, b in zip(frame["gene_a"], frame["gene_b"])])
+    assert np.allclose(frame["predicted"], members.mean(0), atol=1e-6)
+    assert np.allclose(frame["disagreement"], members.std(0, ddof=1), atol=1e-6)
+    smf = dict(zip(loaded.genes, loaded.smf))
+    assert np.allclose(frame["epsilon_pred"], frame["predicted"] - frame["gene_a"].map(smf) * frame["gene_b"].map(smf))
+    assert np.allclose(frame["abs_epsilon"], frame["epsilon_pred"].abs())
+    for score, rank in (("abs_epsilon", "rank_epsilon"), ("disagreement", "rank_disagreement")):
+        ordered = frame.sort_values(rank)[score].to_numpy()
+        assert (np.diff(ordered) <= 0).all() and sorted(frame[rank]) == list(range(1, len(frame) + 1))
+    mean_rank = (frame["rank_epsilon"] + frame["rank_disagreement"]) / 2
+    assert list(frame["rank"]) == list(range(1, len(frame) + 1)) and (np.diff(mean_rank.to_numpy()) >= 0).all()
+
+
+def test_partners_leave_out_measured_pairs(runs):
+    ws, ens, _ = runs
+    gene = listed_genes(ws, 1)[0]
+    frame, info = suggest(ws, ens, gene=gene)
+    loaded = service.load_model(ws, ens)
+    partners = {b if a == gene else a for a, b in measured_pairs(ws) if gene in (a, b)}
+    assert info["mode"] == "partners" and info["measured"] == len(partners) > 0
+    assert len(frame) == len(set(loaded.genes) - partners - {gene}) and not set(frame["gene_b"]) & partners
+    scan = service.scan(ws, ens, gene, top_k=None).set_index("partner")
+    assert np.allclose(frame["predicted"], scan.loc[frame["gene_b"], "predicted"], atol=1e-6)
+
+
+def test_single_models_and_bad_lists_are_refused(runs, capsys, tmp_path):
+    ws, ens, single = runs
+    with pytest.raises(CreError, match="single model"):
+        suggest(ws, single, gene=listed_genes(ws, 1)[0])
+    with pytest.raises(CreError, match="at least two"):
+        suggest(ws, ens, genes=listed_genes(ws, 1) * 2)
+    loaded = service.load_model(ws, ens)
+    assert score_pairs(loaded, np.zeros((0, 2))).empty
+    out = tmp_path / "plan.csv"
+    first = listed_genes(ws, 1)[0]
+    for args in (["--run", single, "--gene", first], ["--run", ens, "--genes", f"{first},NOSUCHGENE"],
+                 ["--run", ens, "--genes-file", str(tmp_path / "missing.txt")]):
+        assert cli.main(["suggest", "--workspace", str(ws.root), *args, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and "\n" not in err and not out.exists()
+
+
+def test_cli_writes_every_ranked_pair(runs, capsys, tmp_path):
+    ws, ens, _ = runs
+    genes = listed_genes(ws, 12)
+    listing = tmp_path / "genes.txt"
+    listing.write_text("\n".join(genes) + "\n")
+    out = tmp_path / "plan.csv"
+    assert cli.main(["suggest", "--workspace", str(ws.root), "--run", ens, "--genes-file", str(listing),
+                     "--top", "5", "--out", str(out)]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    written = pd.read_csv(out)
+    expected, info = suggest(ws, ens, genes=genes)
+    assert line["candidates"] == info["candidates"] == len(written) and len(line["top"]) == 5
+    assert list(written["gene_b"]) == list(expected["gene_b"]) and np.allclose(written["disagreement"],
+                                                                                expected["disagreement"])
+    assert [r["rank"] for r in line["top"]] == [1, 2, 3, 4, 5]
+
+
+def test_plan_tab_shows_the_ranked_pairs(runs, monkeypatch):
+    ws, ens, single = runs
+    gene = listed_genes(ws, 1)[0]
+    at = app("query.py", ws, monkeypatch).run()
+    assert "Plan" in [t.label for t in at.tabs]
+    at.selectbox(key="q_plan_run").set_value(ens)
+    at.text_input(key="q_plan_gene").set_value(gene).run()
+    assert not problems(at), problems(at)
+    expected, info = suggest(ws, ens, gene=gene)
+    shown = next(d.value for d in at.dataframe if "rank_disagreement" in d.value)
+    assert list(shown["gene_b"]) == list(expected["gene_b"].head(25))
+    assert np.allclose(shown["disagreement"], expected["disagreement"].head(25))
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Unmeasured candidate pairs"] == f"{info['candidates']:,}"
+    assert metrics["Measured pairs left out"] == f"{info['measured']:,}"
+    assert any("disagreement" in c.proto.spec for c in at.get("vega_lite_chart"))
+    at.radio(key="q_plan_mode").set_value("list").run()
+    at.text_area(key="q_plan_genes").set_value("\n".join(listed_genes(ws, 6))).run()
+    assert not problems(at), problems(at)
+    expected, info = suggest(ws, ens, genes=listed_genes(ws, 6))
+    shown = next(d.value for d in at.dataframe if "rank_disagreement" in d.value)
+    assert len(shown) == info["candidates"] and list(shown["rank"]) == list(expected["rank"])
