@@ -24,7 +24,7 @@ from typing import Any
 
 from cre_core.errors import CreError
 from cre_core.train import specs
-from cre_core.train.options import OptionSpec, option
+from cre_core.train.option_spec import OptionSpec, option
 from cre_core.train.specs.dcell import DCellOptions
 from cre_core.train.specs.interaction import InteractionOptions
 from cre_core.train.specs.wt import WtOptions

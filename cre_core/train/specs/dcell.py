@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cre_core.train.options import option
+from cre_core.train.option_spec import option
 from cre_core.train.specs.base import BuildInputs, ModelSpec
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from cre_core.train.options import option
+from cre_core.train.option_spec import option
 from cre_core.train.specs.base import BuildInputs, ModelSpec
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cre_core.train.options import option
+from cre_core.train.option_spec import option
 from cre_core.train.specs.base import BuildInputs, ModelSpec
 from cre_core.train.specs.deepset import set_args
 
