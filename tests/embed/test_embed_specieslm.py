@@ -273,6 +273,7 @@ def run_cli(args: list[str], launcher: list[str] | None = None) -> subprocess.Co
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
 
 
+@pytest.mark.slow          # two torchrun processes load the model (~40 s)
 def test_torchrun_two_gloo_ranks_equal_one_process(tmp_path, model_dir):
     single = make_store(tmp_path / "single", n_genes=6)
     multi = make_store(tmp_path / "multi", n_genes=6)

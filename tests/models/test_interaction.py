@@ -185,6 +185,7 @@ def test_null_expectation_of_doubles_and_triples():
 
 # --- training on the store -------------------------------------------------------------------
 
+@pytest.mark.slow          # three training runs (~100 s on 2 shared cores)
 def test_planted_interaction_is_recovered_and_not_from_noise(ws, monkeypatch):
     """Features that carry each gene's module recover ε (−0.15 within modules, random split):
     well above the DeepSet on the same features and the same model on noise features. The
@@ -210,6 +211,7 @@ def test_planted_interaction_is_recovered_and_not_from_noise(ws, monkeypatch):
     assert real["by_size"]["1"]["smf_input"] is True
 
 
+@pytest.mark.slow          # two training runs with triples (~60 s)
 def test_triples_are_loaded_split_and_no_worse_than_multiplicative(ws, monkeypatch):
     install_fake_features(monkeypatch)
     planted = add_triples(ws)
@@ -263,6 +265,7 @@ def test_demo_run_reports_every_size_beside_its_ceilings(workspace_copy):
     assert row["n_tau"] == s["n_tau"] and "-interaction-id-" in row["run_id"]
 
 
+@pytest.mark.slow          # builds and trains on its own workspace (~50 s)
 def test_features_pair_map_carries_interactions_to_unseen_genes(tmp_path, monkeypatch):
     """Gene split: module words (a count per module motif) plus noise columns. The bilinear
     form of the features (``pair_from="features"``) finds "same module → ε −0.15" for genes it
