@@ -184,7 +184,7 @@ def workload(name: str, args) -> Workload:
     from cre_core.workspace import Workspace
 
     ws = Workspace(Path(args.workspace))
-    table, split = D.training_rows(ws, TrainConfig(model="dcell"))
+    table, split = D.training_rows(ws, TrainConfig.of(model="dcell"))
     onto = D.load_ontology(ws, table.genes, args.min_genes, D.deleted_genes(table, split.train))
     return Workload(name, onto, table.n_genes, table.idx[split.train], table.fitness[split.train])
 

@@ -100,7 +100,7 @@ def science(args: argparse.Namespace) -> None:
                               weight_decay=args.weight_decay, encoder_pretrain=args.pretrain,
                               encoder_lr=args.encoder_lr, encoder_sense_view=args.sense_view)
                          if embedder == "encoder" else TABLE)
-                cfg = TrainConfig(model="deepset", embedder=embedder, split=split, features="both",
+                cfg = TrainConfig.of(model="deepset", embedder=embedder, split=split, features="both",
                                   epochs=args.epochs, patience=args.patience, seed=args.model_seed, split_seed=seed,
                                   **extra)
                 run_dir = ws_root / "runs" / f"{embedder}-{split}-{time.strftime('%H%M%S')}"
@@ -151,7 +151,7 @@ def speed(args: argparse.Namespace) -> None:
     codes = {"upstream": demo_like_codes(n, 1003, 1), "downstream": demo_like_codes(n, 300, 2)}
     # the views the product's DeepSet reads (--encoder-sense-view's default)
     views = dict(filters=args.filters, width=args.width,
-                 sense_view=TrainConfig(model="deepset", embedder="encoder").uses_encoder_sense_view)
+                 sense_view=TrainConfig.of(model="deepset", embedder="encoder").uses_encoder_sense_view)
     enc = SeqEncoder(n, ("upstream", "downstream"), **views)
     enc.set_windows(codes)
     enc.eval()
@@ -238,7 +238,7 @@ def main() -> None:
     sc.add_argument("--dropout", type=float, default=0.0, help="dropout in φ and ρ of the encoder runs")
     sc.add_argument("--block", type=int, default=ENCODER["encoder_block"], help="--encoder-block of the encoder runs")
     sc.add_argument("--filters", type=int, default=ENCODER["encoder_filters"], help="--encoder-filters")
-    sc.add_argument("--init", default="words", choices=("words", "random"), help="--encoder-init")
+    sc.add_argument("--init", default="enriched", choices=("enriched", "random"), help="--encoder-init")
     sc.add_argument("--lr", type=float, default=ENCODER["lr"], help="learning rate of the encoder runs")
     sc.add_argument("--weight-decay", type=float, default=ENCODER["weight_decay"])
     sc.add_argument("--pretrain", type=int, default=20, help="--encoder-pretrain")

@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import pytest
 import torch
 from scan import timed
-from test_train_support import build_workspace, install_fake_features
+from train_support import build_workspace, install_fake_features
 
 from cre_core.models.base import FitnessModel
 from cre_core.query import service
@@ -56,7 +56,7 @@ def main() -> None:
     install_fake_features(mp, dim=256)
     with tempfile.TemporaryDirectory() as tmp:
         ws = build_workspace(Path(tmp) / "ws", n_genes=args.genes, pairs="random", n_pairs=4000)
-        run = train_run(ws, TrainConfig(model="deepset", epochs=1, hidden=128, ensemble=args.members),
+        run = train_run(ws, TrainConfig.of(model="deepset", epochs=1, hidden=128, ensemble=args.members),
                         echo=lambda m: None)["run_id"]
         gene = "YAL003W"
         service.scan(ws, run, gene)                            # load and cache the run

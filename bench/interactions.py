@@ -40,7 +40,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cre_core.models import build_model  # noqa: E402
 from cre_core.train import data as D  # noqa: E402
 from cre_core.train import pair_ridge as P  # noqa: E402
 from cre_core.train.config import TrainConfig  # noqa: E402
@@ -75,7 +74,7 @@ def science(workspaces: list[str], splits: list[str], rows: list[str], args) -> 
             for label, overrides in ROWS:
                 if rows and label not in rows:
                     continue
-                cfg = TrainConfig(**{"split": split, "epochs": args.epochs, "batch_size": args.batch,
+                cfg = TrainConfig.of(**{"split": split, "epochs": args.epochs, "batch_size": args.batch,
                                      "lr": args.lr, "patience": args.patience, **overrides})
                 s = train_run(ws, cfg, echo=lambda _m: None)
                 pairs, triples = s["by_size"].get("2", {}), s["by_size"].get("3", {})
@@ -107,7 +106,7 @@ def throughput(root: str, args) -> dict:
     """Samples/s of the interaction model and the DeepSet on the same set table and features."""
     ws = Workspace(Path(root))
     table = D.load_sets(ws)
-    base = TrainConfig(model="deepset", batch_size=args.batch)
+    base = TrainConfig.of(model="deepset", batch_size=args.batch)
     features = torch.from_numpy(D.gene_features(ws, base, table.genes).table)
     idx, y = torch.from_numpy(table.idx), torch.from_numpy(table.fitness)
     inter = torch.from_numpy(table.interaction)
@@ -115,7 +114,7 @@ def throughput(root: str, args) -> dict:
     engines = {}
     for name in ("interaction", "deepset"):
         torch.manual_seed(0)
-        cfg = TrainConfig(model=name, batch_size=args.batch)
+        cfg = TrainConfig.of(model=name, batch_size=args.batch)
         model = D.model_from_config(cfg, table.n_genes, features.shape[1], None, table.smf)
         model.set_features(features)
         model.init_output(float(y.mean()))
@@ -149,7 +148,7 @@ def scan(args) -> dict:
     ensemble = []
     for k in range(members):
         torch.manual_seed(k)
-        m = build_model("interaction", genes, in_dim=dim, hidden=128, rank=32, smf=smf)
+        m = D.model_from_config(TrainConfig.of(model="interaction", hidden=128, rank=32), genes, dim, smf=smf)
         m.set_features(feats)
         ensemble.append(m.eval())
     cold, warm = [], []
@@ -180,17 +179,17 @@ def ridge(workspaces: list[str], splits: list[str], args) -> list[dict]:
     for root in workspaces:
         ws = Workspace(Path(root))
         for split in splits:
-            cfg = TrainConfig(model="interaction", split=split)
+            cfg = TrainConfig.of(model="interaction", split=split)
             table, sp = D.training_rows(ws, cfg)
             by = "genes" if split == "gene" else "pairs"
             tr = P.pairs_of(table.idx, table.interaction, sp.train)
             te = P.pairs_of(table.idx, table.interaction, sp.test)
             ceiling = ceiling_summary(ws, table, sp.test, {"2": {}})["ceilings"]["truth"]["by_size"][2]["epsilon_r"]
-            tables = {name: torch.from_numpy(D.gene_features(ws, TrainConfig(model="interaction", embedder=name),
+            tables = {name: torch.from_numpy(D.gene_features(ws, TrainConfig.of(model="interaction", embedder=name),
                                                              table.genes).table)
                       for name in RIDGE_REPRESENTATIONS if name != "auto"}
             t0 = time.perf_counter()
-            ranks = P.ranks_for(cfg.rank)
+            ranks = P.ranks_for(cfg.interaction.rank)
             auto = P.choose_representation({n: tables[n] for n in P.AUTO_EMBEDDERS}, *tr, by, ranks, cfg.split_seed)
             choose_s = time.perf_counter() - t0
             for name in RIDGE_REPRESENTATIONS:

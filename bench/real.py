@@ -56,7 +56,7 @@ ROWS: dict[str, dict] = {
     "deepset words": dict(model="deepset", embedder="words"),
     "deepset random (control)": dict(model="deepset", embedder="random"),
     "deepset encoder": dict(model="deepset", embedder="encoder"),
-    "gene-id": dict(model="gene-id"),
+    "gene-id": dict(model="deepset", embedder="id"),
     "interaction kmer": dict(model="interaction", embedder="kmer"),
     "interaction words": dict(model="interaction", embedder="words"),
     "interaction random (control)": dict(model="interaction", embedder="random"),
@@ -119,7 +119,7 @@ def run_one(ws: Workspace, runs: Path, row: str, split: str, seed: int) -> dict:
         overrides["split_file"] = str(dcell_split_file(ws, runs, seed))
     else:
         overrides["split"] = split
-    cfg = TrainConfig(seed=seed, split_seed=seed, **overrides)
+    cfg = TrainConfig.of(seed=seed, split_seed=seed, **overrides)
     if folder.exists():                   # a run cut short earlier: start it again
         shutil.rmtree(folder)
     t0 = time.perf_counter()

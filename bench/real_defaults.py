@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from realdata import build_real_workspace  # noqa: E402
 
-from cre_core.train import MODELS  # noqa: E402
+from cre_core.train import specs  # noqa: E402
 
 
 def run_default(root: Path, model: str, runs: Path) -> dict:
@@ -69,7 +69,7 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workspace", default="/tmp/cre_real_defaults/ws", help="built from realdata when absent")
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--models", nargs="+", default=list(specs.names()), choices=specs.names())
     parser.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md")
     args = parser.parse_args()
     root = Path(args.workspace)

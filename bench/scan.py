@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_train_support import build_workspace, install_fake_features  # noqa: E402
+from train_support import build_workspace, install_fake_features  # noqa: E402
 
 from cre_core.query import service  # noqa: E402
 from cre_core.train.config import TrainConfig  # noqa: E402
@@ -56,7 +56,7 @@ def main() -> None:
     install_fake_features(patch, dim=256)
     with tempfile.TemporaryDirectory() as tmp:
         ws = build_workspace(Path(tmp) / "ws", n_genes=args.genes, pairs="random", n_pairs=4000)
-        run = train_run(ws, TrainConfig(model="deepset", epochs=1, hidden=128), echo=lambda m: None)["run_id"]
+        run = train_run(ws, TrainConfig.of(model="deepset", epochs=1, hidden=128), echo=lambda m: None)["run_id"]
         gene = "YAL003W"
         service.scan(ws, run, gene)                              # load and cache the model
         loaded = service.load_model(ws, run)

@@ -80,7 +80,7 @@ def ranks(ws: Workspace, run_id: str, pairs: list[tuple[str, str, str]]) -> dict
 def trained(seed: int, args: argparse.Namespace, tmp: Path) -> tuple[Workspace, str]:
     ws = Workspace(tmp / f"ws{seed}")
     build_demo(ws.root, preset=args.preset, seed=seed)
-    summary = train_run(ws, TrainConfig(model="dcell", epochs=args.epochs, patience=4), echo=lambda m: None)
+    summary = train_run(ws, TrainConfig.of(model="dcell", epochs=args.epochs, patience=4), echo=lambda m: None)
     assert summary is not None
     return ws, summary["run_id"]
 

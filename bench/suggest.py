@@ -61,7 +61,7 @@ def train(ws: Workspace, split: Path, args: argparse.Namespace, name: str, membe
         done = json.loads((folder / "summary.json").read_text())
         if done.get("status") in ("done", "diverged"):
             return {**done, "run_id": name}
-    config = TrainConfig(model=args.model, embedder=args.embedder, split_file=str(split), epochs=args.epochs,
+    config = TrainConfig.of(model=args.model, embedder=args.embedder, split_file=str(split), epochs=args.epochs,
                          patience=args.patience, batch_size=args.batch, lr=args.lr, ensemble=members, seed=0)
     summary = train_run(ws, config, run_dir=folder, echo=lambda m: None)
     assert summary is not None and summary["status"] in ("done", "diverged"), summary

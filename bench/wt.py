@@ -26,7 +26,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cre_core.models import build_model  # noqa: E402
+from cre_core.train.config import TrainConfig  # noqa: E402
+from cre_core.train.data import model_from_config  # noqa: E402
 from cre_core.train.loop import Engine  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,7 +43,8 @@ def step_ms(name: str, genes: int, args, device) -> float:
     idx = torch.from_numpy(np.stack([a, b], 1)).to(device)
     y = torch.from_numpy(rng.uniform(0.3, 1.0, pairs).astype(np.float32)).to(device)
     torch.manual_seed(0)
-    model = build_model(name, genes, in_dim=args.dim, hidden=args.hidden, norm=args.norm).to(device)
+    config = TrainConfig.of(model=name, hidden=args.hidden, norm=args.norm)
+    model = model_from_config(config, genes, args.dim).to(device)
     model.set_features(x)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     engine = Engine(model, opt, idx, y, batch_size=args.batch, amp=False)

@@ -7,30 +7,17 @@ from typing import Any
 
 import streamlit as st
 
-from cre_core.train import FEATURE_MODELS, WT_MODELS, OptionSpec
+from cre_core.train import OptionSpec, applies
 
 # Settings shown up front on the form; every other field sits under "More options".
 MAIN_FIELDS = ("model", "features", "embedder", "split", "epochs", "subset", "norm", "clip",
                "wt_warmup", "lr", "batch_size", "hidden", "seed", "device")
-# Options relevant to one model only (hidden on the form for other models).
-MODEL_ONLY = {
-    "wt_warmup": WT_MODELS[:1], "wt_copies": WT_MODELS[:1],
-    "dcell_min_genes": ("dcell",), "dcell_alpha": ("dcell",), "dcell_precision": ("dcell",),
-    "gene_dim": ("gene-id", "interaction"),
-    "smf_aware": ("interaction",), "interaction_weight": ("interaction",), "rank": ("interaction",),
-    "pair_from": ("interaction",), "pair_decay": ("interaction",), "pair_ridge": ("interaction",),
-    "encoder_pair_view": ("interaction",), "encoder_sense_view": ("deepset", *WT_MODELS),
-}
-NO_FEATURES = ("features", "embedder", "embed_model", "encoder_filters", "encoder_block", "encoder_width")
 
 
 def field_applies(name: str, model: str) -> bool:
-    """Whether an option means anything for ``model`` (others are hidden on the form)."""
-    if name in NO_FEATURES and model not in FEATURE_MODELS:
-        return False
-    if name in MODEL_ONLY and model not in MODEL_ONLY[name]:
-        return False
-    return True
+    """Whether an option means anything for ``model`` (others are hidden on the form): a
+    model's section shows for that model only (``cre_core.train.config.applies``)."""
+    return applies(name, model)
 
 
 def config_widget(spec: OptionSpec, container: Any = st, key_prefix: str = "cfg_") -> Any:

@@ -24,6 +24,6 @@ def control_section(ws: Workspace, runs: pd.DataFrame) -> None:
         c: st.column_config.NumberColumn(c, format="%.3f") for c in ("r", "control r", "difference")})
     st.caption("Difference: the run's r minus the random control's r on the same test pairs (ε where "
                "measured): the same model on random per-gene vectors, or, for a model without a "
-               "representation of its own (identity, gene-id, DCell), the DeepSet on them. The 95% "
+               "representation of its own (identity, DCell), the DeepSet on them. The 95% "
                "interval is a paired bootstrap (test pairs resampled; genes on a gene split). A "
                "representation adds something only when the interval lies above 0.")

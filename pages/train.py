@@ -6,7 +6,6 @@ from cre_core.processes import log_tail
 from cre_core.runtime import device_summary
 from cre_core.train import (
     LIVE,
-    WT_MODELS,
     TrainConfig,
     jobs,
     list_runs,
@@ -15,6 +14,7 @@ from cre_core.train import (
     read_epoch_metrics,
     read_step_metrics,
     run_dir,
+    specs,
 )
 from dashboard.charts import epoch_curves, step_chart
 from dashboard.safe_text import md, md_code
@@ -44,7 +44,7 @@ def new_run_form() -> None:
         submitted = st.form_submit_button("Start training", type="primary")
     if submitted:
         with guard("starting the run"):
-            config = TrainConfig(**values)
+            config = TrainConfig.of(**values)
             run_id = jobs.launch(ws, config)
             st.session_state[SELECTED] = run_id
             st.toast(f"Started {md(run_id)}")
@@ -85,7 +85,7 @@ def run_panel(run_id: str) -> None:
         c2.altair_chart(corr)
     elif status in LIVE:
         st.info("Waiting for the first epoch… curves appear here as the run goes on.")
-    if config.get("model") in WT_MODELS:
+    if config.get("model") in specs.wt_models():
         steps = read_step_metrics(ws, run_id)
         if len(steps):
             steps = steps.assign(run=run_id)

@@ -4,11 +4,11 @@ import streamlit as st
 
 from cre_core.job_slots import max_jobs
 from cre_core.train import (
-    WT_MODELS,
     WT_VARIANTS,
     collect_steps,
     jobs,
     runs_with_configs,
+    specs,
     spike_steps,
     spike_summary,
     thin_steps,
@@ -53,7 +53,7 @@ with guard("wt_mean stability"):
         launch_variants()
         runs = runs_with_configs(ws)
         unreadable_runs(runs, key="wt_unreadable")
-        wt = runs[runs["model"].isin(WT_MODELS)] if len(runs) else runs
+        wt = runs[runs["model"].isin(specs.wt_models())] if len(runs) else runs
         if wt.empty:
             st.info("No wt runs yet: start a `wt-diff` run (norm batch, then layer; with clip; with "
                     "wt_warmup) and a `wt-anchored` run on **Train**, then compare them here.")

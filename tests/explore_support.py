@@ -15,16 +15,16 @@ from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
 from cre_core.workspace import Workspace
 
-RUN = dict(model="gene-id", split="random", epochs=1, batch_size=1024, hidden=16, gene_dim=16)
+RUN = dict(model="deepset", embedder="id", split="random", epochs=1, batch_size=1024, hidden=16, gene_dim=16)
 
 
 def build_explore_ws(tiny_workspace: Workspace, tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, str]:
-    """A copy of the tiny demo (seed 0) with one finished gene-id run (each test module's
+    """A copy of the tiny demo (seed 0) with one finished deepset run over learned gene vectors (each test module's
     ``explore_ws`` fixture)."""
     root = tmp_path_factory.mktemp("explore") / "ws"
     shutil.copytree(tiny_workspace.root, root, ignore=shutil.ignore_patterns("runs"))
     ws = Workspace(root)
-    run_id = train_run(ws, TrainConfig(**RUN), echo=lambda m: None)["run_id"]
+    run_id = train_run(ws, TrainConfig.of(**RUN), echo=lambda m: None)["run_id"]
     return ws, run_id
 
 

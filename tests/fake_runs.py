@@ -21,7 +21,7 @@ def write_fake_run(
     """A finished (or ``status``) run with epochs, steps (from ``wt_mean``), predictions, summary."""
     folder = ws.runs_dir / run_id
     folder.mkdir(parents=True)
-    cfg = TrainConfig(model=model, **config)
+    cfg = TrainConfig.of(model=model, **config)
     write_json_atomic(folder / "config.json", cfg.to_dict())
     write_status(folder, status, created=time.time(), epoch=3, step=len(wt_mean or []))
     epochs = JsonlWriter(folder / "epochs.jsonl")

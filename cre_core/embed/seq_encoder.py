@@ -6,7 +6,7 @@ service reloads them from the store). A batch's one-hot input is built from the 
 unique genes only, so the (u, L, 4) float tensor exists per step, never for the genome.
 
 The first layer is ``filters`` position weight matrices of ``width`` bp (wide enough to read a
-10-bp motif with a few bases of context). By default (``--encoder-init words``) training starts
+10-bp motif with a few bases of context). By default (``--encoder-init enriched``) training starts
 them from the genome's enriched words (``seed_words``: cre_core.embed.word_seeds, no labels)
 and refines them at a tenth of the learning rate (``--encoder-lr``); from random weights the
 ~700 training genes of the small demo are memorised before the filters find motifs.
@@ -35,7 +35,7 @@ motif's orientation matters: the either-strand pooling alone adds every chance h
 reverse complement to its count (on the demo's gene split this lifted the DeepSet from below
 kmer to above it at most seeds: bench/RESULTS.md, "Encoder fitness with the sense-strand view").
 
-In the interaction model (``--encoder-pair-view``, its features ε map) ``pair_columns`` names
+In the interaction model (``--encoder-sense-view``, its features ε map) ``pair_columns`` names
 the second half (the ε map reads it), ``trunk_columns`` the first (the fitness trunk reads it,
 as without the view). Why: ε follows which genes share a module's motif, and the better strand
 adds every chance hit of the reverse complement to that count: on the demo the sense-strand

@@ -14,7 +14,7 @@ of the mean Pearson correlation between the PWM's columns and the motif's one-ho
 motif column falling outside the filter counts 0). 1.0 is a perfect match; a planted motif
 counts as *recovered* when some filter that fires matches it with at least ``MATCH_THRESHOLD``
 (any filter, not only the listed ones; ``recovered_by_listed`` is the stricter count over the
-``top`` most used filters, each counted for its best match only). With ``--encoder-init words``
+``top`` most used filters, each counted for its best match only). With ``--encoder-init enriched``
 most seeds match a motif before any training: compare with the untrained seeds
 (bench/RESULTS.md) before crediting training.
 """

@@ -40,6 +40,7 @@ from cre_core.models.base import PAD
 from cre_core.models.dcell import DCell, Ontology
 from cre_core.models.ensemble import Ensemble
 from cre_core.query.service import LoadedRun, load_model, resolve_set
+from cre_core.train import specs
 from cre_core.workspace import Workspace
 
 SCORES = ("interaction", "state", "head")
@@ -81,8 +82,9 @@ def dcell_members(loaded: LoadedRun) -> list[DCell]:
 
 
 def dcell_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """The rows of a runs table (``runs_with_configs``) that are DCell runs."""
-    return runs[runs["model"] == "dcell"] if not runs.empty else runs
+    """The rows of a runs table (``runs_with_configs``) of models built over the GO hierarchy
+    (DCell's: their term states explain a genotype)."""
+    return runs[runs["model"].isin(specs.ontology_models())] if not runs.empty else runs
 
 
 @torch.no_grad()

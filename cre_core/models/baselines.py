@@ -1,6 +1,6 @@
 """Baselines fitted without gradient steps: ``mean`` and ``multiplicative``.
 
-(``gene-id``, the learned per-gene vector baseline, is a :class:`~cre_core.models.deepset.DeepSet`
+(The learned per-gene vector baseline, ``--embedder id``, is a :class:`~cre_core.models.deepset.DeepSet`
 with ``learned=True``.)
 """
 

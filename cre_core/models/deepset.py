@@ -1,11 +1,11 @@
-"""The perturbation DeepSet (the seed's benchmark) and the ``gene-id`` baseline.
+"""The perturbation DeepSet (the seed's benchmark) over any gene representation.
 
 fitness(D) = ρ(pool_{g ∈ D} φ(x_g)) for the set D of deleted genes (1, 2, 3... genes).
 
 ``x_g`` comes from the model's gene representation (cre_core.embed.genes), held as
 ``encoder``: a row of a fixed feature table (CRE embeddings: downstream, upstream or both),
 held as a non-persistent buffer so it lives on the device once and is not copied into every
-checkpoint; for ``gene-id``, a learned per-gene vector that cannot generalise to genes never
+checkpoint; with ``--embedder id``, a learned per-gene vector that cannot generalise to genes never
 seen in training; or the trainable sequence encoder over the gene's CRE windows.
 
 φ runs once per unique gene of a batch: either on ``torch.unique`` of the batch's indices, or,
@@ -44,7 +44,7 @@ class DeepSet(FitnessModel):
         phi_layers / rho_layers: depth of φ and ρ (ρ ends in Linear(hidden → 1)).
         norm: ``none`` | ``batch`` | ``layer`` inside φ and ρ.
         pooling: ``sum`` | ``mean``.
-        learned: ``gene-id`` baseline: learned per-gene vectors of width ``gene_dim``.
+        learned: ``--embedder id`` (the identity control): learned per-gene vectors of width ``gene_dim``.
         genes: any other gene representation (the sequence encoder); overrides the above.
     """
 

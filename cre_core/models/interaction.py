@@ -19,7 +19,7 @@ which for a double is ŝ_a ŝ_b + ε̂_ab and for a triple is Kuzmin et al.'s (2
 
 The ŝ head reads a trunk φ over the gene representation (a
 :class:`~cre_core.embed.genes.GeneRepresentation`: a feature table of kmer / words / SpeciesLM /
-random-control embeddings, learned gene-id vectors, or a trainable sequence encoder), evaluated
+random-control embeddings, learned per-gene vectors (``--embedder id``), or a trainable sequence encoder), evaluated
 once per unique gene of a batch (:func:`~cre_core.models.deepset.per_slot`). u and t come from
 the same trunk (``pair_from="trunk"``) or straight from the representation by one linear map
 (``"features"``): ε̂ is then a low-rank bilinear form of the two genes' features, xₐᵀ W x_b.

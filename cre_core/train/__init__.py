@@ -8,13 +8,12 @@ it loads no torch: the loop and the data path (``train_run``, ``load_sets``...) 
 from typing import TYPE_CHECKING
 
 from cre_core.lazy import lazy_attributes
-from cre_core.train import jobs
+from cre_core.train import jobs, specs
 from cre_core.train.compare import ceiling_note, compare_runs, control_verdicts
-from cre_core.train.config import FEATURE_MODELS, MODELS, OptionSpec, TrainConfig, options
+from cre_core.train.config import OptionSpec, TrainConfig, applies, migrate, options
 from cre_core.train.run_tables import (
     FINISHED,
     LIVE,
-    WT_MODELS,
     WT_VARIANTS,
     box_stats,
     collect_epochs,
@@ -47,10 +46,10 @@ __getattr__ = lazy_attributes(__name__, {
 })
 
 __all__ = [
-    "FEATURE_MODELS", "FINISHED", "LIVE", "MODELS", "UNREADABLE", "WT_MODELS", "WT_VARIANTS", "Engine",
-    "OptionSpec", "TrainConfig", "box_stats", "ceiling_note", "collect_epochs", "collect_steps",
+    "FINISHED", "LIVE", "UNREADABLE", "WT_VARIANTS", "Engine",
+    "OptionSpec", "TrainConfig", "applies", "box_stats", "ceiling_note", "collect_epochs", "collect_steps",
     "compare_runs", "comparison_table", "control_verdicts", "cross_validation_table", "jobs", "list_runs",
-    "load_run", "load_sets", "model_from_config", "options", "queryable", "read_epoch_metrics",
-    "read_predictions", "read_step_metrics", "run_dir", "runs_with_configs", "spike_steps", "spike_summary",
+    "load_run", "load_sets", "migrate", "model_from_config", "options", "queryable", "read_epoch_metrics",
+    "read_predictions", "read_step_metrics", "run_dir", "runs_with_configs", "specs", "spike_steps", "spike_summary",
     "thin_steps", "train_run", "unseen_gene_warnings", "wt_variant_configs",
 ]

@@ -165,7 +165,7 @@ def control_verdicts(ws: Workspace, runs: pd.DataFrame, n_boot: int = N_BOOT) ->
     that is not itself a control: its ε r (fitness r where no ε is measured), the random
     control's r on the same test pairs, the difference with its 95% interval and a verdict.
     The control is the same model on ``--embedder random``; a run without a representation of
-    its own (identity, gene-id, DCell, the baselines) meets DESIGN's control, the DeepSet on
+    its own (identity, DCell, the baselines) meets DESIGN's control, the DeepSet on
     random vectors. A run without a control beside it says how to get one."""
     rows = []
     done = runs[runs["status"].isin(FINISHED)] if len(runs) else runs

@@ -1,10 +1,14 @@
 """One training run's settings, each option defined once: type, default, bounds, choices, help.
 
-``TrainConfig`` is a flat dataclass; every field is declared with ``option(...)``, which keeps
+``TrainConfig`` holds the options every model (or every gene representation) reads, and one
+section per model with options of its own (``config.dcell.alpha``), declared in the model's
+spec module (cre_core.train.specs). Every field is declared with ``option(...)``, which keeps
 its help line, allowed values and bounds in the field's metadata. From that single definition
-come validation (``TrainConfig.validate``), the CLI flags (``add_arguments``), the app's Train
-form (``dashboard.train_form``) and the command line the app launches (``to_cli_args``).
-To add an option: add one field here with ``option(default, help, ...)``.
+come validation (``TrainConfig.validate``), the CLI flags and ``train --help``'s groups
+(``add_arguments``), the app's Train form (``dashboard.train_form``: a model shows only its own
+options) and the command line the app launches (``to_cli_args``). An option has one flat name
+(its flag without ``--``, the form's key): ``dcell_alpha`` for ``config.dcell.alpha``.
+config.json holds the nested form; ``migrate`` reads any older one.
 """
 
 from __future__ import annotations
@@ -13,114 +17,34 @@ import argparse
 import dataclasses
 import functools
 import json
-import math
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from cre_core.errors import CreError
+from cre_core.train import specs
+from cre_core.train.option_spec import OptionSpec, option
+from cre_core.train.specs.dcell import DCellOptions
+from cre_core.train.specs.interaction import InteractionOptions
+from cre_core.train.specs.wt import WtOptions
 
 # Plain values (no torch import, so every CLI command starts fast); tests check they match
-# cre_core.models.MODELS / FEATURE_MODELS, cre_core.models.base.NORMS / POOLINGS and
-# cre_core.models.interaction.PAIR_FROM and cre_core.models.dcell.PRECISIONS.
-MODELS = ("deepset", "wt-diff", "wt-anchored", "dcell", "mean", "multiplicative", "gene-id", "interaction",
-          "identity", "identity-seq")
-FEATURE_MODELS = ("deepset", "wt-diff", "wt-anchored", "interaction", "identity-seq")
-TABLE_ONLY_MODELS = ("identity-seq",)   # closed-form models: a feature table, never the encoder
+# cre_core.models.base.NORMS / POOLINGS. The models are the registry's (cre_core.train.specs).
 NORMS = ("none", "batch", "layer")
 POOLINGS = ("sum", "mean")
-PAIR_FROM = ("features", "trunk")
-DCELL_PRECISIONS = ("fp32", "bf16")
-
-
-def option(default: Any = dataclasses.MISSING, help: str = "", *, choices: tuple = (),
-           at_least: float | None = None, above: float | None = None,
-           below: float | None = None, at_most: float | None = None, step: float | None = None) -> Any:
-    """A TrainConfig field with its help, choices and bounds (``at_least``/``above`` and
-    ``below``/``at_most`` are the lowest allowed value, an exclusive lower and an exclusive
-    upper bound, the highest allowed value); ``step`` is the form's increment. Sizes and
-    counts have an upper bound far above any useful value, so that a typo or a visitor of a
-    shared app cannot ask for a run that would hold the machine for days or exhaust memory."""
-    meta = {"help": help, "choices": tuple(choices), "at_least": at_least, "above": above,
-            "below": below, "at_most": at_most, "step": step}
-    return field(default=default, metadata=meta)
-
-
-@dataclass(frozen=True)
-class OptionSpec:
-    """One option as the CLI, the form and validation see it."""
-
-    name: str
-    kind: type                 # int, float, str or bool
-    default: Any               # dataclasses.MISSING when the option is required
-    optional: bool             # None allowed (an empty value)
-    help: str
-    choices: tuple = ()
-    at_least: float | None = None
-    above: float | None = None
-    below: float | None = None
-    at_most: float | None = None
-    step: float | None = None
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-    @property
-    def required(self) -> bool:
-        return self.default is dataclasses.MISSING
-
-    @property
-    def minimum(self) -> float | None:
-        """The lowest value a widget may offer (exclusive bounds are left to validation)."""
-        return self.at_least
-
-    @property
-    def maximum(self) -> float | None:
-        """The highest value a widget may offer (exclusive bounds are left to validation)."""
-        return self.at_most
-
-    def bounds(self) -> str:
-        """``at least 1``, ``above 0 and below 1``...; empty without bounds."""
-        parts = [f"at least {self.at_least:g}" if self.at_least is not None else "",
-                 f"above {self.above:g}" if self.above is not None else "",
-                 f"below {self.below:g}" if self.below is not None else "",
-                 f"at most {self.at_most:g}" if self.at_most is not None else ""]
-        return " and ".join(p for p in parts if p)
-
-    def problem(self, value: Any) -> str | None:
-        """Why ``value`` is not allowed for this option, or None when it is."""
-        if value is None:
-            return None if self.optional else "must be given"
-        if self.kind is bool:
-            return None if isinstance(value, bool) else f"must be true or false; got {value!r}"
-        if self.kind is str:
-            if not isinstance(value, str):
-                return f"must be text; got {value!r}"
-        elif self.kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-            return f"must be a whole number; got {value!r}"
-        elif self.kind is float:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return f"must be a number; got {value!r}"
-            if not math.isfinite(value):
-                return f"must be a finite number; got {value!r}"
-        if self.choices and value not in self.choices:
-            return f"must be one of {', '.join(self.choices)}; got {value!r}"
-        if self.kind in (int, float) and not (
-                (self.at_least is None or value >= self.at_least)
-                and (self.above is None or value > self.above)
-                and (self.below is None or value < self.below)
-                and (self.at_most is None or value <= self.at_most)):
-            return f"must be {self.bounds()}; got {value!r}"
-        return None
+ENCODER_INITS = ("enriched", "random")
+# The options of the gene representation (--embedder and the sequence encoder's): they mean
+# something only to models whose spec reads embeddings.
+REPRESENTATION_OPTIONS = ("features", "embedder", "embed_model", "gene_dim", "encoder_filters", "encoder_block",
+                          "encoder_width", "encoder_init", "encoder_pretrain", "encoder_lr", "encoder_sense_view")
 
 
 @dataclass
 class TrainConfig:
     """Everything a run needs to be reproduced (saved as the run's ``config.json``)."""
 
-    model: str = option(help="the model to train: " + ", ".join(MODELS), choices=MODELS)
+    model: str = option(help="the model to train: one of the --model groups below")
     features: str = option("both", "CRE windows embedded for each gene: downstream, upstream or "
                            "both (concatenated)", choices=("downstream", "upstream", "both"))
     split: str = option("random", "random: pairs split at random; gene: gene-disjoint (no test "
@@ -129,8 +53,9 @@ class TrainConfig:
                            "words, whichever ridge ε map predicts held-out training pairs best "
                            "in cross-validation; other models take kmer), kmer (composition + "
                            "enriched 8-mer counts), words (the enriched 8-mer counts alone), "
-                           "random (seeded Gaussian control), specieslm, id (learned per-gene "
-                           "vectors; --model interaction only), or encoder (a CNN over the "
+                           "random (seeded Gaussian control), specieslm, id (a learned vector per "
+                           "gene, no sequence: the identity control; --model deepset or "
+                           "interaction), or encoder (a CNN over the "
                            "one-hot windows, trained with the model)",
                            choices=("auto", "kmer", "words", "random", "specieslm", "id", "encoder"))
     embed_model: str | None = option(None, "SpeciesLM weights (local folder or hub cache id) "
@@ -162,21 +87,9 @@ class TrainConfig:
                        "batch shows the wt_mean spikes)", choices=NORMS)
     pooling: str = option("sum", "how the deleted genes' φ vectors are combined: sum or mean",
                           choices=POOLINGS)
-    gene_dim: int = option(64, "width of the learned per-gene vectors of gene-id", at_least=1, at_most=8_192)
+    gene_dim: int = option(64, "--embedder id: width of the learned per-gene vectors", at_least=1, at_most=8_192)
     clip: float | None = option(None, "clip the gradient norm to this value (empty = no "
                                 "clipping)", above=0, step=0.5)
-    wt_warmup: int = option(0, "wt-diff: first fit only the wild type to 1.0 for N steps",
-                            at_least=0, at_most=1_000_000)
-    wt_copies: int = option(1, "wt-diff: copies of the wild-type (no deletion) set added to "
-                            "every batch", at_least=1, at_most=4_096)
-    dcell_min_genes: int = option(6, "dcell: keep GO terms with at least this many genes (after "
-                                  "propagation)", at_least=1)
-    dcell_alpha: float = option(0.3, "dcell: weight of the per-term auxiliary losses",
-                                at_least=0, step=0.05)
-    dcell_precision: str = option("fp32", "dcell: fp32, or bf16 for the big terms' products "
-                                  "(forward and backward; weights, gradients and BatchNorm "
-                                  "statistics stay fp32): faster on CPUs with AMX and on GPUs, "
-                                  "not exact", choices=DCELL_PRECISIONS)
     patience: int = option(5, "early stopping: stop after N epochs without a better validation "
                            "loss", at_least=1, at_most=10_000)
     device: str = option("auto", "auto (CUDA when available), cpu or cuda",
@@ -188,26 +101,6 @@ class TrainConfig:
                                   "sets", at_least=1, at_most=1_048_576)
     ensemble: int = option(1, "train K members (seeds seed..seed+K-1) as one run: predictions get "
                            "an 80-percent interval", at_least=1, at_most=64)
-    smf_aware: bool = option(True, "interaction: use the measured single-mutant fitness where the "
-                             "store has it (--no-smf-aware: predict it from the gene "
-                             "representation, as for genes never measured)")
-    interaction_weight: float = option(5.0, "interaction: weight of the loss on measured ε "
-                                       "(doubles) and τ (triples)", at_least=0, step=0.1)
-    rank: int = option(64, "interaction: width of the per-gene vectors of the pairwise ε and "
-                       "triple τ terms", at_least=1, at_most=8_192)
-    pair_from: str = option("features", "interaction: where the per-gene ε/τ vectors come from: "
-                            "features (one linear map of the gene representation: ε is a "
-                            "bilinear form of the two genes' features) or trunk (the hidden "
-                            "layers φ that also give ŝ; can memorise genes by identity)",
-                            choices=PAIR_FROM)
-    pair_decay: float = option(1.0, "interaction with --pair-from features: AdamW weight decay of "
-                               "that linear map (strong, so ε follows motifs shared between genes "
-                               "rather than each gene's identity)", at_least=0, step=0.1)
-    pair_ridge: bool = option(True, "interaction with --pair-from features: after training, "
-                              "replace the ε map by its ridge-regression optimum (λ and rank "
-                              "chosen by 5-fold cross-validation over held-out training genes, "
-                              "or pairs on the random split) when that fits validation ε better "
-                              "(--no-pair-ridge: keep the trained map)")
     encoder_filters: int = option(96, "--embedder encoder: number of first-layer PWM filters (each "
                                   "read on both strands)", at_least=1, below=1025)
     encoder_block: int = option(32, "--embedder encoder: a batch holds the pairs between two random "
@@ -215,10 +108,10 @@ class TrainConfig:
                                 "at most 2N genes; 0 = batches of random pairs", at_least=0, at_most=65_536)
     encoder_width: int = option(15, "--embedder encoder: filter width in bp (10-bp motifs need at "
                                 "least 10, a few more give context)", at_least=4, below=65)
-    encoder_init: str = option("words", "--embedder encoder: words starts the first filters from "
-                               "the genome's enriched words (kmer's unsupervised vocabulary, no "
+    encoder_init: str = option("enriched", "--embedder encoder: enriched starts the first filters from "
+                               "the genome's enriched 8-mers (kmer's unsupervised vocabulary, no "
                                "labels) for training to refine; random starts them all at random",
-                               choices=("words", "random"))
+                               choices=ENCODER_INITS)
     encoder_pretrain: int = option(20, "--embedder encoder: first train it with the model for N "
                                    "epochs on the single mutants of the genes with training pairs, then freeze it "
                                    "(its vectors cached) for the epochs on every set; 0 = train it "
@@ -227,40 +120,48 @@ class TrainConfig:
                                "as a share of --lr (small: seeded filters are refined, not "
                                "overwritten, and have less room to fit single genes)", above=0,
                                step=0.05)
-    encoder_pair_view: bool = option(True, "--embedder encoder with the interaction model's features "
-                                     "pair map: the ε map reads its own view of the filters, pooled on "
-                                     "the sense strand (the gene's orientation) only; the fitness trunk "
-                                     "keeps the vector of motifs on either strand (--no-encoder-pair-view: "
-                                     "the ε map reads that vector too)")
-    encoder_sense_view: bool = option(True, "--embedder encoder with a model that reads the whole vector "
-                                      "(deepset, wt-diff, wt-anchored): it reads the filters pooled on "
-                                      "the sense strand (the gene's orientation) beside their pooling "
-                                      "over either strand (--no-encoder-sense-view: either strand only)")
+    encoder_sense_view: bool = option(True, "--embedder encoder: a view of the filters pooled on the sense "
+                                      "strand (the gene's orientation) only, beside their pooling over "
+                                      "either strand: the interaction model's features pair map reads it "
+                                      "(its fitness trunk keeps the either-strand vector), models that "
+                                      "read the whole vector read both (--no-encoder-sense-view: the "
+                                      "either-strand vector alone)")
+    # each model's own options (a section: its spec names it)
+    wt: WtOptions = field(default_factory=WtOptions)
+    dcell: DCellOptions = field(default_factory=DCellOptions)
+    interaction: InteractionOptions = field(default_factory=InteractionOptions)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.validate()
         if self.embedder == "auto" and not self.uses_features_pair_map:   # auto weighs only ε maps
             self.embedder = "kmer"
-        self.validate()
+
+    @property
+    def spec(self) -> specs.ModelSpec:
+        """The model's spec (what it reads, how it is built and trained)."""
+        return specs.get(self.model)
 
     def validate(self) -> None:
         """Raise CreError (one line naming the option) on a value no run could use."""
-        for spec in options():
-            problem = spec.problem(getattr(self, spec.name))
+        for option_spec in options():
+            problem = option_spec.problem(self.value(option_spec))
             if problem:
-                raise CreError(f"{spec.flag} {problem}")
+                raise CreError(f"{option_spec.flag} {problem}")
         if self.val_frac + self.test_frac >= 1:
             raise CreError(f"--val-frac plus --test-frac must be below 1; got {self.val_frac:g} + "
                            f"{self.test_frac:g}")
-        if self.embedder == "id" and self.model != "interaction":
-            raise CreError("--embedder id is for --model interaction (the DeepSet's is --model gene-id)")
-        if self.model in TABLE_ONLY_MODELS and self.embedder == "encoder":
+        model = self.spec
+        if self.embedder == "id" and not model.learned_genes:
+            learned = ", ".join(m.name for m in specs.SPECS.values() if m.learned_genes)
+            raise CreError(f"--embedder id is for --model {learned}")
+        if model.table_only and self.embedder == "encoder":
             raise CreError(f"--model {self.model} is solved in closed form over a feature table: "
                            "--embedder kmer, words, random or specieslm, not encoder")
 
     @property
     def uses_features(self) -> bool:
-        return self.model in FEATURE_MODELS and self.embedder != "id"
+        return self.spec.reads_embeddings and self.embedder != "id"
 
     @property
     def uses_windows(self) -> bool:
@@ -270,38 +171,54 @@ class TrainConfig:
     @property
     def uses_features_pair_map(self) -> bool:
         """The interaction model's ε/τ vectors are one linear map of the representation
-        (--pair-from features): what --pair-ridge solves and --encoder-pair-view feeds."""
-        return self.model == "interaction" and self.pair_from == "features"
+        (--pair-from features): what --pair-ridge solves and --embedder auto weighs."""
+        return self.spec.pair_map(self)
 
     @property
     def uses_encoder_sense_view(self) -> bool:
-        """The encoder adds its sense-strand view: for the interaction model's features pair map
-        (--encoder-pair-view; its trunk keeps the either-strand view), or for a model that reads
-        the whole vector (--encoder-sense-view)."""
-        if not self.uses_windows:
-            return False
-        if self.model == "interaction":
-            return self.encoder_pair_view and self.uses_features_pair_map
-        return self.encoder_sense_view
+        """The encoder adds its sense-strand view (--encoder-sense-view, where the model's spec
+        has a reader for it)."""
+        return self.uses_windows and self.spec.sense_view(self)
 
     @property
     def uses_table(self) -> bool:
         """The model reads a feature table from the embeddings layer."""
         return self.uses_features and self.embedder != "encoder"
 
+    def value(self, option_spec: OptionSpec) -> Any:
+        """The value of one option (a section's field for a model's own option)."""
+        value: Any = self
+        for attr in option_spec.path:
+            value = getattr(value, attr)
+        return value
+
+    def flat(self) -> dict[str, Any]:
+        """Every option by its flat name (and ``extra``): what ``of`` takes."""
+        return {**{o.name: self.value(o) for o in options()}, "extra": self.extra}
+
     def to_dict(self) -> dict[str, Any]:
+        """The nested form config.json holds."""
         return dataclasses.asdict(self)
 
     @classmethod
+    def of(cls, **given: Any) -> TrainConfig:
+        """A config from options by flat name (``rank=16``, ``dcell_alpha=0.1``); the rest default."""
+        top: dict[str, Any] = {}
+        nested: dict[str, dict[str, Any]] = {name: {} for name in _sections()}
+        by_name = {o.name: o for o in _declared()}
+        for key, value in given.items():
+            spec = by_name.get(key)
+            if spec is not None and len(spec.path) == 2:
+                nested[spec.path[0]][spec.path[1]] = value
+            else:
+                top[key] = value          # a misspelt name is a TypeError, as for any keyword
+        return cls(**top, **{name: kind(**nested[name]) for name, kind in _sections().items()})
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        # runs saved before --pair-from existed computed ε/τ vectors from the trunk, runs saved
-        # before --pair-ridge kept their trained ε map, before --dcell-precision DCell was fp32,
-        # before --encoder-pair-view / --encoder-sense-view the encoder had one (both-strand) view,
-        # and before --embedder auto the default was kmer
-        data = {"pair_from": "trunk", "pair_ridge": False, "dcell_precision": "fp32", "embedder": "kmer",
-                "encoder_pair_view": False, "encoder_sense_view": False, **data}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """A config from a config.json of any version, nested or flat (see ``migrate``)."""
+        known = {o.name for o in _declared()} | {"extra"}
+        return cls.of(**{k: v for k, v in migrate(data).items() if k in known})
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
@@ -311,7 +228,7 @@ class TrainConfig:
         """``--option value`` for every setting (None left out), parseable by ``add_arguments``."""
         args: list[str] = []
         for spec in options():
-            value = getattr(self, spec.name)
+            value = self.value(spec)
             if value is None:
                 continue
             if isinstance(value, bool):
@@ -321,44 +238,121 @@ class TrainConfig:
         return args
 
 
-@functools.cache
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """A saved config (nested, or flat as saved before the sections) by flat option names, in
+    today's options and spellings, as the run was trained.
+
+    Options a run was saved without take the value that reproduces it: before --pair-from the
+    ε/τ vectors came from the trunk, before --pair-ridge the trained ε map stayed, before
+    --dcell-precision DCell was fp32, before the encoder's sense-strand view it had the
+    either-strand view alone, before --embedder auto the default was kmer. Old spellings: a
+    renamed model (``gene-id`` is the DeepSet with --embedder id: ``specs.RENAMED``), the
+    encoder's ``words`` start (``enriched``), and what a model's spec renames (the interaction
+    model's --encoder-pair-view is --encoder-sense-view).
+    """
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _sections() and isinstance(value, dict):
+            flat.update({o.name: value[o.path[1]] for o in _declared() if o.path[:1] == (key,) and o.path[1] in value})
+        else:
+            flat[key] = value
+    data = {"pair_from": "trunk", "pair_ridge": False, "dcell_precision": "fp32", "embedder": "kmer",
+            "encoder_sense_view": False, **flat}
+    data.update(specs.RENAMED.get(str(data.get("model")), {}))
+    if data.get("encoder_init") == "words":
+        data["encoder_init"] = "enriched"
+    model = specs.find(data.get("model"))
+    return model.migrate(data) if model is not None and model.migrate is not None else data
+
+
 def options() -> tuple[OptionSpec, ...]:
-    """Every TrainConfig option (all fields but ``extra``), in the dataclass's order."""
+    """Every TrainConfig option (all fields but ``extra``), in the dataclass's order; the
+    model's choices are the models registered now."""
+    return tuple(dataclasses.replace(spec, choices=specs.names()) if spec.name == "model" else spec
+                 for spec in _declared())
+
+
+@functools.cache
+def _sections() -> dict[str, type]:
+    """TrainConfig's sections (a model's own options) by attribute name."""
     hints = typing.get_type_hints(TrainConfig)
-    specs = []
-    for f in fields(TrainConfig):
-        if f.name == "extra":
+    return {f.name: hints[f.name] for f in fields(TrainConfig) if dataclasses.is_dataclass(hints[f.name])}
+
+
+@functools.cache
+def _declared() -> tuple[OptionSpec, ...]:
+    return tuple(spec for f in fields(TrainConfig) if f.name != "extra"
+                 for spec in (_fields_of(_sections()[f.name], f.name) if f.name in _sections()
+                              else _fields_of(TrainConfig, None, only=f.name)))
+
+
+def _fields_of(kind: type, section: str | None, only: str | None = None) -> list[OptionSpec]:
+    """The options declared by ``kind``'s fields (one field with ``only``)."""
+    hints = typing.get_type_hints(kind)
+    out = []
+    for f in fields(kind):
+        if only is not None and f.name != only:
             continue
         args = [a for a in typing.get_args(hints[f.name]) if a is not type(None)]
-        kind = args[0] if args else hints[f.name]
-        specs.append(OptionSpec(name=f.name, kind=kind, default=f.default,
-                                optional=type(None) in typing.get_args(hints[f.name]),
-                                **f.metadata))
-    return tuple(specs)
+        meta = dict(f.metadata)
+        name = meta.pop("name", None) or (f"{section}_{f.name}" if section else f.name)
+        out.append(OptionSpec(name=name, kind=args[0] if args else hints[f.name], default=f.default,
+                              optional=type(None) in typing.get_args(hints[f.name]),
+                              path=(section, f.name) if section else (f.name,), **meta))
+    return out
+
+
+def applies(name: str, model: str) -> bool:
+    """Whether the option ``name`` means anything for ``model``: a section's options for the
+    model whose spec names that section only, the representation's for models that read one."""
+    spec, option_spec = specs.get(model), next(o for o in _declared() if o.name == name)
+    if len(option_spec.path) == 2:
+        return option_spec.path[0] == spec.section
+    return spec.reads_embeddings or name not in REPRESENTATION_OPTIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One CLI option per TrainConfig option, with its help, choices, default and bounds.
+    """One CLI option per TrainConfig option, with its help, choices, default and bounds, in
+    groups: the required model, the options every model reads, the gene representation's (for
+    models that read embeddings), then one group per model with the options of its section.
 
     Every default is None here so ``config_from_args`` can tell a given option from an
     omitted one (``--resume`` keeps the saved config unless an option overrides it).
     """
     required = parser.add_argument_group("required (except with --resume)")
-    settings = parser.add_argument_group("training options")
+    shared = parser.add_argument_group("options every model reads")
+    readers = ", ".join(m.name for m in specs.SPECS.values() if m.reads_embeddings)
+    representation = parser.add_argument_group(
+        "gene representation", f"for the models that read one: {readers}")
+    sections: dict[str | None, argparse._ArgumentGroup] = {}
+    for model in specs.SPECS.values():
+        group = parser.add_argument_group(f"--model {model.name}", model.help)
+        sections.setdefault(model.section, group)
     for spec in options():
-        notes = [] if spec.default in (None, dataclasses.MISSING) else [f"default {spec.default}"]
-        notes += [spec.bounds()] if spec.bounds() else []
-        shown = f" ({'; '.join(notes)})" if notes else ""
-        kwargs: dict[str, Any] = {"help": spec.help + shown, "default": None, "dest": spec.name}
-        if spec.choices:
-            kwargs["choices"] = spec.choices
-            kwargs["metavar"] = spec.name.upper() if spec.required else None
-        if spec.kind is bool:
-            kwargs["action"] = argparse.BooleanOptionalAction
-        elif spec.kind in (int, float):
-            kwargs["type"] = spec.kind
-            kwargs["metavar"] = "N" if spec.kind is int else "X"
-        (required if spec.required else settings).add_argument(spec.flag, **kwargs)
+        if spec.required:
+            group = required
+        elif len(spec.path) == 2:
+            group = sections[spec.path[0]]
+        else:
+            group = representation if spec.name in REPRESENTATION_OPTIONS else shared
+        group.add_argument(spec.flag, **_argument(spec))
+
+
+def _argument(spec: OptionSpec) -> dict[str, Any]:
+    """argparse's keyword arguments for one option."""
+    notes = [] if spec.default in (None, dataclasses.MISSING) else [f"default {spec.default}"]
+    notes += [spec.bounds()] if spec.bounds() else []
+    shown = f" ({'; '.join(notes)})" if notes else ""
+    kwargs: dict[str, Any] = {"help": spec.help + shown, "default": None, "dest": spec.name}
+    if spec.choices:
+        kwargs["choices"] = spec.choices
+        kwargs["metavar"] = spec.name.upper() if spec.required else None
+    if spec.kind is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif spec.kind in (int, float):
+        kwargs["type"] = spec.kind
+        kwargs["metavar"] = "N" if spec.kind is int else "X"
+    return kwargs
 
 
 def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:
@@ -366,7 +360,7 @@ def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) 
     given = {spec.name: getattr(args, spec.name) for spec in options()
              if getattr(args, spec.name, None) is not None}
     if base is not None:
-        return TrainConfig.from_dict({**base.to_dict(), **given})
+        return TrainConfig.of(**{**base.flat(), **given})
     if "model" not in given:
         raise CreError("--model is required (or --resume with --run-dir)")
-    return TrainConfig(**given)
+    return TrainConfig.of(**given)

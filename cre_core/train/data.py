@@ -30,12 +30,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cre_core import runtime
 from cre_core.data.go import Ontology, build_ontology
 from cre_core.data.split_file import split_from_file
 from cre_core.errors import CreError
-from cre_core.models import FitnessModel, SeqEncoder, build_model, dcell
+from cre_core.models import FitnessModel, GeneRepresentation, SeqEncoder
 from cre_core.train.config import TrainConfig
+from cre_core.train.specs import BuildInputs
 from cre_core.workspace import Workspace
 
 MAX_SET = 3      # widest genotype in the store (triple mutants)
@@ -333,39 +333,24 @@ def deleted_genes(table: SetTable, rows: np.ndarray) -> list[str]:
     return [table.genes[g] for g in np.unique(idx[idx >= 0])]
 
 
-def dcell_plan_line(ontology: Ontology, config: TrainConfig, device: torch.device) -> str:
-    """The ontology's shape and memory estimate, for the run's log; refuses (CreError) one
-    that will not fit in the device's memory."""
-    shape = dcell.plan(ontology, config.batch_size, config.dcell_precision)
-    dcell.check_fits(shape, *runtime.device_memory(device))
-    return shape.line()
-
-
 # --- model wiring ------------------------------------------------------------------------------
 
 def model_from_config(config: TrainConfig, n_genes: int, in_dim: int = 0,
-                      ontology: Ontology | None = None, smf: np.ndarray | None = None) -> FitnessModel:
-    """The model a config describes (shared by training and the query service).
+                      ontology: Ontology | None = None, smf: np.ndarray | torch.Tensor | None = None,
+                      genes: GeneRepresentation | None = None) -> FitnessModel:
+    """The model a config describes, built by its spec (shared by training and the query service).
 
-    With ``--embedder encoder`` its genes are a SeqEncoder; install the windows with
-    ``model.set_windows(gene_windows(...).codes)``.
+    With ``--embedder encoder`` its genes are a SeqEncoder (unless ``genes`` gives a
+    representation); install the windows with ``model.set_windows(gene_windows(...).codes)``.
     """
     from cre_core.embed.base import feature_regions
 
-    genes = None
-    if config.uses_windows:
+    if genes is None and config.uses_windows:
         genes = SeqEncoder(n_genes, feature_regions(config.features), filters=config.encoder_filters,
                            width=config.encoder_width, sense_view=config.uses_encoder_sense_view)
-    return build_model(
-        config.model, n_genes, in_dim=in_dim, hidden=config.hidden, phi_layers=config.phi_layers,
-        rho_layers=config.rho_layers, norm=config.norm, dropout=config.dropout,
-        pooling=config.pooling, gene_dim=config.gene_dim, wt_copies=config.wt_copies,
-        ontology=ontology, dcell_alpha=config.dcell_alpha, dcell_precision=config.dcell_precision,
-        smf=None if smf is None else torch.as_tensor(smf, dtype=torch.float32), genes=genes,
-        learned_genes=config.embedder == "id", rank=config.rank, smf_aware=config.smf_aware,
-        interaction_weight=config.interaction_weight, pair_from=config.pair_from,
-        pair_decay=config.pair_decay,
-    )
+    return config.spec.build(BuildInputs(
+        config, n_genes, in_dim=in_dim, genes=genes, ontology=ontology,
+        smf=None if smf is None else torch.as_tensor(smf, dtype=torch.float32)))
 
 
 def training_rows(ws: Workspace, config: TrainConfig) -> tuple[SetTable, Split]:

@@ -106,7 +106,7 @@ def member_dir(folder: Path, k: int) -> Path:
 
 
 def member_config(config: TrainConfig, k: int) -> TrainConfig:
-    return TrainConfig.from_dict({**config.to_dict(), "seed": config.seed + k, "ensemble": 1})
+    return TrainConfig.of(**{**config.flat(), "seed": config.seed + k, "ensemble": 1})
 
 
 # --- training ------------------------------------------------------------------------------

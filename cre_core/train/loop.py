@@ -48,8 +48,7 @@ from cre_core import runtime
 from cre_core.atomic import clean_json, write_json_atomic, write_text_atomic
 from cre_core.errors import CreError
 from cre_core.metrics import regression_metrics
-from cre_core.models import FitnessModel, SeqEncoder, WtDiff
-from cre_core.models.interaction import InteractionModel
+from cre_core.models import FitnessModel, SeqEncoder
 from cre_core.processes import process_identity
 from cre_core.runtime import DistContext, StopRequested
 from cre_core.train import data as D
@@ -59,7 +58,7 @@ from cre_core.train.config import TrainConfig
 from cre_core.train.early_stopping import EarlyStopping
 from cre_core.train.evaluate import ceiling_summary, predict_rows, score_test
 from cre_core.train.metric_log import MetricLog
-from cre_core.train.pair_ridge import AUTO_EMBEDDERS, Stopped, choose_representation, pairs_of, ranks_for, refit
+from cre_core.train.pair_ridge import AUTO_EMBEDDERS, Stopped, choose_representation, pairs_of, ranks_for
 from cre_core.train.rebuild import rebuild_model, run_meta
 from cre_core.train.run_lock import RunLock
 from cre_core.train.saved_split import check_unchanged, save_split, store_state
@@ -173,10 +172,10 @@ def make_optimizer(model: FitnessModel, config: TrainConfig, device: torch.devic
     """AdamW over the model's parameter groups (each with its weight decay); the encoder's
     first-layer filters at ``--encoder-lr`` × ``--lr`` (seeded filters are refined, not
     overwritten). Fused (one kernel over all parameters) on CUDA, and for DCell on the CPU too:
-    at full GO scale the fused step is a tenth of the plain one (bench/RESULTS.md, "bf16 products
-    and less bookkeeping"); other models keep the CPU's plain AdamW, whose numbers their
-    recorded results were measured with."""
-    fused = device.type == "cuda" or (device.type == "cpu" and config.model == "dcell")
+    there the fused step is a tenth of the plain one at full GO scale (bench/RESULTS.md, "bf16
+    products and less bookkeeping"); other models keep the CPU's plain AdamW, whose numbers their
+    recorded results were measured with)."""
+    fused = device.type == "cuda" or (device.type == "cpu" and config.spec.fused_on_cpu)
     groups = model.param_groups(config.weight_decay)
     if config.uses_windows and config.encoder_lr != 1:
         slow = {id(p) for p in seq_encoder(model).filter_parameters()}
@@ -234,9 +233,9 @@ class _Run:
         self.position: dict[str, Any] = {"epoch": 0, "epoch_step": 0, "loss_sum": 0.0, "loss_count": 0,
                                          "trained": False}
         self.folder: Path                  # set first thing in execute
-        self.pair_ridge: dict | None = None   # what --pair-ridge did, for the summary
-        self.closed_form: dict | None = None  # what a closed-form model's fit chose, for the summary
-        self.embedder_choice: dict | None = None   # what --embedder auto weighed, for the summary
+        # what a phase chose, for the summary: closed_form (a closed-form model's fit),
+        # embedder_choice (--embedder auto), and what the model's post-fit hook did (pair_ridge)
+        self.notes: dict[str, Any] = {}
 
     # -- set-up --
     def execute(self) -> dict | None:
@@ -375,10 +374,10 @@ class _Run:
             control = torch.from_numpy(D.gene_features(self.ws, dataclasses.replace(cfg, embedder="random"),
                                                        table.genes).table)
             try:
-                self.embedder_choice = choose_representation(
-                    tables, *pairs_of(table.idx, table.interaction, self.split.train), self._folds_by(),
-                    ranks_for(cfg.rank), cfg.split_seed, runtime.stop_requested, self.echo, control)
-                embedder = self.embedder_choice["chosen"]
+                choice = self.notes["embedder_choice"] = choose_representation(
+                    tables, *pairs_of(table.idx, table.interaction, self.split.train), self.folds_by(),
+                    ranks_for(cfg.interaction.rank), cfg.split_seed, runtime.stop_requested, self.echo, control)
+                embedder = choice["chosen"]
             except ValueError as exc:
                 self.echo(f"--embedder auto: {exc}; using kmer")
             except Stopped as exc:
@@ -389,7 +388,7 @@ class _Run:
             write_json_atomic(self.folder / "config.json", self.config.to_dict())
         return self.config
 
-    def _folds_by(self) -> str:
+    def folds_by(self) -> str:
         """The pair ridge's cross-validation folds ask the run's question: pairs of genes never
         seen (gene split) or pairs at random."""
         return "genes" if self.config.split == "gene" and not self.config.split_file else "pairs"
@@ -400,10 +399,8 @@ class _Run:
         features = D.gene_features(self.ws, cfg, table.genes) if cfg.uses_table else None
         windows = D.gene_windows(self.ws, cfg.features, table.genes) if cfg.uses_windows else None
         ontology = None
-        if cfg.model == "dcell":
-            deleted = D.deleted_genes(table, self.split.train)
-            ontology = D.load_ontology(self.ws, table.genes, cfg.dcell_min_genes, deleted)
-            self.echo(D.dcell_plan_line(ontology, cfg, self.device))
+        if cfg.spec.ontology is not None:
+            ontology = cfg.spec.ontology(self.ws, table, self.split.train, cfg, self.device, self.echo)
         torch.manual_seed(cfg.seed)
         in_dim = features.table.shape[1] if features is not None else 0
         model = D.model_from_config(cfg, table.n_genes, in_dim, ontology, table.smf).to(self.device)
@@ -411,7 +408,7 @@ class _Run:
             model.set_features(torch.from_numpy(features.table))
         if windows is not None:
             model.set_windows(windows.codes)
-            if cfg.encoder_init == "words":
+            if cfg.encoder_init == "enriched":
                 seeded = seq_encoder(model).seed_words()
                 self.echo(f"encoder: {seeded} of {cfg.encoder_filters} filters start from enriched words")
         model.init_output(self.train_mean)
@@ -458,7 +455,7 @@ class _Run:
             return
         n_steps = self.trainer.steps_per_epoch(len(self.rows["train"]))
         self.log_every = cfg.log_every or (1 if n_steps <= 1000 else math.ceil(n_steps / 1000))
-        if isinstance(self.core, WtDiff) and self.trainer.step < cfg.wt_warmup and self.position["epoch"] == 0:
+        if self.trainer.step < cfg.spec.warmup_steps(cfg) and self.position["epoch"] == 0:
             self._warmup()
         if cfg.uses_windows and cfg.encoder_pretrain:
             self._pretrain_encoder()
@@ -474,55 +471,18 @@ class _Run:
             if stop:
                 break
         self.position["trained"] = True
-        if self.ctx.is_main and cfg.uses_features_pair_map and cfg.pair_ridge:
-            self._refit_pairs()
-
-    def _refit_pairs(self) -> None:
-        """--pair-ridge: the best checkpoint's ε map replaced by its ridge optimum
-        (train/pair_ridge.py) when that fits validation ε better and does not fit validation
-        fitness (every set size, early stopping's criterion) worse: τ̂ was trained beside the
-        old map, so a better ε alone can still cost the triples."""
-        best = self.checkpoints.best_path
-        if not best.exists():
-            return
-        saved = load_checkpoint(best, map_location=self.device)
-        self.core.load_state_dict(saved["model"])
-        t0 = time.perf_counter()
-        try:
-            fit = refit(cast(InteractionModel, self.core), self.table.idx, self.table.interaction,
-                        self.split.train, self.split.val, self._folds_by(), self.config.split_seed,
-                        should_stop=runtime.stop_requested, echo=self.echo)
-        except Stopped as exc:           # last.pt is the end of the epochs: a resume refits
-            self.echo(str(exc))
-            self.core.load_state_dict(saved["model"])
-            self._save_last(self.position["epoch"], 0)
-            raise StopRequested() from exc
-        if fit["used"]:
-            mse = self._validate()["mse"]
-            fit["val_mse"], fit["trained_val_mse"] = mse, saved["val_loss"]
-            if mse <= saved["val_loss"]:
-                self.checkpoints.save_best(self.core, saved["epoch"], mse)
-            else:
-                self.core.load_state_dict(saved["model"])
-                fit["used"] = False
-                fit["reason"] = f"validation fitness MSE {mse:.5f} above the trained map's {saved['val_loss']:.5f}"
-        self.pair_ridge = fit
-        if "reason" in fit:
-            self.echo(f"pair ridge: kept the trained map ({fit['reason']})")
-        else:
-            done = f"λ {fit['chosen']['lambda']:g}" if fit["used"] else "kept the trained map"
-            self.echo(f"pair ridge: {done}; validation ε MSE {fit['chosen']['val_eps_mse']:.5f} against "
-                      f"{fit['trained_map']['val_eps_mse']:.5f} for the trained map "
-                      f"({time.perf_counter() - t0:.1f} s)")
+        if self.ctx.is_main and cfg.spec.post_fit is not None:
+            cfg.spec.post_fit(self)
 
     def _warmup(self) -> None:
-        """wt-diff --wt-warmup N: N steps fitting only the wild type to 1.0 (logged as epoch 0)."""
-        while self.trainer.step < self.config.wt_warmup:
+        """The model's warm-up (wt-diff --wt-warmup N): N steps fitting only the wild type to 1.0
+        (logged as epoch 0)."""
+        while self.trainer.step < self.config.spec.warmup_steps(self.config):
             out, norm = self.trainer.train_step(self.rows["train"][:0], wt_only=True)
             self._check_finite(out["loss"], 0)
             self._log_step(0, out, norm, force=True, phase="warmup")
             if self._stop_requested():
-                self._save_last(0, 0)
+                self.save_last(0, 0)
                 raise StopRequested()
 
     def _pretrain_encoder(self) -> None:
@@ -548,14 +508,14 @@ class _Run:
                 losses.append(out["loss"].detach())
                 if self._stop_requested():        # an epoch of pretraining can take minutes
                     self._check_finite(torch.stack(losses), 0)
-                    self._save_last(0, 0)
+                    self.save_last(0, 0)
                     raise StopRequested()
             loss = torch.stack(losses)
             self._check_finite(loss, 0)
             self.echo(f"encoder pretraining {epoch + 1}/{cfg.encoder_pretrain} on {len(singles):,} single "
                       f"mutants  train_loss {float(loss.mean()):.5f}  {time.perf_counter() - t0:.1f} s")
             if self._stop_requested():
-                self._save_last(0, 0)
+                self.save_last(0, 0)
                 raise StopRequested()
         encoder = seq_encoder(self.core)
         encoder.freeze()
@@ -591,10 +551,10 @@ class _Run:
             if on_cpu or self.trainer.step % self.log_every == 0 or i == len(batches) - 1:
                 self._check_finite(loss_sum, epoch + 1)
                 if self._stop_requested():
-                    self._save_last(epoch, i + 1, loss_sum, count)
+                    self.save_last(epoch, i + 1, loss_sum, count)
                     raise StopRequested()
                 if self.checkpoints.due() and i + 1 < len(batches):
-                    self._save_last(epoch, i + 1, loss_sum, count)
+                    self.save_last(epoch, i + 1, loss_sum, count)
         both = self.ctx.sum_(torch.stack([loss_sum, count]))
         self.position.update(epoch_step=0, loss_sum=0.0, loss_count=0)
         return float(both[0] / both[1].clamp(min=1))
@@ -617,7 +577,7 @@ class _Run:
 
     def _end_epoch(self, epoch: int, train_loss: float, seconds: float) -> bool:
         """Validate, log, checkpoint; returns True when early stopping says stop (rank 0)."""
-        val = self._validate()
+        val = self.validate()
         improved = self.early.update(epoch + 1, val["mse"])
         if improved:
             self.checkpoints.save_best(self.core, epoch + 1, val["mse"])
@@ -629,7 +589,7 @@ class _Run:
             row["wt_pred"] = self.core.wt_prediction()
         self.log.epoch(row)
         self.position["epoch"] = epoch + 1
-        self._save_last(epoch + 1, 0)
+        self.save_last(epoch + 1, 0)
         self._write_status("running", epoch=epoch + 1, step=self.trainer.step)
         self.echo(
             f"epoch {epoch + 1}/{self.config.epochs}  train_loss {train_loss:.5f}  val_loss {val['mse']:.5f}  "
@@ -637,7 +597,7 @@ class _Run:
         )
         return self.early.should_stop
 
-    def _validate(self) -> dict:
+    def validate(self) -> dict:
         """The validation set's metrics for the model as it stands (early stopping's input)."""
         amp = self.engine.amp if self.engine else False
         pred = predict_rows(self.core, self.idx, self.rows["val"], self.config.eval_batch_size, amp)
@@ -648,21 +608,21 @@ class _Run:
         if not self.ctx.is_main:
             return
         t0 = time.perf_counter()
-        self.closed_form = self.core.fit(self.table.idx, self.table.interaction, self.split.train,
+        self.notes["closed_form"] = self.core.fit(self.table.idx, self.table.interaction, self.split.train,
                                          self.split.val, self.echo)
         train_pred = predict_rows(self.core, self.idx, self.rows["train"], self.config.eval_batch_size)
         train_loss = regression_metrics(self.y[self.rows["train"]].cpu().numpy(), train_pred)["mse"]
-        val = self._validate()
+        val = self.validate()
         self.early.update(1, val["mse"])
         self.checkpoints.save_best(self.core, 1, val["mse"])
         self.log.epoch({"epoch": 1, "train_loss": train_loss, "val_loss": val["mse"],
                         "val_pearson": val["pearson"], "val_spearman": val["spearman"],
                         "val_r2": val["r2"], "seconds": time.perf_counter() - t0, "best": True})
         self.position["epoch"] = 1
-        self._save_last(1, 0)
+        self.save_last(1, 0)
 
     # -- files --
-    def _save_last(self, epoch: int, epoch_step: int, loss_sum=None, count=None) -> None:
+    def save_last(self, epoch: int, epoch_step: int, loss_sum=None, count=None) -> None:
         position = dict(self.position, epoch=epoch, epoch_step=epoch_step)
         if loss_sum is not None:
             position["loss_sum"], position["loss_count"] = float(loss_sum), int(count)
@@ -684,18 +644,16 @@ class _Run:
         summary = {
             "run_id": self.folder.name, "run_dir": str(self.folder), "status": status,
             "model": self.config.model, "features": self.config.features if self.config.uses_features else None,
-            "split": self.config.split, "embedder": self.config.embedder if self.config.uses_features else None,
+            "split": self.config.split, "embedder": self.config.embedder if self.config.spec.reads_embeddings else None,
             "n_train": len(self.split.train), "n_val": len(self.split.val), "n_genes": self.table.n_genes,
             "split_info": self.split.info, "best_epoch": self.early.best_epoch,
             "epochs_run": self.position["epoch"], "device": str(self.device), "world_size": self.ctx.world,
-            **({"pair_ridge": self.pair_ridge} if self.pair_ridge else {}),
-            **({"closed_form": self.closed_form} if self.closed_form else {}),
-            **({"embedder_choice": self.embedder_choice} if self.embedder_choice else {}), **extra,
+            **{key: note for key, note in self.notes.items() if note}, **extra,
         }
         if best.exists():
             self.core.load_state_dict(load_checkpoint(best, map_location=self.device)["model"])
             cfg = self.config
-            smf_input = self.core.reads_measured_smf or (cfg.model == "interaction" and cfg.smf_aware)
+            smf_input = self.core.reads_measured_smf or cfg.spec.smf_input(cfg)
             summary.update(score_test(self.core, self.table, self.split.test, self.idx, self.rows["test"],
                                       cfg.eval_batch_size, self.engine.amp if self.engine else False,
                                       self.folder / "predictions.parquet", smf_input=smf_input))

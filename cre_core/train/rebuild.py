@@ -36,16 +36,14 @@ def rebuild_model(ws: Workspace, checkpoint: dict[str, Any], smf: np.ndarray | N
                   device: str | torch.device = "cpu", compute: bool = False) -> FitnessModel:
     """The checkpoint's model with its weights, on ``device``.
 
-    ``smf`` is the multiplicative baseline's table (training passes the store's; a query needs
-    none: the weights hold it). Features are standardised with the run's own statistics; with
+    ``smf`` is the store's single-mutant fitness (training passes it; a query needs none: the
+    weights of a model that reads it hold it). Features are standardised with the run's own statistics; with
     ``compute=False`` (queries) missing embeddings are refused, never computed and cached.
     """
     meta = checkpoint["meta"]
     config = TrainConfig.from_dict(meta["config"])
     genes = list(meta["genes"])
     ontology = Ontology.from_dict(meta["ontology"]) if meta.get("ontology") else None
-    if smf is None and config.model == "multiplicative":
-        smf = np.full(len(genes), np.nan, np.float32)          # replaced by the saved buffer
     model = D.model_from_config(config, len(genes), meta["in_dim"], ontology, smf)
     if config.uses_table:
         stats = (meta["feature_mean"].cpu().numpy(), meta["feature_std"].cpu().numpy())

@@ -17,7 +17,6 @@ from cre_core.train import runs as run_files
 from cre_core.train.config import TrainConfig
 from cre_core.workspace import Workspace
 
-WT_MODELS = ("wt-diff", "wt-anchored")
 FINISHED = ("done", "diverged")              # runs with test predictions
 LIVE = ("queued", "running")
 # The settings that define a test set: runs agreeing on them were scored on the same pairs.
@@ -204,7 +203,7 @@ WT_VARIANTS: dict[str, dict[str, Any]] = {
 
 def wt_variant_configs(epochs: int, subset: int | None = None, **common: Any) -> dict[str, TrainConfig]:
     """One TrainConfig per WT_VARIANTS entry, sharing epochs, subset and any other settings."""
-    return {label: TrainConfig(**{**common, **overrides, "epochs": epochs, "subset": subset})
+    return {label: TrainConfig.of(**{**common, **overrides, "epochs": epochs, "subset": subset})
             for label, overrides in WT_VARIANTS.items()}
 
 

@@ -195,6 +195,10 @@ def _checked(folder: Path, name: str) -> dict:
         return {}
     if not isinstance(data, dict):
         raise CreError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    if name == "config.json" and data:
+        from cre_core.train.config import migrate
+
+        data = migrate(data)          # by flat option names, in today's spellings
     for key, types in _FIELDS[name].items():
         value = data.get(key)
         if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
@@ -262,15 +266,17 @@ def list_runs(ws: Workspace) -> pd.DataFrame:
 
 
 def _run_row(folder: Path, config: dict, status: dict, summary: dict) -> dict:
-    from cre_core.train.config import FEATURE_MODELS
+    from cre_core.train import specs
 
-    uses_features = config.get("model") in FEATURE_MODELS and config.get("embedder") != "id"
+    spec = specs.find(config.get("model"))
+    reads_embeddings = spec is not None and spec.reads_embeddings
+    uses_features = reads_embeddings and config.get("embedder") != "id"
     nested = _summary_nested(summary)         # checked by read_run_files
     return {
         "run_id": folder.name, "model": config.get("model"),
         "features": config.get("features") if uses_features else None,
         "split": config.get("split"),
-        "embedder": config.get("embedder") if uses_features else None,
+        "embedder": config.get("embedder") if reads_embeddings else None,
         "status": effective_status(status), "created": status.get("created"),
         "epoch": status.get("epoch"),
         "test_pearson": summary.get("pearson"), "test_spearman": summary.get("spearman"),

@@ -63,7 +63,10 @@ def test_check_sets_reports_problems_with_suggestions(tiny_workspace):
 
 def test_form_covers_every_train_option():
     names = {s.name for s in options()}
-    assert names == {f.name for f in dataclasses.fields(TrainConfig)} - {"extra"}
+    sections = {"wt", "dcell", "interaction"}                      # each model's own options
+    assert {f.name for f in dataclasses.fields(TrainConfig)} - {"extra"} - sections <= names
+    assert sum(len(dataclasses.fields(getattr(TrainConfig.of(model="mean"), s))) for s in sections) \
+        == len(names - {f.name for f in dataclasses.fields(TrainConfig)})
     by_name = {s.name: s for s in options()}
     assert by_name["model"].required and "wt-diff" in by_name["model"].choices
     assert by_name["clip"].optional and by_name["subset"].optional and not by_name["epochs"].optional
@@ -73,9 +76,10 @@ def test_form_covers_every_train_option():
     for s in options():
         if not s.required:
             assert s.problem(s.default) is None, s
-    assert not field_applies("embedder", "gene-id") and field_applies("embedder", "deepset")
+    assert not field_applies("embedder", "mean") and field_applies("embedder", "deepset")
+    assert field_applies("gene_dim", "deepset") and not field_applies("gene_dim", "dcell")
     assert field_applies("wt_warmup", "wt-diff") and not field_applies("wt_warmup", "deepset")
-    assert field_applies("encoder_sense_view", "wt-anchored") and not field_applies("encoder_sense_view", "interaction")
+    assert field_applies("encoder_sense_view", "interaction") and not field_applies("encoder_sense_view", "dcell")
 
 
 @pytest.fixture
@@ -174,4 +178,4 @@ def test_wt_variants_are_valid_configs_on_one_split():
     assert {c.model for c in configs.values()} == {"wt-diff", "wt-anchored"}
     assert {(c.split, c.split_seed, c.subset, c.epochs) for c in configs.values()} == {("random", 0, 1000, 3)}
     assert {c.norm for c in configs.values()} >= {"batch", "layer"}
-    assert any(c.clip for c in configs.values()) and any(c.wt_warmup for c in configs.values())
+    assert any(c.clip for c in configs.values()) and any(c.wt.warmup for c in configs.values())

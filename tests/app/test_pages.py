@@ -1,7 +1,7 @@
 """AppTest checks of the Streamlit app: every page renders, and each page shows the right numbers.
 
 Two workspaces: the tiny demo as built (no runs: every page's empty state), and a copy with one
-real trained run (gene-id, one epoch, trained by the CLI) plus hand-written wt runs with known
+real trained run (deepset --embedder id, one epoch, trained by the CLI) plus hand-written wt runs with known
 wt_mean spikes (tests/fake_runs.py).
 """
 
@@ -55,11 +55,11 @@ def train_cli(ws: Workspace, *args: str) -> dict:
 
 @pytest.fixture(scope="module")
 def runs_workspace(tiny_workspace, tmp_path_factory) -> Workspace:
-    """The tiny demo plus a real gene-id run and three hand-written wt runs."""
+    """The tiny demo plus a real deepset --embedder id run and three hand-written wt runs."""
     root = tmp_path_factory.mktemp("pages") / "ws"
     shutil.copytree(tiny_workspace.root, root, ignore=shutil.ignore_patterns("runs"))
     ws = Workspace(root)
-    train_cli(ws, "--model", "gene-id", "--epochs", "1", "--seed", "0")
+    train_cli(ws, "--model", "deepset", "--embedder", "id", "--epochs", "1", "--seed", "0")
     rng = np.random.default_rng(0)
     write_fake_run(ws, "fake-bn", norm="batch",
                    wt_mean=[1.0, 1.0, 1.4, 1.5, 1.0, 0.7, 1.0, 1.01] + list(1 + rng.normal(0, 0.01, 40)))
@@ -208,7 +208,7 @@ def test_results_compares_runs_on_one_test_set(runs_workspace, monkeypatch):
     assert not problems(at), problems(at)
     table = at.dataframe[0].value
     assert len(table) == 4
-    real = [r for r in runs.index if "gene-id" in r][0]
+    real = [r for r in runs.index if "deepset-id-" in r][0]
     row = table[table["run"].str.startswith(real)].iloc[0]
     assert row["Pearson r"] == pytest.approx(runs.loc[real, "test_pearson"])
     assert row["R² (variance explained)"] == pytest.approx(runs.loc[real, "test_r2"])
@@ -218,7 +218,7 @@ def test_results_compares_runs_on_one_test_set(runs_workspace, monkeypatch):
 
 
 def test_query_shows_the_runs_prediction(runs_workspace, monkeypatch):
-    real = [r for r in list_runs(runs_workspace)["run_id"] if "gene-id" in r][0]
+    real = [r for r in list_runs(runs_workspace)["run_id"] if "deepset-id-" in r][0]
     con = runs_workspace.connect(read_only=True)
     try:
         (a, name_a), (b, _) = con.execute(
@@ -242,7 +242,7 @@ def test_query_shows_the_runs_prediction(runs_workspace, monkeypatch):
 
 
 def test_query_partner_scan(runs_workspace, monkeypatch):
-    real = [r for r in list_runs(runs_workspace)["run_id"] if "gene-id" in r][0]
+    real = [r for r in list_runs(runs_workspace)["run_id"] if "deepset-id-" in r][0]
     con = runs_workspace.connect(read_only=True)
     try:
         gene = con.execute("SELECT gene_a FROM dmf LIMIT 1").fetchone()[0]
@@ -261,7 +261,7 @@ def test_query_partner_scan(runs_workspace, monkeypatch):
 def test_train_page_launches_a_run_that_finishes(workspace_copy, monkeypatch):
     at = app("train.py", workspace_copy, monkeypatch).run()
     assert any("No runs yet" in i.value for i in at.info)
-    at.selectbox(key="cfg_model").set_value("gene-id").run()
+    at.selectbox(key="cfg_embedder").set_value("id").run()
     at.number_input(key="cfg_epochs").set_value(1)
     at.button[0].click().run()                                     # Start training (the form)
     assert not problems(at), problems(at)
@@ -290,7 +290,7 @@ def wait_status(ws: Workspace, run_id: str, wanted: set[str], timeout: float = 1
 
 def test_train_page_stops_and_resumes_a_run(workspace_copy, monkeypatch):
     at = app("train.py", workspace_copy, monkeypatch).run()
-    at.selectbox(key="cfg_model").set_value("gene-id").run()
+    at.selectbox(key="cfg_embedder").set_value("id").run()
     at.number_input(key="cfg_epochs").set_value(500)
     at.button[0].click().run()
     run_id = at.session_state["train_run"]
@@ -318,14 +318,14 @@ def test_train_page_stops_and_resumes_a_run(workspace_copy, monkeypatch):
 
 
 def test_train_form_shows_each_models_options(tiny_workspace, monkeypatch):
-    from cre_core.models import FEATURE_MODELS, MODELS
+    from cre_core.train import specs
 
     at = app("train.py", tiny_workspace, monkeypatch).run()
-    for model in MODELS:
+    for model in specs.names():
         at.selectbox(key="cfg_model").set_value(model).run()
         assert not problems(at), (model, problems(at))
         keys = {w.key for w in [*at.number_input, *at.selectbox, *at.checkbox, *at.text_input]}
-        assert ("cfg_embedder" in keys) == (model in FEATURE_MODELS), model
+        assert ("cfg_embedder" in keys) == specs.get(model).reads_embeddings, model
         assert ("cfg_smf_aware" in keys) == ("cfg_rank" in keys) == (model == "interaction"), model
         assert ("cfg_pair_from" in keys) == ("cfg_pair_ridge" in keys) == (model == "interaction"), model
         assert ("cfg_wt_warmup" in keys) == (model == "wt-diff"), model

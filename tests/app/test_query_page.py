@@ -18,7 +18,7 @@ from cre_core.workspace import Workspace
 from tests.app.test_pages import app, problems
 from tests.fake_runs import write_fake_run
 
-ENSEMBLE = dict(model="gene-id", split="gene", epochs=2, batch_size=1024, hidden=16, gene_dim=16)
+ENSEMBLE = dict(model="deepset", embedder="id", split="gene", epochs=2, batch_size=1024, hidden=16, gene_dim=16)
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +27,8 @@ def ensemble_workspace(tiny_workspace, tmp_path_factory):
     root = tmp_path_factory.mktemp("qpage") / "ws"
     shutil.copytree(tiny_workspace.root, root, ignore=shutil.ignore_patterns("runs"))
     ws = Workspace(root)
-    ens = train_run(ws, TrainConfig(**ENSEMBLE, ensemble=3), echo=lambda m: None)["run_id"]
-    single = train_run(ws, TrainConfig(**ENSEMBLE), echo=lambda m: None)["run_id"]
+    ens = train_run(ws, TrainConfig.of(**ENSEMBLE, ensemble=3), echo=lambda m: None)["run_id"]
+    single = train_run(ws, TrainConfig.of(**ENSEMBLE), echo=lambda m: None)["run_id"]
     return ws, ens, single
 
 
@@ -43,7 +43,7 @@ def test_values_never_read_minus_zero():
 
 def test_query_page_shows_interval_and_training_support(ensemble_workspace, monkeypatch):
     ws, ens, single = ensemble_workspace
-    table, split = D.training_rows(ws, TrainConfig(**ENSEMBLE))
+    table, split = D.training_rows(ws, TrainConfig.of(**ENSEMBLE))
     trained = table.idx[split.train].ravel()
     seen = np.bincount(trained[trained >= 0], minlength=table.n_genes)
     test_gene = table.genes[int(table.idx[split.test][0, 0])]

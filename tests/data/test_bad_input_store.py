@@ -41,7 +41,7 @@ def quick_run(ws: Workspace, model: str = "multiplicative") -> str:
     from cre_core.train.config import TrainConfig
     from cre_core.train.loop import train_run
 
-    return train_run(ws, TrainConfig(model=model, epochs=1), echo=lambda m: None)["run_id"]
+    return train_run(ws, TrainConfig.of(model=model, epochs=1), echo=lambda m: None)["run_id"]
 
 
 def smf_file_with(ws: Workspace, tmp: Path, gene: str, fitness: float) -> Path:
@@ -267,7 +267,7 @@ def test_options_have_upper_bounds(option, value, workspace_copy, capsys):
     from cre_core.train.config import TrainConfig
 
     with pytest.raises(CreError, match=f"--{option.replace('_', '-')} must be at least .* and at most"):
-        TrainConfig(model="deepset", **{option: value})
+        TrainConfig.of(model="deepset", **{option: value})
     before = files_under(workspace_copy.root)
     code, out, err = run_cli(capsys, "train", "--workspace", workspace_copy.root, "--model", "deepset",
                              f"--{option.replace('_', '-')}", str(value))
@@ -300,7 +300,7 @@ def test_start_three_times_starts_at_most_the_cap(workspace_copy, sleeping_spawn
     from cre_core.train.config import TrainConfig
 
     monkeypatch.setenv("CRE_MAX_JOBS", "2")
-    config = TrainConfig(model="mean", epochs=1)
+    config = TrainConfig.of(model="mean", epochs=1)
     started = [jobs.launch(workspace_copy, config) for _ in range(2)]
     with pytest.raises(CreError, match=r"2 background job\(s\) already run .*at most 2 at a time \(\$CRE_MAX_JOBS\)"):
         jobs.launch(workspace_copy, config)
@@ -328,7 +328,7 @@ Path(sys.argv[3]).touch()
 while not go.exists():
     time.sleep(0.001)
 try:
-    print("started", jobs.launch(Workspace(Path(sys.argv[1])), TrainConfig(model="mean", epochs=1)))
+    print("started", jobs.launch(Workspace(Path(sys.argv[1])), TrainConfig.of(model="mean", epochs=1)))
 except CreError as exc:
     print("refused", exc)
 """
@@ -361,7 +361,7 @@ def test_bad_job_cap_is_one_line(workspace_copy, monkeypatch):
 
     monkeypatch.setenv("CRE_MAX_JOBS", "lots")
     with pytest.raises(CreError, match="CRE_MAX_JOBS must be a whole number of at least 1; got 'lots'"):
-        jobs.launch(workspace_copy, TrainConfig(model="mean"))
+        jobs.launch(workspace_copy, TrainConfig.of(model="mean"))
     assert not workspace_copy.runs_dir.exists()
 
 
@@ -392,7 +392,7 @@ def test_split_file_refuses_dev_zero_and_a_fifo(workspace_copy, fifo, capsys):
                                "--split-file", path)
         assert code == 2 and "is not a regular file" in err and "Traceback" not in err, err
         with pytest.raises(CreError, match="is not a regular file"):        # the Train form's launch
-            jobs.launch(workspace_copy, TrainConfig(model="mean", split_file=path))
+            jobs.launch(workspace_copy, TrainConfig.of(model="mean", split_file=path))
     after = files_under(workspace_copy.root)
     runs = [k for k in after if k.startswith("runs/")]
     assert {k: v for k, v in after.items() if not k.startswith("runs/")} == before

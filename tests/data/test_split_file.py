@@ -81,7 +81,7 @@ def test_bad_split_file_names_the_line(tmp_path, text, line, problem):
 def test_split_round_trips_through_a_run(workspace_copy, tmp_path, capsys, monkeypatch):
     ws = workspace_copy
     monkeypatch.setattr("sys.argv", ["cre_core"])
-    config = TrainConfig(model="mean", split="gene", split_seed=3, epochs=1)
+    config = TrainConfig.of(model="mean", split="gene", split_seed=3, epochs=1)
     first = train_run(ws, config, echo=lambda _m: None)
     run_id = next(p.name for p in ws.runs_dir.iterdir())
     out = tmp_path / "published.tsv"
@@ -102,7 +102,7 @@ def test_split_round_trips_through_a_run(workspace_copy, tmp_path, capsys, monke
     assert again.info["file_rows_not_in_store"] == 0
 
     messages: list[str] = []
-    reused = train_run(ws, TrainConfig(model="mean", split_file=str(out), epochs=1),
+    reused = train_run(ws, TrainConfig.of(model="mean", split_file=str(out), epochs=1),
                        echo=messages.append)
     assert reused["n_test"] == first["n_test"] and reused["mse"] == pytest.approx(first["mse"])
     assert reused["split_info"]["split_file"] == split_name(out)

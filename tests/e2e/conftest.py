@@ -110,15 +110,17 @@ def app_server(tiny_workspace, tmp_path_factory) -> Iterator[AppServer]:
 @pytest.fixture(scope="module")
 def real_app_server(real_workspace, tmp_path_factory) -> Iterator[AppServer]:
     """The app on a copy of the real workspace (../shared/realdata) with k-mer embeddings and two
-    short runs (deepset and gene-id, one epoch on a seeded subset of 2,000 strains)."""
+    short runs (deepset on kmer and on learned per-gene vectors, one epoch on a seeded subset of
+    2,000 strains)."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (make test does this)")
     base = tmp_path_factory.mktemp("e2e-real")
     shutil.copytree(real_workspace.root, base / "ws", ignore=shutil.ignore_patterns("runs"))
     ws = Workspace(base / "ws")
     cli(ws, "embed", "--embedder", "kmer")
-    for model in ("deepset", "gene-id"):
-        cli(ws, "train", "--model", model, "--epochs", "1", "--subset", "2000", "--batch-size", "128")
+    for embedder in ("kmer", "id"):
+        cli(ws, "train", "--model", "deepset", "--embedder", embedder, "--epochs", "1", "--subset", "2000",
+            "--batch-size", "128")
     with serve(ws, base) as server:
         yield server
 

@@ -66,7 +66,7 @@ def choose(page, label: str, option: str) -> None:
 
 def test_train_a_run_then_query_it(page, app_server):
     open_page(page, app_server, "train")
-    choose(page, "model", "gene-id")
+    choose(page, "embedder", "id")
     epochs = page.get_by_role("spinbutton", name="epochs", exact=True)
     epochs.fill("2")
     page.get_by_role("button", name="Start training").click()

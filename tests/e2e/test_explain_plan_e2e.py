@@ -1,5 +1,5 @@
 """The Query page's Subsystems (DCell) and Plan tabs in headless Chromium, on a tiny demo with a
-short DCell run and a 3-member gene-id ensemble (trained by the CLI, as a user would)."""
+short DCell run and a 3-member ensemble of DeepSets over learned gene vectors (trained by the CLI, as a user would)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def explain_server(tiny_workspace, tmp_path_factory):
     shutil.copytree(tiny_workspace.root, base / "ws", ignore=shutil.ignore_patterns("runs"))
     ws = Workspace(base / "ws")
     cli(ws, "train", "--model", "dcell", "--subset", "1500", "--epochs", "1", "--batch-size", "128")
-    cli(ws, "train", "--model", "gene-id", "--epochs", "2", "--batch-size", "1024", "--hidden", "16",
-        "--gene-dim", "16", "--ensemble", "3")
+    cli(ws, "train", "--model", "deepset", "--embedder", "id", "--epochs", "2", "--batch-size", "1024",
+        "--hidden", "16", "--gene-dim", "16", "--ensemble", "3")
     with serve(ws, base) as server:
         yield server
 

@@ -16,7 +16,7 @@ def test_results_page_shows_the_real_runs(page, real_app_server):
     assert not errors_on(page), errors_on(page)
     page.get_by_text("Test metrics", exact=True).wait_for()
     text = main.inner_text()
-    assert "deepset" in text and "gene-id" in text
+    assert "deepset-both-" in text and "deepset-id-" in text
     assert page.locator("[data-testid='stVegaLiteChart']").count() >= 3   # R², r, ε r bars at least
     screenshot(page, "real-results")
 

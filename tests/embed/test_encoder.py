@@ -18,8 +18,9 @@ from cre_core.embed.seq_encoder import one_hot, sequence_codes
 from cre_core.genome.dna import reverse_complement as revcomp
 from cre_core.interpret.attribution import attribute, planted_hits, planted_mass
 from cre_core.interpret.motifs import MATCH_THRESHOLD, describe_filters, match_score
-from cre_core.models import DeepSet, SeqEncoder, build_model
+from cre_core.models import DeepSet, SeqEncoder
 from cre_core.workspace import Workspace
+from tests.models_support import build_model
 
 MOTIF, DECOY = "GATTACAGCC", "CTTGACGTAA"
 
@@ -320,11 +321,11 @@ def test_sense_view_counts_the_gene_orientation_and_is_what_the_pair_map_reads()
         assert torch.allclose(u, model.pair_map(enc.all()[:, 4:])[:, :2])
     # the interaction model's features map gets the view (its trunk does not); runs saved before
     # it keep one view
-    assert model_from_config(TrainConfig(model="interaction", embedder="encoder"), 3).genes.sense_view
-    assert not model_from_config(TrainConfig(model="interaction", embedder="encoder", pair_from="trunk"),
+    assert model_from_config(TrainConfig.of(model="interaction", embedder="encoder"), 3).genes.sense_view
+    assert not model_from_config(TrainConfig.of(model="interaction", embedder="encoder", pair_from="trunk"),
                                  3).genes.sense_view
-    old = {k: v for k, v in TrainConfig(model="interaction", embedder="encoder").to_dict().items()
-           if k != "encoder_pair_view"}
+    old = {k: v for k, v in TrainConfig.of(model="interaction", embedder="encoder").to_dict().items()
+           if k != "encoder_sense_view"}
     assert not TrainConfig.from_dict(old).uses_encoder_sense_view
 
 
@@ -334,7 +335,7 @@ def test_the_deepset_reads_the_sense_view_beside_either_strand():
     from cre_core.train.data import model_from_config
 
     cfg = dict(model="deepset", embedder="encoder", features="upstream", encoder_filters=2, encoder_width=12)
-    model = model_from_config(TrainConfig(**cfg), 3)
+    model = model_from_config(TrainConfig.of(**cfg), 3)
     enc = model.encoder
     assert isinstance(enc, SeqEncoder) and enc.sense_view
     assert enc.out_dim == 8 and model.phi[0].in_features == 8         # φ reads both views
@@ -349,8 +350,8 @@ def test_the_deepset_reads_the_sense_view_beside_either_strand():
     with torch.no_grad():
         assert model.predict(torch.tensor([[0], [1]])).unique().numel() == 2
     # off, and for runs saved before the option: the either-strand vector alone
-    assert not model_from_config(TrainConfig(**cfg, encoder_sense_view=False), 3).encoder.sense_view
-    old = {k: v for k, v in TrainConfig(**cfg).to_dict().items() if k != "encoder_sense_view"}
+    assert not model_from_config(TrainConfig.of(**cfg, encoder_sense_view=False), 3).encoder.sense_view
+    old = {k: v for k, v in TrainConfig.of(**cfg).to_dict().items() if k != "encoder_sense_view"}
     assert not TrainConfig.from_dict(old).uses_encoder_sense_view
     assert model_from_config(TrainConfig.from_dict(old), 3).encoder.out_dim == 4
 

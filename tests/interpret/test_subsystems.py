@@ -27,7 +27,7 @@ def dcell_run(tiny_workspace, tmp_path_factory):
     root = tmp_path_factory.mktemp("dcell") / "ws"
     shutil.copytree(tiny_workspace.root, root, ignore=shutil.ignore_patterns("runs"))
     ws = Workspace(root)
-    return ws, train_run(ws, TrainConfig(**DCELL), echo=lambda m: None)["run_id"]
+    return ws, train_run(ws, TrainConfig.of(**DCELL), echo=lambda m: None)["run_id"]
 
 
 def module_pairs(ws: Workspace, run_id: str) -> list[tuple[str, str, str]]:

@@ -73,18 +73,18 @@ QUICK = {"epochs": 1, "batch_size": 64, "dcell_min_genes": 4, "device": "cpu"}
 
 def test_a_run_logs_the_ontology_it_trains_and_refuses_one_that_does_not_fit(ws, monkeypatch):
     lines: list[str] = []
-    summary = train_run(ws, TrainConfig(model="dcell", **QUICK), echo=lines.append)
+    summary = train_run(ws, TrainConfig.of(model="dcell", **QUICK), echo=lines.append)
     assert summary["status"] == "done"
     logged = [line for line in lines if line.startswith("dcell ontology: ")]
     assert len(logged) == 1
     # the ontology of the training split's genes, as the run built it
-    table, split = D.training_rows(ws, TrainConfig(model="dcell", **QUICK))
+    table, split = D.training_rows(ws, TrainConfig.of(model="dcell", **QUICK))
     onto = D.load_ontology(ws, table.genes, 4, D.deleted_genes(table, split.train))
     assert logged[0] == plan(onto, 64).line()
     assert f"{plan(onto, 64).parameters:,} parameters" in next(line for line in lines if line.startswith("dcell: "))
     _tiny_memory(monkeypatch)
     with pytest.raises(CreError, match="^dcell ontology: .* more than this machine's"):
-        train_run(ws, TrainConfig(model="dcell", **QUICK), echo=lines.append)
+        train_run(ws, TrainConfig.of(model="dcell", **QUICK), echo=lines.append)
 
 
 def test_the_real_go_gives_dcells_own_wiring_of_nuclear_chromatin(real_workspace):
@@ -99,7 +99,7 @@ def test_the_real_go_gives_dcells_own_wiring_of_nuclear_chromatin(real_workspace
             parent = line.split()[1]
         elif line.startswith("TERMS:"):
             edges |= {(parent, child) for child in line.split()[1:]}
-    table, split = D.training_rows(real_workspace, TrainConfig(model="dcell"))
+    table, split = D.training_rows(real_workspace, TrainConfig.of(model="dcell"))
     deleted = D.deleted_genes(table, split.train)
     onto = D.load_ontology(real_workspace, table.genes, 6, deleted)
     t = {name: i for i, name in enumerate(onto.terms)}

@@ -8,10 +8,12 @@ import torch
 
 from cre_core.errors import CreError
 from cre_core.metrics import pearson
-from cre_core.models import FEATURE_MODELS, MODELS, build_model, identity
+from cre_core.models import identity
 from cre_core.models.base import PAD
 from cre_core.models.identity import IdentityModel, Pairs, fit_factors
+from cre_core.train import specs
 from cre_core.train.config import TrainConfig
+from tests.models_support import build_model
 
 
 def planted(n_genes: int = 40, rank: int = 2, seed: int = 0, features: np.ndarray | None = None):
@@ -38,11 +40,12 @@ def planted(n_genes: int = 40, rank: int = 2, seed: int = 0, features: np.ndarra
 
 
 def test_registered_everywhere():
-    assert "identity" in MODELS and "identity-seq" in MODELS and "identity-seq" in FEATURE_MODELS
-    assert TrainConfig(model="identity").uses_features is False
-    assert TrainConfig(model="identity-seq", embedder="words").uses_table
+    assert {"identity", "identity-seq"} <= set(specs.names())
+    assert specs.get("identity-seq").reads_embeddings and specs.get("identity-seq").table_only
+    assert TrainConfig.of(model="identity").uses_features is False
+    assert TrainConfig.of(model="identity-seq", embedder="words").uses_table
     with pytest.raises(CreError, match="closed form over a feature table"):
-        TrainConfig(model="identity-seq", embedder="encoder")
+        TrainConfig.of(model="identity-seq", embedder="encoder")
 
 
 def test_factors_recover_a_planted_low_rank_matrix():
@@ -123,7 +126,7 @@ def test_train_run_fits_the_identity_model(workspace_copy, monkeypatch):
 
     monkeypatch.setattr(identity, "RANKS", (0, 4))
 
-    summary = train_run(workspace_copy, TrainConfig(model="identity"), echo=lambda _m: None)
+    summary = train_run(workspace_copy, TrainConfig.of(model="identity"), echo=lambda _m: None)
     assert summary["status"] == "done" and summary["closed_form"]["used"]
     assert summary["eps_pearson"] > 0.2
     assert summary["by_size"]["1"]["smf_input"]

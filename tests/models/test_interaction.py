@@ -15,13 +15,14 @@ import torch
 from cre_core.embed.genes import FeatureTable
 from cre_core.errors import CreError
 from cre_core.metrics import null_expectation
-from cre_core.models import InteractionModel, build_model
+from cre_core.models import InteractionModel
 from cre_core.models.base import PAD
 from cre_core.train import data as D
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
 from cre_core.train.run_tables import cross_validation_table, unseen_gene_warnings
 from cre_core.workspace import Workspace
+from tests.models_support import build_model
 from tests.train_support import MODULE_SIZE, install_fake_features
 
 QUICK = dict(epochs=30, batch_size=32, hidden=32, rank=8, patience=8, lr=3e-3)
@@ -150,16 +151,16 @@ def test_losses_use_the_measured_interaction_and_singles():
 
 
 def test_id_representation_and_config_rules():
-    m = build_model("interaction", 12, gene_dim=5, learned_genes=True, hidden=8, rank=3)
+    m = build_model("interaction", 12, gene_dim=5, embedder="id", hidden=8, rank=3)
     assert m.genes.out_dim == 5 and m.predict(torch.tensor([[0, 1]])).shape == (1,)
     with pytest.raises(ValueError, match="no feature table"):
         m.set_features(torch.zeros(12, 5))
-    assert not TrainConfig(model="interaction", embedder="id").uses_features
-    assert TrainConfig(model="interaction").uses_features
-    with pytest.raises(CreError, match="--embedder id is for --model interaction"):
-        TrainConfig(model="deepset", embedder="id")
+    assert not TrainConfig.of(model="interaction", embedder="id").uses_features
+    assert TrainConfig.of(model="interaction").uses_features
+    with pytest.raises(CreError, match="--embedder id is for --model deepset, interaction"):
+        TrainConfig.of(model="wt-diff", embedder="id")
     with pytest.raises(CreError, match="interaction-weight"):
-        TrainConfig(model="interaction", interaction_weight=-1)
+        TrainConfig.of(model="interaction", interaction_weight=-1)
 
 
 def test_feature_table_is_the_only_table():
@@ -190,9 +191,10 @@ def test_planted_interaction_is_recovered_and_not_from_noise(ws, monkeypatch):
     well above the DeepSet on the same features and the same model on noise features. The
     module is an angle (sin, cos) in these features, a nonlinear reading: the trunk's."""
     install_fake_features(monkeypatch)
-    cfg = TrainConfig(model="interaction", pair_from="trunk", interaction_weight=1.0, **QUICK)
+    cfg = TrainConfig.of(model="interaction", pair_from="trunk", interaction_weight=1.0, **QUICK)
     real = train_run(ws, cfg, echo=quiet)
-    deepset = train_run(ws, TrainConfig(model="deepset", **{k: v for k, v in QUICK.items() if k != "rank"}), echo=quiet)
+    deepset = train_run(ws, TrainConfig.of(model="deepset", **{k: v for k, v in QUICK.items() if k != "rank"}),
+                        echo=quiet)
 
     def noise(ws_, features, embedder, model, compute=True):
         con = ws_.connect(read_only=True)
@@ -229,9 +231,9 @@ def test_triples_are_loaded_split_and_no_worse_than_multiplicative(ws, monkeypat
         assert (np.where(sets >= 0, part[sets], part[sets[:, :1]]) == part[sets[:, :1]]).all()
 
     # the fake features hold the module as an angle (sin, cos): the trunk reads it
-    cfg = TrainConfig(model="interaction", pair_from="trunk", interaction_weight=1.0, **QUICK)
+    cfg = TrainConfig.of(model="interaction", pair_from="trunk", interaction_weight=1.0, **QUICK)
     model = train_run(ws, cfg, echo=quiet)
-    mult = train_run(ws, TrainConfig(model="multiplicative"), echo=quiet)
+    mult = train_run(ws, TrainConfig.of(model="multiplicative"), echo=quiet)
     assert set(model["by_size"]) == {"1", "2", "3"} and model["n_tau"] > 50
     ours, base = model["by_size"]["3"], mult["by_size"]["3"]
     # when written: MSE 0.0008 vs 0.0132, r 0.99 vs 0.89, τ r 0.37 vs −0.53 (Π SMF misses
@@ -245,7 +247,7 @@ def test_triples_are_loaded_split_and_no_worse_than_multiplicative(ws, monkeypat
 
 def test_demo_run_reports_every_size_beside_its_ceilings(workspace_copy):
     """The tiny demo (singles, pairs, the trigenic screen's triples): per-size r, ceilings, fractions."""
-    cfg = TrainConfig(model="interaction", embedder="id", epochs=1, batch_size=512, hidden=16, rank=4)
+    cfg = TrainConfig.of(model="interaction", embedder="id", epochs=1, batch_size=512, hidden=16, rank=4)
     s = train_run(workspace_copy, cfg, echo=quiet)
     assert s["status"] == "done" and set(s["by_size"]) == {"1", "2", "3"} and s["n_tau"] > 0
     assert s["ceiling_source"] == "truth"
@@ -282,8 +284,8 @@ def test_features_pair_map_carries_interactions_to_unseen_genes(tmp_path, monkey
                         lambda ws_, features, embedder, model, compute=True: (genes, table[embedder]))
     base = dict(QUICK, model="interaction", split="gene", pair_from="features", weight_decay=1.0,
                 rank=16, epochs=20, patience=20, batch_size=64)
-    seen = train_run(ws, TrainConfig(embedder="words", **base), echo=quiet)
-    blind = train_run(ws, TrainConfig(embedder="random", **base), echo=quiet)
+    seen = train_run(ws, TrainConfig.of(embedder="words", **base), echo=quiet)
+    blind = train_run(ws, TrainConfig.of(embedder="random", **base), echo=quiet)
     assert seen["n_eps"] > 100
     assert seen["pair_ridge"]["n_pairs"] > 100 and len(seen["pair_ridge"]["cv"]["scores"]) >= 2
     assert seen["pair_ridge"]["cv"]["by"] == "genes"
@@ -291,7 +293,7 @@ def test_features_pair_map_carries_interactions_to_unseen_genes(tmp_path, monkey
     assert blind["eps_pearson"] < 0.3, blind["eps_pearson"]
     assert seen["eps_pearson"] > blind["eps_pearson"] + 0.4
     # --embedder auto (the default) weighs kmer (here the noise) against words by held-out genes
-    auto = train_run(ws, TrainConfig(**dict(base, epochs=2)), echo=quiet)
+    auto = train_run(ws, TrainConfig.of(**dict(base, epochs=2)), echo=quiet)
     choice = auto["embedder_choice"]
     assert choice["chosen"] == "words" == auto["embedder"] and set(choice["candidates"]) == {"kmer", "words"}
     assert all(c["by"] == "genes" and c["folds"] == 5 for c in choice["candidates"].values())
@@ -324,15 +326,15 @@ def test_features_pair_map_is_linear_in_the_representation():
     assert torch.allclose(out[:, 1:], m.pair_map(x), atol=1e-6)
     assert m.heads.out_features == 1
     with pytest.raises(ValueError, match="pair_from"):
-        build_model("interaction", 10, in_dim=5, pair_from="both")
+        InteractionModel(FeatureTable(10, 5), pair_from="both")
 
 
 def test_configs_saved_before_pair_from_and_pair_ridge_load_as_they_trained():
-    old = {k: v for k, v in TrainConfig(model="interaction").to_dict().items()
+    old = {k: v for k, v in TrainConfig.of(model="interaction").flat().items()     # saved flat, as then
            if k not in ("pair_from", "pair_ridge")}
     cfg = TrainConfig.from_dict(old)
-    assert (cfg.pair_from, cfg.pair_ridge) == ("trunk", False)
-    assert TrainConfig(model="interaction").pair_ridge is True
+    assert (cfg.interaction.pair_from, cfg.interaction.pair_ridge) == ("trunk", False)
+    assert TrainConfig.of(model="interaction").interaction.pair_ridge is True
 
 
 def test_sigterm_in_the_pair_ridge_stops_the_run_and_a_resume_refits(ws, monkeypatch, tmp_path):
@@ -351,7 +353,7 @@ def test_sigterm_in_the_pair_ridge_stops_the_run_and_a_resume_refits(ws, monkeyp
         return solve(*args, **kwargs)
 
     monkeypatch.setattr(pair_ridge, "solve", signalled)
-    cfg = TrainConfig(model="interaction", embedder="kmer", **dict(QUICK, epochs=3))
+    cfg = TrainConfig.of(model="interaction", embedder="kmer", **dict(QUICK, epochs=3))
     lines: list[str] = []
     out = train_run(ws, cfg, run_dir=tmp_path / "run", echo=lines.append)
     assert out is not None and out["status"] == "interrupted"

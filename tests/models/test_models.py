@@ -12,14 +12,14 @@ from torch.nn import functional as F
 
 from cre_core.data.go import ROOT, build_ontology
 from cre_core.models import (
-    MODELS,
     DCell,
     DeepSet,
     Multiplicative,
-    build_model,
     dcell,
 )
 from cre_core.models.base import PAD
+from cre_core.train import specs
+from tests.models_support import build_model
 
 G, DIM = 40, 10
 
@@ -39,7 +39,7 @@ def _model(name: str, norm: str = "none", pooling: str = "sum"):
 SETS = torch.tensor([[3, PAD, PAD], [4, 5, PAD], [6, 7, 8], [9, 10, PAD]])
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", specs.names())
 def test_every_model_takes_sets_of_one_to_three_genes(name):
     m = _model(name, norm="batch" if name not in ("mean", "multiplicative") else "none")
     out = m(SETS, torch.rand(4))
@@ -160,7 +160,7 @@ def test_deepset_scan_equals_forward_on_pairs():
 
 
 def test_gene_id_has_no_feature_table():
-    m = build_model("gene-id", G, hidden=8, gene_dim=4)
+    m = build_model("deepset", G, hidden=8, gene_dim=4, embedder="id")
     assert isinstance(m, DeepSet) and m.learned
     with pytest.raises(ValueError):
         m.set_features(torch.zeros(G, 4))
@@ -429,7 +429,7 @@ def test_dcell_widths_init_and_loss():
     assert out["loss"].item() == pytest.approx(math.sqrt(mse) + 0.3 * n_terms * mse, rel=0.02)
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", specs.names())
 def test_weights_alone_restore_a_model(name):
     """A model is its state_dict plus the feature table: what checkpoints and queries rely on."""
     trained = _model(name)

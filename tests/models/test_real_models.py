@@ -23,7 +23,7 @@ from cre_core.workspace import Workspace
 
 COMMON = ("--epochs", "1", "--subset", "300", "--batch-size", "64", "--eval-batch-size", "512", "--seed", "0")
 MODELS = {
-    "mean": (), "multiplicative": (), "gene-id": (), "deepset": (), "wt-anchored": (),
+    "mean": (), "multiplicative": (), "deepset-id": ("--embedder", "id"), "deepset": (), "wt-anchored": (),
     "wt-diff": (), "interaction": (),
     "deepset-encoder": ("--embedder", "encoder", "--encoder-pretrain", "1", "--encoder-filters", "16"),
 }
@@ -61,7 +61,7 @@ def trained(ws: Workspace) -> dict[str, dict]:
     """One finished run per entry of MODELS: its summary."""
     runs = {}
     for label, extra in MODELS.items():
-        model = label.split("-encoder")[0]
+        model = label.split("-encoder")[0].split("-id")[0]
         runs[label] = run("train", "--workspace", str(ws.root), "--model", model, "--run-dir",
                           str(ws.root / "runs" / label), *COMMON, *extra)
     return runs

@@ -29,7 +29,7 @@ def trained(tmp_path_factory):
     runs = {}
     for model, extra in (("deepset", {}), ("wt-diff", {"norm": "batch"}), ("dcell", {"dcell_min_genes": 4}),
                          ("multiplicative", {}), ("interaction", {"rank": 4})):
-        runs[model] = train_run(ws, TrainConfig(model=model, **QUICK, **extra), echo=lambda m: None)["run_id"]
+        runs[model] = train_run(ws, TrainConfig.of(model=model, **QUICK, **extra), echo=lambda m: None)["run_id"]
     yield ws, runs
     mp.undo()
 

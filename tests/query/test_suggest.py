@@ -18,7 +18,7 @@ from cre_core.train.loop import train_run
 from cre_core.workspace import Workspace
 from tests.app.test_pages import app, problems
 
-ENSEMBLE = dict(model="gene-id", epochs=2, batch_size=1024, hidden=16, gene_dim=16)
+ENSEMBLE = dict(model="deepset", embedder="id", epochs=2, batch_size=1024, hidden=16, gene_dim=16)
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +27,8 @@ def runs(tiny_workspace, tmp_path_factory):
     root = tmp_path_factory.mktemp("suggest") / "ws"
     shutil.copytree(tiny_workspace.root, root, ignore=shutil.ignore_patterns("runs"))
     ws = Workspace(root)
-    ens = train_run(ws, TrainConfig(**ENSEMBLE, ensemble=3), echo=lambda m: None)["run_id"]
-    single = train_run(ws, TrainConfig(**ENSEMBLE), echo=lambda m: None)["run_id"]
+    ens = train_run(ws, TrainConfig.of(**ENSEMBLE, ensemble=3), echo=lambda m: None)["run_id"]
+    single = train_run(ws, TrainConfig.of(**ENSEMBLE), echo=lambda m: None)["run_id"]
     return ws, ens, single
 
 

@@ -33,7 +33,7 @@ from cre_core.train.run_lock import RunLock
 from cre_core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
-GENE_ID = dict(model="gene-id", epochs=1, seed=0)
+GENE_ID = dict(model="deepset", embedder="id", epochs=1, seed=0)
 
 
 def quiet(_msg: str) -> None:
@@ -84,11 +84,11 @@ def emb_copy(embedded, tmp_path) -> Workspace:
 
 @pytest.fixture(scope="module")
 def trained(tiny_workspace, tmp_path_factory) -> tuple[Workspace, str]:
-    """The tiny demo with one finished gene-id run (read-only: tests copy it)."""
+    """The tiny demo with one finished deepset run over learned gene vectors (read-only: tests copy it)."""
     root = tmp_path_factory.mktemp("badruns") / "ws"
     shutil.copytree(tiny_workspace.root, root, ignore=shutil.ignore_patterns("runs"))
     ws = Workspace(root)
-    summary = train_run(ws, TrainConfig(**GENE_ID), echo=quiet)
+    summary = train_run(ws, TrainConfig.of(**GENE_ID), echo=quiet)
     assert summary["status"] == "done"
     return ws, summary["run_id"]
 
@@ -122,7 +122,7 @@ def running_run(ws: Workspace, name: str, **identity) -> Path:
     folder = ws.runs_dir / name
     folder.mkdir(parents=True)
     R.write_status(folder, "running", created=time.time(), **identity)
-    (folder / "config.json").write_text(json.dumps(TrainConfig(**GENE_ID).to_dict()))
+    (folder / "config.json").write_text(json.dumps(TrainConfig.of(**GENE_ID).to_dict()))
     return folder
 
 
@@ -176,7 +176,7 @@ def test_two_train_processes_on_one_run_dir_one_is_refused(ws_run, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [subprocess.Popen([*common, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
-             for args in (["--model", "gene-id", "--epochs", "3"], ["--model", "mean"])]
+             for args in (["--model", "deepset", "--embedder", "id", "--epochs", "3"], ["--model", "mean"])]
     results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 2], results
@@ -453,7 +453,7 @@ def test_sigterm_inside_the_stop_scope_is_a_request_not_a_kill():
 def test_stop_inside_encoder_pretraining_ends_interrupted_and_resumes(workspace_copy, monkeypatch):
     from cre_core.train import loop
 
-    cfg = TrainConfig(model="deepset", embedder="encoder", split="gene", epochs=1, subset=3000,
+    cfg = TrainConfig.of(model="deepset", embedder="encoder", split="gene", epochs=1, subset=3000,
                       encoder_filters=6, encoder_width=12, hidden=16, batch_size=1024, encoder_pretrain=50)
     step = loop.Engine.train_step
 
@@ -489,7 +489,7 @@ def test_stop_in_the_pair_ridge_ends_interrupted_and_resume_refits_without_train
         return fit
 
     monkeypatch.setattr(loop, "refit", refit_then_stop)
-    cfg = TrainConfig(model="interaction", epochs=2, rank=4, hidden=16, batch_size=256, patience=5)
+    cfg = TrainConfig.of(model="interaction", epochs=2, rank=4, hidden=16, batch_size=256, patience=5)
     first = train_run(emb_copy, cfg, echo=quiet)
     assert first["status"] == "interrupted" and len(calls) == 1
     run_id = first["run_id"]
@@ -512,7 +512,7 @@ def test_stop_between_ensemble_members(ws_run):
         runtime.request_stop()
         return summary
 
-    cfg = TrainConfig(model="gene-id", epochs=1, ensemble=3)
+    cfg = TrainConfig.of(model="deepset", embedder="id", epochs=1, ensemble=3)
     out = train_ensemble(ws, cfg, None, False, quiet, member_then_stop)
     assert out["status"] == "interrupted" and len(calls) == 1 and not runtime.stop_requested()
     status = R.read_json(Path(out["run_dir"]) / "status.json")

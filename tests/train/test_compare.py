@@ -61,7 +61,7 @@ def test_seeds_pool_and_gene_resampling_widens_the_interval():
 def _run(ws, run_id: str, embedder: str, pred: np.ndarray, true: np.ndarray, model: str = "deepset") -> None:
     folder = ws.runs_dir / run_id
     folder.mkdir(parents=True)
-    write_json_atomic(folder / "config.json", TrainConfig(model=model, embedder=embedder).to_dict())
+    write_json_atomic(folder / "config.json", TrainConfig.of(model=model, embedder=embedder).to_dict())
     write_status(folder, "done", created=time.time(), epoch=1, step=1)
     genes = [f"YAL{i:03d}W,YBR{i:03d}C" for i in range(len(true))]
     with atomic_path(folder / "predictions.parquet") as tmp:

@@ -33,8 +33,8 @@ def trained(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     install_fake_features(mp)
     ws = build_workspace(tmp_path_factory.mktemp("ensemble") / "ws", n_genes=64)
-    ens = train_run(ws, TrainConfig(**QUICK, ensemble=3), echo=lambda m: None)
-    single = train_run(ws, TrainConfig(**QUICK), echo=lambda m: None)
+    ens = train_run(ws, TrainConfig.of(**QUICK, ensemble=3), echo=lambda m: None)
+    single = train_run(ws, TrainConfig.of(**QUICK), echo=lambda m: None)
     yield ws, ens, single
     mp.undo()
 
@@ -110,13 +110,13 @@ def test_predict_and_scan_carry_the_interval(trained):
 def test_training_support_counts_the_runs_training_pairs(trained, tmp_path):
     ws, ens, _ = trained
     got = service.predict(ws, ens["run_id"], ["YAL003W", "YAL010W", "YAL020W"])
-    table, split = D.training_rows(ws, TrainConfig(**QUICK))
+    table, split = D.training_rows(ws, TrainConfig.of(**QUICK))
     pairs = table.idx[split.train]
     expect = [int((pairs == table.genes.index(g)).any(1).sum()) for g in got["genes"]]
     assert got["train_counts"] == expect and min(expect) > 0
     assert got["size_in_training"] is False                         # trained on pairs only
-    gene_run = train_run(ws, TrainConfig(**{**QUICK, "split": "gene"}), echo=lambda m: None)["run_id"]
-    _, gsplit = D.training_rows(ws, TrainConfig(**{**QUICK, "split": "gene"}))
+    gene_run = train_run(ws, TrainConfig.of(**{**QUICK, "split": "gene"}), echo=lambda m: None)["run_id"]
+    _, gsplit = D.training_rows(ws, TrainConfig.of(**{**QUICK, "split": "gene"}))
     test_gene = table.genes[int(table.idx[gsplit.test][0, 0])]
     one = service.predict(ws, gene_run, [test_gene, "YAL010W"])
     assert one["train_counts"][0] == 0 and one["size_in_training"] is True
@@ -124,7 +124,7 @@ def test_training_support_counts_the_runs_training_pairs(trained, tmp_path):
 
 def test_stopped_ensemble_resumes_where_it_stopped(tmp_path):
     ws = build_workspace(tmp_path / "ws", n_genes=40)
-    config = TrainConfig(**QUICK, ensemble=3)
+    config = TrainConfig.of(**QUICK, ensemble=3)
     calls = []
 
     def stop_second(ws_, cfg, folder, resume, echo):
@@ -149,13 +149,14 @@ def test_stopped_ensemble_resumes_where_it_stopped(tmp_path):
 
 def test_ensemble_option_is_validated():
     with pytest.raises(CreError, match="--ensemble must be at least 1"):
-        TrainConfig(model="deepset", ensemble=0)
-    assert "--ensemble" in TrainConfig(model="deepset", ensemble=5).to_cli_args()
+        TrainConfig.of(model="deepset", ensemble=0)
+    assert "--ensemble" in TrainConfig.of(model="deepset", ensemble=5).to_cli_args()
 
 
 def test_interval_coverage_on_the_tiny_demo(workspace_copy):
     """Coverage is measured on the demo's held-out pairs: near 80%, neither empty nor everything."""
-    config = TrainConfig(model="gene-id", epochs=2, batch_size=1024, hidden=16, gene_dim=16, ensemble=3)
+    config = TrainConfig.of(model="deepset", embedder="id", epochs=2, batch_size=1024, hidden=16, gene_dim=16,
+                            ensemble=3)
     summary = train_run(workspace_copy, config, echo=lambda m: None)
     fit, eps = summary["interval"]["fitness"], summary["interval"]["epsilon"]
     assert fit["n"] == summary["n_test"] > 2000 and eps["n"] > 1000

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from cre_core.models import build_model
 from cre_core.models.base import PAD
 from cre_core.models.bilinear_ridge import LAMBDAS, PairData, PairMap, Stopped, components, predict, solve
 from cre_core.train.pair_ridge import FOLDS, best_fold_mse, choose_representation, cross_validate, folds, refit
+from tests.models_support import build_model
 
 N, D = 120, 6
 

@@ -151,7 +151,7 @@ def test_gene_features_align_and_standardise(ws, monkeypatch):
     names = ["YAL002W", "YAL000W", "NOT_IN_RUN"]
     x = np.array([[1.0, 5.0, 2.0], [3.0, 5.0, 4.0], [5.0, 5.0, 9.0]], np.float32)
     monkeypatch.setattr(D, "feature_source", lambda *a: (names, x))
-    cfg = TrainConfig(model="deepset")
+    cfg = TrainConfig.of(model="deepset")
     f = D.gene_features(ws, cfg, ["YAL000W", "YAL001W", "YAL002W"])
     assert f.missing == 1
     assert np.allclose(f.table[1], 0)                                 # no features: the mean
@@ -166,7 +166,7 @@ def test_gene_features_align_and_standardise(ws, monkeypatch):
 def test_config_round_trips_through_the_command_line():
     import argparse
 
-    cfg = TrainConfig(model="wt-diff", norm="batch", clip=1.5, wt_warmup=10, subset=500, amp=False)
+    cfg = TrainConfig.of(model="wt-diff", norm="batch", clip=1.5, wt_warmup=10, subset=500, amp=False)
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     back = config_from_args(parser.parse_args(cfg.to_cli_args()))
@@ -175,14 +175,13 @@ def test_config_round_trips_through_the_command_line():
 
 
 def test_config_choices_match_the_models():
-    from cre_core import models
     from cre_core.models import base, dcell, interaction
-    from cre_core.train import config
+    from cre_core.train import config, specs
 
-    assert config.MODELS == models.MODELS and config.FEATURE_MODELS == models.FEATURE_MODELS
+    assert next(o for o in options() if o.name == "model").choices == specs.names()
     assert config.NORMS == base.NORMS and config.POOLINGS == base.POOLINGS
-    assert config.PAIR_FROM == interaction.PAIR_FROM
-    assert config.DCELL_PRECISIONS == dcell.PRECISIONS
+    assert specs.interaction.PAIR_FROM == interaction.PAIR_FROM
+    assert specs.dcell.PRECISIONS == dcell.PRECISIONS
 
 
 def test_cli_start_does_not_import_torch():
@@ -193,11 +192,11 @@ def test_cli_start_does_not_import_torch():
 
 def test_config_rejects_bad_values():
     with pytest.raises(CreError, match="--norm"):
-        TrainConfig(model="deepset", norm="group")
+        TrainConfig.of(model="deepset", norm="group")
     with pytest.raises(CreError, match="--subset"):
-        TrainConfig(model="deepset", subset=0)
+        TrainConfig.of(model="deepset", subset=0)
     with pytest.raises(CreError, match="--model"):
-        TrainConfig(model="transformer")
+        TrainConfig.of(model="transformer")
 
 
 @pytest.mark.parametrize("name, value, message", [
@@ -215,7 +214,7 @@ def test_config_rejects_bad_values():
 ])
 def test_every_bad_option_value_is_one_line(name, value, message):
     with pytest.raises(CreError) as caught:
-        TrainConfig(model="deepset", **{name: value})
+        TrainConfig.of(model="deepset", **{name: value})
     assert str(caught.value) == message
 
 
@@ -255,7 +254,7 @@ def test_train_help_shows_model_as_required_and_the_bounds(capsys):
 # --- runs -----------------------------------------------------------------------------------
 
 def test_deepset_run_writes_every_file(ws, features):
-    s = train_run(ws, TrainConfig(model="deepset", features="both", **QUICK), echo=quiet)
+    s = train_run(ws, TrainConfig.of(model="deepset", features="both", **QUICK), echo=quiet)
     assert s["status"] == "done" and s["pearson"] > 0.5 and s["n_test"] > 100
     assert {"pearson", "spearman", "r2", "mse", "n_test", "eps_pearson", "n_eps", "wt_pred"} <= set(s)
     assert features and features[0] == ("both", "kmer")
@@ -285,7 +284,7 @@ def test_deepset_run_writes_every_file(ws, features):
 
 
 def test_readers_skip_a_partial_last_line(ws, features):
-    s = train_run(ws, TrainConfig(model="wt-anchored", **QUICK), echo=quiet)
+    s = train_run(ws, TrainConfig.of(model="wt-anchored", **QUICK), echo=quiet)
     folder = ws.runs_dir / s["run_id"]
     with open(folder / "epochs.jsonl", "a") as f:
         f.write('{"epoch": 4, "train_lo')                                # a writer mid-line
@@ -296,7 +295,7 @@ def test_readers_skip_a_partial_last_line(ws, features):
 
 
 def test_wt_anchored_tracks_wild_type_exactly(ws, features):
-    s = train_run(ws, TrainConfig(model="wt-anchored", **QUICK), echo=quiet)
+    s = train_run(ws, TrainConfig.of(model="wt-anchored", **QUICK), echo=quiet)
     assert s["wt_pred"] == 1.0
     steps = R.read_step_metrics(ws, s["run_id"])
     n_train = s["n_train"]
@@ -306,7 +305,7 @@ def test_wt_anchored_tracks_wild_type_exactly(ws, features):
 
 
 def test_wt_diff_logs_warmup_and_clipping(ws, features):
-    cfg = TrainConfig(model="wt-diff", norm="batch", clip=0.5, wt_warmup=4, **QUICK)
+    cfg = TrainConfig.of(model="wt-diff", norm="batch", clip=0.5, wt_warmup=4, **QUICK)
     s = train_run(ws, cfg, echo=quiet)
     steps = R.read_step_metrics(ws, s["run_id"])
     assert list(steps["phase"][:4]) == ["warmup"] * 4 and list(steps["epoch"][:4]) == [0] * 4
@@ -315,10 +314,11 @@ def test_wt_diff_logs_warmup_and_clipping(ws, features):
     assert R.read_epoch_metrics(ws, s["run_id"])["wt_pred"].notna().all()
 
 
-@pytest.mark.parametrize("model", ["dcell", "mean", "multiplicative", "gene-id"])
+@pytest.mark.parametrize("model", ["dcell", "mean", "multiplicative", "deepset --embedder id"])
 def test_other_models_train_on_both_splits(ws, model):
+    model, _, embedder = model.partition(" --embedder ")
     for split in ("random", "gene"):
-        cfg = TrainConfig(model=model, split=split, dcell_min_genes=4, **QUICK)
+        cfg = TrainConfig.of(model=model, embedder=embedder or "auto", split=split, dcell_min_genes=4, **QUICK)
         s = train_run(ws, cfg, echo=quiet)
         assert s["status"] == "done" and s["n_test"] > 0 and s["mse"] is not None
     if model == "multiplicative":    # ε̂ = f̂ − f_i f_j is exactly 0: undefined correlation
@@ -332,14 +332,16 @@ def test_dcell_bf16_run_is_rebuilt_in_bf16(ws, monkeypatch):
     from cre_core.train.rebuild import rebuild_model
 
     monkeypatch.setattr(dcell, "BF16_MIN", 0)                # the tiny ontology's groups are small
-    s = train_run(ws, TrainConfig(model="dcell", dcell_min_genes=4, dcell_precision="bf16", **QUICK),
+    s = train_run(ws, TrainConfig.of(model="dcell", dcell_min_genes=4, dcell_precision="bf16", **QUICK),
                   echo=quiet)
     assert s["status"] == "done" and math.isfinite(s["mse"])
     checkpoint = load_checkpoint(Path(s["run_dir"]) / "checkpoints" / "best.pt")
     model = rebuild_model(ws, checkpoint)
     assert model.precision == "bf16" and all(g.bf16 for g in model.groups)
-    old = {k: v for k, v in checkpoint["meta"]["config"].items() if k != "dcell_precision"}
-    assert TrainConfig.from_dict(old).dcell_precision == "fp32"
+    saved = checkpoint["meta"]["config"]
+    assert saved["dcell"]["precision"] == "bf16"                      # config.json's nested form
+    old = {**saved, "dcell": {k: v for k, v in saved["dcell"].items() if k != "precision"}}
+    assert TrainConfig.from_dict(old).dcell.precision == "fp32"
 
 
 def _steps_per_epoch(n_train: int, batch: int = 64) -> int:
@@ -367,7 +369,7 @@ def test_checkpoint_is_atomic(tmp_path, monkeypatch):
 
 
 def test_resume_continues_from_the_saved_epoch(ws, features):
-    cfg = TrainConfig(model="deepset", **{**QUICK, "epochs": 2})
+    cfg = TrainConfig.of(model="deepset", **{**QUICK, "epochs": 2})
     first = train_run(ws, cfg, echo=quiet)
     folder = ws.runs_dir / first["run_id"]
     assert load_checkpoint(folder / "checkpoints" / "last.pt")["epoch"] == 2
@@ -382,7 +384,7 @@ def test_resume_continues_from_the_saved_epoch(ws, features):
 def test_interrupted_run_resumes_mid_epoch_like_an_uninterrupted_one(ws, features, monkeypatch):
     from cre_core.train import loop
 
-    cfg = TrainConfig(model="deepset", **{**QUICK, "epochs": 2})
+    cfg = TrainConfig.of(model="deepset", **{**QUICK, "epochs": 2})
     straight = train_run(ws, cfg, echo=quiet)
 
     calls = {"n": 0}
@@ -425,7 +427,7 @@ def test_nan_loss_marks_diverged_and_keeps_last_good_checkpoint(ws, features, mo
         return out
 
     monkeypatch.setattr(DeepSet, "forward", poisoned)
-    s = train_run(ws, TrainConfig(model="deepset", **QUICK), echo=quiet)
+    s = train_run(ws, TrainConfig.of(model="deepset", **QUICK), echo=quiet)
     assert s["status"] == "diverged" and "epoch 2" in s["diverged_at"]
     folder = ws.runs_dir / s["run_id"]
     last = load_checkpoint(folder / "checkpoints" / "last.pt")
@@ -449,15 +451,15 @@ def test_running_status_with_a_dead_pid_reads_interrupted(tmp_path):
 
 
 def test_two_runs_never_share_a_folder(ws):
-    cfg = TrainConfig(model="mean")
+    cfg = TrainConfig.of(model="mean")
     folders = {R.create_run_dir(ws, cfg) for _ in range(20)}
     assert len(folders) == 20
 
 
 def test_existing_run_folder_needs_resume(ws):
-    s = train_run(ws, TrainConfig(model="mean"), echo=quiet)
+    s = train_run(ws, TrainConfig.of(model="mean"), echo=quiet)
     with pytest.raises(CreError, match="--resume"):
-        train_run(ws, TrainConfig(model="mean"), ws.runs_dir / s["run_id"], echo=quiet)
+        train_run(ws, TrainConfig.of(model="mean"), ws.runs_dir / s["run_id"], echo=quiet)
 
 
 # --- CLI and jobs ---------------------------------------------------------------------------
@@ -469,13 +471,13 @@ def _cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
 
 
 def test_cli_train_predict_scan_end_with_json_lines(ws):
-    out = _cli("train", "--workspace", str(ws.root), "--model", "gene-id", "--epochs", "2",
+    out = _cli("train", "--workspace", str(ws.root), "--model", "deepset", "--embedder", "id", "--epochs", "2",
                "--batch-size", "64", "--hidden", "16")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     assert lines[0].startswith("run folder: ")
     summary = json.loads(lines[-1])
-    assert summary["status"] == "done" and summary["model"] == "gene-id"
+    assert summary["status"] == "done" and summary["model"] == "deepset" and summary["embedder"] == "id"
     run = summary["run_id"]
     out = _cli("predict", "--workspace", str(ws.root), "--run", run, "--genes", "gen1,yal002w")
     assert out.returncode == 0, out.stderr
@@ -503,7 +505,7 @@ def _wait(ws, run_id, states, timeout=90.0) -> str:
 
 
 def test_jobs_launch_stop_resume(ws):
-    cfg = TrainConfig(model="gene-id", epochs=400, batch_size=16, hidden=16, patience=1000)
+    cfg = TrainConfig.of(model="deepset", embedder="id", epochs=400, batch_size=16, hidden=16, patience=1000)
     run_id = jobs.launch(ws, cfg)
     assert R.load_run(ws, run_id)["status"] in ("queued", "running")
     _wait(ws, run_id, {"running"})
@@ -533,7 +535,7 @@ def test_training_on_demo_features_uses_every_part(workspace_copy, features, reg
     from cre_core.embed.features import load_features
 
     genes, up = load_features(workspace_copy, "upstream")
-    cfg = TrainConfig(model="deepset", features=features, epochs=1, batch_size=256, hidden=16)
+    cfg = TrainConfig.of(model="deepset", features=features, epochs=1, batch_size=256, hidden=16)
     s = train_run(workspace_copy, cfg, echo=quiet)
     assert s["status"] == "done"
     meta = load_checkpoint(Path(s["run_dir"]) / "checkpoints" / "best.pt")["meta"]
@@ -549,7 +551,7 @@ def test_training_on_demo_features_uses_every_part(workspace_copy, features, reg
 
 
 def test_random_embedder_control_runs(workspace_copy):
-    cfg = TrainConfig(model="deepset", embedder="random", epochs=1, batch_size=256, hidden=16)
+    cfg = TrainConfig.of(model="deepset", embedder="random", epochs=1, batch_size=256, hidden=16)
     s = train_run(workspace_copy, cfg, echo=quiet)
     assert s["status"] == "done" and s["embedder"] == "random"
     assert "-random-" in s["run_id"] or "both-random" in s["run_id"]
@@ -560,7 +562,7 @@ def test_random_embedder_control_runs(workspace_copy):
 def test_resume_of_a_run_whose_process_is_alive_is_refused(ws, features, capsys):
     from cre_core.cli import main
 
-    first = train_run(ws, TrainConfig(model="deepset", **{**QUICK, "epochs": 1}), echo=quiet)
+    first = train_run(ws, TrainConfig.of(model="deepset", **{**QUICK, "epochs": 1}), echo=quiet)
     folder = ws.runs_dir / first["run_id"]
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
@@ -590,7 +592,7 @@ def test_failed_checkpoint_write_marks_the_run_failed_and_resume_never_repeats_e
         original(path, state)
 
     monkeypatch.setattr(checkpoint, "save_checkpoint", disk_full)
-    cfg = TrainConfig(model="deepset", **QUICK)
+    cfg = TrainConfig.of(model="deepset", **QUICK)
     with pytest.raises(OSError):
         train_run(ws, cfg, ws.runs_dir / "full", echo=quiet)
     folder = ws.runs_dir / "full"

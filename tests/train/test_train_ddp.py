@@ -14,7 +14,8 @@ from cre_core.train import runs as R
 from tests.train_support import build_workspace
 
 REPO = Path(__file__).resolve().parents[2]
-ARGS = ["--model", "gene-id", "--epochs", "3", "--batch-size", "64", "--hidden", "16", "--gene-dim", "8"]
+ARGS = ["--model", "deepset", "--embedder", "id", "--epochs", "3", "--batch-size", "64", "--hidden", "16",
+        "--gene-dim", "8"]
 
 
 def _run(cmd: list[str]) -> dict:
