@@ -309,7 +309,7 @@ def test_features_pair_map_carries_interactions_to_unseen_genes(tmp_path, monkey
     assert unseen_gene_warnings(ws, pd.DataFrame({"run_id": [auto["run_id"]], "label": ["auto run"]})) == []
     # no representation that knows the modules: the least bad is used, and the run says so
     table["words"] = rng.normal(0, 1, (len(genes), 24)).astype(np.float32)
-    blind_auto = train_run(ws, TrainConfig(**dict(base, epochs=2)), echo=quiet)
+    blind_auto = train_run(ws, TrainConfig.of(**dict(base, epochs=2)), echo=quiet)
     assert blind_auto["embedder_choice"]["beats_control"] is False
     said = unseen_gene_warnings(ws, pd.DataFrame({"run_id": [blind_auto["run_id"]], "label": ["blind"]}))
     assert len(said) == 1 and said[0].startswith(f"blind: {blind_auto['embedder']} did not beat the random control")
