@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-PER_GENE = 10      # default cap, chosen at demo seeds 0-1 (bench/RESULTS.md, "Pairs to measure next")
+PER_GENE = 8       # default cap, chosen at demo seeds 0-1 (bench/RESULTS.md, "Pairs to measure next")
 
 
 def cap_per_gene(frame: pd.DataFrame, per_gene: int) -> tuple[pd.DataFrame, int]:
