@@ -7,8 +7,9 @@ recovery and GO enrichment calibration (issue 22 items 2-4).
   genes included: networkx then takes its sparse path), and with a run's predicted edges
   (124,750 pairs predicted) when ``--run`` is given.
 - ``similarity``: for every gene of a planted module, its top-10 most similar measured profiles
-  (Pearson over shared partners, at least 10): the share of genes whose top 10 holds a module
-  mate, and the mean share of module mates, beside the same numbers for a random top 10.
+  (at least 10 shared partners) by each score (Pearson r; topological overlap): the share of
+  genes whose top 10 holds a module mate, and the mean share of module mates, beside the same
+  numbers for a random top 10.
 - ``enrichment``: each module's genes (modules of 5+ genes): the q of its module term and of
   its planted parent term; 100 random lists (10-59 genes): how many have any q < 0.05.
 
@@ -85,31 +86,36 @@ def bench_network(ws: Workspace, seed: int, run_id: str | None, repeats: int = 3
 
 
 def bench_similarity(ws: Workspace, seed: int) -> dict:
-    from cre_core.explore.similarity import correlations, measured_profiles
+    from cre_core.explore.similarity import SCORES, correlations, measured_profiles
 
     con = ws.connect(read_only=True)
     modules = dict(con.execute("SELECT gene, module FROM demo_truth WHERE module >= 0").fetchall())
     con.close()
     t = time.perf_counter()
     p = measured_profiles(ws)
-    hit, share, rand_hit, rand_share = [], [], [], []
+    hit: dict[str, list] = {by: [] for by in SCORES}
+    share: dict[str, list] = {by: [] for by in SCORES}
+    rand_hit, rand_share = [], []
     rng = np.random.default_rng(seed)
     others = np.array(p.genes)
     for gene in p.genes:
         if gene not in modules:
             continue
-        best = correlations(p, gene).dropna().sort_values("r", ascending=False).head(10)["gene"]
-        same = np.array([modules.get(h, -1) == modules[gene] for h in best])
-        hit.append(same.any())
-        share.append(same.mean())
+        scored = correlations(p, gene)
+        for by in SCORES:
+            best = scored.dropna(subset=[by]).sort_values(by, ascending=False).head(10)["gene"]
+            same = np.array([modules.get(h, -1) == modules[gene] for h in best])
+            hit[by].append(same.any())
+            share[by].append(same.mean())
         pick = rng.choice(others[others != gene], 10, replace=False)
         same = np.array([modules.get(h, -1) == modules[gene] for h in pick])
         rand_hit.append(same.any())
         rand_share.append(same.mean())
-    return {"part": "similarity", "seed": seed, "module_genes": len(hit), "top10_has_mate": float(np.mean(hit)),
-            "top10_mate_share": float(np.mean(share)), "random_has_mate": float(np.mean(rand_hit)),
-            "random_mate_share": float(np.mean(rand_share)), "mean_partners": float(p.counts.mean()),
-            "seconds": time.perf_counter() - t, "load": load()}
+    return {"part": "similarity", "seed": seed, "module_genes": len(rand_hit),
+            **{f"top10_has_mate_{by}": float(np.mean(hit[by])) for by in SCORES},
+            **{f"top10_mate_share_{by}": float(np.mean(share[by])) for by in SCORES},
+            "random_has_mate": float(np.mean(rand_hit)), "random_mate_share": float(np.mean(rand_share)),
+            "mean_partners": float(p.counts.mean()), "seconds": time.perf_counter() - t, "load": load()}
 
 
 def bench_enrichment(ws: Workspace, seed: int) -> dict:

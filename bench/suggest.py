@@ -9,10 +9,12 @@ test pairs' ε r (predicted ε̂ = f̂ − f_a f_b against measured ε, member m
 - ``suggested``: ``cre_core.query.suggestions`` rank (mean of the |ε̂| and disagreement ranks);
 - ``largest abs ε̂``: its ``rank_epsilon`` alone;
 - ``disagreement``: its ``rank_disagreement`` alone (for reading the combination);
+- ``capped N``: the suggested rank with at most N pairs per gene (``cap_per_gene``, ``--caps``);
 - ``random``: k pool pairs drawn at random (``--random-draws`` draws, each retrained).
 
 Also: "no reveal" (the base run) and the share of picked pairs with a strong measured
-interaction (|ε| > 0.08), the discovery side of a screen. Every run is trained by the product's
+interaction (|ε| > 0.08), the discovery side of a screen, and how concentrated the picks are
+(the share of their gene slots held by the 10 commonest genes; distinct genes). Every run is trained by the product's
 own ``train_run`` with a split file (``--split-file``), so the product's code path is measured.
 
     python bench/suggest.py --preset tiny --seeds 0 1 [--k 1000] [--members 3] [--epochs 4] [--workdir DIR]
@@ -40,6 +42,7 @@ import torch
 
 from cre_core.demo.commands import build_demo
 from cre_core.query import service
+from cre_core.query.spread import cap_per_gene
 from cre_core.query.suggestions import score_pairs
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
@@ -52,6 +55,10 @@ def write_split(path: Path, parts: dict[str, pd.DataFrame]) -> Path:
     frames = [f[["gene_a", "gene_b"]].assign(split=name) for name, f in parts.items()]
     pd.concat(frames).to_csv(path, index=False)
     return path
+
+
+def pair_keys(frame: pd.DataFrame) -> pd.Series:
+    return frame["gene_a"] + " " + frame["gene_b"]
 
 
 def train(ws: Workspace, split: Path, args: argparse.Namespace, name: str, members: int) -> dict:
@@ -90,17 +97,19 @@ def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict:
     loaded = service.load_model(ws, "base")
     idx = np.array([[loaded.index[a], loaded.index[b]] for a, b in zip(pool["gene_a"], pool["gene_b"])])
     ranked = score_pairs(loaded, idx)
-    key = ranked["gene_a"] + " " + ranked["gene_b"]
-    position = pd.Series(np.arange(len(pool)), index=pool["gene_a"] + " " + pool["gene_b"])
+    key = pair_keys(ranked)
+    position = pd.Series(np.arange(len(pool)), index=pair_keys(pool))
     picks = {
         "suggested": position[key[ranked["rank"].argsort()[:args.k]]].to_numpy(),
+        **{f"capped {cap}": position[pair_keys(cap_per_gene(ranked, cap)[0])[:args.k]].to_numpy()
+           for cap in args.caps},
         "largest abs ε̂": position[key[ranked["rank_epsilon"].argsort()[:args.k]]].to_numpy(),
         "disagreement": position[key[ranked["rank_disagreement"].argsort()[:args.k]]].to_numpy(),
     }
     for d in range(args.random_draws):
         picks[f"random {d + 1}"] = np.random.default_rng(seed * 100 + d).choice(len(pool), args.k, replace=False)
     rows = {"no reveal": {"eps_r": base_run["eps_pearson"], "fitness_r": base_run["pearson"],
-                          "n_train": base_run["n_train"], "strong_share": None}}
+                          "n_train": base_run["n_train"], "strong_share": None, "top10_slots": None, "genes": None}}
     if args.policies:
         picks = {k: v for k, v in picks.items() if k.split(" ")[0] in args.policies}
     for name, chosen in picks.items():
@@ -110,8 +119,10 @@ def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict:
                                     {"train": pd.concat([base, revealed]), "val": val, "test": test}), args,
                     slug, args.retrain_members)
         eps = revealed["epsilon"].to_numpy(dtype=float)
+        slots = pd.concat([revealed["gene_a"], revealed["gene_b"]]).value_counts()
         rows[name] = {"eps_r": run["eps_pearson"], "fitness_r": run["pearson"], "n_train": run["n_train"],
-                      "strong_share": float(np.mean(np.abs(eps[np.isfinite(eps)]) > STRONG))}
+                      "strong_share": float(np.mean(np.abs(eps[np.isfinite(eps)]) > STRONG)),
+                      "top10_slots": float(slots.head(10).sum() / slots.sum()), "genes": len(slots)}
     random_r = [v["eps_r"] for k, v in rows.items() if k.startswith("random")]
     return {"seed": seed, "preset": args.preset, "pairs": n, "base": len(base), "pool": len(pool), "k": args.k,
             "test": len(test), "pool_strong_share": float(np.mean(np.abs(pool["epsilon"].dropna()) > STRONG)),
@@ -120,14 +131,15 @@ def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict:
 
 def table(results: list[dict]) -> str:
     lines = ["| demo seed | policy | test ε r | vs random (mean) | fitness r | training pairs "
-             "| picked pairs with \\|ε\\| > 0.08 |",
-             "|---|---|---|---|---|---|---|"]
+             "| picked pairs with \\|ε\\| > 0.08 | gene slots in the 10 commonest genes | genes |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for res in results:
         for name, row in res["rows"].items():
             strong = "—" if row["strong_share"] is None else f"{row['strong_share']:.1%}"
+            top10 = "—" if row["top10_slots"] is None else f"{row['top10_slots']:.0%}"
             diff = row["eps_r"] - res["random_mean_eps_r"]
             lines.append(f"| {res['seed']} | {name} | {row['eps_r']:.3f} | {diff:+.3f} | {row['fitness_r']:.3f} | "
-                         f"{row['n_train']:,} | {strong} |")
+                         f"{row['n_train']:,} | {strong} | {top10} | {row['genes'] or '—'} |")
     return "\n".join(lines)
 
 
@@ -147,7 +159,8 @@ def main() -> None:
     parser.add_argument("--random-draws", type=int, default=2)
     parser.add_argument("--retrain-members", type=int, default=1,
                         help="members of each policy's retrained run (the picking run has --members)")
-    parser.add_argument("--policies", nargs="*", choices=["suggested", "largest", "disagreement", "random"],
+    parser.add_argument("--caps", type=int, nargs="*", default=[], help="capped policies: at most N pairs per gene")
+    parser.add_argument("--policies", nargs="*", choices=["suggested", "capped", "largest", "disagreement", "random"],
                         help="train only these policies' runs (default all; with --workdir, resume the rest later)")
     parser.add_argument("--workdir", help="keep workspaces and runs here and reuse finished runs")
     args = parser.parse_args()

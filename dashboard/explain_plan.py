@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from cre_core.interpret import SCORES, dcell_runs, explain_genotype, subtree
-from cre_core.query import MAX_SET_SIZE, fmt_value, parse_names, suggest
+from cre_core.query import MAX_SET_SIZE, PER_GENE, fmt_value, parse_names, suggest
 from cre_core.workspace import Workspace
 from dashboard.charts import AUTOSIZE
 
@@ -141,7 +141,10 @@ def plan_section(ws: Workspace, runs: pd.DataFrame) -> None:
     else:
         listed = parse_names((st.text_area("Genes (commas, spaces or lines)", key="q_plan_genes") or "")
                              .replace("\n", " "))
-        ask = {"genes": listed} if listed else None
+        per_gene = st.number_input("Pairs per gene in each round (0 = no cap)", 0, 1000, PER_GENE,
+                                   key="q_plan_per_gene", help="the ranking goes in rounds of at most this "
+                                   "many pairs per gene, so that a few genes do not fill the top")
+        ask = {"genes": listed, "per_gene": int(per_gene)} if listed else None
     top = st.slider("Pairs to show", 5, 200, 25, key="q_plan_top")
     if ask is None:
         st.caption("Unmeasured pairs ranked by the predicted interaction |ε̂| and by the ensemble members' "
@@ -152,6 +155,9 @@ def plan_section(ws: Workspace, runs: pd.DataFrame) -> None:
     c[0].metric("Unmeasured candidate pairs", f"{info['candidates']:,}")
     c[1].metric("Measured pairs left out", f"{info['measured']:,}")
     c[2].metric("Without ε̂ (no SMF)", f"{info['no_epsilon']:,}", help="ranked last by |ε̂|")
+    if info["deferred"]:
+        st.caption(f"{info['deferred']:,} pairs rank after the first round: one of their genes has "
+                   f"{info['per_gene']} or more better-ranked pairs.")
     if frame.empty:
         st.info("Every candidate pair is already measured.")
         return

@@ -27,6 +27,7 @@ PROFILE_COLUMNS = {"epsilon": st.column_config.NumberColumn("ε", format="%.4f")
                    "pvalue": st.column_config.NumberColumn("p", format="%.2e"),
                    "epsilon_pred": st.column_config.NumberColumn("predicted ε̂", format="%.4f"),
                    "fitness": st.column_config.NumberColumn("pair fitness", format="%.4f")}
+SIMILARITY_SCORES = {"r": "Pearson r", "overlap": "topological overlap"}
 SOURCES = {"partners": "the gene's significant partners", "similar": "genes with similar profiles",
            "scan": "the run's scan top hits (most negative ε̂)", "selection": "the map selection",
            "pasted": "a pasted list"}
@@ -91,16 +92,19 @@ with profile_tab, guard("the profile"):
                 st.dataframe(p.detail.windows.drop(columns="sequence"), hide_index=True, key="g_windows")
 
 with similar_tab, guard("the similarity view"):
-    c = st.columns(3)
+    c = st.columns(4)
     top = c[0].number_input("Genes to list", 1, 200, 10, key="g_sim_top")
     overlap = c[1].number_input("Fewest shared partners", 3, 1000, MIN_OVERLAP, key="g_sim_overlap")
+    by = c[3].radio("Rank by", list(SIMILARITY_SCORES), format_func=SIMILARITY_SCORES.get, key="g_sim_by",
+                    help="topological overlap: strong shared partners and the direct link, the better guide "
+                         "to shared function where few pairs are measured")
     profile_source = c[2].radio("Profiles", ["measured", "predicted"], horizontal=True, key="g_sim_source",
                                 disabled=run_id is None, help="predicted: the chosen run's ε̂ among the "
                                 "genes with a measured ε (one scan per gene, cached)")
     sim_run = run_id if profile_source == "predicted" and run_id else None
     if gene:
         try:
-            sim = explore.similar(ws, gene, top=int(top), min_overlap=int(overlap), run_id=sim_run)
+            sim = explore.similar(ws, gene, top=int(top), min_overlap=int(overlap), run_id=sim_run, by=by)
             st.dataframe(sim, hide_index=True, key="g_similar")
         except UnknownGeneError as exc:
             unknown(exc)

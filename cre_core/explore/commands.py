@@ -82,9 +82,9 @@ def _similar(args: argparse.Namespace) -> int:
 
     if not args.gene:
         raise CreError("give --gene (or --map PATH for the map of all profiles)")
-    frame = similar(ws, args.gene, top=args.top, min_overlap=args.min_overlap, run_id=args.run)
+    frame = similar(ws, args.gene, top=args.top, min_overlap=args.min_overlap, run_id=args.run, by=args.by)
     _table(frame, args.top)
-    print(json.dumps({"gene": args.gene, "run": args.run, "min_overlap": args.min_overlap,
+    print(json.dumps({"gene": args.gene, "run": args.run, "min_overlap": args.min_overlap, "by": args.by,
                       "similar": _records(frame)}))
     return 0
 
@@ -162,7 +162,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``profile``, ``similar``, ``enrich`` and ``network``."""
     from cre_core.explore.network import MAX_GENES
     from cre_core.explore.profile import SIGNS, SORTS
-    from cre_core.explore.similarity import MIN_OVERLAP, MIN_PARTNERS
+    from cre_core.explore.similarity import MIN_OVERLAP, MIN_PARTNERS, SCORES
     from cre_core.query.browse import SIGNIFICANT_EPSILON
 
     pr = subparsers.add_parser("profile", help="a gene's measured interaction profile, with a run's ε̂ beside it")
@@ -183,6 +183,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     si.add_argument("--run", help="use this run's predicted profiles instead of the measured ones")
     si.add_argument("--top", type=int, default=10)
     si.add_argument("--min-overlap", type=int, default=MIN_OVERLAP, help="fewest shared partners compared")
+    si.add_argument("--by", choices=SCORES, default="r",
+                    help="rank by Pearson r over shared partners, or by topological overlap (strong shared "
+                         "partners and the direct link; the better guide in a sparse screen)")
     si.add_argument("--map", metavar="CSV", help="write the UMAP of all profiles to CSV instead")
     si.add_argument("--min-partners", type=int, default=MIN_PARTNERS, help="map: fewest values a profile needs")
     si.add_argument("--seed", type=int, default=0, help="map: UMAP seed")

@@ -4,9 +4,20 @@ of all profiles.
 A profile is a gene's row of the symmetric gene × gene ε matrix: measured (``dmf``'s pair-level
 means; most entries unmeasured) or predicted by a run (ε̂ = f̂ − f_a·f_b for every pair among
 the genes with a measured ε, or among all the run's genes when the store has none). Two genes
-are compared by Pearson r over the partners both have a value for, and only when they share at
-least ``min_overlap`` of them; for one gene against all others that is six matrix–vector
-products (sums over shared partners), not a loop over genes.
+are compared, when they share at least ``min_overlap`` partners with a value, by two scores:
+
+- ``r``: Pearson r over the partners both have a value for (TheCellMap's profile similarity);
+- ``overlap``: the topological overlap of the two genes in the interaction network (Ravasz et
+  al. 2002; WGCNA's TOM, Zhang & Horvath 2005) with edge weights w = min(|ε|, 1)²:
+  (Σ_u w_au·w_ub + w_ab) / (min(k_a, k_b) + 1 − w_ab), k the sum of a gene's weights. It asks
+  whether the two genes interact strongly with the same partners, and with each other. Where
+  few pairs are measured, r over the few dozen shared partners is mostly noise from weak
+  interactions; the squared weights let the strong ones speak, and the direct link counts (genes
+  of one module or complex often interact). So ``overlap`` is the better guide to shared function
+  in a sparse screen (bench/RESULTS.md, "Genes page"), r the better one where profiles are
+  nearly complete and the sign pattern matters; ``similar`` ranks by either.
+
+For one gene against all others each score is a few matrix–vector products, not a loop over genes.
 
 The map (:func:`profile_map`) reduces the profiles of genes with at least ``min_partners``
 values: each row is centred and scaled over its own values (unmeasured entries then count 0,
@@ -32,6 +43,8 @@ from cre_core.workspace import Workspace
 
 MIN_OVERLAP = 10
 MIN_PARTNERS = 5
+OVERLAP_POWER = 2            # w = |ε|^2: chosen among 1-3 at demo seeds 0-1 (bench/explore.py)
+SCORES = ("r", "overlap")
 MAP_COMPONENTS = 30
 MAP_LABELS = 12              # GO colour: the commonest direct terms; the rest are "other"
 _LOCK = threading.Lock()
@@ -53,6 +66,8 @@ class Profiles:
         self.weights = self.mask.astype(np.float32)          # the mask as numbers, for products
         self.squares = self.filled * self.filled
         self.counts = self.mask.sum(1)
+        self.strength = np.minimum(np.abs(self.filled), 1) ** OVERLAP_POWER     # topological overlap's weights
+        self.degree = self.strength.sum(1)
 
     def digest(self) -> str:
         h = hashlib.sha1("\n".join(self.genes).encode())
@@ -136,8 +151,8 @@ def profiles(ws: Workspace, run_id: str | None = None) -> Profiles:
 
 
 def correlations(p: Profiles, gene: str, min_overlap: int = MIN_OVERLAP) -> pd.DataFrame:
-    """gene, r, n_shared for every other gene sharing at least ``min_overlap`` partners with
-    ``gene`` (r NaN where either side has no spread), unsorted."""
+    """gene, r, overlap, n_shared for every other gene sharing at least ``min_overlap`` partners
+    with ``gene`` (r NaN where either side has no spread; module docstring), unsorted."""
     if gene not in p.index:
         what = "measured ε" if p.source == "measured" else f"predicted ε̂ in run {p.source}"
         raise CreError(f"{gene} has no {what} profile (no interaction values)")
@@ -149,22 +164,27 @@ def correlations(p: Profiles, gene: str, min_overlap: int = MIN_OVERLAP) -> pd.D
     sxy = (p.filled @ x).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = (n * sxy - sx * sy) / np.sqrt((n * sxx - sx * sx) * (n * syy - sy * sy))
+    w = p.strength[q]
+    overlap = (p.strength @ w + w) / (np.minimum(p.degree, p.degree[q]) + 1 - w)
     keep = (n >= max(min_overlap, 3)) & (np.arange(len(p.genes)) != q)
     return pd.DataFrame({"gene": np.array(p.genes)[keep], "r": np.clip(r[keep], -1, 1),
-                         "n_shared": n[keep].astype(int)})
+                         "overlap": overlap[keep].astype(np.float64), "n_shared": n[keep].astype(int)})
 
 
 def similar(ws: Workspace, gene: str, top: int = 10, min_overlap: int = MIN_OVERLAP,
-            run_id: str | None = None) -> pd.DataFrame:
-    """The ``top`` genes whose profiles correlate most with ``gene``'s: gene, name, r, n_shared."""
+            run_id: str | None = None, by: str = "r") -> pd.DataFrame:
+    """The ``top`` genes whose profiles are most like ``gene``'s by ``by`` (``r`` or ``overlap``,
+    module docstring): gene, name, r, overlap, n_shared."""
+    if by not in SCORES:
+        raise CreError(f"similarity by {by!r}: use one of {', '.join(SCORES)}")
     con = ws.connect(read_only=True)
     try:
         g = resolve_genes(con, [gene])[0]
         names = dict(con.execute("SELECT gene, coalesce(name, gene) FROM genes").fetchall())
     finally:
         con.close()
-    frame = correlations(profiles(ws, run_id), g, min_overlap).dropna(subset=["r"])
-    frame = frame.sort_values(["r", "gene"], ascending=[False, True], kind="stable").head(top)
+    frame = correlations(profiles(ws, run_id), g, min_overlap).dropna(subset=[by])
+    frame = frame.sort_values([by, "gene"], ascending=[False, True], kind="stable").head(top)
     frame.insert(1, "name", frame["gene"].map(names))
     return frame.reset_index(drop=True)
 

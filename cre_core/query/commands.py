@@ -61,7 +61,8 @@ def _suggest(args: argparse.Namespace) -> int:
         genes = parse_names(text.replace("\n", " "))
     elif args.genes:
         genes = parse_names(args.genes)
-    frame, info = suggest(resolve_workspace(args.workspace), args.run, genes=genes, gene=args.gene)
+    frame, info = suggest(resolve_workspace(args.workspace), args.run, genes=genes, gene=args.gene,
+                          per_gene=args.per_gene)
     print(frame.head(args.top).to_string(index=False, float_format=fmt_value, na_rep="–"))
     if args.out:
         with atomic_path(args.out) as tmp:
@@ -74,6 +75,8 @@ def _suggest(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``predict``, ``scan`` and ``suggest``."""
+    from cre_core.query.spread import PER_GENE
+
     pred = subparsers.add_parser("predict", help="predicted fitness of a gene set with a trained run")
     pred.add_argument("--workspace")
     pred.add_argument("--run", required=True, help="run id (folder name under WORKSPACE/runs) or run folder")
@@ -99,6 +102,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--genes-file", help="pairs among the genes of this text file (names separated by "
                                             "commas, spaces or lines)")
     which.add_argument("--gene", help="this gene's pairs with every other gene of the run")
+    su.add_argument("--per-gene", type=int, default=PER_GENE,
+                    help=f"among a gene list, rank in rounds of at most N pairs per gene so that a few genes "
+                         f"do not fill the top (default {PER_GENE}; 0 = no cap)")
     su.add_argument("--top", type=int, default=20, help="pairs to show (default 20); --out has all")
     su.add_argument("--out", help="write every ranked pair to this CSV file")
     su.set_defaults(func=_suggest)

@@ -12,8 +12,12 @@ two scores from the K members' predicted pair fitness f̂_k:
 
 ``rank_epsilon`` and ``rank_disagreement`` order the pairs by each (1 = first to measure); the
 ``rank`` column orders them by the mean of the two ranks (ties by |ε̂|), so a pair ranks high
-only when both scores are high. Pairs without ε̂ rank last on |ε̂|. Whether this pays is
-measured by ``bench/suggest.py`` (bench/RESULTS.md, "Pairs to measure next").
+only when both scores are high. Pairs without ε̂ rank last on |ε̂|.
+
+Among a gene list, ``per_gene`` caps how often one gene may appear in the leading ranks
+(:func:`cap_per_gene`, in rounds): uncapped, a few genes the run is unsure of fill much of the
+top, and a screen of those pairs teaches a model about few genes. Whether the cap pays, and its
+default, are measured by ``bench/suggest.py`` (bench/RESULTS.md, "Pairs to measure next").
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import pandas as pd
 from cre_core.data.lookup import resolve_genes
 from cre_core.errors import CreError
 from cre_core.query.service import LoadedRun, load_model
+from cre_core.query.spread import PER_GENE, cap_per_gene
 from cre_core.train.ensemble import spread
 from cre_core.workspace import Workspace
 
@@ -100,15 +105,20 @@ def _resolve(ws: Workspace, loaded: LoadedRun, names: list[str]) -> list[str]:
 
 
 def suggest(ws: Workspace, run_id: str, genes: list[str] | None = None,
-            gene: str | None = None) -> tuple[pd.DataFrame, dict]:
-    """Every unmeasured candidate pair, ranked (``score_pairs``), and what was left out.
+            gene: str | None = None, per_gene: int = PER_GENE) -> tuple[pd.DataFrame, dict]:
+    """Every unmeasured candidate pair, ranked (``score_pairs``; among ``genes``, in rounds of
+    at most ``per_gene`` pairs per gene, 0 = no cap), and what was left out.
 
     Give ``genes`` (pairs among them; at least 2) or ``gene`` (its pairs with every other gene of
-    the run). Returns (frame, info) with info = {run_id, members, mode, candidates, measured
-    (pairs skipped as measured), no_epsilon (pairs without ε̂: a gene lacks SMF)}.
+    the run: each partner is in one pair, so no cap applies). Returns (frame, info) with info =
+    {run_id, members, mode, candidates, measured (pairs skipped as measured), no_epsilon (pairs
+    without ε̂: a gene lacks SMF), per_gene (the cap applied, null for a gene's partners),
+    deferred (pairs after the first round)}.
     """
     if (genes is None) == (gene is None):
         raise CreError("give a gene list or one gene (not both)")
+    if per_gene < 0:
+        raise CreError(f"the cap per gene must be 0 (no cap) or more, not {per_gene}")
     loaded = load_model(ws, run_id)
     if loaded.members < 2:
         score_pairs(loaded, np.zeros((0, 2)))                  # raises the single-model message
@@ -136,6 +146,9 @@ def suggest(ws: Workspace, run_id: str, genes: list[str] | None = None,
         pairs = np.stack([idx[a[keep]], idx[b[keep]]], 1)
         members, measured, mode = None, int((~keep).sum()), "list"
     frame = score_pairs(loaded, pairs, members)
+    cap = per_gene if mode == "list" else None
+    frame, deferred = cap_per_gene(frame, cap) if cap is not None else (frame, 0)
     info = {"run_id": loaded.run_id, "members": loaded.members, "mode": mode, "candidates": len(frame),
-            "measured": measured, "no_epsilon": int(frame["epsilon_pred"].isna().sum())}
+            "measured": measured, "no_epsilon": int(frame["epsilon_pred"].isna().sum()),
+            "per_gene": cap, "deferred": deferred}
     return frame, info

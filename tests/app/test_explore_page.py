@@ -52,6 +52,11 @@ def test_similar_tab_and_map(page):
     at, ws, run_id, gene = page
     at.selectbox(key="g_run").set_value(None).run()
     assert frame_with(at, "gene", "r", "n_shared")["gene"].tolist() == similar(ws, gene)["gene"].tolist()
+    at.radio(key="g_sim_by").set_value("overlap").run()
+    shown = frame_with(at, "gene", "overlap", "n_shared")
+    expected = similar(ws, gene, by="overlap")["gene"].tolist()
+    assert shown["gene"].tolist() == expected != similar(ws, gene)["gene"].tolist()
+    assert (np.diff(shown["overlap"]) <= 0).all()
     assert at.button(key="g_map_go")                           # no map yet: a button, not a 30 s wait
     frame = profile_map(ws)                                    # what the button computes (and caches)
     at.run()

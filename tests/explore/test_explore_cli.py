@@ -35,6 +35,10 @@ def test_commands_end_in_their_json_line(explore_ws, capsys, tmp_path):
     assert out["n_shown"] == len(out["measurements"]) and out["run"] == run_id and "r" in out
     code, out, _ = run(capsys, "similar", *w, "--gene", gene, "--top", "4")
     assert code == 0 and [s["gene"] for s in out["similar"]] == similar(ws, gene, top=4)["gene"].tolist()
+    code, out, _ = run(capsys, "similar", *w, "--gene", gene, "--top", "4", "--by", "overlap")
+    expected = similar(ws, gene, top=4, by="overlap")
+    assert code == 0 and out["by"] == "overlap" and [s["gene"] for s in out["similar"]] == expected["gene"].tolist()
+    assert [s["overlap"] for s in out["similar"]] == pytest.approx(expected["overlap"].tolist())
     code, out, _ = run(capsys, "enrich", *w, "--similar-to", gene, "--list-size", "15", "--top", "0")
     assert code == 0 and len(out["genes"]) == 15
     assert [t["go_id"] for t in out["terms"]] == enrich(ws, out["genes"]).table["go_id"].tolist()

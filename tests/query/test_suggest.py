@@ -12,6 +12,7 @@ import pytest
 from cre_core import cli
 from cre_core.errors import CreError
 from cre_core.query import service
+from cre_core.query.spread import PER_GENE, cap_per_gene
 from cre_core.query.suggestions import score_pairs, suggest
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
@@ -51,7 +52,7 @@ def listed_genes(ws: Workspace, n: int) -> list[str]:
 def test_list_ranks_every_unmeasured_pair_by_both_scores(runs):
     ws, ens, _ = runs
     genes = listed_genes(ws, 40)
-    frame, info = suggest(ws, ens, genes=genes + [genes[0].lower()])          # a repeat counts once
+    frame, info = suggest(ws, ens, genes=genes + [genes[0].lower()], per_gene=0)   # a repeat counts once
     done = measured_pairs(ws)
     measured = sum((a, b) in done for i, a in enumerate(sorted(genes)) for b in sorted(genes)[i + 1:])
     assert measured > 0 and info["measured"] == measured and len(frame) == 40 * 39 // 2 - measured
@@ -69,6 +70,47 @@ def test_list_ranks_every_unmeasured_pair_by_both_scores(runs):
         assert (np.diff(ordered) <= 0).all() and sorted(frame[rank]) == list(range(1, len(frame) + 1))
     mean_rank = (frame["rank_epsilon"] + frame["rank_disagreement"]) / 2
     assert list(frame["rank"]) == list(range(1, len(frame) + 1)) and (np.diff(mean_rank.to_numpy()) >= 0).all()
+
+
+def test_cap_per_gene_ranks_in_rounds():
+    pairs = [("A", "B"), ("A", "C"), ("A", "D"), ("B", "C"), ("E", "F"), ("B", "D")]
+    frame = pd.DataFrame({"rank": range(1, 7), "gene_a": [a for a, _ in pairs], "gene_b": [b for _, b in pairs]})
+    capped, deferred = cap_per_gene(frame, 1)
+    # places among each gene's pairs: A-B 0/0, A-C 1/0, A-D 2/0, B-C 1/1, E-F 0/0, B-D 2/1
+    assert list(zip(capped["gene_a"], capped["gene_b"])) == [("A", "B"), ("E", "F"), ("A", "C"), ("B", "C"),
+                                                              ("A", "D"), ("B", "D")]
+    assert deferred == 4 and list(capped["rank"]) == list(range(1, 7))
+    capped, deferred = cap_per_gene(frame, 2)         # rounds 0, 0, 1, 0, 0, 1
+    assert list(zip(capped["gene_a"], capped["gene_b"]))[:4] == [("A", "B"), ("A", "C"), ("B", "C"), ("E", "F")]
+    assert deferred == 2
+    assert cap_per_gene(frame, 0)[0] is frame
+
+
+def test_list_is_capped_per_gene_by_default(runs):
+    ws, ens, _ = runs
+    genes = listed_genes(ws, 30)
+    plain, _ = suggest(ws, ens, genes=genes, per_gene=0)
+    frame, info = suggest(ws, ens, genes=genes, per_gene=3)
+    assert info["per_gene"] == 3 and len(frame) == len(plain)
+    key = list(zip(frame["gene_a"], frame["gene_b"]))
+    assert set(key) == set(zip(plain["gene_a"], plain["gene_b"]))
+    assert list(frame["rank"]) == list(range(1, len(frame) + 1))
+    seen: dict[str, int] = {}                        # the first round, rebuilt from the uncapped order
+    first = []
+    for a, b in zip(plain["gene_a"], plain["gene_b"]):
+        if seen.get(a, 0) < 3 and seen.get(b, 0) < 3:
+            first.append((a, b))
+        seen[a], seen[b] = seen.get(a, 0) + 1, seen.get(b, 0) + 1
+    assert key[:len(first)] == first and info["deferred"] == len(frame) - len(first) > 0
+    slots = pd.Series([g for pair in first for g in pair]).value_counts()
+    assert slots.max() <= 3 and plain.head(len(first)).pipe(
+        lambda f: pd.concat([f["gene_a"], f["gene_b"]]).value_counts().max()) > 3
+    _, info = suggest(ws, ens, genes=genes)
+    assert info["per_gene"] == PER_GENE
+    _, info = suggest(ws, ens, gene=genes[0], per_gene=3)
+    assert info["per_gene"] is None and info["deferred"] == 0
+    with pytest.raises(CreError, match="cap per gene"):
+        suggest(ws, ens, genes=genes, per_gene=-1)
 
 
 def test_partners_leave_out_measured_pairs(runs):
@@ -107,10 +149,11 @@ def test_cli_writes_every_ranked_pair(runs, capsys, tmp_path):
     listing.write_text("\n".join(genes) + "\n")
     out = tmp_path / "plan.csv"
     assert cli.main(["suggest", "--workspace", str(ws.root), "--run", ens, "--genes-file", str(listing),
-                     "--top", "5", "--out", str(out)]) == 0
+                     "--top", "5", "--per-gene", "2", "--out", str(out)]) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     written = pd.read_csv(out)
-    expected, info = suggest(ws, ens, genes=genes)
+    expected, info = suggest(ws, ens, genes=genes, per_gene=2)
+    assert line["per_gene"] == 2 and line["deferred"] == info["deferred"] > 0
     assert line["candidates"] == info["candidates"] == len(written) and len(line["top"]) == 5
     assert list(written["gene_b"]) == list(expected["gene_b"]) and np.allclose(written["disagreement"],
                                                                                 expected["disagreement"])
@@ -139,3 +182,10 @@ def test_plan_tab_shows_the_ranked_pairs(runs, monkeypatch):
     expected, info = suggest(ws, ens, genes=listed_genes(ws, 6))
     shown = next(d.value for d in at.dataframe if "rank_disagreement" in d.value)
     assert len(shown) == info["candidates"] and list(shown["rank"]) == list(expected["rank"])
+    at.number_input(key="q_plan_per_gene").set_value(1).run()
+    assert not problems(at), problems(at)
+    expected, info = suggest(ws, ens, genes=listed_genes(ws, 6), per_gene=1)
+    shown = next(d.value for d in at.dataframe if "rank_disagreement" in d.value)
+    assert list(zip(shown["gene_a"], shown["gene_b"])) == list(zip(expected["gene_a"], expected["gene_b"]))
+    assert info["deferred"] > 0 and any(f"{info['deferred']:,} pairs rank after the first round" in c.value
+                                        for c in at.caption)
