@@ -28,7 +28,8 @@ __getattr__ = lazy_attributes(__name__, {
 })
 
 __all__ = [
-    "MAX_SET_SIZE", "PER_GENE", "SIGNIFICANT_EPSILON", "SIGNIFICANT_P", "LoadedRun", "SqlBoxError", "SqlResult", "browse",
+    "MAX_SET_SIZE", "PER_GENE", "SIGNIFICANT_EPSILON", "SIGNIFICANT_P", "LoadedRun", "SqlBoxError", "SqlResult",
+    "browse",
     "check_sets", "fmt_interval", "fmt_support", "fmt_value", "load_model", "parse_csv", "parse_names",
     "predict", "predict_table", "resolve_set", "run_readonly_sql", "scan", "score_pairs", "suggest",
     "tidy_zeros",
