@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from tests.import_scan import imported_modules
 
 CORE = Path(__file__).resolve().parents[1] / "cre_core"
 UI_PACKAGES = {"streamlit", "altair"}
@@ -11,16 +12,7 @@ UI_PACKAGES = {"streamlit", "altair"}
 
 def ui_imports(source: str) -> list[str]:
     """Top-level package names of UI libraries imported anywhere in ``source`` (even lazily)."""
-    found = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        else:
-            continue
-        found += [n for n in names if n.split(".")[0] in UI_PACKAGES]
-    return found
+    return [n for _, n in imported_modules(source) if n.split(".")[0] in UI_PACKAGES]
 
 
 def test_scanner_sees_lazy_and_dotted_imports():
@@ -73,19 +65,8 @@ def room(path: Path) -> str:
 
 def core_imports(source: str) -> list[tuple[int, str]]:
     """(line, room) of every cre_core subpackage or module that ``source`` imports, even lazily."""
-    found = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-            if node.module == "cre_core":                  # from cre_core import runtime
-                names += [f"cre_core.{alias.name}" for alias in node.names]
-        else:
-            continue
-        found += [(node.lineno, parts[1]) for parts in (n.split(".") for n in names)
-                  if parts[0] == "cre_core" and len(parts) > 1 and parts[1] in RANK]
-    return found
+    return [(line, parts[1]) for line, parts in ((line, n.split(".")) for line, n in imported_modules(source))
+            if parts[0] == "cre_core" and len(parts) > 1 and parts[1] in RANK]
 
 
 def upward_imports(own: str, source: str) -> list[str]:

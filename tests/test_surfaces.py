@@ -3,7 +3,6 @@ and dashboard import only those surfaces, never a subpackage's private modules."
 
 from __future__ import annotations
 
-import ast
 import importlib
 import os
 import subprocess
@@ -11,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.import_scan import imported_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "cre_core"
@@ -22,16 +23,7 @@ def deep_imports(source: str) -> list[str]:
     """Modules of ``source``'s cre_core imports that reach below a subpackage's surface:
     ``cre_core.<package>.<module>`` (``cre_core``, ``cre_core.<package>`` and top-level modules
     such as ``cre_core.workspace`` are fine)."""
-    found = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        else:
-            continue
-        found += [n for n in names if n.startswith("cre_core.") and n.count(".") > 1]
-    return found
+    return [n for _, n in imported_modules(source) if n.startswith("cre_core.") and n.count(".") > 1]
 
 
 def test_scanner_flags_private_modules_even_lazily():
