@@ -1,6 +1,6 @@
 """Spreading a ranked pair list over its genes (``cre suggest --per-gene``): without it, a few
 genes with many candidate pairs can fill the top of a ranking, and a screen of those pairs
-teaches a model about few genes. Kept apart from :mod:`cre_core.query.suggest` so the CLI can
+teaches a model about few genes. Kept apart from :mod:`cre_core.query.suggestions` so the CLI can
 read the default without loading torch.
 """
 
