@@ -17,6 +17,7 @@ from cre_core.interpret import SCORES, dcell_runs, explain_genotype, subtree
 from cre_core.query import MAX_SET_SIZE, PER_GENE, fmt_value, parse_names, suggest
 from cre_core.workspace import Workspace
 from dashboard.charts import AUTOSIZE
+from dashboard.prediction_columns import VALUE_COLUMNS
 
 SCORE_TITLES = {"interaction": "interaction change", "state": "state change", "head": "|head change|"}
 PLOT_OTHERS = 2000          # pairs drawn besides the top ones (a seeded sample): the browser stays light
@@ -34,12 +35,8 @@ TERM_COLUMNS = {
     "genes": st.column_config.NumberColumn("genes annotated"),
 }
 PAIR_COLUMNS = {
+    **VALUE_COLUMNS,
     "rank": st.column_config.NumberColumn("rank", help="by the mean of the two ranks"),
-    "predicted": st.column_config.NumberColumn("predicted fitness", format="%.4f"),
-    "multiplicative": st.column_config.NumberColumn("Π SMF", format="%.4f"),
-    "epsilon_pred": st.column_config.NumberColumn("predicted ε̂", format="%.4f"),
-    "epsilon_lo": st.column_config.NumberColumn("ε̂ 80% low", format="%.4f"),
-    "epsilon_hi": st.column_config.NumberColumn("ε̂ 80% high", format="%.4f"),
     "abs_epsilon": st.column_config.NumberColumn("|ε̂|", format="%.4f"),
     "disagreement": st.column_config.NumberColumn("member disagreement (sd)", format="%.4f"),
     "rank_epsilon": st.column_config.NumberColumn("rank by |ε̂|"),

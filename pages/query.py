@@ -21,6 +21,7 @@ from cre_core.query import (
 from cre_core.train import queryable, runs_with_configs
 from dashboard.charts import partner_chart
 from dashboard.explain_plan import explanation_section, plan_section
+from dashboard.prediction_columns import VALUE_COLUMNS
 from dashboard.run_notes import run_problems, unreadable_runs
 from dashboard.safe_text import md, md_join
 from dashboard.sequence import attribution_section
@@ -32,22 +33,6 @@ st.caption("Predicted fitness of deletion strains (wild type = 1.0), the multipl
            "measured values when the screens have them.")
 ws = current_workspace()
 
-VALUE_COLUMNS = {
-    "predicted": st.column_config.NumberColumn("predicted fitness", format="%.4f"),
-    "multiplicative": st.column_config.NumberColumn("Π SMF (multiplicative)", format="%.4f"),
-    "epsilon_pred": st.column_config.NumberColumn("predicted ε̂", format="%.4f"),
-    "measured_fitness": st.column_config.NumberColumn("measured fitness", format="%.4f"),
-    "measured_epsilon": st.column_config.NumberColumn("measured ε", format="%.4f"),
-    "measured": st.column_config.NumberColumn("measured fitness", format="%.4f"),
-    "predicted_lo": st.column_config.NumberColumn("fitness 80% low", format="%.4f"),
-    "predicted_hi": st.column_config.NumberColumn("fitness 80% high", format="%.4f"),
-    "epsilon_lo": st.column_config.NumberColumn("ε̂ 80% low", format="%.4f"),
-    "epsilon_hi": st.column_config.NumberColumn("ε̂ 80% high", format="%.4f"),
-    "members": st.column_config.NumberColumn("models", help="ensemble members (1: no interval)"),
-    "train_counts": st.column_config.TextColumn("training pairs per gene"),
-    "train_count": st.column_config.NumberColumn("partner's training pairs"),
-    "size_in_training": st.column_config.CheckboxColumn("set size trained on"),
-}
 NO_INTERVAL = ("no interval: a single model has none (train with an ensemble, --ensemble K, "
                "for an 80% interval)")
 

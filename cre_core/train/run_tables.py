@@ -6,6 +6,7 @@ runs, and box statistics. Pure pandas on top of ``cre_core.train.runs``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -207,17 +208,24 @@ def wt_variant_configs(epochs: int, subset: int | None = None, **common: Any) ->
             for label, overrides in WT_VARIANTS.items()}
 
 
+def _summaries(ws: Workspace, runs: pd.DataFrame) -> Iterator[tuple[str, dict]]:
+    """(label, summary.json) of each run in ``runs`` whose files are readable; an unreadable run
+    is skipped (the pages list those apart)."""
+    for run_id, label in zip(runs["run_id"], runs["label"]):
+        try:
+            summary = run_files.load_run(ws, run_id)["summary"] or {}
+        except Exception:  # noqa: BLE001 - an unreadable run has no row, the others stay
+            continue
+        yield label, summary
+
+
 def cross_validation_table(ws: Workspace, runs: pd.DataFrame) -> pd.DataFrame:
     """What the interaction model chose by cross-validation over its training pairs, one row per
     run and candidate: the representation (--embedder auto) and the pair ridge's λ and rank, with
     the held-out ε r of every fold at the candidate's best setting (summary.json's
     ``embedder_choice`` and ``pair_ridge.cv``)."""
     rows = []
-    for run_id, label in zip(runs["run_id"], runs["label"]):
-        try:
-            summary = run_files.load_run(ws, run_id)["summary"] or {}
-        except Exception:  # noqa: BLE001 - an unreadable run has no row, the others stay
-            continue
+    for label, summary in _summaries(ws, runs):
         choice = summary.get("embedder_choice") or {}
         stages = [(f"representation: {name}", cv, name == choice.get("chosen"))
                   for name, cv in (choice.get("candidates") or {}).items()]
@@ -243,11 +251,8 @@ def unseen_gene_warnings(ws: Workspace, runs: pd.DataFrame) -> list[str]:
     every fold: its ε̂ for genes without measured pairs carries no signal that the run could
     show (summary.json's ``embedder_choice``)."""
     out = []
-    for run_id, label in zip(runs["run_id"], runs["label"]):
-        try:
-            choice = (run_files.load_run(ws, run_id)["summary"] or {}).get("embedder_choice") or {}
-        except Exception:  # noqa: BLE001 - an unreadable run says nothing here
-            continue
+    for label, summary in _summaries(ws, runs):
+        choice = summary.get("embedder_choice") or {}
         if choice.get("beats_control") is False:
             folds = choice["control"].get("folds")
             out.append(f"{label}: {choice['chosen']} did not beat the random control in cross-validation "
