@@ -248,14 +248,19 @@ def cross_validation_table(ws: Workspace, runs: pd.DataFrame) -> pd.DataFrame:
 
 def unseen_gene_warnings(ws: Workspace, runs: pd.DataFrame) -> list[str]:
     """One sentence per run whose --embedder auto choice did not beat the random control in
-    every fold: its ε̂ for genes without measured pairs carries no signal that the run could
-    show (summary.json's ``embedder_choice``)."""
+    every fold (summary.json's ``embedder_choice``): with folds of held-out genes (the gene
+    split) its ε̂ for genes without measured pairs carries no signal the run could show; with
+    folds of pairs, the sequence adds nothing over who the gene is."""
     out = []
     for label, summary in _summaries(ws, runs):
         choice = summary.get("embedder_choice") or {}
         if choice.get("beats_control") is False:
-            folds = choice["control"].get("folds")
+            cv = choice["control"]
+            meaning = ("its ε̂ for genes without measured pairs is no better than with random vectors"
+                       if cv.get("by") == "genes" else
+                       "on held-out pairs of measured genes, random vectors (who the gene is) predict ε "
+                       "at least as well as its sequence")
             out.append(f"{label}: {choice['chosen']} did not beat the random control in cross-validation "
-                       f"(lower held-out ε MSE in {choice.get('control_fold_wins')} of {folds} folds), so "
-                       f"its ε̂ for genes without measured pairs is no better than random vectors'.")
+                       f"(lower held-out ε MSE in {choice.get('control_fold_wins')} of {cv.get('folds')} "
+                       f"folds by {cv.get('by')}): {meaning}.")
     return out
