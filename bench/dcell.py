@@ -24,8 +24,10 @@ allocated) is its own:
   delete one of its genes, plus one row shared by the rest), fp32, the default.
 - ``new-bf16``: the same with ``precision="bf16"`` (``--dcell-precision bf16``).
 - ``new-amp``: ``new`` under bf16 autocast, the engine's ``--amp`` on CUDA.
-- ``old`` / ``prev`` / ``prev-bf16``: the DCell of commit 65c8e0b (dense state) / 4f033db (session
-  3), loaded from git history, for the history tables in RESULTS; not run by default.
+- ``old`` / ``prev`` / ``prev-bf16`` / ``whole``: the DCell of commit 65c8e0b (dense state) / 4f033db
+  (session 3) / a3066ee (round 3, before the near-root terms multiplied their children's own rows:
+  every row multiplied its whole input), loaded from git history, for the tables in RESULTS; not
+  run by default.
 
 Each trains AdamW (fused, as the trainer's ``make_optimizer``) for ``--warmup`` + ``--steps``
 steps at ``--batch`` (default 512, the training default) and reports the median step as sets/s
@@ -64,7 +66,8 @@ from cre_core.data.go import Ontology
 
 OLD_COMMIT = "65c8e0b"          # the last commit with the dense-state DCell
 PREV_COMMIT = "4f033db"         # compact rows, before the fused BatchNorm and the padded store
-SIDES = ("old", "prev", "prev-bf16", "new", "new-bf16", "new-amp")
+WHOLE_COMMIT = "a3066ee"        # every row of a term multiplies its whole input (before _DeltaProduct)
+SIDES = ("old", "prev", "prev-bf16", "whole", "new", "new-bf16", "new-amp")
 DEFAULT_CPU_SIDES = ("new", "new-bf16")
 DEFAULT_CUDA_SIDES = ("new", "new-amp", "new-bf16")
 ONTOLOGIES = ("real", "synthetic")
@@ -223,7 +226,7 @@ def build(side: str, work: Workload, device: torch.device):
     """Side ``side``'s model over ``work``'s ontology and its optimiser."""
     from cre_core.models.dcell import DCell
 
-    commit = {"old": OLD_COMMIT, "prev": PREV_COMMIT}.get(side.removesuffix("-bf16"))
+    commit = {"old": OLD_COMMIT, "prev": PREV_COMMIT, "whole": WHOLE_COMMIT}.get(side.removesuffix("-bf16"))
     cls = past_dcell_class(commit) if commit else DCell
     torch.manual_seed(0)
     kwargs = {"precision": "bf16"} if side.endswith("-bf16") else {}

@@ -9,7 +9,10 @@ RMSE(root) + α · Σ_t MSE(head_t), α = 0.3.
 
 Batched: all terms of a level (split into groups of similar size so padding stays small) run
 as one batched matmul; each term computes only the strains that delete one of its genes, plus
-one row shared by all the others (``DCell.terms_forward`` says why this is exact).
+one row shared by all the others (``DCell.terms_forward`` says why this is exact). A term that
+runs alone (the big ones near the root) multiplies its children's own rows where that costs fewer
+multiply-adds than its rows' whole inputs (:class:`_DeltaProduct`; bench/RESULTS.md, "DCell:
+near-root terms from their children's rows").
 
 Precision ``bf16`` runs the products of the big groups (``BF16_MIN`` weights or more) in bf16,
 forward and backward (:class:`_Bf16Product`); everything else stays fp32.
@@ -45,6 +48,8 @@ class Ontology(Protocol):
 
     def gene_sets(self) -> list[set[int]]: ...
 
+DELTA_SAVES = 0.0      # share of a one-term group's multiply-adds its delta form must save (DCell._delta;
+                       # 0 measured fastest of -0.3 to 0.5 on the real GO; tests set it below 0)
 ALONE = 1 << 17        # weights of a term that runs in a group of its own (see _size_groups)
 PRECISIONS = ("fp32", "bf16")
 BF16_MIN = 1 << 16     # weights of a group whose products run in bf16 under precision bf16
@@ -114,6 +119,106 @@ class _Rows:
             at += width
 
 
+@dataclass
+class _Blocks:
+    """A delta term's children (:class:`_DeltaProduct`), each as its own compact rows, shared row
+    first: (start in the store, rows, stride, width) per child, read as one flat vector."""
+
+    blocks: list[tuple[int, int, int, int]]
+
+    def read(self, store: torch.Tensor) -> torch.Tensor:
+        return torch.cat([store[s:s + n * stride].view(n, stride)[:, :w].reshape(-1)
+                          for s, n, stride, w in self.blocks])
+
+    def add_back(self, out: torch.Tensor, grad: torch.Tensor) -> None:
+        at = 0
+        for s, n, stride, w in self.blocks:
+            out[s:s + n * stride].view(n, stride)[:, :w].add_(grad[at:at + n * w].view(n, w))
+            at += n * w
+
+
+@dataclass
+class _Delta:
+    """Where a delta term's inputs go: per child, its slot in the term's input, its width and
+    the term's row of each of its strain rows; the deleted direct genes as (row, slot)."""
+
+    rows: int                                   # the term's rows (shared row, strains, padding)
+    first_child: int                            # input slot of the first child (after direct genes)
+    children: list[tuple[int, int, torch.Tensor]]   # per child: (input slot, width, term row per strain row)
+    direct_rows: torch.Tensor
+    direct_slots: torch.Tensor
+
+
+class _DeltaProduct(torch.autograd.Function):
+    """``bias + x @ weight`` of a one-term group from its children's compact rows.
+
+    Why: a strain's input to term t differs from the shared row's only in the children it touches
+    (and its deleted direct genes), so z_n = z₀ + Σ_c (h_c,n − h_c,0) W_c + Σ_deleted W_g, where
+    z₀ = b + x₀ W is the shared row's. Every strain that touches a child c touches t (c's genes are
+    t's), so child c's rows multiply W_c once each: Σ_c rows(c) · width(c) inputs a term instead
+    of rows(t) · inputs(t). Near the root, where every strain touches the term but only a few of
+    its children, that is about half the multiply-adds, and no per-input gather.
+    """
+
+    @staticmethod
+    def forward(ctx, flat: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, plan: _Delta) -> torch.Tensor:
+        w = weight[0]
+        blocks = _child_blocks(flat, plan)
+        x0 = torch.cat([b[0] for b in blocks])
+        z0 = torch.addmv(bias[0], w[plan.first_child:plan.first_child + len(x0)].t(), x0)
+        z = z0.expand(plan.rows, -1).contiguous()
+        diffs: list[torch.Tensor | None] = []
+        for (slot, width, rows), block in zip(plan.children, blocks):
+            if len(rows):
+                d = block[1:] - block[0]
+                z.index_add_(0, rows, d @ w[slot:slot + width])
+                diffs.append(d.t().contiguous())          # for the weight gradient, laid out
+            else:
+                diffs.append(None)
+        if len(plan.direct_rows):
+            z.index_add_(0, plan.direct_rows, w.index_select(0, plan.direct_slots))
+        ctx.save_for_backward(weight, *(b[0] for b in blocks))
+        ctx.diffs, ctx.plan, ctx.flat_shape = diffs, plan, flat.shape
+        return z.unsqueeze(0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        weight, *shared = ctx.saved_tensors
+        plan: _Delta = ctx.plan
+        g = grad[0]
+        total = g.sum(0)
+        w = weight[0]
+        grad_w = torch.empty_like(weight)
+        gw = grad_w[0]
+        gw[:plan.first_child].zero_()
+        grad_flat = grad.new_empty(ctx.flat_shape)
+        at = 0
+        for (slot, width, rows), h0, d_t in zip(plan.children, shared, ctx.diffs):
+            n = 1 + len(rows)
+            out = grad_flat[at:at + n * width].view(n, width)
+            torch.outer(h0, total, out=gw[slot:slot + width])
+            out[0] = w[slot:slot + width] @ total
+            if len(rows):
+                g_rows = g.index_select(0, rows)
+                gw[slot:slot + width] += d_t @ g_rows
+                torch.mm(g_rows, w[slot:slot + width].t(), out=out[1:])
+                out[0] -= out[1:].sum(0)
+            at += n * width
+        if len(plan.direct_rows):
+            gw.index_add_(0, plan.direct_slots, g.index_select(0, plan.direct_rows))
+        return grad_flat, grad_w, total.unsqueeze(0), None
+
+
+def _child_blocks(flat: torch.Tensor, plan: _Delta) -> list[torch.Tensor]:
+    """The flat vector of :class:`_Blocks` as each child's (rows, width) block."""
+    out, at = [], 0
+    for _, width, rows in plan.children:
+        n = 1 + len(rows)
+        out.append(flat[at:at + n * width].view(n, width))
+        at += n * width
+    return out
+
+
 class _Gather(torch.autograd.Function):
     """A level's inputs, gathered from the store that holds every unit output below it: by an
     index per input (groups of several terms) or row by row (:class:`_Rows`).
@@ -130,14 +235,17 @@ class _Gather(torch.autograd.Function):
                 *sources: torch.Tensor) -> tuple[torch.Tensor, ...]:
         ctx.reads, ctx.spans, ctx.shapes = reads, spans, [h.shape for h in sources]
         ctx.size = max((o + n for o, n in spans), default=2)
-        return tuple(r.read(store) if isinstance(r, _Rows) else store.index_select(0, r.reshape(-1)).view(r.shape)
-                     for r in reads)
+        return tuple(r.read(store) if isinstance(r, (_Rows, _Blocks))
+                     else store.index_select(0, r.reshape(-1)).view(r.shape) for r in reads)
 
     @staticmethod
     def backward(ctx, *grads: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        out = grads[0].new_zeros(ctx.size)
+        out = grads[0].new_empty(ctx.size)       # zeroed where read: the sources' spans, the two constants
+        out[:2].zero_()
+        for o, n in ctx.spans:
+            out[o:o + n].zero_()
         for read, grad in zip(ctx.reads, grads):
-            if isinstance(read, _Rows):
+            if isinstance(read, (_Rows, _Blocks)):
                 read.add_back(out, grad)
             else:
                 out.index_add_(0, read.reshape(-1), grad.reshape(-1))
@@ -216,17 +324,21 @@ class _Group(nn.Module):
             unit[k, :w] = 1.0
         self.register_buffer("unit_mask", unit, persistent=False)
 
-    def forward(self, x: torch.Tensor, row_weight: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (T, N, I) compact rows → unit outputs (T, N, W) (padding units 0), heads (T, N).
+    def forward(self, x: torch.Tensor | tuple[torch.Tensor, _Delta], row_weight: torch.Tensor,
+                batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (T, N, I) compact rows, or a one-term group's children's rows with their
+        :class:`_Delta` → unit outputs (T, N, W) (padding units 0), heads (T, N).
 
         Row n of term t stands for ``row_weight[t, n]`` strains of the batch of ``batch``: row 0
         for every strain that deletes none of t's genes (they all see the same input), the
         others for one strain each, padding rows for none. The BatchNorm statistics are those
         of the full batch, so this equals BatchNorm1d over one row per strain.
         """
-        if self.bf16:
-            if self.weight16 is None or self.weight16.device != self.weight.device:
-                self.weight16 = torch.empty_like(self.weight, dtype=torch.bfloat16)
+        if self.bf16 and (self.weight16 is None or self.weight16.device != self.weight.device):
+            self.weight16 = torch.empty_like(self.weight, dtype=torch.bfloat16)
+        if isinstance(x, tuple):
+            z = cast(torch.Tensor, _DeltaProduct.apply(x[0], self.weight, self.bias, x[1]))
+        elif self.bf16:
             z = cast(torch.Tensor, _Bf16Product.apply(x, self.weight, self.bias, self.weight16))
         else:
             z = torch.baddbmm(self.bias.unsqueeze(1), x, self.weight)
@@ -308,6 +420,7 @@ class DCell(FitnessModel):
         self.term_group, self.term_pos = group_of, group_pos
         self.group_shape = [(len(c), max(widths[t] for t in c)) for c in term_ids]      # (terms, width)
         run_pos = {t: i for i, t in enumerate(run_order)}
+        self.term_run = [run_pos.get(t, 0) for t in range(n_terms)]
         runs_of: list[list[int]] = [[] for _ in range(n_genes + 1)]      # run positions of its terms
         for t, genes in enumerate(ontology.gene_sets()):
             for g in genes:
@@ -421,27 +534,31 @@ class DCell(FitnessModel):
         outputs: dict[int, torch.Tensor] = {}
         heads: list[tuple[torch.Tensor, torch.Tensor]] = []
         units: list[torch.Tensor] = []
+        strain_of: dict[int, torch.Tensor] = {}
         for level, ids in enumerate(self.level_groups):
             plans = []
-            reads: list[torch.Tensor | _Rows] = []
+            reads: list[torch.Tensor | _Rows | _Blocks] = []
             for k in ids:
                 lo, hi = self.group_runs[k], self.group_runs[k + 1]            # its run positions
                 q, s, r = at[firsts[lo]:firsts[hi]] - lo, strains[firsts[lo]:firsts[hi]], ranks[firsts[lo]:firsts[hi]]
-                strain = torch.full((hi - lo, rows_of[k]), b, dtype=torch.long, device=dev)
+                strain = strain_of[k] = torch.full((hi - lo, rows_of[k]), b, dtype=torch.long, device=dev)
                 strain[q, r] = s
                 d_term, d_strain, d_slot = (v[k] for v in direct)
+                delta = None
                 if hi - lo == 1:
-                    reads.append(self._rows(k, strain[0], row, offsets, rows_of, d_strain, d_slot))
+                    delta = self._delta(k, counts, rows_of, offsets, strain_of, row, d_strain, d_slot)
+                    reads.append(delta[0] if delta else
+                                 self._rows(k, strain[0], row, offsets, rows_of, d_strain, d_slot))
                 else:
                     reads.append(self._index(k, strain, row, start, d_term, d_strain, d_slot))
-                plans.append((k, count[lo:hi], strain))
+                plans.append((k, count[lo:hi], strain, delta and delta[1]))
             sources = self.level_sources[level]
             spans = [(offsets[k], blocks[k]) for k in sources]
             xs = _Gather.apply(store, spans, reads, *[outputs[k] for k in sources])
-            for (k, n_rows, strain), x in zip(plans, xs):
+            for (k, n_rows, strain, plan), x in zip(plans, xs):
                 weight = (torch.arange(strain.shape[1], device=dev) <= n_rows.unsqueeze(1)).to(dtype)
                 weight[:, 0] = b - n_rows
-                h, head = cast(_Group, self.groups[k])(x, weight, b)
+                h, head = cast(_Group, self.groups[k])((x, plan) if plan else x, weight, b)
                 if k != self.root_group:
                     store[offsets[k]:offsets[k] + blocks[k]] = h.detach().reshape(-1)
                     outputs[k] = h
@@ -464,6 +581,31 @@ class DCell(FitnessModel):
         if len(d_term):
             index[self.group_pos[d_term], row[d_term, d_strain], d_slot] = 1
         return index
+
+    def _delta(self, k: int, counts: list[int], rows_of: list[int], offsets: list[int],
+               strain_of: dict[int, torch.Tensor], row: torch.Tensor, d_strain: torch.Tensor,
+               d_slot: torch.Tensor) -> tuple[_Blocks, _Delta] | None:
+        """One-term group k's input as its children's own rows (:class:`_DeltaProduct`), or None
+        where that would not save a ``DELTA_SAVES`` share of the multiply-adds of reading every
+        strain's whole input."""
+        t = self.term_ids[k][0]
+        kids = self.ontology.children[t]
+        n_in = _in_dim(self.ontology, self.widths, t)
+        cost = n_in + sum(counts[self.term_run[c]] * self.widths[c] for c in kids)
+        if not kids or cast(_Group, self.groups[k]).bf16 or cost > (1 - DELTA_SAVES) * rows_of[k] * n_in:
+            return None
+        blocks, children = [], []
+        slot = n_direct = len(self.ontology.direct[t])
+        for c in kids:
+            g, p, n = self.term_group[c], self.term_pos[c], counts[self.term_run[c]]
+            width = self.group_shape[g][1]
+            blocks.append((offsets[g] + p * rows_of[g] * width, 1 + n, width, self.widths[c]))
+            children.append((slot, self.widths[c], row[t, strain_of[g][p, 1:1 + n]]))
+            slot += self.widths[c]
+        # a gene listed twice in a set is deleted once
+        key = torch.unique(row[t, d_strain] * max(1, n_direct) + d_slot)
+        return _Blocks(blocks), _Delta(rows_of[k], n_direct, children, key // max(1, n_direct),
+                                      key % max(1, n_direct))
 
     def _rows(self, k: int, strain: torch.Tensor, row: torch.Tensor, offsets: list[int], rows_of: list[int],
               d_strain: torch.Tensor, d_slot: torch.Tensor) -> _Rows:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -277,11 +278,11 @@ def _reference_dcell(m: DCell, idx: torch.Tensor, target: torch.Tensor | None = 
     return heads[onto.root], heads, loss, stats, outputs
 
 
-def _scrambled_dcell(precision: str = "fp32") -> DCell:
+def _scrambled_dcell(precision: str = "fp32", group_size: int = 2) -> DCell:
     """A float64 DCell with several groups per level and non-trivial weights and statistics."""
     onto = build_ontology(GENES, TERMS, EDGES, ANN, min_genes=6)
     torch.manual_seed(0)
-    m = DCell(len(GENES), onto, group_size=2, precision=precision).double()
+    m = DCell(len(GENES), onto, group_size=group_size, precision=precision).double()
     with torch.no_grad():
         for g in m.groups:
             g.weight.normal_(0, 0.3)
@@ -303,8 +304,24 @@ def _heads_by_term(m: DCell, heads: list[torch.Tensor]) -> dict[int, torch.Tenso
     return {t: flat[:, i] for i, t in enumerate(t for chunk in m.term_ids for t in chunk)}
 
 
-def test_dcell_batched_forward_equals_per_term_reference():
-    m = _scrambled_dcell().eval()
+@pytest.fixture(params=["groups", "delta"])
+def layout(request, monkeypatch) -> Iterator[int]:
+    """The group size of the model under test: groups of two terms (products over each strain's
+    whole input), or one term a group with every term that has children in delta form
+    (``DCell._delta``: products over the children's own rows)."""
+    if request.param == "groups":
+        yield 2
+        return
+    monkeypatch.setattr(dcell, "DELTA_SAVES", -1e9)
+    runs = []
+    real = dcell._DeltaProduct.forward
+    monkeypatch.setattr(dcell._DeltaProduct, "forward", staticmethod(lambda *a: runs.append(1) or real(*a)))
+    yield 1
+    assert len(runs) >= 3                                 # A, ROOT1 and the synthetic root at least
+
+
+def test_dcell_batched_forward_equals_per_term_reference(layout):
+    m = _scrambled_dcell(group_size=layout).eval()
     root, heads = m.predict(DCELL_BATCH), m.strain_heads(DCELL_BATCH)
     ref_root, ref_heads, _, _, _ = _reference_dcell(m, DCELL_BATCH)
     assert torch.allclose(root, ref_root, atol=1e-10)
@@ -317,9 +334,9 @@ def test_dcell_batched_forward_equals_per_term_reference():
 
 
 @pytest.mark.parametrize("mode", ["eval", "train"])
-def test_dcell_term_states_equal_per_term_reference(mode):
+def test_dcell_term_states_equal_per_term_reference(mode, layout):
     """Each term's subsystem output and head, one row per strain, in the ontology's term order."""
-    m = _scrambled_dcell().train(mode == "train")
+    m = _scrambled_dcell(group_size=layout).train(mode == "train")
     outputs, heads = m.term_states(DCELL_BATCH)
     _, ref_heads, _, _, ref_outputs = _reference_dcell(m, DCELL_BATCH)
     n_terms = len(m.ontology.terms)
@@ -336,9 +353,9 @@ def test_dcell_term_states_equal_per_term_reference(mode):
         assert moved == {"A2", "A", "ROOT1", ROOT} and t["A2"] < t["A"] < t["ROOT1"] < t[ROOT]
 
 
-def test_dcell_training_step_equals_per_term_reference():
+def test_dcell_training_step_equals_per_term_reference(layout):
     """Train mode: batch statistics over every strain, loss, gradients and running statistics."""
-    m = _scrambled_dcell().train()
+    m = _scrambled_dcell(group_size=layout).train()
     target = torch.linspace(0.3, 1.1, len(DCELL_BATCH), dtype=torch.float64)
     before = {k: v.clone() for k, v in m.state_dict().items()}
     ref_root, _, ref_loss, ref_stats, _ = _reference_dcell(m, DCELL_BATCH, target)
@@ -368,11 +385,11 @@ def every_group_bf16(monkeypatch):
     monkeypatch.setattr(dcell, "BF16_MIN", 0)
 
 
-def test_dcell_bf16_products_stay_close_to_fp32(every_group_bf16):
+def test_dcell_bf16_products_stay_close_to_fp32(every_group_bf16, layout):
     """bf16 products (forward and backward) against the same model in fp32: within bf16's
     rounding (8 bits of mantissa), in train and eval mode."""
-    exact = _scrambled_dcell().float()
-    fast = _scrambled_dcell("bf16").float()
+    exact = _scrambled_dcell(group_size=layout).float()
+    fast = _scrambled_dcell("bf16", layout).float()
     assert all(g.bf16 for g in fast.groups) and not any(g.bf16 for g in exact.groups)
     target = torch.linspace(0.3, 1.1, len(DCELL_BATCH))
     out = {}
