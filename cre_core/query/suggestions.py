@@ -154,8 +154,8 @@ def suggest(ws: Workspace, run_id: str, genes: list[str] | None = None, gene: st
     the run: each partner is in one pair, so no cap applies). Returns (frame, info) with info =
     {run_id, members, mode, policy, candidates, measured (pairs skipped as measured), no_epsilon
     (pairs without ε̂: a gene lacks SMF), unexplored (candidate genes without a strong training
-    interaction), first_pairs (pairs put first by ``first_interactions``; 0 for policy
-    ``rank``), per_gene (the cap applied, null for a gene's partners), deferred (combined-rank
+    interaction; null for policy ``rank``), first_pairs (pairs put first by ``first_interactions``;
+    0 for policy ``rank``), per_gene (the cap applied, null for a gene's partners), deferred (combined-rank
     pairs after the cap's first round)}.
     """
     if (genes is None) == (gene is None):
@@ -192,11 +192,11 @@ def suggest(ws: Workspace, run_id: str, genes: list[str] | None = None, gene: st
         members, measured, mode = None, int((~keep).sum()), "list"
     frame = score_pairs(loaded, pairs, members)
     cap = per_gene if mode == "list" else None
-    unexplored = unexplored_genes(ws, loaded) & (set(frame["gene_a"]) | set(frame["gene_b"]))
+    first = policy == "first-interactions"             # reads the run's training pairs: only when asked
+    unexplored = unexplored_genes(ws, loaded) & (set(frame["gene_a"]) | set(frame["gene_b"])) if first else set()
     frame, deferred = order_pairs(frame, policy, cap, unexplored)
     info = {"run_id": loaded.run_id, "members": loaded.members, "mode": mode, "policy": policy,
             "candidates": len(frame), "measured": measured, "no_epsilon": int(frame["epsilon_pred"].isna().sum()),
-            "unexplored": len(unexplored),
-            "first_pairs": int((frame["first_interactions"] > 0).sum()) if policy == "first-interactions" else 0,
-            "per_gene": cap, "deferred": deferred}
+            "unexplored": len(unexplored) if first else None,
+            "first_pairs": int((frame["first_interactions"] > 0).sum()), "per_gene": cap, "deferred": deferred}
     return frame, info

@@ -173,7 +173,7 @@ def test_gene_partners_in_the_first_interactions_order(runs):
     has_eps = frame["epsilon_pred"].notna()
     assert frame.loc[has_eps, "p_interaction"].between(0, 1).all() and frame.loc[~has_eps, "p_interaction"].isna().all()
     ranked, info = suggest(ws, ens, gene=gene)                          # the default: the combined rank
-    assert POLICY == "rank" == info["policy"] and info["first_pairs"] == 0
+    assert POLICY == "rank" == info["policy"] and info["first_pairs"] == 0 and info["unexplored"] is None
     assert list(ranked["rank_combined"]) == list(range(1, len(ranked) + 1)) == list(ranked["rank"])
     assert set(ranked["gene_b"]) == partners
     with pytest.raises(CreError, match="unknown policy"):
