@@ -6,16 +6,21 @@ trains on the base set; each policy then reveals ``--k`` pool pairs (their measu
 training), the same config retrains from scratch (``--retrain-members`` members), and the policies are compared on the
 test pairs' ε r (predicted ε̂ = f̂ − f_a f_b against measured ε, member mean). Policies:
 
-- ``suggested``: ``cre_core.query.suggestions`` rank (mean of the |ε̂| and disagreement ranks);
+- ``first interactions``: ``cre suggest --policy first-interactions`` (``cre_core.query.
+  first_interactions``): the pairs likeliest to give a gene without a strong interaction among
+  the base pairs its first one, then the rest;
+- ``suggested``: the combined rank (``rank_combined``: mean of the |ε̂| and disagreement ranks);
 - ``largest abs ε̂``: its ``rank_epsilon`` alone;
 - ``disagreement``: its ``rank_disagreement`` alone (for reading the combination);
 - ``capped N``: the suggested rank with at most N pairs per gene (``cap_per_gene``, ``--caps``);
 - ``random``: k pool pairs drawn at random (``--random-draws`` draws, each retrained).
 
 Also: "no reveal" (the base run) and the share of picked pairs with a strong measured
-interaction (|ε| > 0.08), the discovery side of a screen, and how concentrated the picks are
-(the share of their gene slots held by the 10 commonest genes; distinct genes). Every run is trained by the product's
-own ``train_run`` with a split file (``--split-file``), so the product's code path is measured.
+interaction (|ε| > 0.08), the discovery side of a screen, how many genes without a strong
+interaction among the base pairs the picks give one ("new genes"), and how concentrated the
+picks are (the share of their gene slots held by the 10 commonest genes; distinct genes). Every
+run is trained by the product's own ``train_run`` with a split file (``--split-file``), so the
+product's code path is measured.
 
     python bench/suggest.py --preset tiny --seeds 0 1 [--k 1000] [--members 3] [--epochs 4] [--workdir DIR]
 
@@ -42,8 +47,9 @@ import torch
 
 from cre_core.demo.commands import build_demo
 from cre_core.query import service
-from cre_core.query.spread import cap_per_gene
-from cre_core.query.suggestions import score_pairs
+from cre_core.query.first_interactions import order_pairs
+from cre_core.query.spread import PER_GENE, cap_per_gene
+from cre_core.query.suggestions import score_pairs, unexplored_genes
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
 from cre_core.workspace import Workspace
@@ -99,8 +105,11 @@ def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict:
     ranked = score_pairs(loaded, idx)
     key = pair_keys(ranked)
     position = pd.Series(np.arange(len(pool)), index=pair_keys(pool))
+    unexplored = unexplored_genes(ws, loaded)          # the store holds the pool too: read from the run's split
     picks = {
-        "suggested": position[key[ranked["rank"].argsort()[:args.k]]].to_numpy(),
+        "first interactions": position[pair_keys(order_pairs(ranked, "first-interactions", PER_GENE,
+                                                             unexplored)[0])[:args.k]].to_numpy(),
+        "suggested": position[key[ranked["rank_combined"].argsort()[:args.k]]].to_numpy(),
         **{f"capped {cap}": position[pair_keys(cap_per_gene(ranked, cap)[0])[:args.k]].to_numpy()
            for cap in args.caps},
         "largest abs ε̂": position[key[ranked["rank_epsilon"].argsort()[:args.k]]].to_numpy(),
@@ -109,7 +118,8 @@ def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict:
     for d in range(args.random_draws):
         picks[f"random {d + 1}"] = np.random.default_rng(seed * 100 + d).choice(len(pool), args.k, replace=False)
     rows = {"no reveal": {"eps_r": base_run["eps_pearson"], "fitness_r": base_run["pearson"],
-                          "n_train": base_run["n_train"], "strong_share": None, "top10_slots": None, "genes": None}}
+                          "n_train": base_run["n_train"], "strong_share": None, "new_genes": None,
+                          "top10_slots": None, "genes": None}}
     if args.policies:
         picks = {k: v for k, v in picks.items() if k.split(" ")[0] in args.policies}
     for name, chosen in picks.items():
@@ -120,26 +130,30 @@ def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict:
                     slug, args.retrain_members)
         eps = revealed["epsilon"].to_numpy(dtype=float)
         slots = pd.concat([revealed["gene_a"], revealed["gene_b"]]).value_counts()
+        hits = revealed[np.abs(eps) > STRONG]
         rows[name] = {"eps_r": run["eps_pearson"], "fitness_r": run["pearson"], "n_train": run["n_train"],
                       "strong_share": float(np.mean(np.abs(eps[np.isfinite(eps)]) > STRONG)),
+                      "new_genes": len((set(hits["gene_a"]) | set(hits["gene_b"])) & unexplored),
                       "top10_slots": float(slots.head(10).sum() / slots.sum()), "genes": len(slots)}
     random_r = [v["eps_r"] for k, v in rows.items() if k.startswith("random")]
     return {"seed": seed, "preset": args.preset, "pairs": n, "base": len(base), "pool": len(pool), "k": args.k,
+            "unexplored": len(unexplored),
             "test": len(test), "pool_strong_share": float(np.mean(np.abs(pool["epsilon"].dropna()) > STRONG)),
             "random_mean_eps_r": float(np.mean(random_r)), "rows": rows, "seconds": round(time.time() - t0, 1)}
 
 
 def table(results: list[dict]) -> str:
     lines = ["| demo seed | policy | test ε r | vs random (mean) | fitness r | training pairs "
-             "| picked pairs with \\|ε\\| > 0.08 | gene slots in the 10 commonest genes | genes |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| picked pairs with \\|ε\\| > 0.08 | new genes | gene slots in the 10 commonest genes | genes |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for res in results:
         for name, row in res["rows"].items():
             strong = "—" if row["strong_share"] is None else f"{row['strong_share']:.1%}"
             top10 = "—" if row["top10_slots"] is None else f"{row['top10_slots']:.0%}"
+            new = "—" if row.get("new_genes") is None else row["new_genes"]
             diff = row["eps_r"] - res["random_mean_eps_r"]
             lines.append(f"| {res['seed']} | {name} | {row['eps_r']:.3f} | {diff:+.3f} | {row['fitness_r']:.3f} | "
-                         f"{row['n_train']:,} | {strong} | {top10} | {row['genes'] or '—'} |")
+                         f"{row['n_train']:,} | {strong} | {new} | {top10} | {row['genes'] or '—'} |")
     return "\n".join(lines)
 
 
@@ -160,7 +174,8 @@ def main() -> None:
     parser.add_argument("--retrain-members", type=int, default=1,
                         help="members of each policy's retrained run (the picking run has --members)")
     parser.add_argument("--caps", type=int, nargs="*", default=[], help="capped policies: at most N pairs per gene")
-    parser.add_argument("--policies", nargs="*", choices=["suggested", "capped", "largest", "disagreement", "random"],
+    parser.add_argument("--policies", nargs="*",
+                        choices=["first", "suggested", "capped", "largest", "disagreement", "random"],
                         help="train only these policies' runs (default all; with --workdir, resume the rest later)")
     parser.add_argument("--workdir", help="keep workspaces and runs here and reuse finished runs")
     args = parser.parse_args()

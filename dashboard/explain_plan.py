@@ -3,7 +3,8 @@
 ``explanation_section`` (DCell runs only): a genotype's GO terms ranked by how much they move
 from wild type, drawn as an icicle of the top terms and their ancestors (cre_core.interpret.
 subsystems does the numbers and the layout). ``plan_section`` (ensemble runs): unmeasured pairs
-ranked by predicted |ε̂| and member disagreement (cre_core.query.suggestions), with a CSV of all.
+ranked by predicted |ε̂| and member disagreement, or with the likeliest first interactions of
+unexplored genes first (cre_core.query.suggestions), with a CSV of all.
 Names from the data reach the page only through tables and chart text, never as markup.
 """
 
@@ -14,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from cre_core.interpret import SCORES, dcell_runs, explain_genotype, subtree
-from cre_core.query import MAX_SET_SIZE, PER_GENE, fmt_value, parse_names, suggest
+from cre_core.query import MAX_SET_SIZE, PER_GENE, POLICIES, POLICY, fmt_value, parse_names, suggest
 from cre_core.workspace import Workspace
 from dashboard.charts import AUTOSIZE
 from dashboard.prediction_columns import VALUE_COLUMNS
@@ -36,9 +37,16 @@ TERM_COLUMNS = {
 }
 PAIR_COLUMNS = {
     **VALUE_COLUMNS,
-    "rank": st.column_config.NumberColumn("rank", help="by the mean of the two ranks"),
+    "rank": st.column_config.NumberColumn("rank", help="the order to measure in (the chosen order)"),
     "abs_epsilon": st.column_config.NumberColumn("|ε̂|", format="%.4f"),
     "disagreement": st.column_config.NumberColumn("member disagreement (sd)", format="%.4f"),
+    "p_interaction": st.column_config.NumberColumn(
+        "P(|ε| > 0.08)", format="%.3f", help="chance the measured interaction is strong, from the run's "
+                                              "calibrated ε̂ interval"),
+    "first_interactions": st.column_config.NumberColumn(
+        "first interactions (expected)", format="%.3f", help="genes without a strong training interaction "
+        "this pair is expected to give one, after their likelier pairs"),
+    "rank_combined": st.column_config.NumberColumn("combined rank", help="by the mean of the two ranks"),
     "rank_epsilon": st.column_config.NumberColumn("rank by |ε̂|"),
     "rank_disagreement": st.column_config.NumberColumn("rank by disagreement"),
 }
@@ -132,26 +140,39 @@ def plan_section(ws: Workspace, runs: pd.DataFrame) -> None:
     run = st.selectbox("Ensemble run", list(labels), format_func=labels.get, key="q_plan_run")
     mode = st.radio("Candidates", ["gene", "list"], horizontal=True, key="q_plan_mode",
                     format_func={"gene": "a gene's possible partners", "list": "pairs among a gene list"}.get)
+    policy = st.radio("Order", POLICIES, index=POLICIES.index(POLICY), horizontal=True, key="q_plan_policy",
+                      format_func={"rank": "combined rank",
+                                   "first-interactions": "first interactions of unexplored genes first"}.get,
+                      help="first interactions: first the pairs likeliest to give a gene without a strong "
+                           "interaction among the run's training pairs its first one (on the demo about twice "
+                           "as many such genes as random picks; a run retrained on them predicts no better), "
+                           "then the combined rank")
     if mode == "gene":
         gene = st.text_input("Gene", key="q_plan_gene", placeholder="e.g. TFC3").strip()
-        ask = {"gene": gene} if gene else None
+        ask = {"gene": gene, "policy": policy} if gene else None
     else:
         listed = parse_names((st.text_area("Genes (commas, spaces or lines)", key="q_plan_genes") or "")
                              .replace("\n", " "))
         per_gene = st.number_input("Pairs per gene in each round (0 = no cap)", 0, 1000, PER_GENE,
                                    key="q_plan_per_gene", help="the ranking goes in rounds of at most this "
                                    "many pairs per gene, so that a few genes do not fill the top")
-        ask = {"genes": listed, "per_gene": int(per_gene)} if listed else None
+        ask = {"genes": listed, "per_gene": int(per_gene), "policy": policy} if listed else None
     top = st.slider("Pairs to show", 5, 200, 25, key="q_plan_top")
     if ask is None:
         st.caption("Unmeasured pairs ranked by the predicted interaction |ε̂| and by the ensemble members' "
-                   "disagreement; the rank combines both. Measured pairs are left out.")
+                   "disagreement; the rank combines both (or, by choice, the pairs likeliest to give a gene "
+                   "its first strong interaction come first). Measured pairs are left out.")
         return
     frame, info = suggest(ws, run, **ask)
     c = st.columns(3)
     c[0].metric("Unmeasured candidate pairs", f"{info['candidates']:,}")
     c[1].metric("Measured pairs left out", f"{info['measured']:,}")
     c[2].metric("Without ε̂ (no SMF)", f"{info['no_epsilon']:,}", help="ranked last by |ε̂|")
+    if info["policy"] == "first-interactions":
+        st.caption(f"{info['first_pairs']:,} pairs come first: they may give one of {info['unexplored']:,} "
+                   "candidate genes without a strong interaction among the run's training pairs its first one"
+                   + ("." if info["first_pairs"] or not info["unexplored"] else
+                      " (none has a chance: the run has no ε̂ interval, or the genes no SMF)."))
     if info["deferred"]:
         st.caption(f"{info['deferred']:,} pairs rank after the first round: one of their genes has "
                    f"{info['per_gene']} or more better-ranked pairs.")

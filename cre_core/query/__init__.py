@@ -15,7 +15,7 @@ from cre_core.query.batch_csv import parse_names
 from cre_core.query.browse import SIGNIFICANT_EPSILON, SIGNIFICANT_P
 from cre_core.query.format import fmt_interval, fmt_support, fmt_value, tidy_zeros
 from cre_core.query.gene_sets import MAX_SET_SIZE, check_sets, parse_csv
-from cre_core.query.spread import PER_GENE
+from cre_core.query.spread import PER_GENE, POLICIES, POLICY
 from cre_core.query.sql_box import SqlBoxError, SqlResult, run_readonly_sql
 
 if TYPE_CHECKING:
@@ -28,8 +28,8 @@ __getattr__ = lazy_attributes(__name__, {
 })
 
 __all__ = [
-    "MAX_SET_SIZE", "PER_GENE", "SIGNIFICANT_EPSILON", "SIGNIFICANT_P", "LoadedRun", "SqlBoxError", "SqlResult",
-    "browse",
+    "MAX_SET_SIZE", "PER_GENE", "POLICIES", "POLICY", "SIGNIFICANT_EPSILON", "SIGNIFICANT_P", "LoadedRun",
+    "SqlBoxError", "SqlResult", "browse",
     "check_sets", "fmt_interval", "fmt_support", "fmt_value", "load_model", "parse_csv", "parse_names",
     "predict", "predict_table", "resolve_set", "run_readonly_sql", "scan", "score_pairs", "suggest",
     "tidy_zeros",

@@ -62,7 +62,7 @@ def _suggest(args: argparse.Namespace) -> int:
     elif args.genes:
         genes = parse_names(args.genes)
     frame, info = suggest(resolve_workspace(args.workspace), args.run, genes=genes, gene=args.gene,
-                          per_gene=args.per_gene)
+                          per_gene=args.per_gene, policy=args.policy)
     print(frame.head(args.top).to_string(index=False, float_format=fmt_value, na_rep="–"))
     if args.out:
         with atomic_path(args.out) as tmp:
@@ -75,7 +75,7 @@ def _suggest(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``predict``, ``scan`` and ``suggest``."""
-    from cre_core.query.spread import PER_GENE
+    from cre_core.query.spread import PER_GENE, POLICIES, POLICY
 
     pred = subparsers.add_parser("predict", help="predicted fitness of a gene set with a trained run")
     pred.add_argument("--workspace")
@@ -102,9 +102,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--genes-file", help="pairs among the genes of this text file (names separated by "
                                             "commas, spaces or lines)")
     which.add_argument("--gene", help="this gene's pairs with every other gene of the run")
+    su.add_argument("--policy", choices=POLICIES, default=POLICY,
+                    help="the order to measure in: rank (default) = the mean of the |ε̂| and disagreement "
+                         "ranks; first-interactions = first the pairs likeliest to give a gene without a strong "
+                         "interaction (|ε| > 0.08) among the run's training pairs its first one, then as rank")
     su.add_argument("--per-gene", type=int, default=PER_GENE,
-                    help=f"among a gene list, rank in rounds of at most N pairs per gene so that a few genes "
-                         f"do not fill the top (default {PER_GENE}; 0 = no cap)")
+                    help=f"among a gene list, rank the combined-rank pairs in rounds of at most N pairs per gene "
+                         f"so that a few genes do not fill the top (default {PER_GENE}; 0 = no cap)")
     su.add_argument("--top", type=int, default=20, help="pairs to show (default 20); --out has all")
     su.add_argument("--out", help="write every ranked pair to this CSV file")
     su.set_defaults(func=_suggest)

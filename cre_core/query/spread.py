@@ -1,7 +1,8 @@
 """Spreading a ranked pair list over its genes (``cre suggest --per-gene``): without it, a few
 genes with many candidate pairs can fill the top of a ranking, and a screen of those pairs
-teaches a model about few genes. Kept apart from :mod:`cre_core.query.suggestions` so the CLI can
-read the default without loading torch.
+teaches a model about few genes. Kept apart from :mod:`cre_core.query.suggestions` (with the
+names of the orders, :mod:`cre_core.query.first_interactions`) so the CLI can read the defaults
+without loading torch or scipy.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 PER_GENE = 8       # default cap, chosen at demo seeds 0-1 (bench/RESULTS.md, "Pairs to measure next")
+POLICIES = ("rank", "first-interactions")    # the orders of cre suggest (cre_core.query.first_interactions)
+POLICY = "rank"        # no order taught a retrained run more than random picks (bench/RESULTS.md, same section)
 
 
 def cap_per_gene(frame: pd.DataFrame, per_gene: int) -> tuple[pd.DataFrame, int]:

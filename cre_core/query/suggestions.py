@@ -10,14 +10,18 @@ two scores from the K members' predicted pair fitness f̂_k:
 - ``disagreement``: the members' sd of f̂ (= the sd of ε̂, the product being shared), how little
   the run knows the pair: worth measuring to teach it.
 
-``rank_epsilon`` and ``rank_disagreement`` order the pairs by each (1 = first to measure); the
-``rank`` column orders them by the mean of the two ranks (ties by |ε̂|), so a pair ranks high
+``rank_epsilon`` and ``rank_disagreement`` order the pairs by each (1 = first to measure);
+``rank_combined`` orders them by the mean of the two ranks (ties by |ε̂|), so a pair ranks high
 only when both scores are high. Pairs without ε̂ rank last on |ε̂|.
 
-Among a gene list, ``per_gene`` caps how often one gene may appear in the leading ranks
-(:func:`cap_per_gene`, in rounds): uncapped, a few genes the run is unsure of fill much of the
-top, and a screen of those pairs teaches a model about few genes. Whether the cap pays, and its
-default, are measured by ``bench/suggest.py`` (bench/RESULTS.md, "Pairs to measure next").
+``rank`` is the order to measure in, set by the policy (:mod:`cre_core.query.first_interactions`):
+``rank`` (the default) is the combined rank, among a gene list in rounds of at most ``per_gene``
+pairs per gene (:func:`cap_per_gene`) so that a few genes the run is unsure of do not fill the
+top; ``first-interactions`` puts first the pairs likeliest to give a gene without a strong
+measured interaction among the run's training pairs its first one (``p_interaction``,
+``first_interactions``), then the rest as ``rank`` does. What each order finds, and whether it
+teaches a retrained run more than random picks (none does on the demo), is measured by
+``bench/suggest.py`` (bench/RESULTS.md, "Pairs to measure next").
 """
 
 from __future__ import annotations
@@ -26,20 +30,27 @@ import numpy as np
 import pandas as pd
 
 from cre_core.data.lookup import resolve_genes
+from cre_core.data.split_file import strain_genes
 from cre_core.errors import CreError
+from cre_core.query.browse import SIGNIFICANT_EPSILON
+from cre_core.query.first_interactions import interaction_chance, order_pairs
 from cre_core.query.service import LoadedRun, load_model
-from cre_core.query.spread import PER_GENE, cap_per_gene
-from cre_core.train.ensemble import spread
+from cre_core.query.spread import PER_GENE, POLICIES, POLICY
+from cre_core.train import data as D
+from cre_core.train import saved_split
+from cre_core.train.ensemble import LEVEL, spread
 from cre_core.workspace import Workspace
 
 MAX_PAIRS = 2_000_000      # ~2,000 listed genes; a gene's partners are always allowed
 COLUMNS = ["rank", "gene_a", "name_a", "gene_b", "name_b", "predicted", "multiplicative", "epsilon_pred",
-           "epsilon_lo", "epsilon_hi", "abs_epsilon", "disagreement", "rank_epsilon", "rank_disagreement"]
+           "epsilon_lo", "epsilon_hi", "abs_epsilon", "disagreement", "p_interaction", "first_interactions",
+           "rank_combined", "rank_epsilon", "rank_disagreement"]
 
 
 def score_pairs(loaded: LoadedRun, pairs: np.ndarray, members: np.ndarray | None = None) -> pd.DataFrame:
-    """Both scores and the three ranks (module docstring) for ``pairs`` (n, 2) of the run's gene
-    indices, best first. ``members``: the (K, n) member predictions when already computed."""
+    """Both scores, ``p_interaction`` and the three score ranks (module docstring) for ``pairs``
+    (n, 2) of the run's gene indices, best combined rank first (``rank`` = ``rank_combined`` until
+    :func:`order_pairs` orders them). ``members``: the (K, n) member predictions when already computed."""
     if loaded.members < 2:
         raise CreError(f"run {loaded.run_id} is a single model: suggestions need the members' disagreement; "
                        "train an ensemble (train --ensemble K)")
@@ -56,15 +67,44 @@ def score_pairs(loaded: LoadedRun, pairs: np.ndarray, members: np.ndarray | None
         **{k: values[k] for k in ("predicted", "multiplicative", "epsilon_pred", "epsilon_lo", "epsilon_hi")},
         "abs_epsilon": np.abs(values["epsilon_pred"]), "disagreement": spread(members),
     })
+    calibration = (loaded.calibration or {}).get("epsilon")
+    frame["p_interaction"] = interaction_chance(values["epsilon_pred"], values["epsilon_lo"], values["epsilon_hi"],
+                                                calibration.level if calibration else LEVEL)
     frame["rank_epsilon"] = frame["abs_epsilon"].rank(ascending=False, method="first", na_option="bottom")
     frame["rank_disagreement"] = frame["disagreement"].rank(ascending=False, method="first")
     mean_rank = (frame["rank_epsilon"] + frame["rank_disagreement"]) / 2
     order = np.lexsort((-frame["abs_epsilon"].fillna(-1).to_numpy(), mean_rank.to_numpy()))
-    frame["rank"] = 0
-    frame.loc[frame.index[order], "rank"] = np.arange(1, len(frame) + 1)
-    for col in ("rank", "rank_epsilon", "rank_disagreement"):
+    frame["rank_combined"] = 0
+    frame.loc[frame.index[order], "rank_combined"] = np.arange(1, len(frame) + 1)
+    for col in ("rank_combined", "rank_epsilon", "rank_disagreement"):
         frame[col] = frame[col].astype(int)
+    frame["rank"], frame["first_interactions"] = frame["rank_combined"], 0.0
     return frame.sort_values("rank").reset_index(drop=True)[COLUMNS]
+
+
+def unexplored_genes(ws: Workspace, loaded: LoadedRun) -> set[str]:
+    """The run's genes with no strong measured interaction (|ε| > SIGNIFICANT_EPSILON, the store's
+    ε) among its training pairs (the saved split; rebuilt from the store for older runs)."""
+    saved = saved_split.load_saved_split(loaded.folder)
+    if saved is not None:
+        vocabulary, keys = saved
+        idx = strain_genes(keys["train"])
+    else:
+        table, split = D.training_rows(ws, loaded.config)
+        vocabulary, idx = table.genes, table.idx[split.train]
+    idx = idx[(idx[:, 1] >= 0) & (idx[:, 2] < 0)]                  # pairs
+    names = np.asarray(vocabulary, dtype=object)
+    a, b = names[idx[:, 0]], names[idx[:, 1]]
+    train = pd.DataFrame({"gene_a": np.minimum(a, b), "gene_b": np.maximum(a, b)})
+    con = ws.connect(read_only=True)
+    try:
+        con.register("plan_train", train)
+        rows = con.execute("SELECT d.gene_a, d.gene_b FROM dmf d JOIN plan_train t USING (gene_a, gene_b) "
+                           "WHERE abs(d.epsilon) > ?", [SIGNIFICANT_EPSILON]).fetchall()
+        con.unregister("plan_train")
+    finally:
+        con.close()
+    return set(loaded.genes) - {g for row in rows for g in row}
 
 
 def _measured(ws: Workspace, genes: list[str]) -> set[tuple[str, str]]:
@@ -104,21 +144,26 @@ def _resolve(ws: Workspace, loaded: LoadedRun, names: list[str]) -> list[str]:
     return genes
 
 
-def suggest(ws: Workspace, run_id: str, genes: list[str] | None = None,
-            gene: str | None = None, per_gene: int = PER_GENE) -> tuple[pd.DataFrame, dict]:
-    """Every unmeasured candidate pair, ranked (``score_pairs``; among ``genes``, in rounds of
-    at most ``per_gene`` pairs per gene, 0 = no cap), and what was left out.
+def suggest(ws: Workspace, run_id: str, genes: list[str] | None = None, gene: str | None = None,
+            per_gene: int = PER_GENE, policy: str = POLICY) -> tuple[pd.DataFrame, dict]:
+    """Every unmeasured candidate pair in the ``policy``'s order (module docstring; the combined
+    rank among ``genes`` in rounds of at most ``per_gene`` pairs per gene, 0 = no cap), and what
+    was left out.
 
     Give ``genes`` (pairs among them; at least 2) or ``gene`` (its pairs with every other gene of
     the run: each partner is in one pair, so no cap applies). Returns (frame, info) with info =
-    {run_id, members, mode, candidates, measured (pairs skipped as measured), no_epsilon (pairs
-    without ε̂: a gene lacks SMF), per_gene (the cap applied, null for a gene's partners),
-    deferred (pairs after the first round)}.
+    {run_id, members, mode, policy, candidates, measured (pairs skipped as measured), no_epsilon
+    (pairs without ε̂: a gene lacks SMF), unexplored (candidate genes without a strong training
+    interaction; null for policy ``rank``), first_pairs (pairs put first by ``first_interactions``;
+    0 for policy ``rank``), per_gene (the cap applied, null for a gene's partners), deferred (combined-rank
+    pairs after the cap's first round)}.
     """
     if (genes is None) == (gene is None):
         raise CreError("give a gene list or one gene (not both)")
     if per_gene < 0:
         raise CreError(f"the cap per gene must be 0 (no cap) or more, not {per_gene}")
+    if policy not in POLICIES:
+        raise CreError(f"unknown policy {policy!r}: one of {', '.join(POLICIES)}")
     loaded = load_model(ws, run_id)
     if loaded.members < 2:
         score_pairs(loaded, np.zeros((0, 2)))                  # raises the single-model message
@@ -147,8 +192,11 @@ def suggest(ws: Workspace, run_id: str, genes: list[str] | None = None,
         members, measured, mode = None, int((~keep).sum()), "list"
     frame = score_pairs(loaded, pairs, members)
     cap = per_gene if mode == "list" else None
-    frame, deferred = cap_per_gene(frame, cap) if cap is not None else (frame, 0)
-    info = {"run_id": loaded.run_id, "members": loaded.members, "mode": mode, "candidates": len(frame),
-            "measured": measured, "no_epsilon": int(frame["epsilon_pred"].isna().sum()),
-            "per_gene": cap, "deferred": deferred}
+    first = policy == "first-interactions"             # reads the run's training pairs: only when asked
+    unexplored = unexplored_genes(ws, loaded) & (set(frame["gene_a"]) | set(frame["gene_b"])) if first else set()
+    frame, deferred = order_pairs(frame, policy, cap, unexplored)
+    info = {"run_id": loaded.run_id, "members": loaded.members, "mode": mode, "policy": policy,
+            "candidates": len(frame), "measured": measured, "no_epsilon": int(frame["epsilon_pred"].isna().sum()),
+            "unexplored": len(unexplored) if first else None,
+            "first_pairs": int((frame["first_interactions"] > 0).sum()), "per_gene": cap, "deferred": deferred}
     return frame, info

@@ -12,8 +12,10 @@ import pytest
 from cre_core import cli
 from cre_core.errors import CreError
 from cre_core.query import service
-from cre_core.query.spread import PER_GENE, cap_per_gene
-from cre_core.query.suggestions import score_pairs, suggest
+from cre_core.query.first_interactions import first_interactions, interaction_chance, order_pairs
+from cre_core.query.spread import PER_GENE, POLICY, cap_per_gene
+from cre_core.query.suggestions import score_pairs, suggest, unexplored_genes
+from cre_core.train import saved_split
 from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
 from cre_core.workspace import Workspace
@@ -52,7 +54,8 @@ def listed_genes(ws: Workspace, n: int) -> list[str]:
 def test_list_ranks_every_unmeasured_pair_by_both_scores(runs):
     ws, ens, _ = runs
     genes = listed_genes(ws, 40)
-    frame, info = suggest(ws, ens, genes=genes + [genes[0].lower()], per_gene=0)   # a repeat counts once
+    frame, info = suggest(ws, ens, genes=genes + [genes[0].lower()], per_gene=0,   # a repeat counts once
+                          policy="rank")
     done = measured_pairs(ws)
     measured = sum((a, b) in done for i, a in enumerate(sorted(genes)) for b in sorted(genes)[i + 1:])
     assert measured > 0 and info["measured"] == measured and len(frame) == 40 * 39 // 2 - measured
@@ -70,6 +73,8 @@ def test_list_ranks_every_unmeasured_pair_by_both_scores(runs):
         assert (np.diff(ordered) <= 0).all() and sorted(frame[rank]) == list(range(1, len(frame) + 1))
     mean_rank = (frame["rank_epsilon"] + frame["rank_disagreement"]) / 2
     assert list(frame["rank"]) == list(range(1, len(frame) + 1)) and (np.diff(mean_rank.to_numpy()) >= 0).all()
+    assert list(frame["rank_combined"]) == list(frame["rank"]) and info["policy"] == "rank"
+    assert info["first_pairs"] == 0
 
 
 def test_cap_per_gene_ranks_in_rounds():
@@ -86,11 +91,100 @@ def test_cap_per_gene_ranks_in_rounds():
     assert cap_per_gene(frame, 0)[0] is frame
 
 
+def test_interaction_chance_reads_the_interval_as_a_normal():
+    # an 80% interval ±1.2816σ with σ = 0.08: ε̂ = 0 gives 2Φ(-1), ε̂ = 0.08 gives Φ(0) + Φ(-2)
+    half = 1.2815516 * 0.08
+    chance = interaction_chance(np.array([0.0, 0.08, -0.08, 0.0]), np.array([-half, 0.08 - half, -0.08 - half, np.nan]),
+                                np.array([half, 0.08 + half, -0.08 + half, np.nan]), 0.8)
+    assert np.allclose(chance[:3], [0.31731, 0.52275, 0.52275], atol=1e-5) and np.isnan(chance[3])
+
+
+def plan_frame() -> pd.DataFrame:
+    """Five candidate pairs, best combined rank first; A and B lack a strong training interaction."""
+    pairs = [("C", "Y"), ("A", "Y"), ("A", "B"), ("B", "X"), ("A", "X")]
+    return pd.DataFrame({"rank": range(1, 6), "rank_combined": range(1, 6), "gene_a": [a for a, _ in pairs],
+                         "gene_b": [b for _, b in pairs], "p_interaction": [0.9, 0.2, 0.3, 0.4, 0.5]})
+
+
+def test_first_interactions_discount_each_gene_by_its_likelier_pairs():
+    frame = plan_frame()
+    value = first_interactions(frame, {"A", "B"})
+    # A's pairs by chance: A-X .5, A-B .3, A-Y .2; B's: B-X .4, A-B .3. C, X and Y are explored.
+    # A-B: .3 x (1 - .5) for A + .3 x (1 - .4) for B; A-Y: .2 x (1 - .5)(1 - .3)
+    assert np.allclose(value, [0.0, 0.07, 0.33, 0.4, 0.5])
+    assert np.allclose(first_interactions(frame.assign(p_interaction=np.nan), {"A", "B"}), 0.0)
+    assert np.allclose(first_interactions(frame, set()), 0.0)
+
+
+def test_likely_first_interactions_come_first_then_the_combined_rank():
+    frame = plan_frame()
+    ordered, deferred = order_pairs(frame, "first-interactions", None, {"A", "B"})
+    assert list(zip(ordered["gene_a"], ordered["gene_b"])) == [("A", "X"), ("B", "X"), ("A", "B"), ("A", "Y"),
+                                                               ("C", "Y")]
+    assert list(ordered["rank"]) == [1, 2, 3, 4, 5] and list(ordered["rank_combined"]) == [5, 4, 3, 2, 1]
+    assert deferred == 0 and np.allclose(ordered["first_interactions"], [0.5, 0.4, 0.33, 0.07, 0.0])
+    ties = frame.assign(p_interaction=[0.0, 0.5, 0.0, 0.5, 0.0])        # A-Y and B-X tie at 0.5
+    ordered, _ = order_pairs(ties, "first-interactions", None, {"Y", "X"})
+    assert list(ordered["rank_combined"]) == [2, 4, 1, 3, 5]            # the tie by combined rank; no chance: rest
+    ranked, _ = order_pairs(frame, "rank", None, {"A", "B"})
+    assert list(ranked["rank_combined"]) == [1, 2, 3, 4, 5]
+    # the rest keeps the cap: with no unexplored gene, the order is the capped combined rank
+    explored, deferred = order_pairs(frame, "first-interactions", 1, set())
+    capped, expected = cap_per_gene(frame, 1)
+    assert list(explored["rank_combined"]) == list(capped["rank_combined"]) and deferred == expected > 0
+    with pytest.raises(ValueError, match="policy"):
+        order_pairs(frame, "best", None, set())
+
+
+def test_unexplored_genes_lack_a_strong_training_interaction(runs, tmp_path):
+    ws, ens, _ = runs
+    loaded = service.load_model(ws, ens)
+    saved_split.export_saved(loaded.folder, tmp_path / "split.csv")
+    split = pd.read_csv(tmp_path / "split.csv", sep="\t", keep_default_na=False)
+    split = split[(split["gene_b"] != "") & (split.get("gene_c", "") == "")]            # pairs
+    split = split.assign(gene_a=split[["gene_a", "gene_b"]].min(axis=1), gene_b=split[["gene_a", "gene_b"]].max(axis=1))
+    con = ws.connect(read_only=True)
+    try:
+        dmf = con.execute("SELECT gene_a, gene_b, epsilon FROM dmf").df()
+    finally:
+        con.close()
+    train = split[split["split"] == "train"].merge(dmf, on=["gene_a", "gene_b"])
+    strong = train[train["epsilon"].abs() > 0.08]
+    explored = set(strong["gene_a"]) | set(strong["gene_b"])
+    unexplored = unexplored_genes(ws, loaded)
+    assert unexplored == set(loaded.genes) - explored and len(unexplored) > 0 and len(explored) > 0
+
+
+def test_gene_partners_in_the_first_interactions_order(runs):
+    ws, ens, _ = runs
+    gene = listed_genes(ws, 1)[0]
+    frame, info = suggest(ws, ens, gene=gene, policy="first-interactions")
+    assert info["policy"] == "first-interactions" and info["first_pairs"] > 0
+    loaded = service.load_model(ws, ens)
+    unexplored = unexplored_genes(ws, loaded)
+    partners = set(frame["gene_b"])
+    assert info["unexplored"] == len(unexplored & (partners | {gene}))
+    first = frame.head(info["first_pairs"])
+    assert (first["first_interactions"] > 0).all() and (np.diff(first["first_interactions"]) <= 0).all()
+    assert (first["gene_b"].isin(unexplored) | (gene in unexplored)).all()
+    rest = frame.iloc[info["first_pairs"]:]
+    assert (rest["first_interactions"] == 0).all() and (np.diff(rest["rank_combined"]) > 0).all()
+    assert list(frame["rank"]) == list(range(1, len(frame) + 1))
+    has_eps = frame["epsilon_pred"].notna()
+    assert frame.loc[has_eps, "p_interaction"].between(0, 1).all() and frame.loc[~has_eps, "p_interaction"].isna().all()
+    ranked, info = suggest(ws, ens, gene=gene)                          # the default: the combined rank
+    assert POLICY == "rank" == info["policy"] and info["first_pairs"] == 0 and info["unexplored"] is None
+    assert list(ranked["rank_combined"]) == list(range(1, len(ranked) + 1)) == list(ranked["rank"])
+    assert set(ranked["gene_b"]) == partners
+    with pytest.raises(CreError, match="unknown policy"):
+        suggest(ws, ens, gene=gene, policy="best")
+
+
 def test_list_is_capped_per_gene_by_default(runs):
     ws, ens, _ = runs
     genes = listed_genes(ws, 30)
-    plain, _ = suggest(ws, ens, genes=genes, per_gene=0)
-    frame, info = suggest(ws, ens, genes=genes, per_gene=3)
+    plain, _ = suggest(ws, ens, genes=genes, per_gene=0, policy="rank")
+    frame, info = suggest(ws, ens, genes=genes, per_gene=3, policy="rank")
     assert info["per_gene"] == 3 and len(frame) == len(plain)
     key = list(zip(frame["gene_a"], frame["gene_b"]))
     assert set(key) == set(zip(plain["gene_a"], plain["gene_b"]))
@@ -107,7 +201,7 @@ def test_list_is_capped_per_gene_by_default(runs):
         lambda f: pd.concat([f["gene_a"], f["gene_b"]]).value_counts().max()) > 3
     _, info = suggest(ws, ens, genes=genes)
     assert info["per_gene"] == PER_GENE
-    _, info = suggest(ws, ens, gene=genes[0], per_gene=3)
+    _, info = suggest(ws, ens, gene=genes[0], per_gene=3, policy="rank")
     assert info["per_gene"] is None and info["deferred"] == 0
     with pytest.raises(CreError, match="cap per gene"):
         suggest(ws, ens, genes=genes, per_gene=-1)
@@ -157,7 +251,16 @@ def test_cli_writes_every_ranked_pair(runs, capsys, tmp_path):
     assert line["candidates"] == info["candidates"] == len(written) and len(line["top"]) == 5
     assert list(written["gene_b"]) == list(expected["gene_b"]) and np.allclose(written["disagreement"],
                                                                                 expected["disagreement"])
-    assert [r["rank"] for r in line["top"]] == [1, 2, 3, 4, 5]
+    assert [r["rank"] for r in line["top"]] == [1, 2, 3, 4, 5] and line["policy"] == "rank"
+    genes = sorted(unexplored_genes(ws, service.load_model(ws, ens)))[:6] + genes[:6]    # the 12 are explored
+    assert cli.main(["suggest", "--workspace", str(ws.root), "--run", ens, "--genes", ",".join(genes),
+                     "--policy", "first-interactions", "--per-gene", "0", "--out", str(out)]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    written = pd.read_csv(out)
+    expected, info = suggest(ws, ens, genes=genes, per_gene=0, policy="first-interactions")
+    assert line["policy"] == "first-interactions" and line["first_pairs"] == info["first_pairs"] > 0
+    assert list(written["rank_combined"]) == list(expected["rank_combined"]) != sorted(expected["rank_combined"])
+    assert (np.diff(written["first_interactions"].head(info["first_pairs"])) <= 0).all()
 
 
 def test_plan_tab_shows_the_ranked_pairs(runs, monkeypatch):
@@ -189,3 +292,12 @@ def test_plan_tab_shows_the_ranked_pairs(runs, monkeypatch):
     assert list(zip(shown["gene_a"], shown["gene_b"])) == list(zip(expected["gene_a"], expected["gene_b"]))
     assert info["deferred"] > 0 and any(f"{info['deferred']:,} pairs rank after the first round" in c.value
                                         for c in at.caption)
+    assert not any("pairs come first" in c.value for c in at.caption)
+    genes = sorted(unexplored_genes(ws, service.load_model(ws, ens)))[:3] + listed_genes(ws, 3)
+    at.radio(key="q_plan_policy").set_value("first-interactions")
+    at.text_area(key="q_plan_genes").set_value("\n".join(genes)).run()
+    assert not problems(at), problems(at)
+    expected, info = suggest(ws, ens, genes=genes, per_gene=1, policy="first-interactions")
+    shown = next(d.value for d in at.dataframe if "rank_disagreement" in d.value)
+    assert list(zip(shown["gene_a"], shown["gene_b"])) == list(zip(expected["gene_a"], expected["gene_b"]))
+    assert info["first_pairs"] > 0 and any(f"{info['first_pairs']:,} pairs come first" in c.value for c in at.caption)
