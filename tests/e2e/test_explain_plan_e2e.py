@@ -53,3 +53,9 @@ def test_subsystems_and_plan_tabs(page, explain_server):
     assert page.get_by_role("button", name="Download all").is_visible()
     assert not errors_on(page), errors_on(page)
     screenshot(page, "query-plan")
+
+    page.get_by_text("first interactions of unexplored genes first", exact=True).click()
+    wait_for_app(page)
+    page.get_by_text("pairs come first", exact=False).wait_for()
+    assert not errors_on(page), errors_on(page)
+    screenshot(page, "query-plan-first-interactions")
