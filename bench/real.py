@@ -215,7 +215,9 @@ def report(lines: list[dict]) -> str:
             tests = _test_sets(lines, a, split, b)
             if tests:
                 diff = bootstrap_r(tests)
-                out.append(f"| {a} − {b} | {split} | {len(tests)} | {diff.text(3)} |")
+                # identity predicts one constant for genes it never saw: no r to compare
+                text = diff.text(3) if np.isfinite(diff.value) else "– (a constant prediction has no r)"
+                out.append(f"| {a} − {b} | {split} | {len(tests)} | {text} |")
     out += ["", "ε r with its 95% interval (bootstrap over test pairs / genes and seeds):", "",
             "| row | split | seeds | ε r [95%] |", "|---|---|---|---|"]
     for split in SPLITS:
