@@ -36,6 +36,11 @@ other jobs share the machine). ``--interleave`` also trains both ontologies' ``n
 one process, alternating steps, for a ratio that shares the machine's load. With ``--record``
 appends the tables to bench/RESULTS.md.
 
+``--profile`` says where a ``new`` side's step goes instead: forward, backward and AdamW (median
+wall seconds), then torch.profiler's self time binned by kind of op (products, gathers and
+scatters, fills and copies, other tensor ops, AdamW, Python and autograd bookkeeping), per step.
+
+    python bench/dcell.py --ontology real --profile --threads 2
     python bench/dcell.py                                  # real and synthetic, new and new-bf16
     python bench/dcell.py --threads 1 --interleave --record
     python bench/dcell.py --ontology real --sides new --device cuda --batch 4096 --steps 20
@@ -301,6 +306,65 @@ def interleave(args) -> dict:
             "load_avg": f"{min(loads):.1f}-{max(loads):.1f}"}
 
 
+OP_KINDS = {        # torch.profiler op name -> kind of work (--profile)
+    "products": {"aten::mm", "aten::bmm", "aten::baddbmm", "aten::addmm", "aten::addmv", "aten::addmv_",
+                 "aten::mv", "aten::matmul"},
+    "gathers and scatters": {"aten::index_select", "aten::index_add_", "aten::gather", "aten::scatter_add_",
+                             "aten::scatter_", "aten::index", "aten::index_put_", "aten::_index_put_impl_"},
+    "fills and copies": {"aten::fill_", "aten::zero_", "aten::copy_", "aten::cat", "aten::clone"},
+    "AdamW": {"aten::_fused_adamw_"},
+}
+
+
+def profile(name: str, args) -> dict:
+    """Where one ``new`` step over ontology ``name`` goes: phases (median wall s) and op kinds
+    (torch.profiler's CPU self time per step; its own cost inflates the small ops). CPU only: on
+    CUDA the kinds would count launches, not the device's work."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    work = workload(name, args)
+    model, opt = build("new", work, device)
+    rng = np.random.default_rng(args.seed)
+
+    def phases() -> tuple[float, float, float]:
+        idx, y = work.batch(rng, args.batch)
+        idx_t, y_t = torch.from_numpy(idx).long().to(device), torch.from_numpy(y).to(device)
+        t0 = time.perf_counter()
+        loss = model(idx_t, y_t)["loss"]
+        _sync(device)
+        t1 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        _sync(device)
+        t2 = time.perf_counter()
+        opt.step()
+        _sync(device)
+        return t1 - t0, t2 - t1, time.perf_counter() - t2
+
+    for _ in range(args.warmup):
+        phases()
+    wall = np.median([phases() for _ in range(args.steps)], 0)
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(args.steps):
+            phases()
+    kinds = dict.fromkeys([*OP_KINDS, "other tensor ops", "Python and autograd"], 0.0)
+    for e in prof.key_averages():
+        kind = next((k for k, ops in OP_KINDS.items() if e.key in ops),
+                    "other tensor ops" if e.key.startswith("aten::") else "Python and autograd")
+        kinds[kind] += e.self_cpu_time_total / 1e6 / args.steps
+    total = sum(kinds.values())
+    return {"ontology": name, "threads": torch.get_num_threads(), "batch": args.batch, "steps": args.steps,
+            "forward_s": round(float(wall[0]), 3), "backward_s": round(float(wall[1]), 3),
+            "adamw_s": round(float(wall[2]), 3), "sets_per_s": round(args.batch / float(wall.sum()), 1),
+            "profiled_s_per_step": round(total, 3),
+            "kinds": {k: f"{v:.3f} s ({v / total:.0%})" for k, v in kinds.items()},
+            "load_avg": round(os.getloadavg()[0], 1)}
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -351,6 +415,8 @@ def main() -> None:
                    help="also train both ontologies' new models in one process, alternating steps")
     p.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md")
     p.add_argument("--describe", action="store_true", help="print the ontologies' shapes and exit")
+    p.add_argument("--profile", action="store_true",
+                   help="where the new side's step goes (phases, kinds of op), per ontology, and exit")
     p.add_argument("--one", nargs=2, metavar=("SIDE", "ONTOLOGY"), help=argparse.SUPPRESS)   # child process
     p.add_argument("--mixed", action="store_true", help=argparse.SUPPRESS)                   # child process
     args = p.parse_args()
@@ -360,6 +426,10 @@ def main() -> None:
         if args.describe:
             for name in args.ontology:
                 print(json.dumps({"ontology": name, **describe(workload(name, args).onto)}))
+            return
+        if args.profile:
+            for name in args.ontology:
+                print(json.dumps(profile(name, args)), flush=True)
             return
         if args.one:
             print(json.dumps(run_side(args.one[0], args.one[1], args)))
