@@ -239,19 +239,24 @@ def build(side: str, work: Workload, device: torch.device):
     return model, torch.optim.AdamW(model.parameters(), lr=1e-3, fused=side != "old")
 
 
-def step(model, opt, idx: np.ndarray, y: np.ndarray, device: torch.device, amp: bool) -> tuple[float, float]:
-    """One training step; its wall and CPU seconds."""
+def step(model, opt, idx: np.ndarray, y: np.ndarray, device: torch.device,
+         amp: bool) -> tuple[float, float, float, float]:
+    """One training step: its forward, backward and AdamW wall seconds, and its CPU seconds."""
     idx_t, y_t = torch.from_numpy(idx).long().to(device), torch.from_numpy(y).to(device)
     ctx = torch.autocast(device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
     _sync(device)
     t0, c0 = time.perf_counter(), time.process_time()
     with ctx:
         loss = model(idx_t, y_t)["loss"]
+    _sync(device)
+    t1 = time.perf_counter()
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    _sync(device)
+    t2 = time.perf_counter()
     opt.step()
     _sync(device)
-    return time.perf_counter() - t0, time.process_time() - c0
+    return t1 - t0, t2 - t1, time.perf_counter() - t2, time.process_time() - c0
 
 
 def run_side(side: str, name: str, args) -> dict:
@@ -267,9 +272,9 @@ def run_side(side: str, name: str, args) -> dict:
     steps = max(2, args.steps // 8) if side == "old" else args.steps
     times, cpu = [], []
     for i in range(args.warmup + steps):
-        wall, proc = step(model, opt, *work.batch(rng, args.batch), device, side == "new-amp")
+        *phases, proc = step(model, opt, *work.batch(rng, args.batch), device, side == "new-amp")
         if i >= args.warmup:
-            times.append(wall)
+            times.append(sum(phases))
             cpu.append(proc)
     step_s = float(np.median(times))
     peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
@@ -295,9 +300,9 @@ def interleave(args) -> dict:
     loads = [os.getloadavg()[0]]
     for i in range(args.warmup + args.steps):
         for k, (work, (model, opt)) in enumerate(zip(works, models)):
-            wall, _ = step(model, opt, *work.batch(rng, args.batch), device, False)
+            *phases, _ = step(model, opt, *work.batch(rng, args.batch), device, False)
             if i >= args.warmup:
-                times[k].append(wall)
+                times[k].append(sum(phases))
     loads.append(os.getloadavg()[0])
     rates = [args.batch / float(np.median(t)) for t in times]
     return {"interleaved": True, "threads": torch.get_num_threads(), "batch": args.batch, "steps": args.steps,
@@ -330,20 +335,8 @@ def profile(name: str, args) -> dict:
     model, opt = build("new", work, device)
     rng = np.random.default_rng(args.seed)
 
-    def phases() -> tuple[float, float, float]:
-        idx, y = work.batch(rng, args.batch)
-        idx_t, y_t = torch.from_numpy(idx).long().to(device), torch.from_numpy(y).to(device)
-        t0 = time.perf_counter()
-        loss = model(idx_t, y_t)["loss"]
-        _sync(device)
-        t1 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        _sync(device)
-        t2 = time.perf_counter()
-        opt.step()
-        _sync(device)
-        return t1 - t0, t2 - t1, time.perf_counter() - t2
+    def phases() -> tuple[float, ...]:
+        return step(model, opt, *work.batch(rng, args.batch), device, False)[:3]
 
     for _ in range(args.warmup):
         phases()

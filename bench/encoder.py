@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cre_core.demo.commands import build_demo
 from cre_core.embed.seq_encoder import one_hot
 from cre_core.models import DeepSet, SeqEncoder
-from cre_core.train.config import TrainConfig
+from cre_core.train.config import ENCODER_INITS, TrainConfig
 from cre_core.workspace import Workspace
 
 ENCODER = dict(encoder_filters=128, encoder_width=15, encoder_block=32, batch_size=512, lr=3e-3,
@@ -238,7 +238,7 @@ def main() -> None:
     sc.add_argument("--dropout", type=float, default=0.0, help="dropout in φ and ρ of the encoder runs")
     sc.add_argument("--block", type=int, default=ENCODER["encoder_block"], help="--encoder-block of the encoder runs")
     sc.add_argument("--filters", type=int, default=ENCODER["encoder_filters"], help="--encoder-filters")
-    sc.add_argument("--init", default="enriched", choices=("enriched", "random"), help="--encoder-init")
+    sc.add_argument("--init", default=ENCODER_INITS[0], choices=ENCODER_INITS, help="--encoder-init")
     sc.add_argument("--lr", type=float, default=ENCODER["lr"], help="learning rate of the encoder runs")
     sc.add_argument("--weight-decay", type=float, default=ENCODER["weight_decay"])
     sc.add_argument("--pretrain", type=int, default=20, help="--encoder-pretrain")

@@ -47,6 +47,7 @@ import torch
 
 from cre_core.demo.commands import build_demo
 from cre_core.query import service
+from cre_core.query.browse import SIGNIFICANT_EPSILON
 from cre_core.query.first_interactions import order_pairs
 from cre_core.query.spread import PER_GENE, cap_per_gene
 from cre_core.query.suggestions import score_pairs, unexplored_genes
@@ -54,7 +55,7 @@ from cre_core.train.config import TrainConfig
 from cre_core.train.loop import train_run
 from cre_core.workspace import Workspace
 
-STRONG = 0.08
+STRONG = SIGNIFICANT_EPSILON      # the cut-off unexplored_genes reads
 
 
 def write_split(path: Path, parts: dict[str, pd.DataFrame]) -> Path:
@@ -103,17 +104,19 @@ def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict:
     loaded = service.load_model(ws, "base")
     idx = np.array([[loaded.index[a], loaded.index[b]] for a, b in zip(pool["gene_a"], pool["gene_b"])])
     ranked = score_pairs(loaded, idx)
-    key = pair_keys(ranked)
     position = pd.Series(np.arange(len(pool)), index=pair_keys(pool))
     unexplored = unexplored_genes(ws, loaded)          # the store holds the pool too: read from the run's split
-    picks = {
-        "first interactions": position[pair_keys(order_pairs(ranked, "first-interactions", PER_GENE,
-                                                             unexplored)[0])[:args.k]].to_numpy(),
-        "suggested": position[key[ranked["rank_combined"].argsort()[:args.k]]].to_numpy(),
-        **{f"capped {cap}": position[pair_keys(cap_per_gene(ranked, cap)[0])[:args.k]].to_numpy()
-           for cap in args.caps},
-        "largest abs ε̂": position[key[ranked["rank_epsilon"].argsort()[:args.k]]].to_numpy(),
-        "disagreement": position[key[ranked["rank_disagreement"].argsort()[:args.k]]].to_numpy(),
+
+    def top(order: pd.DataFrame) -> np.ndarray:
+        """The pool positions of an order's first k pairs."""
+        return position[pair_keys(order)[:args.k]].to_numpy()
+
+    picks = {                                          # ranked: best combined rank first
+        "first interactions": top(order_pairs(ranked, "first-interactions", PER_GENE, unexplored)[0]),
+        "suggested": top(ranked),
+        **{f"capped {cap}": top(cap_per_gene(ranked, cap)[0]) for cap in args.caps},
+        "largest abs ε̂": top(ranked.sort_values("rank_epsilon")),
+        "disagreement": top(ranked.sort_values("rank_disagreement")),
     }
     for d in range(args.random_draws):
         picks[f"random {d + 1}"] = np.random.default_rng(seed * 100 + d).choice(len(pool), args.k, replace=False)

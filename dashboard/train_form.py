@@ -12,12 +12,7 @@ from cre_core.train import OptionSpec, applies
 # Settings shown up front on the form; every other field sits under "More options".
 MAIN_FIELDS = ("model", "features", "embedder", "split", "epochs", "subset", "norm", "clip",
                "wt_warmup", "lr", "batch_size", "hidden", "seed", "device")
-
-
-def field_applies(name: str, model: str) -> bool:
-    """Whether an option means anything for ``model`` (others are hidden on the form): a
-    model's section shows for that model only (``cre_core.train.config.applies``)."""
-    return applies(name, model)
+field_applies = applies      # the form shows a model only the options that mean something for it
 
 
 def config_widget(spec: OptionSpec, container: Any = st, key_prefix: str = "cfg_") -> Any:

@@ -13,6 +13,7 @@ from cre_core.explore import MIN_OVERLAP, SIGNS, list_from, sif_lines
 from cre_core.query import SIGNIFICANT_EPSILON
 from cre_core.train import queryable, runs_with_configs
 from dashboard.explore_charts import MAP_COLOURS, comparison_chart, map_chart, network_chart
+from dashboard.prediction_columns import VALUE_COLUMNS
 from dashboard.support import current_workspace, guard, require_store, store
 
 st.title("Genes")
@@ -25,7 +26,7 @@ if not require_store(ws):
 
 PROFILE_COLUMNS = {"epsilon": st.column_config.NumberColumn("ε", format="%.4f"),
                    "pvalue": st.column_config.NumberColumn("p", format="%.2e"),
-                   "epsilon_pred": st.column_config.NumberColumn("predicted ε̂", format="%.4f"),
+                   "epsilon_pred": VALUE_COLUMNS["epsilon_pred"],
                    "fitness": st.column_config.NumberColumn("pair fitness", format="%.4f")}
 SIMILARITY_SCORES = {"r": "Pearson r", "overlap": "topological overlap"}
 SOURCES = {"partners": "the gene's significant partners", "similar": "genes with similar profiles",

@@ -27,20 +27,20 @@ SELECTED = "train_run"
 
 
 def new_run_form() -> None:
-    specs = {s.name: s for s in options()}
+    by_name = {s.name: s for s in options()}
     st.caption(device_summary())
-    model = config_widget(specs["model"])
+    model = config_widget(by_name["model"])
     with st.form("train_form", border=True):
         values = {"model": model}
         main = [n for n in MAIN_FIELDS if n != "model" and field_applies(n, model)]
         cols = st.columns(3)
         for i, name in enumerate(main):
-            values[name] = config_widget(specs[name], cols[i % 3])
+            values[name] = config_widget(by_name[name], cols[i % 3])
         with st.expander("More options"):
-            rest = [n for n in specs if n not in MAIN_FIELDS and field_applies(n, model)]
+            rest = [n for n in by_name if n not in MAIN_FIELDS and field_applies(n, model)]
             cols = st.columns(3)
             for i, name in enumerate(rest):
-                values[name] = config_widget(specs[name], cols[i % 3])
+                values[name] = config_widget(by_name[name], cols[i % 3])
         submitted = st.form_submit_button("Start training", type="primary")
     if submitted:
         with guard("starting the run"):

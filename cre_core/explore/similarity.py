@@ -32,6 +32,7 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -66,8 +67,16 @@ class Profiles:
         self.weights = self.mask.astype(np.float32)          # the mask as numbers, for products
         self.squares = self.filled * self.filled
         self.counts = self.mask.sum(1)
-        self.strength = np.minimum(np.abs(self.filled), 1) ** OVERLAP_POWER     # topological overlap's weights
-        self.degree = self.strength.sum(1)
+
+    @cached_property
+    def strength(self) -> np.ndarray:
+        """Topological overlap's weights (n, n): built on first use, only ``similar(by="overlap")``
+        reads them."""
+        return np.minimum(np.abs(self.filled), 1) ** OVERLAP_POWER
+
+    @cached_property
+    def degree(self) -> np.ndarray:
+        return self.strength.sum(1)
 
     def digest(self) -> str:
         h = hashlib.sha1("\n".join(self.genes).encode())

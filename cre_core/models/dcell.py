@@ -106,17 +106,23 @@ class _Rows:
 
     def read(self, store: torch.Tensor) -> torch.Tensor:
         parts = [] if self.direct is None else [self.direct]
-        for (start, n, stride, width), rows in zip(self.blocks, self.rows):
-            parts.append(store[start:start + n * stride].view(n, stride)[:, :width].index_select(0, rows))
+        for block, rows in zip(self.blocks, self.rows):
+            parts.append(_block(store, *block).index_select(0, rows))
         return torch.cat(parts, 1).unsqueeze(0)
 
     def add_back(self, out: torch.Tensor, grad: torch.Tensor) -> None:
         at = 0 if self.direct is None else self.direct.shape[1]
-        for (start, n, stride, width), rows in zip(self.blocks, self.rows):
+        for block, rows in zip(self.blocks, self.rows):
+            width = block[3]
             # a contiguous source: index_add_ from a column slice runs ~3x slower (measured)
-            out[start:start + n * stride].view(n, stride)[:, :width].index_add_(
-                0, rows, grad[0, :, at:at + width].contiguous())
+            _block(out, *block).index_add_(0, rows, grad[0, :, at:at + width].contiguous())
             at += width
+
+
+def _block(store: torch.Tensor, start: int, rows: int, stride: int, width: int) -> torch.Tensor:
+    """A group's compact rows of one term in the store, as a (rows, width) view (the group's
+    stride is its padded width)."""
+    return store[start:start + rows * stride].view(rows, stride)[:, :width]
 
 
 @dataclass
@@ -127,13 +133,13 @@ class _Blocks:
     blocks: list[tuple[int, int, int, int]]
 
     def read(self, store: torch.Tensor) -> torch.Tensor:
-        return torch.cat([store[s:s + n * stride].view(n, stride)[:, :w].reshape(-1)
-                          for s, n, stride, w in self.blocks])
+        return torch.cat([_block(store, *block).reshape(-1) for block in self.blocks])
 
     def add_back(self, out: torch.Tensor, grad: torch.Tensor) -> None:
         at = 0
-        for s, n, stride, w in self.blocks:
-            out[s:s + n * stride].view(n, stride)[:, :w].add_(grad[at:at + n * w].view(n, w))
+        for block in self.blocks:
+            n, w = block[1], block[3]
+            _block(out, *block).add_(grad[at:at + n * w].view(n, w))
             at += n * w
 
 
@@ -192,10 +198,8 @@ class _DeltaProduct(torch.autograd.Function):
         gw = grad_w[0]
         gw[:plan.first_child].zero_()
         grad_flat = grad.new_empty(ctx.flat_shape)
-        at = 0
-        for (slot, width, rows), h0, d_t in zip(plan.children, shared, ctx.diffs):
-            n = 1 + len(rows)
-            out = grad_flat[at:at + n * width].view(n, width)
+        for (slot, width, rows), h0, d_t, out in zip(plan.children, shared, ctx.diffs,
+                                                      _child_blocks(grad_flat, plan)):
             torch.outer(h0, total, out=gw[slot:slot + width])
             out[0] = w[slot:slot + width] @ total
             if len(rows):
@@ -203,7 +207,6 @@ class _DeltaProduct(torch.autograd.Function):
                 gw[slot:slot + width] += d_t @ g_rows
                 torch.mm(g_rows, w[slot:slot + width].t(), out=out[1:])
                 out[0] -= out[1:].sum(0)
-            at += n * width
         if len(plan.direct_rows):
             gw.index_add_(0, plan.direct_slots, g.index_select(0, plan.direct_rows))
         return grad_flat, grad_w, total.unsqueeze(0), None

@@ -74,7 +74,7 @@ class InteractionModel(FitnessModel):
     ) -> None:
         super().__init__()
         self.genes, self.n_genes, self.rank = genes, genes.n_genes, rank
-        self.smf_aware, self.interaction_weight = smf_aware, interaction_weight
+        self.reads_measured_smf, self.interaction_weight = smf_aware, interaction_weight
         if pair_from not in PAIR_FROM:
             raise ValueError(f"pair_from must be one of {PAIR_FROM}, not {pair_from!r}")
         self.pair_from, self.pair_decay = pair_from, pair_decay
@@ -162,7 +162,7 @@ class InteractionModel(FitnessModel):
     def singles(self, idx: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
         """ŝ per slot: measured SMF where known (SMF-aware), else the head; 1 at padding."""
         s = head
-        if self.smf_aware:
+        if self.reads_measured_smf:
             measured = F.embedding(idx.clamp(min=0), self.smf.unsqueeze(1)).squeeze(-1)
             s = torch.where(torch.isfinite(measured), measured.to(head.dtype), head)
         return torch.where(set_mask(idx), s, torch.ones_like(s))
@@ -211,7 +211,7 @@ class InteractionModel(FitnessModel):
         if interaction is not None:
             loss = loss + self.interaction_weight * masked_mse(
                 out["interaction"], interaction, torch.isfinite(interaction))
-        if self.smf_aware:
+        if self.reads_measured_smf:
             loss = loss + masked_mse(parts["head"][:, 0].float(), target, set_mask(idx).sum(1) == 1)
         out["loss"] = loss
         return out

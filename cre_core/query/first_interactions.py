@@ -56,14 +56,11 @@ def first_interactions(frame: pd.DataFrame, unexplored: Collection[str]) -> np.n
     if not len(slots):
         return value
     rows = slots % len(frame)
-    codes, _ = pd.factorize(genes[slots])
-    order = np.lexsort((-chance[rows], codes))                  # by gene, its likeliest pair first
-    rows, codes = rows[order], codes[order]
-    log_miss = np.log1p(-chance[rows])
-    total = np.cumsum(log_miss)
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    before = total - log_miss - np.repeat(total[starts] - log_miss[starts], np.diff(np.r_[starts, len(rows)]))
-    np.add.at(value, rows, chance[rows] * np.exp(before))
+    order = np.argsort(-chance[rows], kind="stable")            # likeliest pair first
+    rows, gene = rows[order], genes[slots][order]
+    log_miss = pd.Series(np.log1p(-chance[rows]))
+    before = log_miss.groupby(gene).cumsum() - log_miss         # Σ log(1 − p) over the gene's likelier pairs
+    np.add.at(value, rows, chance[rows] * np.exp(before.to_numpy()))
     return value
 
 

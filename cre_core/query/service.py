@@ -36,6 +36,7 @@ import torch
 
 from cre_core.atomic import clean_json
 from cre_core.data.lookup import resolve_genes
+from cre_core.data.split_file import strain_genes
 from cre_core.errors import CreError
 from cre_core.models import FitnessModel
 from cre_core.models.base import PAD
@@ -109,19 +110,27 @@ class LoadedRun:
                 out["epsilon_lo"], out["epsilon_hi"] = eps.bounds(pred - mult, sd)
         return out
 
+    def training_strains(self, ws: Workspace) -> tuple[list[str], np.ndarray]:
+        """(vocabulary, the run's training strains as its gene indices (n, 3), -1 = no gene): the
+        saved split, or for a run made before splits were saved the split rebuilt from today's
+        store (``split_saved`` then turns False)."""
+        saved = saved_split.load_saved_split(self.folder)
+        if saved is not None:
+            vocabulary, keys = saved
+            return vocabulary, strain_genes(keys["train"])
+        self.split_saved = False
+        table, split = D.training_rows(ws, self.config)
+        return table.genes, table.idx[split.train]
+
     def training_support(self, ws: Workspace) -> tuple[np.ndarray, tuple[int, ...]]:
         """Training strains per vocabulary gene and the set sizes trained on (run's split)."""
         with _LOCK:
             if self._support is None:
-                self._support = saved_split.training_support(self.folder, self.genes)
-            if self._support is None:          # a run made before splits were saved
-                self.split_saved = False
-                table, split = D.training_rows(ws, self.config)
-                idx = table.idx[split.train]
-                counts = np.bincount(idx[idx >= 0], minlength=table.n_genes)
-                by_gene = dict(zip(table.genes, counts))
+                vocabulary, idx = self.training_strains(ws)
+                counts = np.bincount(idx[idx >= 0], minlength=len(vocabulary))
+                by_gene = dict(zip(vocabulary, counts.tolist()))
                 sizes = tuple(int(n) for n in np.unique((idx >= 0).sum(1)))
-                self._support = (np.array([by_gene.get(g, 0) for g in self.genes]), sizes)
+                self._support = (np.array([by_gene.get(g, 0) for g in self.genes], dtype=np.int64), sizes)
             return self._support
 
 

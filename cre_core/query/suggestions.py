@@ -30,14 +30,11 @@ import numpy as np
 import pandas as pd
 
 from cre_core.data.lookup import resolve_genes
-from cre_core.data.split_file import strain_genes
 from cre_core.errors import CreError
 from cre_core.query.browse import SIGNIFICANT_EPSILON
 from cre_core.query.first_interactions import interaction_chance, order_pairs
 from cre_core.query.service import LoadedRun, load_model
 from cre_core.query.spread import PER_GENE, POLICIES, POLICY
-from cre_core.train import data as D
-from cre_core.train import saved_split
 from cre_core.train.ensemble import LEVEL, spread
 from cre_core.workspace import Workspace
 
@@ -84,14 +81,8 @@ def score_pairs(loaded: LoadedRun, pairs: np.ndarray, members: np.ndarray | None
 
 def unexplored_genes(ws: Workspace, loaded: LoadedRun) -> set[str]:
     """The run's genes with no strong measured interaction (|ε| > SIGNIFICANT_EPSILON, the store's
-    ε) among its training pairs (the saved split; rebuilt from the store for older runs)."""
-    saved = saved_split.load_saved_split(loaded.folder)
-    if saved is not None:
-        vocabulary, keys = saved
-        idx = strain_genes(keys["train"])
-    else:
-        table, split = D.training_rows(ws, loaded.config)
-        vocabulary, idx = table.genes, table.idx[split.train]
+    ε) among its training pairs (:meth:`LoadedRun.training_strains`)."""
+    vocabulary, idx = loaded.training_strains(ws)
     idx = idx[(idx[:, 1] >= 0) & (idx[:, 2] < 0)]                  # pairs
     names = np.asarray(vocabulary, dtype=object)
     a, b = names[idx[:, 0]], names[idx[:, 1]]

@@ -205,9 +205,8 @@ class TrainConfig:
         """A config from options by flat name (``rank=16``, ``dcell_alpha=0.1``); the rest default."""
         top: dict[str, Any] = {}
         nested: dict[str, dict[str, Any]] = {name: {} for name in _sections()}
-        by_name = {o.name: o for o in _declared()}
         for key, value in given.items():
-            spec = by_name.get(key)
+            spec = _by_name().get(key)
             if spec is not None and len(spec.path) == 2:
                 nested[spec.path[0]][spec.path[1]] = value
             else:
@@ -217,7 +216,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """A config from a config.json of any version, nested or flat (see ``migrate``)."""
-        known = {o.name for o in _declared()} | {"extra"}
+        known = _by_name().keys() | {"extra"}
         return cls.of(**{k: v for k, v in migrate(data).items() if k in known})
 
     @classmethod
@@ -281,17 +280,24 @@ def _sections() -> dict[str, type]:
 
 @functools.cache
 def _declared() -> tuple[OptionSpec, ...]:
-    return tuple(spec for f in fields(TrainConfig) if f.name != "extra"
-                 for spec in (_fields_of(_sections()[f.name], f.name) if f.name in _sections()
-                              else _fields_of(TrainConfig, None, only=f.name)))
+    """Every option in the dataclass's order, a section's options in the section's place."""
+    return tuple(_fields_of(TrainConfig, None))
 
 
-def _fields_of(kind: type, section: str | None, only: str | None = None) -> list[OptionSpec]:
-    """The options declared by ``kind``'s fields (one field with ``only``)."""
+@functools.cache
+def _by_name() -> dict[str, OptionSpec]:
+    return {o.name: o for o in _declared()}
+
+
+def _fields_of(kind: type, section: str | None) -> list[OptionSpec]:
+    """The options declared by ``kind``'s fields (but ``extra``), a section's by its own fields."""
     hints = typing.get_type_hints(kind)
-    out = []
+    out: list[OptionSpec] = []
     for f in fields(kind):
-        if only is not None and f.name != only:
+        if f.name == "extra":
+            continue
+        if dataclasses.is_dataclass(hints[f.name]):
+            out += _fields_of(hints[f.name], f.name)
             continue
         args = [a for a in typing.get_args(hints[f.name]) if a is not type(None)]
         meta = dict(f.metadata)
@@ -305,7 +311,7 @@ def _fields_of(kind: type, section: str | None, only: str | None = None) -> list
 def applies(name: str, model: str) -> bool:
     """Whether the option ``name`` means anything for ``model``: a section's options for the
     model whose spec names that section only, the representation's for models that read one."""
-    spec, option_spec = specs.get(model), next(o for o in _declared() if o.name == name)
+    spec, option_spec = specs.get(model), _by_name()[name]
     if len(option_spec.path) == 2:
         return option_spec.path[0] == spec.section
     return spec.reads_embeddings or name not in REPRESENTATION_OPTIONS

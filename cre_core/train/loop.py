@@ -653,10 +653,10 @@ class _Run:
         if best.exists():
             self.core.load_state_dict(load_checkpoint(best, map_location=self.device)["model"])
             cfg = self.config
-            smf_input = self.core.reads_measured_smf or cfg.spec.smf_input(cfg)
             summary.update(score_test(self.core, self.table, self.split.test, self.idx, self.rows["test"],
                                       cfg.eval_batch_size, self.engine.amp if self.engine else False,
-                                      self.folder / "predictions.parquet", smf_input=smf_input))
+                                      self.folder / "predictions.parquet",
+                                      smf_input=self.core.reads_measured_smf))
             summary.update(ceiling_summary(self.ws, self.table, self.split.test, summary["by_size"]))
         else:
             summary.update(pearson=None, spearman=None, r2=None, mse=None, n_test=len(self.split.test))

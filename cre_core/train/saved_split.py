@@ -73,20 +73,6 @@ def load_saved_split(folder: Path) -> tuple[list[str], dict[str, np.ndarray]] | 
     return genes, keys
 
 
-def training_support(folder: Path, genes: list[str]) -> tuple[np.ndarray, tuple[int, ...]] | None:
-    """Training strains per gene of ``genes`` and the set sizes trained on, from the saved split
-    (None for a run without one)."""
-    saved = load_saved_split(folder)
-    if saved is None:
-        return None
-    vocabulary, keys = saved
-    train = strain_genes(keys["train"])
-    counts = np.bincount(train[train >= 0], minlength=len(vocabulary))
-    by_gene = dict(zip(vocabulary, counts.tolist()))
-    return (np.array([by_gene.get(g, 0) for g in genes], dtype=np.int64),
-            tuple(int(n) for n in np.flatnonzero(np.bincount((train >= 0).sum(1), minlength=4))))
-
-
 def export_saved(folder: Path, out: Path) -> dict[str, int] | None:
     """Write the saved split as a split file (``--split-file`` format); its part sizes, or None."""
     saved = load_saved_split(folder)

@@ -79,8 +79,6 @@ class ModelSpec:
     pair_map: Callable[[TrainConfig], bool] = _never
     # the sequence encoder adds its sense-strand view
     sense_view: Callable[[TrainConfig], bool] = _sense_view
-    # the test report's single mutants are the measured SMF the model reads as input
-    smf_input: Callable[[TrainConfig], bool] = _never
     # steps fitting only the wild type before the first epoch
     warmup_steps: Callable[[TrainConfig], int] = _no_warmup
     # after the epochs, on the main process, with the run (``cre_core.train.loop._Run``)

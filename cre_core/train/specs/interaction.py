@@ -75,10 +75,6 @@ def _migrate(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _smf_input(config: TrainConfig) -> bool:
-    return config.interaction.smf_aware
-
-
 def refit_pairs(run: Any) -> None:
     """--pair-ridge: the best checkpoint's ε map replaced by its ridge optimum
     (train/pair_ridge.py) when that fits validation ε better and does not fit validation
@@ -130,4 +126,4 @@ INTERACTION = ModelSpec(
     name="interaction", help="ŝ per gene times, plus explicit ε/τ terms of per-gene vectors",
     build=_build, reads_embeddings=True, learned_genes=True,
     section="interaction",
-    pair_map=_pair_map, sense_view=_sense_view, smf_input=_smf_input, post_fit=refit_pairs, migrate=_migrate)
+    pair_map=_pair_map, sense_view=_sense_view, post_fit=refit_pairs, migrate=_migrate)
