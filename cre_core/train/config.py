@@ -163,6 +163,12 @@ class TrainConfig:
     def uses_features(self) -> bool:
         return self.spec.reads_embeddings and self.embedder != "id"
 
+    def run_labels(self) -> dict[str, Any]:
+        """What a run's summary names it by: model, features and split, and the embedder (None
+        for what the model does not read)."""
+        return {"model": self.model, "features": self.features if self.uses_features else None,
+                "split": self.split, "embedder": self.embedder if self.spec.reads_embeddings else None}
+
     @property
     def uses_windows(self) -> bool:
         """The model reads the genes' one-hot windows (the trainable sequence encoder)."""

@@ -262,8 +262,7 @@ def aggregate(ws: Workspace, config: TrainConfig, folder: Path) -> dict:
     summary = {
         "run_id": folder.name, "run_dir": str(folder),
         "status": "diverged" if any(s.get("status") == "diverged" for s in member_summaries) else "done",
-        "model": config.model, "features": config.features if config.uses_features else None,
-        "split": config.split, "embedder": config.embedder if config.uses_features else None,
+        **config.run_labels(),
         "n_train": len(split.train), "n_val": len(split.val), "n_genes": table.n_genes,
         "split_info": split.info, "best_epoch": None,
         "epochs_run": sum(int(s.get("epochs_run") or 0) for s in member_summaries),

@@ -643,8 +643,7 @@ class _Run:
         best = self.checkpoints.best_path
         summary = {
             "run_id": self.folder.name, "run_dir": str(self.folder), "status": status,
-            "model": self.config.model, "features": self.config.features if self.config.uses_features else None,
-            "split": self.config.split, "embedder": self.config.embedder if self.config.spec.reads_embeddings else None,
+            **self.config.run_labels(),
             "n_train": len(self.split.train), "n_val": len(self.split.val), "n_genes": self.table.n_genes,
             "split_info": self.split.info, "best_epoch": self.early.best_epoch,
             "epochs_run": self.position["epoch"], "device": str(self.device), "world_size": self.ctx.world,

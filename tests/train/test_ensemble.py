@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import torch
 from cre_core.errors import CreError
 from cre_core.query import service
 from cre_core.train import data as D
+from cre_core.train import runs as R
 from cre_core.train.config import TrainConfig
 from cre_core.train.ensemble import (
     Calibration,
@@ -81,6 +83,14 @@ def test_ensemble_run_folder_members_and_summary(trained):
     members = [pd.read_parquet(member_dir(folder, k) / "predictions.parquet")["predicted"] for k in range(3)]
     assert np.allclose(frame["predicted"], np.mean(members, axis=0), atol=1e-5)
     assert ens["pearson"] > min(m["pearson"] for m in ens["members"])
+
+
+def test_an_ensemble_of_learned_gene_vectors_names_its_embedder(tmp_path):
+    ws = build_workspace(tmp_path / "ws", n_genes=32)
+    summary = train_run(ws, TrainConfig.of(**QUICK, embedder="id", ensemble=2), echo=lambda m: None)
+    assert (summary["embedder"], summary["features"]) == ("id", None)
+    assert summary["embedder"] == (R.read_json(member_dir(Path(summary["run_dir"]), 0) / "summary.json")
+                                   or {})["embedder"]
 
 
 def test_predict_and_scan_carry_the_interval(trained):
