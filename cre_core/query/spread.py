@@ -25,10 +25,12 @@ def cap_per_gene(frame: pd.DataFrame, per_gene: int) -> tuple[pd.DataFrame, int]
     if per_gene <= 0 or frame.empty:
         return frame, 0
     n = len(frame)
-    genes = pd.concat([frame["gene_a"], frame["gene_b"]], ignore_index=True)
-    # each (pair, gene) slot's place among its gene's pairs, best rank first (slot i and n + i: pair i)
-    position = pd.Series(np.tile(np.arange(n), 2))
-    place = position.groupby(genes.to_numpy()).rank(method="first").to_numpy(dtype=np.int64) - 1
+    codes, _ = pd.factorize(pd.concat([frame["gene_a"], frame["gene_b"]], ignore_index=True))
+    position = np.tile(np.arange(n), 2)
+    order = np.lexsort((position, codes))                  # by gene, then by rank
+    starts = np.flatnonzero(np.r_[True, codes[order][1:] != codes[order][:-1]])
+    place = np.empty(2 * n, dtype=np.int64)
+    place[order] = np.arange(2 * n) - np.repeat(starts, np.diff(np.r_[starts, 2 * n]))
     rounds = np.maximum(place[:n], place[n:]) // per_gene
     out = frame.iloc[np.lexsort((np.arange(n), rounds))].reset_index(drop=True)
     out["rank"] = np.arange(1, n + 1)
