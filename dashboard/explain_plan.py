@@ -168,10 +168,13 @@ def plan_section(ws: Workspace, runs: pd.DataFrame) -> None:
     c[0].metric("Unmeasured candidate pairs", f"{info['candidates']:,}")
     c[1].metric("Measured pairs left out", f"{info['measured']:,}")
     c[2].metric("Without ε̂ (no SMF)", f"{info['no_epsilon']:,}", help="ranked last by |ε̂|")
-    if info["policy"] == "first-interactions":
+    if info["policy"] == "first-interactions" and not info["unexplored"]:
+        st.caption("Every candidate gene already has a strong interaction among the run's training pairs, "
+                   "so the order is the combined rank.")
+    elif info["policy"] == "first-interactions":
         st.caption(f"{info['first_pairs']:,} pairs come first: they may give one of {info['unexplored']:,} "
                    "candidate genes without a strong interaction among the run's training pairs its first one"
-                   + ("." if info["first_pairs"] or not info["unexplored"] else
+                   + ("." if info["first_pairs"] else
                       " (none has a chance: the run has no ε̂ interval, or the genes no SMF)."))
     if info["deferred"]:
         st.caption(f"{info['deferred']:,} pairs rank after the first round: one of their genes has "

@@ -293,6 +293,13 @@ def test_plan_tab_shows_the_ranked_pairs(runs, monkeypatch):
     assert info["deferred"] > 0 and any(f"{info['deferred']:,} pairs rank after the first round" in c.value
                                         for c in at.caption)
     assert not any("pairs come first" in c.value for c in at.caption)
+    explored = sorted(set(listed_genes(ws, 40)) - unexplored_genes(ws, service.load_model(ws, ens)))[:4]
+    at.radio(key="q_plan_policy").set_value("first-interactions")
+    at.text_area(key="q_plan_genes").set_value("\n".join(explored)).run()
+    assert not problems(at), problems(at)
+    assert suggest(ws, ens, genes=explored, per_gene=1, policy="first-interactions")[1]["unexplored"] == 0
+    assert any("Every candidate gene already has a strong interaction" in c.value for c in at.caption)
+    assert not any("pairs come first" in c.value for c in at.caption)
     genes = sorted(unexplored_genes(ws, service.load_model(ws, ens)))[:3] + listed_genes(ws, 3)
     at.radio(key="q_plan_policy").set_value("first-interactions")
     at.text_area(key="q_plan_genes").set_value("\n".join(genes)).run()
